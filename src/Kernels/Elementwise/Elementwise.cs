@@ -1,0 +1,211 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAD.Kernels;
+
+/// <summary>Parameters of an element-map launch.</summary>
+internal struct MapArgs
+{
+    public MatLayout X, Y, Out;
+    public int Rows, Cols, TransposeY;
+}
+
+/// <summary>Parameters of a per-matrix reduction launch.</summary>
+internal struct ReduceArgs
+{
+    public MatLayout X, Y, Out;
+    public int Rows, Cols, UseY;
+}
+
+/// <summary>
+/// Element maps, per-matrix reductions and batch reductions: the small device operations the
+/// backward rules are written in. GPU family: one thread per element (maps) or one 256-thread
+/// group per matrix with a fixed-order tree (reductions). CPU family: one thread per row
+/// (maps) or per matrix (reductions), through pointers. Every reduction sums in a fixed order,
+/// so results are bitwise reproducible.
+/// </summary>
+public static partial class Elementwise
+{
+    private const int ReduceGroup = 256;
+
+    /// <summary>
+    /// <c>out(i, j) = op.Apply(x(i, j), y(i, j) or y(j, i), i, j)</c> for every matrix. x, y
+    /// and out have out's rows and columns (y transposed when <paramref name="transposeY"/>); an
+    /// operand with batch stride 0 broadcasts. out may be x or y itself, except that a
+    /// transposed y must not alias out.
+    /// </summary>
+    public static void Map<T, TOp>(Device device, TOp op, MatRef<T> x, MatRef<T> y, bool transposeY, MatRef<T> output)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementMap<T>
+    {
+        int rows = output.Rows, cols = output.Cols;
+        if (x.Rows != rows || x.Cols != cols)
+            throw new ArgumentException($"Map: x is [{x.Rows}, {x.Cols}] but the output is [{rows}, {cols}].");
+        if ((transposeY ? y.Cols : y.Rows) != rows || (transposeY ? y.Rows : y.Cols) != cols)
+            throw new ArgumentException($"Map: y is [{y.Rows}, {y.Cols}]{(transposeY ? " (transposed)" : "")} but the output is [{rows}, {cols}].");
+        Blas.CheckBatch("Map", x.Batch, x.BatchStride, output.Batch);
+        Blas.CheckBatch("Map", y.Batch, y.BatchStride, output.Batch);
+        long count = (long)output.Batch * rows * (device.Family == KernelFamily.GpuTuned ? cols : 1);
+        if (count == 0 || cols == 0) return;
+        if (count > int.MaxValue) throw new ArgumentException($"Map: {count} elements exceed one launch.");
+        var args = new MapArgs { X = x.Layout, Y = y.Layout, Out = output.Layout, Rows = rows, Cols = cols, TransposeY = transposeY ? 1 : 0 };
+        using var _ = device.Enter();
+        if (device.Family == KernelFamily.GpuTuned)
+        {
+            var k = device.Kernel(MapGpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(MapGpu<T, TOp>));
+            k((int)count, x.Data, y.Data, output.Data, args, op);
+        }
+        else
+        {
+            var k = device.Kernel(MapCpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(MapCpu<T, TOp>));
+            k((int)count, x.Data, y.Data, output.Data, args, op);
+        }
+    }
+
+    /// <summary><c>out(i, j) = op.Apply(x(i, j), x(i, j), i, j)</c>.</summary>
+    public static void Map<T, TOp>(Device device, TOp op, MatRef<T> x, MatRef<T> output)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementMap<T> =>
+        Map(device, op, x, x, transposeY: false, output);
+
+    private static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementMap<T>
+    {
+        int j = index % p.Cols;
+        int rest = index / p.Cols;
+        int i = rest % p.Rows;
+        int b = rest / p.Rows;
+        T xv = x[p.X.At(b, i, j)];
+        T yv = y[p.TransposeY == 0 ? p.Y.At(b, i, j) : p.Y.At(b, j, i)];
+        output[p.Out.At(b, i, j)] = op.Apply(xv, yv, i, j);
+    }
+
+    private static unsafe void MapCpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
+        where T : unmanaged, INumber<T>
+        where TOp : struct, IElementMap<T>
+    {
+        int i = index % p.Rows, b = index / p.Rows;
+        fixed (T* x0 = &x[0L])
+        fixed (T* y0 = &y[0L])
+        fixed (T* o0 = &output[0L])
+        {
+            T* xr = x0 + p.X.At(b, i, 0);
+            T* orow = o0 + p.Out.At(b, i, 0);
+            long yStep = p.TransposeY == 0 ? 1 : p.Y.Ld;
+            T* yr = y0 + (p.TransposeY == 0 ? p.Y.At(b, i, 0) : p.Y.At(b, 0, i));
+            for (int j = 0; j < p.Cols; j++)
+                orow[j] = op.Apply(xr[j], yr[j * yStep], i, j);
+        }
+    }
+
+    /// <summary>
+    /// <c>out[b] = Σᵢⱼ x(i, j)·y(i, j)</c> (the Frobenius dot), or <c>Σ x</c> when
+    /// <paramref name="y"/> is null; out is a batch of 1×1 matrices. Fixed summation order.
+    /// </summary>
+    public static void Reduce<T>(Device device, MatRef<T> x, MatRef<T>? y, MatRef<T> output) where T : unmanaged, INumber<T>
+    {
+        if (output.Rows != 1 || output.Cols != 1)
+            throw new ArgumentException($"Reduce: the output must be a batch of 1×1 matrices, got [{output.Rows}, {output.Cols}].");
+        var yy = y ?? x;
+        if (yy.Rows != x.Rows || yy.Cols != x.Cols)
+            throw new ArgumentException($"Reduce: x is [{x.Rows}, {x.Cols}] but y is [{yy.Rows}, {yy.Cols}].");
+        Blas.CheckBatch("Reduce", x.Batch, x.BatchStride, output.Batch);
+        Blas.CheckBatch("Reduce", yy.Batch, yy.BatchStride, output.Batch);
+        if (output.Batch == 0) return;
+        var args = new ReduceArgs { X = x.Layout, Y = yy.Layout, Out = output.Layout, Rows = x.Rows, Cols = x.Cols, UseY = y is null ? 0 : 1 };
+        using var _ = device.Enter();
+        if (device.Family == KernelFamily.GpuTuned)
+        {
+            var k = device.Kernel(ReduceGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceGpu<T>));
+            for (int start = 0; start < output.Batch; start += 65535)
+            {
+                int count = Math.Min(65535, output.Batch - start);
+                var shifted = args;
+                shifted.X = shifted.X with { Offset = shifted.X.Offset + start * shifted.X.BatchStride };
+                shifted.Y = shifted.Y with { Offset = shifted.Y.Offset + start * shifted.Y.BatchStride };
+                shifted.Out = shifted.Out with { Offset = shifted.Out.Offset + start * shifted.Out.BatchStride };
+                k(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, output.Data, shifted);
+            }
+        }
+        else
+        {
+            var k = device.Kernel(ReduceCpu<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceCpu<T>));
+            k(output.Batch, x.Data, yy.Data, output.Data, args);
+        }
+    }
+
+    private static void ReduceGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
+    {
+        var partial = SharedMemory.Allocate<T>(ReduceGroup);
+        int b = Grid.IdxZ, t = Group.IdxX;
+        long total = (long)p.Rows * p.Cols;
+        T s = T.Zero;
+        for (long e = t; e < total; e += ReduceGroup)
+        {
+            int i = (int)(e / p.Cols), j = (int)(e % p.Cols);
+            T v = x[p.X.At(b, i, j)];
+            s += p.UseY != 0 ? v * y[p.Y.At(b, i, j)] : v;
+        }
+        partial[t] = s;
+        Group.Barrier();
+        for (int half = ReduceGroup / 2; half > 0; half /= 2)
+        {
+            if (t < half) partial[t] += partial[t + half];
+            Group.Barrier();
+        }
+        if (t == 0) output[p.Out.At(b, 0, 0)] = partial[0];
+    }
+
+    private static unsafe void ReduceCpu<T>(Index1D b, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
+    {
+        fixed (T* x0 = &x[0L])
+        fixed (T* y0 = &y[0L])
+        {
+            T s = T.Zero;
+            for (int i = 0; i < p.Rows; i++)
+            {
+                T* xr = x0 + p.X.At(b, i, 0);
+                T* yr = y0 + p.Y.At(b, i, 0);
+                if (p.UseY != 0)
+                    for (int j = 0; j < p.Cols; j++) s += xr[j] * yr[j];
+                else
+                    for (int j = 0; j < p.Cols; j++) s += xr[j];
+            }
+            output[p.Out.At(b, 0, 0)] = s;
+        }
+    }
+
+    /// <summary>
+    /// <c>out = α·Σ_b x[b] + β·out</c>: sums a batch into one matrix (the gradient of a broadcast
+    /// operand). Fixed summation order.
+    /// </summary>
+    public static void SumBatch<T>(Device device, MatRef<T> x, MatRef<T> output, T alpha, T beta) where T : unmanaged, INumber<T>
+    {
+        if (x.Rows != output.Rows || x.Cols != output.Cols)
+            throw new ArgumentException($"SumBatch: x is [{x.Rows}, {x.Cols}] but the output is [{output.Rows}, {output.Cols}].");
+        if (output.Rows == 0 || output.Cols == 0) return;
+        var args = new ReduceArgs { X = x.Layout, Out = output.Layout, Rows = x.Rows, Cols = x.Cols };
+        using var _ = device.Enter();
+        var k = device.Kernel(SumBatchKernel<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ReduceArgs, int, T, T>(SumBatchKernel<T>));
+        k(output.Rows * output.Cols, x.Data, output.Data, args, x.Batch, alpha, beta);
+    }
+
+    private static void SumBatchKernel<T>(Index1D e, ArrayView<T> x, ArrayView<T> output, ReduceArgs p, int batch, T alpha, T beta) where T : unmanaged, INumber<T>
+    {
+        int i = e / p.Cols, j = e % p.Cols;
+        T s = T.Zero;
+        for (int b = 0; b < batch; b++) s += x[p.X.At(b, i, j)];
+        long o = p.Out.At(0, i, j);
+        output[o] = beta == T.Zero ? alpha * s : alpha * s + beta * output[o];
+    }
+
+    /// <summary>C = β·C (zero when β = 0, so NaN poison is cleared).</summary>
+    public static void ScaleInPlace<T>(Device device, MatRef<T> c, T beta) where T : unmanaged, INumber<T> =>
+        Map(device, beta == T.Zero ? new Maps.Axpby<T>(T.Zero, T.Zero) : new Maps.Axpby<T>(beta, T.Zero), c, c);
+
+    /// <summary>The diagonal of square matrices as a batch of column vectors <c>[batch, n, 1]</c> (a strided view, no copy).</summary>
+    public static MatRef<T> Diagonal<T>(MatRef<T> square) where T : unmanaged =>
+        square with { Ld = square.Ld + 1, Rows = Math.Min(square.Rows, square.Cols), Cols = 1 };
+}

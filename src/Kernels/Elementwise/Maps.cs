@@ -1,0 +1,98 @@
+using System.Numerics;
+
+namespace GpuAD.Kernels;
+
+/// <summary>
+/// An element map for the <c>Elementwise.Map</c> launchers: the output element (i, j) from x(i, j)
+/// and y(i, j) — or y(j, i) when the launch transposes y. Implementations are small structs, so
+/// every map compiles into its own kernel.
+/// </summary>
+public interface IElementMap<T> where T : unmanaged, INumber<T>
+{
+    /// <summary>The output element at (i, j).</summary>
+    T Apply(T x, T y, int i, int j);
+}
+
+/// <summary>Map structs used by the launchers in <see cref="Elementwise"/>.</summary>
+public static class Maps
+{
+    /// <summary>α·x + β·y. β = 0 ignores y (so NaN poison in y does not leak).</summary>
+    public readonly struct Axpby<T>(T alpha, T beta) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => beta == T.Zero ? alpha * x : alpha * x + beta * y;
+    }
+
+    /// <summary>α·x∘y (Hadamard product).</summary>
+    public readonly struct Multiply<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * x * y;
+    }
+
+    /// <summary>x where j − i ≤ <c>diagonal</c> (lower part), else 0; scaled by α.</summary>
+    public readonly struct Tril<T>(int diagonal, T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => j - i <= diagonal ? alpha * x : T.Zero;
+    }
+
+    /// <summary>x where j − i ≥ <c>diagonal</c> (upper part), else 0; scaled by α.</summary>
+    public readonly struct Triu<T>(int diagonal, T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => j - i >= diagonal ? alpha * x : T.Zero;
+    }
+
+    /// <summary>Φ(x) = tril(x) − ½·diag(x).</summary>
+    public readonly struct Phi<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i > j ? x : i == j ? x / (T.One + T.One) : T.Zero;
+    }
+
+    /// <summary>
+    /// Φ*(tril(Z)) = ½(tril(Z) + tril(Z)ᵀ − diag(Z)) with y = Z transposed: the lower triangle of
+    /// Z mirrored, everything halved. Launch with y = x and transposeY.
+    /// </summary>
+    public readonly struct PhiStarOfTril<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => (i >= j ? x : y) / (T.One + T.One);
+    }
+
+    /// <summary>Φ*(Z) = ½(Z + Zᵀ − diag(Z)) for any Z. Launch with y = x and transposeY.</summary>
+    public readonly struct PhiStar<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? x / (T.One + T.One) : (x + y) / (T.One + T.One);
+    }
+
+    /// <summary>α·x + β·yᵀ (launch with transposeY).</summary>
+    public readonly struct AddTransposed<T>(T alpha, T beta) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * x + beta * y;
+    }
+
+    /// <summary>α·y (launch with transposeY to transpose).</summary>
+    public readonly struct Transpose<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * y;
+    }
+
+    /// <summary>A constant.</summary>
+    public readonly struct Fill<T>(T value) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => value;
+    }
+
+    /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>
+    public readonly struct AddDiagonal<T>(T alpha, T gamma) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? alpha * x + gamma : alpha * x;
+    }
+}

@@ -1,0 +1,247 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Reflection;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+
+namespace GpuAD.Kernels;
+
+/// <summary>The kind of hardware behind a <see cref="Device"/>.</summary>
+public enum DeviceKind
+{
+    /// <summary>ILGPU's CPU accelerator (simulated GPU threads on OS threads).</summary>
+    Cpu,
+
+    /// <summary>An NVIDIA GPU through CUDA.</summary>
+    Cuda,
+}
+
+/// <summary>
+/// Which of the two kernel families a device runs. Both are ILGPU kernels computing the same
+/// results; they differ in how work maps onto threads.
+/// </summary>
+public enum KernelFamily
+{
+    /// <summary>Shared-memory tiles, register blocking, hand-unrolled inner loops: for GPUs.</summary>
+    GpuTuned,
+
+    /// <summary>Barrier-free, one thread per large block with register tiles: for the CPU accelerator.</summary>
+    CpuTuned,
+}
+
+/// <summary>
+/// One compute device: an ILGPU accelerator with its memory pool, its loaded-kernel cache, and
+/// counters of host transfers. Every tensor and kernel launch belongs to one device.
+/// </summary>
+/// <remarks>
+/// Thread-safety: a device may be shared between threads. Launches, transfers and allocations
+/// are serialized by the device (one in-order stream), so results never depend on which thread
+/// runs first; tensors and tapes themselves are not thread-safe and belong to one thread at a time.
+/// </remarks>
+public sealed class Device : IDisposable
+{
+    private readonly Context? ownedContext;
+    private readonly ConcurrentDictionary<MethodInfo, object> kernels = new();
+    private readonly object gate = new();
+    private int boundThread = -1;
+    private long hostToDevice, deviceToHost;
+    private bool disposed;
+
+    private Device(Accelerator accelerator, KernelFamily family, Context? ownedContext)
+    {
+        Accelerator = accelerator;
+        this.ownedContext = ownedContext;
+        Family = family;
+        Kind = accelerator.AcceleratorType == AcceleratorType.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu;
+        Name = Kind == DeviceKind.Cpu
+            ? $"CPU accelerator ({accelerator.NumMultiprocessors}×{accelerator.MaxNumThreadsPerGroup} threads, warp {accelerator.WarpSize})"
+            : accelerator.Name;
+        Pool = new BufferPool(accelerator, Name);
+        boundThread = Environment.CurrentManagedThreadId;
+    }
+
+    /// <summary>
+    /// Wraps an accelerator the caller created. The family defaults to
+    /// <see cref="KernelFamily.GpuTuned"/> on GPUs and <see cref="KernelFamily.CpuTuned"/> on the CPU.
+    /// </summary>
+    /// <param name="accelerator">The ILGPU accelerator; disposed with the device when <paramref name="ownedContext"/> is given.</param>
+    /// <param name="family">The kernel family to run, or null for the accelerator's natural one.</param>
+    /// <param name="ownedContext">A context the device owns and disposes (after the accelerator).</param>
+    public static Device FromAccelerator(Accelerator accelerator, KernelFamily? family = null, Context? ownedContext = null)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        var natural = accelerator.AcceleratorType == AcceleratorType.CPU ? KernelFamily.CpuTuned : KernelFamily.GpuTuned;
+        return new Device(accelerator, family ?? natural, ownedContext);
+    }
+
+    /// <summary>
+    /// Creates a CPU-accelerator device with its own ILGPU context.
+    /// </summary>
+    /// <param name="family">
+    /// <see cref="KernelFamily.CpuTuned"/> (the default) runs one simulated thread per
+    /// processor pair; <see cref="KernelFamily.GpuTuned"/> emulates a GPU with 32-wide warps and
+    /// groups of 256 threads, so the GPU kernels can be checked without a GPU (slow: small sizes only).
+    /// </param>
+    public static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
+    {
+        var context = Context.Create(builder => builder.CPU().EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        try
+        {
+            var cpu = family == KernelFamily.CpuTuned
+                ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Math.Max(1, Environment.ProcessorCount))
+                : new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
+            var accelerator = cpu.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+            return new Device(accelerator, family, context);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The ILGPU accelerator. Kernels code launches on it; graph code never needs it.</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>CPU or CUDA.</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>The kernel family this device runs.</summary>
+    public KernelFamily Family { get; }
+
+    /// <summary>A human-readable name.</summary>
+    public string Name { get; }
+
+    /// <summary>Device memory in bytes (for the CPU accelerator, the machine's memory).</summary>
+    public long MemoryBytes => Kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : Accelerator.MemorySize;
+
+    /// <summary>Threads per warp.</summary>
+    public int WarpSize => Accelerator.WarpSize;
+
+    /// <summary>Largest thread group.</summary>
+    public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
+
+    /// <summary>The caching allocator every tensor of this device draws from.</summary>
+    public BufferPool Pool { get; }
+
+    /// <summary>Copies from host arrays to device memory so far.</summary>
+    public long HostToDeviceCopies => Interlocked.Read(ref hostToDevice);
+
+    /// <summary>Copies from device memory to host arrays so far (a backward pass makes none).</summary>
+    public long DeviceToHostCopies => Interlocked.Read(ref deviceToHost);
+
+    /// <summary>True once disposed.</summary>
+    public bool IsDisposed => disposed;
+
+    /// <summary>Waits until every queued launch and copy has finished.</summary>
+    public void Synchronize()
+    {
+        using var _ = Enter();
+        Accelerator.Synchronize();
+    }
+
+    /// <summary>Allocates an uninitialized tensor from the pool.</summary>
+    /// <exception cref="DeviceOutOfMemoryException">The pool's cap or the device's memory is exhausted.</exception>
+    public Tensor<T> Allocate<T>(Shape shape) where T : unmanaged, INumber<T>
+    {
+        shape.Validate("Allocate");
+        using var _ = Enter();
+        long bytes = shape.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        var buffer = Pool.Rent(bytes);
+        return new Tensor<T>(this, buffer, shape);
+    }
+
+    /// <summary>Allocates an uninitialized tensor from the pool.</summary>
+    public Tensor<T> Allocate<T>(int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
+        Allocate<T>(new Shape(batch, rows, cols));
+
+    /// <summary>Allocates a tensor of zeros.</summary>
+    public Tensor<T> Zeros<T>(Shape shape) where T : unmanaged, INumber<T>
+    {
+        var t = Allocate<T>(shape);
+        t.Clear();
+        return t;
+    }
+
+    /// <summary>Copies a host array, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
+    /// <exception cref="ArgumentException">The array's length is not batch·rows·cols.</exception>
+    public Tensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, INumber<T>
+    {
+        shape.Validate("Upload");
+        if (data.Length != shape.Length)
+            throw new ArgumentException($"Upload: the array has {data.Length} elements but shape {shape} needs {shape.Length}.");
+        var t = Allocate<T>(shape);
+        t.CopyFrom(data);
+        return t;
+    }
+
+    /// <summary>Copies a host array, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
+    public Tensor<T> Upload<T>(T[] data, int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
+        Upload<T>(data, new Shape(batch, rows, cols));
+
+    internal void CountHostToDevice() => Interlocked.Increment(ref hostToDevice);
+
+    internal void CountDeviceToHost() => Interlocked.Increment(ref deviceToHost);
+
+    /// <summary>
+    /// Serializes access to the accelerator: launches, copies and allocations of one device never
+    /// interleave between threads. Re-entrant. Binds the accelerator to the calling thread.
+    /// </summary>
+    public Scope Enter()
+    {
+        Monitor.Enter(gate);
+        if (disposed)
+        {
+            Monitor.Exit(gate);
+            throw new ObjectDisposedException(nameof(Device), $"The device {Name} has been disposed.");
+        }
+        int thread = Environment.CurrentManagedThreadId;
+        if (boundThread != thread)
+        {
+            Accelerator.Bind();
+            boundThread = thread;
+        }
+        return new Scope(gate);
+    }
+
+    /// <summary>Holds the device's lock until disposed.</summary>
+    public readonly struct Scope : IDisposable
+    {
+        private readonly object gate;
+
+        internal Scope(object gate) => this.gate = gate;
+
+        /// <summary>Releases the lock.</summary>
+        public void Dispose() => Monitor.Exit(gate);
+    }
+
+    /// <summary>
+    /// Returns the loaded kernel for <paramref name="method"/>, loading (compiling) it on first use.
+    /// Kernels are cached per device and per generic instantiation.
+    /// </summary>
+    /// <param name="method">The kernel method (a generic instantiation identifies the element type).</param>
+    /// <param name="load">Loads the kernel on this device's accelerator.</param>
+    public TLauncher Kernel<TLauncher>(Delegate method, Func<Accelerator, TLauncher> load) where TLauncher : Delegate =>
+        (TLauncher)kernels.GetOrAdd(method.Method, _ => load(Accelerator));
+
+    /// <summary>Number of kernels loaded (compiled) on this device.</summary>
+    public int LoadedKernels => kernels.Count;
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} [{Kind}, {Family}]";
+
+    /// <summary>Frees the pool, the loaded kernels and the accelerator (and the context if owned).</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            if (disposed) return;
+            disposed = true;
+        }
+        Pool.Dispose();
+        kernels.Clear();
+        Accelerator.Dispose();
+        ownedContext?.Dispose();
+    }
+}

@@ -1,0 +1,109 @@
+namespace GpuAD.Kernels;
+
+/// <summary>Base class of the errors GpuAD raises for numerical failures and device faults.</summary>
+public class GpuADException : Exception
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public GpuADException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and the error that caused it.</summary>
+    public GpuADException(string message, Exception inner) : base(message, inner) { }
+}
+
+/// <summary>
+/// A Cholesky factorization met a leading minor that is not positive-definite (a non-positive,
+/// NaN or infinite pivot), like PyTorch's <c>torch.linalg.cholesky</c> error.
+/// </summary>
+public sealed class NotPositiveDefiniteException : GpuADException
+{
+    /// <summary>Creates the exception for one batch element.</summary>
+    /// <param name="op">The operation that factored the matrix.</param>
+    /// <param name="batchIndex">Zero-based batch element.</param>
+    /// <param name="minorOrder">One-based order of the first leading minor that is not positive-definite.</param>
+    public NotPositiveDefiniteException(string op, int batchIndex, int minorOrder)
+        : base($"{op}: batch element {batchIndex}: the leading minor of order {minorOrder} is not positive-definite.")
+    {
+        Op = op;
+        BatchIndex = batchIndex;
+        MinorOrder = minorOrder;
+    }
+
+    /// <summary>The operation that factored the matrix.</summary>
+    public string Op { get; }
+
+    /// <summary>Zero-based batch element that failed first.</summary>
+    public int BatchIndex { get; }
+
+    /// <summary>One-based order of the first leading minor that is not positive-definite.</summary>
+    public int MinorOrder { get; }
+}
+
+/// <summary>An LU factorization met an exactly zero (or non-finite) pivot.</summary>
+public sealed class SingularMatrixException : GpuADException
+{
+    /// <summary>Creates the exception for one batch element.</summary>
+    /// <param name="op">The operation that factored the matrix.</param>
+    /// <param name="batchIndex">Zero-based batch element.</param>
+    /// <param name="pivot">One-based index of the zero pivot, as LAPACK's info.</param>
+    public SingularMatrixException(string op, int batchIndex, int pivot)
+        : base($"{op}: batch element {batchIndex}: the matrix is singular: U[{pivot},{pivot}] (one-based) is zero.")
+    {
+        Op = op;
+        BatchIndex = batchIndex;
+        Pivot = pivot;
+    }
+
+    /// <summary>The operation that factored the matrix.</summary>
+    public string Op { get; }
+
+    /// <summary>Zero-based batch element that failed first.</summary>
+    public int BatchIndex { get; }
+
+    /// <summary>One-based index of the first zero pivot.</summary>
+    public int Pivot { get; }
+}
+
+/// <summary>A device allocation could not be satisfied.</summary>
+public sealed class DeviceOutOfMemoryException : GpuADException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="device">The device's name.</param>
+    /// <param name="requestedBytes">Bytes asked for.</param>
+    /// <param name="availableBytes">Bytes that could still be had (the cap minus what is in use), or -1 when unknown.</param>
+    /// <param name="inner">The allocator's own error, if any.</param>
+    public DeviceOutOfMemoryException(string device, long requestedBytes, long availableBytes, Exception? inner = null)
+        : base($"Out of device memory on {device}: requested {requestedBytes:N0} bytes, available {(availableBytes < 0 ? "unknown" : availableBytes.ToString("N0"))} bytes.", inner ?? new OutOfMemoryException())
+    {
+        RequestedBytes = requestedBytes;
+        AvailableBytes = availableBytes;
+    }
+
+    /// <summary>Bytes asked for.</summary>
+    public long RequestedBytes { get; }
+
+    /// <summary>Bytes that could still be had, or -1 when unknown.</summary>
+    public long AvailableBytes { get; }
+}
+
+/// <summary>Builds the argument errors every op raises, so they read the same everywhere.</summary>
+public static class ShapeErrors
+{
+    /// <summary>An error naming the op, what is wrong, and both shapes.</summary>
+    public static ArgumentException Mismatch(string op, string what, Shape first, Shape second) =>
+        new($"{op}: {what}: got {first} and {second}.");
+
+    /// <summary>An error naming the op, what is wrong, and one shape.</summary>
+    public static ArgumentException Invalid(string op, string what, Shape shape) =>
+        new($"{op}: {what}: got {shape}.");
+
+    /// <summary>
+    /// Resolves the batch of two operands that broadcast: equal batches, or one of them 1.
+    /// Throws an error naming the op and both shapes otherwise.
+    /// </summary>
+    public static int BroadcastBatch(string op, Shape first, Shape second)
+    {
+        if (first.Batch == second.Batch || second.Batch == 1) return first.Batch;
+        if (first.Batch == 1) return second.Batch;
+        throw Mismatch(op, "batch sizes differ and neither is 1", first, second);
+    }
+}

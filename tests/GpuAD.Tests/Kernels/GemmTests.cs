@@ -1,0 +1,125 @@
+using System.Numerics;
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+[Collection("Gemm")]
+public sealed class GemmTests(DeviceFixture devices)
+{
+    public static TheoryData<KernelFamily, string, int, int, int> Cases()
+    {
+        var data = new TheoryData<KernelFamily, string, int, int, int>();
+        foreach (var family in new[] { KernelFamily.CpuTuned, KernelFamily.GpuTuned })
+        foreach (var dtype in new[] { "f64", "f32" })
+        {
+            foreach (int s in new[] { 1, 2, 7, 16, 33, 65, 130 })
+            {
+                if (family == KernelFamily.GpuTuned && s > 65) continue;
+                data.Add(family, dtype, s, s, s);
+            }
+            // non-square, M < K and M > K, not multiples of any tile size
+            foreach (var (m, n, k) in new[] { (7, 33, 65), (65, 16, 33), (33, 130, 7), (2, 65, 130), (130, 1, 16) })
+                data.Add(family, dtype, m, n, k);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesFloat64Reference(KernelFamily family, string dtype, int m, int n, int k)
+    {
+        if (dtype == "f64") Run<double>(family, m, n, k);
+        else Run<float>(family, m, n, k);
+    }
+
+    private void Run<T>(KernelFamily family, int m, int n, int k) where T : unmanaged, INumber<T>
+    {
+        var device = devices.Get(family);
+        int seed = m * 10007 + n * 101 + k;
+        foreach (int batch in new[] { 1, 3 })
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        foreach (var (alpha, beta) in new[] { (1.0, 0.0), (0.5, -1.5) })
+        {
+            var sa = ta ? (batch, k, m) : (batch, m, k);
+            var sb = tb ? (batch, n, k) : (batch, k, n);
+            var a = TestData.Random(new Shape(sa.Item1, sa.Item2, sa.Item3), seed++);
+            var b = TestData.Random(new Shape(sb.Item1, sb.Item2, sb.Item3), seed++);
+            var c0 = TestData.Random(new Shape(batch, m, n), seed++);
+            var expected = Reference.Gemm(a, sa, ta, b, sb, tb, c0, batch, alpha, beta);
+
+            using var da = TestData.Upload<T>(device, a, new Shape(sa.Item1, sa.Item2, sa.Item3));
+            using var db = TestData.Upload<T>(device, b, new Shape(sb.Item1, sb.Item2, sb.Item3));
+            using var dc = beta == 0 ? TestData.Poisoned<T>(device, new Shape(batch, m, n)) : TestData.Upload<T>(device, c0, new Shape(batch, m, n));
+            Blas.Gemm(da, db, dc, ta, tb, T.CreateChecked(alpha), T.CreateChecked(beta));
+            TestData.AssertClose(expected, dc.ToArray(), TestData.KernelTol<T>() * Math.Max(1, k / 16.0),
+                $"{family} {typeof(T).Name} m={m} n={n} k={k} batch={batch} ta={ta} tb={tb} α={alpha} β={beta}");
+        }
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void BatchOneOperandBroadcasts(KernelFamily family)
+    {
+        var device = devices.Get(family);
+        const int m = 9, n = 5, k = 11, batch = 3;
+        var a = TestData.Random(new Shape(1, m, k), 1);
+        var b = TestData.Random(new Shape(batch, k, n), 2);
+        var expected = Reference.Gemm(a, (1, m, k), false, b, (batch, k, n), false, null, batch, 1, 0);
+        using var da = TestData.Upload<double>(device, a, new Shape(1, m, k));
+        using var db = TestData.Upload<double>(device, b, new Shape(batch, k, n));
+        using var dc = TestData.Poisoned<double>(device, new Shape(batch, m, n));
+        Blas.Gemm(da, db, dc);
+        TestData.AssertClose(expected, dc.ToArray(), 1e-12, "broadcast A");
+
+        // and the other operand
+        var b1 = TestData.Random(new Shape(1, k, n), 3);
+        var a3 = TestData.Random(new Shape(batch, m, k), 4);
+        var expected2 = Reference.Gemm(a3, (batch, m, k), false, b1, (1, k, n), false, null, batch, 1, 0);
+        using var da3 = TestData.Upload<double>(device, a3, new Shape(batch, m, k));
+        using var db1 = TestData.Upload<double>(device, b1, new Shape(1, k, n));
+        Blas.Gemm(da3, db1, dc);
+        TestData.AssertClose(expected2, dc.ToArray(), 1e-12, "broadcast B");
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void SubBlocksWithLeadingDimension(KernelFamily family)
+    {
+        // C[2:9, 3:8] = A[1:8, 0:6] · B[4:10, 2:7] inside larger matrices: what blocked algorithms do.
+        var device = devices.Get(family);
+        var a = TestData.Random(new Shape(2, 12, 10), 5);
+        var b = TestData.Random(new Shape(2, 11, 9), 6);
+        var c = TestData.Random(new Shape(2, 13, 14), 7);
+        using var da = TestData.Upload<double>(device, a, new Shape(2, 12, 10));
+        using var db = TestData.Upload<double>(device, b, new Shape(2, 11, 9));
+        using var dc = TestData.Upload<double>(device, c, new Shape(2, 13, 14));
+        Blas.Gemm(device, da.Mat.Block(1, 0, 7, 6), false, db.Mat.Block(4, 2, 6, 5), false, dc.Mat.Block(2, 3, 7, 5), 2.0, 1.0);
+        var got = dc.ToArray();
+        var expected = (double[])c.Clone();
+        for (int bt = 0; bt < 2; bt++)
+        for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 5; j++)
+        {
+            double s = 0;
+            for (int p = 0; p < 6; p++) s += a[bt * 120 + (1 + i) * 10 + p] * b[bt * 99 + (4 + p) * 9 + 2 + j];
+            expected[bt * 182 + (2 + i) * 14 + 3 + j] += 2 * s;
+        }
+        TestData.AssertClose(expected, got, 1e-13, "sub-block GEMM (elements outside the block must stay)");
+    }
+
+    [Fact]
+    public void MismatchedInnerDimensionsThrowBeforeLaunch()
+    {
+        var device = devices.Cpu;
+        using var a = device.Zeros<double>(new Shape(1, 3, 4));
+        using var b = device.Zeros<double>(new Shape(1, 5, 2));
+        using var c = device.Zeros<double>(new Shape(1, 3, 2));
+        var e = Assert.Throws<ArgumentException>(() => Blas.Gemm(a, b, c));
+        Assert.Contains("Gemm", e.Message);
+        Assert.Contains("[3, 4]", e.Message);
+    }
+}
