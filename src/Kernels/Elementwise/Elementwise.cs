@@ -8,7 +8,21 @@ namespace GpuAD.Kernels;
 internal struct MapArgs
 {
     public MatLayout X, Y, Out;
-    public int Rows, Cols, TransposeY;
+    public int Rows, Cols;
+    public YAccess Access;
+}
+
+/// <summary>How an element map reads its second operand y at output element (i, j).</summary>
+public enum YAccess
+{
+    /// <summary>y(i, j): y has the output's shape.</summary>
+    Same,
+
+    /// <summary>y(j, i): y has the transposed shape.</summary>
+    Transposed,
+
+    /// <summary>y(0, 0) of each matrix: y is a batch of 1×1 matrices (a scalar per matrix).</summary>
+    ScalarPerMatrix,
 }
 
 /// <summary>Parameters of a per-matrix reduction launch.</summary>
@@ -30,26 +44,32 @@ public static partial class Elementwise
     private const int ReduceGroup = 256;
 
     /// <summary>
-    /// <c>out(i, j) = op.Apply(x(i, j), y(i, j) or y(j, i), i, j)</c> for every matrix. x, y
-    /// and out have out's rows and columns (y transposed when <paramref name="transposeY"/>); an
-    /// operand with batch stride 0 broadcasts. out may be x or y itself, except that a
+    /// <c>out(i, j) = op.Apply(x(i, j), y', i, j)</c> for every matrix, where y' is y(i, j), y(j, i)
+    /// or y's scalar per matrix (<paramref name="access"/>). x and out have the same rows and
+    /// columns; an operand with batch stride 0 broadcasts. out may be x or y itself, except that a
     /// transposed y must not alias out.
     /// </summary>
-    public static void Map<T, TOp>(Device device, TOp op, MatRef<T> x, MatRef<T> y, bool transposeY, MatRef<T> output)
+    public static void Map<T, TOp>(Device device, TOp op, MatRef<T> x, MatRef<T> y, YAccess access, MatRef<T> output)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T>
     {
         int rows = output.Rows, cols = output.Cols;
         if (x.Rows != rows || x.Cols != cols)
             throw new ArgumentException($"Map: x is [{x.Rows}, {x.Cols}] but the output is [{rows}, {cols}].");
-        if ((transposeY ? y.Cols : y.Rows) != rows || (transposeY ? y.Rows : y.Cols) != cols)
-            throw new ArgumentException($"Map: y is [{y.Rows}, {y.Cols}]{(transposeY ? " (transposed)" : "")} but the output is [{rows}, {cols}].");
+        bool yFits = access switch
+        {
+            YAccess.Same => y.Rows == rows && y.Cols == cols,
+            YAccess.Transposed => y.Cols == rows && y.Rows == cols,
+            _ => y.Rows == 1 && y.Cols == 1,
+        };
+        if (!yFits)
+            throw new ArgumentException($"Map: y is [{y.Rows}, {y.Cols}] ({access}) but the output is [{rows}, {cols}].");
         Blas.CheckBatch("Map", x.Batch, x.BatchStride, output.Batch);
         Blas.CheckBatch("Map", y.Batch, y.BatchStride, output.Batch);
         long count = (long)output.Batch * rows * (device.Family == KernelFamily.GpuTuned ? cols : 1);
         if (count == 0 || cols == 0) return;
         if (count > int.MaxValue) throw new ArgumentException($"Map: {count} elements exceed one launch.");
-        var args = new MapArgs { X = x.Layout, Y = y.Layout, Out = output.Layout, Rows = rows, Cols = cols, TransposeY = transposeY ? 1 : 0 };
+        var args = new MapArgs { X = x.Layout, Y = y.Layout, Out = output.Layout, Rows = rows, Cols = cols, Access = access };
         using var _ = device.Enter();
         if (device.Family == KernelFamily.GpuTuned)
         {
@@ -67,7 +87,7 @@ public static partial class Elementwise
     public static void Map<T, TOp>(Device device, TOp op, MatRef<T> x, MatRef<T> output)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T> =>
-        Map(device, op, x, x, transposeY: false, output);
+        Map(device, op, x, x, YAccess.Same, output);
 
     private static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
         where T : unmanaged, INumber<T>
@@ -78,7 +98,7 @@ public static partial class Elementwise
         int i = rest % p.Rows;
         int b = rest / p.Rows;
         T xv = x[p.X.At(b, i, j)];
-        T yv = y[p.TransposeY == 0 ? p.Y.At(b, i, j) : p.Y.At(b, j, i)];
+        T yv = y[p.Access == YAccess.Same ? p.Y.At(b, i, j) : p.Access == YAccess.Transposed ? p.Y.At(b, j, i) : p.Y.At(b, 0, 0)];
         output[p.Out.At(b, i, j)] = op.Apply(xv, yv, i, j);
     }
 
@@ -93,8 +113,8 @@ public static partial class Elementwise
         {
             T* xr = x0 + p.X.At(b, i, 0);
             T* orow = o0 + p.Out.At(b, i, 0);
-            long yStep = p.TransposeY == 0 ? 1 : p.Y.Ld;
-            T* yr = y0 + (p.TransposeY == 0 ? p.Y.At(b, i, 0) : p.Y.At(b, 0, i));
+            long yStep = p.Access == YAccess.Same ? 1 : p.Access == YAccess.Transposed ? p.Y.Ld : 0;
+            T* yr = y0 + (p.Access == YAccess.Same ? p.Y.At(b, i, 0) : p.Access == YAccess.Transposed ? p.Y.At(b, 0, i) : p.Y.At(b, 0, 0));
             for (int j = 0; j < p.Cols; j++)
                 orow[j] = op.Apply(xr[j], yr[j * yStep], i, j);
         }

@@ -53,7 +53,7 @@ public static class Maps
 
     /// <summary>
     /// Φ*(tril(Z)) = ½(tril(Z) + tril(Z)ᵀ − diag(Z)) with y = Z transposed: the lower triangle of
-    /// Z mirrored, everything halved. Launch with y = x and transposeY.
+    /// Z mirrored, everything halved. Launch with y = x, transposed.
     /// </summary>
     public readonly struct PhiStarOfTril<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {
@@ -61,21 +61,21 @@ public static class Maps
         public T Apply(T x, T y, int i, int j) => (i >= j ? x : y) / (T.One + T.One);
     }
 
-    /// <summary>Φ*(Z) = ½(Z + Zᵀ − diag(Z)) for any Z. Launch with y = x and transposeY.</summary>
+    /// <summary>Φ*(Z) = ½(Z + Zᵀ − diag(Z)) for any Z. Launch with y = x, transposed.</summary>
     public readonly struct PhiStar<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
         public T Apply(T x, T y, int i, int j) => i == j ? x / (T.One + T.One) : (x + y) / (T.One + T.One);
     }
 
-    /// <summary>α·x + β·yᵀ (launch with transposeY).</summary>
+    /// <summary>α·x + β·yᵀ (launch with y transposed).</summary>
     public readonly struct AddTransposed<T>(T alpha, T beta) : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
         public T Apply(T x, T y, int i, int j) => alpha * x + beta * y;
     }
 
-    /// <summary>α·y (launch with transposeY to transpose).</summary>
+    /// <summary>α·y (launch with y transposed to transpose).</summary>
     public readonly struct Transpose<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
@@ -87,6 +87,13 @@ public static class Maps
     {
         /// <inheritdoc/>
         public T Apply(T x, T y, int i, int j) => value;
+    }
+
+    /// <summary>α·y on the diagonal, 0 elsewhere (α·s·I with y a scalar per matrix).</summary>
+    public readonly struct ScaledIdentity<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? alpha * y : T.Zero;
     }
 
     /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>

@@ -1,0 +1,22 @@
+namespace GpuAD.Graph;
+
+public static partial class Op
+{
+    /// <summary><c>Y = Aᵀ</c> for every matrix: [batch, m, n] → [batch, n, m].</summary>
+    public static Var<T> Transpose<T>(Var<T> a) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Tape.Of(TransposeNode<T>.OpName, a).Record(new TransposeNode<T>(a));
+}
+
+/// <summary>Y = Aᵀ. Derivative: dY = dAᵀ. Adjoint: ⟨Ȳ, dAᵀ⟩ = ⟨Ȳᵀ, dA⟩, so Ā = Ȳᵀ.</summary>
+internal sealed class TransposeNode<T>(Var<T> a) : Node<T>(OpName, a) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal const string OpName = "Transpose";
+
+    internal override Tensor<T> Forward() => TransposeNew(In[0].Value, T.One);
+
+    // dY = dAᵀ
+    internal override Tensor<T> Jvp(Tensor<T>?[] t) => TransposeNew(t[0]!, T.One);
+
+    // Ā = Ȳᵀ
+    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, TransposeNew(ybar, T.One));
+}

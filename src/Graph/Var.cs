@@ -1,0 +1,116 @@
+using System.Numerics;
+using GpuAD.Kernels;
+
+namespace GpuAD.Graph;
+
+/// <summary>
+/// A value recorded on a <see cref="Tape"/>: a leaf (a variable or a constant) or the output of
+/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}"/>,
+/// and optionally a tangent for forward mode.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Tensor<T>? value;
+    private readonly bool ownsValue;
+
+    internal Var(Tape tape, Tensor<T> value, bool requiresGrad, bool ownsValue, Node? producer, Tensor<T>? tangent)
+    {
+        Tape = tape;
+        this.value = value;
+        this.ownsValue = ownsValue;
+        Shape = value.Shape;
+        RequiresGrad = requiresGrad;
+        Producer = producer;
+        Tangent = tangent;
+        Id = tape.NextId();
+    }
+
+    /// <summary>The tape that recorded this value.</summary>
+    public Tape Tape { get; }
+
+    /// <summary>The shape <c>[batch, rows, cols]</c>.</summary>
+    public Shape Shape { get; }
+
+    /// <summary>True when a gradient flows to this value (a variable, or an op output depending on one).</summary>
+    public bool RequiresGrad { get; }
+
+    /// <summary>True for variables and constants; false for op outputs.</summary>
+    public bool IsLeaf => Producer is null;
+
+    /// <summary>
+    /// The value. An op output that a backward pass needed is released at its last use in that
+    /// pass unless it is the pass's output or was marked with <see cref="Keep"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The value was released by a backward pass.</exception>
+    public Tensor<T> Value => value ?? throw new InvalidOperationException(
+        $"The value {Shape} (output of {Producer?.Name}) was released by Backward after its last use; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
+
+    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}"/>; null when no gradient reached it.</summary>
+    public Tensor<T>? Grad { get; internal set; }
+
+    /// <summary>The forward-mode tangent (directional derivative), or null for a zero tangent.</summary>
+    public Tensor<T>? Tangent { get; internal set; }
+
+    /// <summary>Keeps this value alive through backward passes.</summary>
+    public Var<T> Keep()
+    {
+        Kept = true;
+        return this;
+    }
+
+    /// <summary>Copies the value to a host array.</summary>
+    public T[] ToArray() => Value.ToArray();
+
+    internal bool Kept { get; private set; }
+
+    internal Node? Producer { get; }
+
+    internal int Id { get; }
+
+    internal bool IsReleased => value is null;
+
+    Device IVar.Device => Tape.Device;
+
+    void IVar.ReleaseValue()
+    {
+        if (ownsValue) value?.Dispose();
+        value = null;
+    }
+
+    void IVar.ReleaseGrad()
+    {
+        Grad?.Dispose();
+        Grad = null;
+    }
+
+    void IVar.ReleaseAll()
+    {
+        ((IVar)this).ReleaseGrad();
+        Tangent?.Dispose();
+        Tangent = null;
+        ((IVar)this).ReleaseValue();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"Var<{typeof(T).Name}>{Shape}{(IsLeaf ? " leaf" : $" = {Producer!.Name}(...)")}";
+}
+
+/// <summary>What the tape needs of a <see cref="Var{T}"/> regardless of its element type.</summary>
+public interface IVar
+{
+    /// <summary>The shape.</summary>
+    Shape Shape { get; }
+
+    /// <summary>True when a gradient flows to this value.</summary>
+    bool RequiresGrad { get; }
+
+    /// <summary>The device holding it.</summary>
+    Device Device { get; }
+
+    internal void ReleaseValue();
+
+    internal void ReleaseGrad();
+
+    internal void ReleaseAll();
+}
