@@ -112,6 +112,26 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
         return result;
     }
 
+    /// <summary>A new tensor ½(x + xᵀ) (exactly symmetric).</summary>
+    protected Tensor<T> SymmetrizeNew(Tensor<T> x) => MapNew(new Maps.Symmetrize<T>(), x.Mat, x.Mat, YAccess.Transposed, x.Shape);
+
+    /// <summary>A new tensor: op(T)⁻¹·B (left) or B·op(T)⁻¹ (right), B broadcast to <paramref name="batch"/>.</summary>
+    protected Tensor<T> TrsmNew(MatRef<T> t, MatRef<T> b, int batch, bool left, bool lower, bool transpose, bool unitDiagonal = false)
+    {
+        var x = Device.Allocate<T>(new Shape(batch, b.Rows, b.Cols));
+        Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), b.WithBatch(batch), b.WithBatch(batch), YAccess.Same, x.Mat);
+        Blas.Trsm(Device, t, x.Mat, left, lower, transpose, unitDiagonal, T.One);
+        return x;
+    }
+
+    /// <summary>Identity matrices [batch, n, n].</summary>
+    protected Tensor<T> IdentityNew(int batch, int n)
+    {
+        var eye = Device.Allocate<T>(new Shape(batch, n, n));
+        Elementwise.Map(Device, new Maps.Identity<T>(T.One), eye.Mat, eye.Mat);
+        return eye;
+    }
+
     /// <summary>A new batch of 1×1 matrices: Σᵢⱼ x∘y per matrix (or Σ x when y is null).</summary>
     protected Tensor<T> ReduceNew(MatRef<T> x, MatRef<T>? y)
     {

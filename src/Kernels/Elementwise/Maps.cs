@@ -89,11 +89,32 @@ public static class Maps
         public T Apply(T x, T y, int i, int j) => value;
     }
 
+    /// <summary>α·I: α on the diagonal, 0 elsewhere (reads nothing).</summary>
+    public readonly struct Identity<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? alpha : T.Zero;
+    }
+
     /// <summary>α·y on the diagonal, 0 elsewhere (α·s·I with y a scalar per matrix).</summary>
     public readonly struct ScaledIdentity<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
         public T Apply(T x, T y, int i, int j) => i == j ? alpha * y : T.Zero;
+    }
+
+    /// <summary>α·log(x).</summary>
+    public readonly struct Log<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>, ILogarithmicFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * T.Log(x);
+    }
+
+    /// <summary>½(x + y) with y = x transposed: the symmetric part of a square matrix.</summary>
+    public readonly struct Symmetrize<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => (x + y) / (T.One + T.One);
     }
 
     /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>
