@@ -110,6 +110,20 @@ public static class Maps
         public T Apply(T x, T y, int i, int j) => alpha * T.Log(x);
     }
 
+    /// <summary>α·exp(x).</summary>
+    public readonly struct Exp<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>, IExponentialFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * T.Exp(x);
+    }
+
+    /// <summary>α·x / y.</summary>
+    public readonly struct Divide<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * x / y;
+    }
+
     /// <summary>½(x + y) with y = x transposed: the symmetric part of a square matrix.</summary>
     public readonly struct Symmetrize<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {

@@ -17,6 +17,8 @@ public static class OpCases
     private static GradcheckInput Spd(int batch, int n, int seed) =>
         new(TestData.Spd(batch, n, seed), new Shape(batch, n, n), PerturbationKind.Symmetric);
 
+    private static GradcheckInput Positive(Shape s, int seed) => new(TestData.Random(s, seed).Select(x => x + 2).ToArray(), s);
+
     public static IEnumerable<OpCase> Small()
     {
         int seed = 100;
@@ -47,6 +49,9 @@ public static class OpCases
             yield return new($"Diag b{batch}", v => Op.Diag(v[0]), [G(sq, seed++)]);
             yield return new($"Tril b{batch}", v => Op.Tril(v[0]), [G(sq, seed++)]);
             yield return new($"Tril(-1) b{batch}", v => Op.Tril(v[0], -1), [G(new Shape(batch, 4, 7), seed++)]);
+            yield return new($"Exp b{batch}", v => Op.Exp(v[0]), [G(s, seed++)]);
+            yield return new($"Log b{batch}", v => Op.Log(v[0]), [Positive(s, seed++)]);
+            yield return new($"MultiplyScalar b{batch}", v => Op.MultiplyScalar(v[0], v[1]), [G(s, seed++), G(new Shape(batch, 1, 1), seed++)]);
         }
         // Broadcasting: a batch-1 operand against batch 3 (its gradient is summed over the batch).
         yield return new("MatMul broadcast A", v => Op.MatMul(v[0], v[1]), [G(new Shape(1, 4, 5), 1), G(new Shape(3, 5, 2), 2)]);
@@ -55,6 +60,8 @@ public static class OpCases
         yield return new("Add broadcast", v => Op.Add(v[0], v[1]), [G(new Shape(3, 4, 5), 8), G(new Shape(1, 4, 5), 9)]);
         yield return new("Multiply broadcast", v => Op.Multiply(v[0], v[1]), [G(new Shape(1, 4, 5), 10), G(new Shape(3, 4, 5), 11)]);
         yield return new("Dot broadcast", v => Op.Dot(v[0], v[1]), [G(new Shape(3, 4, 5), 12), G(new Shape(1, 4, 5), 13)]);
+        yield return new("MultiplyScalar broadcast s", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(3, 4, 5), 16), G(new Shape(1, 1, 1), 17)]);
+        yield return new("MultiplyScalar broadcast A", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(1, 4, 5), 18), G(new Shape(3, 1, 1), 19)]);
         // Composite: a variable used twice accumulates its gradient.
         yield return new("Composite x used twice", v => Op.Sum(Op.Multiply(Op.MatMul(v[0], v[0], false, true), v[1])), [G(new Shape(2, 4, 3), 14), G(new Shape(2, 4, 4), 15)]);
     }
