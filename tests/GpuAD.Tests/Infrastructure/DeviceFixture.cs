@@ -31,3 +31,4 @@ public sealed class DeviceFixture : IDisposable
 [CollectionDefinition("Gemm")] public sealed class GemmCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Elementwise")] public sealed class ElementwiseCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Runtime")] public sealed class RuntimeCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Trsm")] public sealed class TrsmCollection : ICollectionFixture<DeviceFixture>;
