@@ -32,3 +32,4 @@ public sealed class DeviceFixture : IDisposable
 [CollectionDefinition("Elementwise")] public sealed class ElementwiseCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Runtime")] public sealed class RuntimeCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Trsm")] public sealed class TrsmCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Potrf")] public sealed class PotrfCollection : ICollectionFixture<DeviceFixture>;

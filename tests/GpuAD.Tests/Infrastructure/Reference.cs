@@ -89,4 +89,31 @@ public static class Reference
             y[i] = v / At(i, i);
         }
     }
+
+    /// <summary>
+    /// The lower Cholesky factor L (A = L·Lᵀ) of each matrix of a [batch, n, n] array, by the
+    /// textbook column algorithm, reading only the lower triangle; the strict upper triangle is 0.
+    /// </summary>
+    public static double[] Cholesky(double[] a, int batch, int n)
+    {
+        var l = new double[a.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            long o = (long)b * n * n;
+            for (int j = 0; j < n; j++)
+            {
+                double d = a[o + j * n + j];
+                for (int p = 0; p < j; p++) d -= l[o + j * n + p] * l[o + j * n + p];
+                double ljj = Math.Sqrt(d);
+                l[o + j * n + j] = ljj;
+                for (int i = j + 1; i < n; i++)
+                {
+                    double s = a[o + i * n + j];
+                    for (int p = 0; p < j; p++) s -= l[o + i * n + p] * l[o + j * n + p];
+                    l[o + i * n + j] = s / ljj;
+                }
+            }
+        }
+        return l;
+    }
 }

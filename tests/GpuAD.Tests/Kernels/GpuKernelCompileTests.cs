@@ -16,7 +16,7 @@ namespace GpuAD.Tests.Kernels;
 /// </summary>
 public sealed class GpuKernelCompileTests
 {
-    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight" };
+    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf" };
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -36,6 +36,7 @@ public sealed class GpuKernelCompileTests
     {
         "TrsmLeft" => [M<ArrayView<float>, ArrayView<float>, TrsmArgs<float>>(TrsmGpu.LeftKernel), M<ArrayView<double>, ArrayView<double>, TrsmArgs<double>>(TrsmGpu.LeftKernel)],
         "TrsmRight" => [M<ArrayView<float>, ArrayView<float>, TrsmArgs<float>>(TrsmGpu.RightKernel), M<ArrayView<double>, ArrayView<double>, TrsmArgs<double>>(TrsmGpu.RightKernel)],
+        "Potrf" => [M<ArrayView<float>, ArrayView<int>, PotrfArgs>(PotrfGpu.Kernel<float>), M<ArrayView<double>, ArrayView<int>, PotrfArgs>(PotrfGpu.Kernel<double>)],
         _ => throw new ArgumentException(kernel),
     };
 
