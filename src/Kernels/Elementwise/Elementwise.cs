@@ -222,8 +222,11 @@ public static partial class Elementwise
     }
 
     /// <summary>C = β·C (zero when β = 0, so NaN poison is cleared).</summary>
-    public static void ScaleInPlace<T>(Device device, MatRef<T> c, T beta) where T : unmanaged, INumber<T> =>
-        Map(device, beta == T.Zero ? new Maps.Axpby<T>(T.Zero, T.Zero) : new Maps.Axpby<T>(beta, T.Zero), c, c);
+    public static void ScaleInPlace<T>(Device device, MatRef<T> c, T beta) where T : unmanaged, INumber<T>
+    {
+        if (beta == T.Zero) Map(device, new Maps.Fill<T>(T.Zero), c, c);
+        else Map(device, new Maps.Axpby<T>(beta, T.Zero), c, c);
+    }
 
     /// <summary>The diagonal of square matrices as a batch of column vectors <c>[batch, n, 1]</c> (a strided view, no copy).</summary>
     public static MatRef<T> Diagonal<T>(MatRef<T> square) where T : unmanaged =>

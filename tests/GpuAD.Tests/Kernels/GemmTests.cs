@@ -111,6 +111,26 @@ public sealed class GemmTests(DeviceFixture devices)
         TestData.AssertClose(expected, got, 1e-13, "sub-block GEMM (elements outside the block must stay)");
     }
 
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void EmptyInnerDimensionOrZeroAlphaGivesBetaTimesC(KernelFamily family)
+    {
+        // k = 0 or α = 0: C = β·C, and β = 0 clears NaN poison rather than propagating it.
+        var device = devices.Get(family);
+        using var a = device.Allocate<double>(new Shape(2, 3, 0));
+        using var b = device.Allocate<double>(new Shape(2, 0, 4));
+        using var c = TestData.Poisoned<double>(device, new Shape(2, 3, 4));
+        Blas.Gemm(a, b, c);
+        Assert.All(c.ToArray(), v => Assert.Equal(0.0, v));
+        var c0 = TestData.Random(new Shape(2, 3, 4), 9);
+        using var c2 = device.Upload<double>(c0, new Shape(2, 3, 4));
+        using var a2 = TestData.Poisoned<double>(device, new Shape(2, 3, 5));
+        using var b2 = TestData.Poisoned<double>(device, new Shape(2, 5, 4));
+        Blas.Gemm(a2, b2, c2, alpha: 0.0, beta: -2.0);
+        TestData.AssertClose(c0.Select(v => -2 * v).ToArray(), c2.ToArray(), 0, "α = 0 ignores A and B");
+    }
+
     [Fact]
     public void MismatchedInnerDimensionsThrowBeforeLaunch()
     {

@@ -1,0 +1,115 @@
+namespace GpuAD.Graph;
+
+public static partial class Op
+{
+    /// <summary>
+    /// The lower Cholesky factor L of each symmetric positive-definite matrix, Σ = L·Lᵀ, like
+    /// <c>torch.linalg.cholesky</c>. Only Σ's lower triangle is read; Σ's gradient is the symmetric
+    /// Σ̄ that PyTorch returns. Σ is left untouched.
+    /// </summary>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <returns>L [batch, n, n], zero above the diagonal.</returns>
+    /// <exception cref="ArgumentException">Σ is not square (raised when recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">
+    /// A matrix is not positive-definite (NaN and ±Inf included); names the first failing batch
+    /// element and the order of its leading minor.
+    /// </exception>
+    public static Var<T> Cholesky<T>(Var<T> sigma) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
+        CholeskyNode<T>.CheckShape(sigma.Shape);
+        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true));
+    }
+
+    /// <summary>
+    /// <see cref="Cholesky{T}(Var{T})"/> without the check, like <c>torch.linalg.cholesky_ex</c>:
+    /// returns the per-matrix info codes on the device (0, or the order of the first leading minor
+    /// that is not positive-definite) and makes no host round trip. Factors of failed matrices are
+    /// unspecified. The caller owns <c>Info</c>.
+    /// </summary>
+    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
+        CholeskyNode<T>.CheckShape(sigma.Shape);
+        var node = new CholeskyNode<T>(sigma, throwOnFailure: false);
+        var l = tape.Record(node);
+        return (l, node.Info!);
+    }
+}
+
+/// <summary>
+/// Cholesky factorization Σ = L·Lᵀ (seed §3; Murray 2016, "Differentiation of the Cholesky
+/// decomposition", arXiv:1602.07527).
+/// Derivative: dΣ = dL·Lᵀ + L·dLᵀ with dL lower triangular gives dL = L·Φ(L⁻¹·dΣ·L⁻ᵀ),
+/// Φ(Z) = tril(Z) − ½·diag(Z).
+/// Adjoint: ⟨L̄, L·Φ(L⁻¹dΣL⁻ᵀ)⟩ = ⟨tril(Lᵀ·L̄), Φ(L⁻¹dΣL⁻ᵀ)⟩ = ⟨Φ*(tril(Lᵀ·L̄)), L⁻¹dΣL⁻ᵀ⟩, with
+/// Φ*(Z) = ½(Z + Zᵀ − diag(Z)), so Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ — symmetric, what PyTorch returns
+/// (symmetrized once more at the end so it is exactly symmetric in floating point).
+/// </summary>
+internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure) : Node<T>(OpName, sigma)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal const string OpName = "Cholesky";
+
+    /// <summary>The info codes, for the non-throwing variant (owned by its caller).</summary>
+    internal Tensor<int>? Info { get; private set; }
+
+    internal static void CheckShape(Shape sigma)
+    {
+        if (!sigma.IsSquare) throw ShapeErrors.Invalid(OpName, "Σ must be square", sigma);
+    }
+
+    internal override IEnumerable<IVar> SavedVars { get { yield return Out; } }
+
+    internal override Tensor<T> Forward()
+    {
+        var sigma = In[0].Value;
+        var l = sigma.Clone();
+        var codes = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
+        Blas.Potrf(Device, l.Mat, codes);
+        if (!throwOnFailure)
+        {
+            Info = codes;
+            return l;
+        }
+        var host = codes.ToArray();
+        codes.Dispose();
+        for (int b = 0; b < host.Length; b++)
+        {
+            if (host[b] == 0) continue;
+            l.Dispose();
+            throw new NotPositiveDefiniteException(OpName, b, host[b]);
+        }
+        return l;
+    }
+
+    // L̇ = L·Φ(L⁻¹·Σ̇·L⁻ᵀ)
+    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    {
+        var l = Out.Value;
+        int batch = l.Batch;
+        using var x = TrsmNew(l.Mat, t[0]!.Mat, batch, left: true, lower: true, transpose: false);   // L⁻¹Σ̇
+        Blas.Trsm(Device, l.Mat, x.Mat, left: false, lower: true, transpose: true, unitDiagonal: false, T.One); // ·L⁻ᵀ
+        using var phi = MapNew(new Maps.Phi<T>(), x);
+        var ldot = Device.Allocate<T>(l.Shape);
+        Blas.Gemm(Device, l.Mat, false, phi.Mat, false, ldot.Mat, T.One, T.Zero);
+        return ldot;
+    }
+
+    // Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹
+    internal override void Vjp(Tensor<T> lbar, Grads<T> grads) => grads.Add(0, ComposedBackward(Device, Out.Value, lbar));
+
+    /// <summary>The composed backward: one GEMM, an element map and two triangular solves.</summary>
+    internal static Tensor<T> ComposedBackward(Device device, Tensor<T> l, Tensor<T> lbar)
+    {
+        using var p = device.Allocate<T>(l.Shape);
+        Blas.Gemm(device, l.Mat, true, lbar.Mat, false, p.Mat, T.One, T.Zero);                  // P = Lᵀ·L̄
+        var s = device.Allocate<T>(l.Shape);
+        Elementwise.Map(device, new Maps.PhiStarOfTril<T>(), p.Mat, p.Mat, YAccess.Transposed, s.Mat); // Φ*(tril P)
+        Blas.Trsm(device, l.Mat, s.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);   // L⁻ᵀ·
+        Blas.Trsm(device, l.Mat, s.Mat, left: false, lower: true, transpose: false, unitDiagonal: false, T.One); // ·L⁻¹
+        Elementwise.Map(device, new Maps.Symmetrize<T>(), s.Mat, s.Mat, YAccess.Transposed, p.Mat);
+        s.CopyFrom(p);
+        return s;
+    }
+}

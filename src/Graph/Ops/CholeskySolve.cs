@@ -1,0 +1,155 @@
+namespace GpuAD.Graph;
+
+public static partial class Op
+{
+    /// <summary>
+    /// <c>Y = Σ⁻¹·B</c> for symmetric positive-definite Σ, through its Cholesky factor (factored
+    /// here; only Σ's lower triangle is read). Σ's gradient is symmetric. Σ or B with batch 1 broadcasts.
+    /// </summary>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="b">[batch, n, k].</param>
+    /// <exception cref="ArgumentException">Σ is not square or its order differs from B's rows (raised when recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">A matrix is not positive-definite (batch element and minor named).</exception>
+    public static Var<T> CholeskySolve<T>(Var<T> sigma, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(CholeskySolveNode<T>.OpName, sigma, b);
+        var shape = CholeskySolveNode<T>.OutputShape(sigma.Shape, b.Shape);
+        return tape.Record(new CholeskySolveNode<T>(sigma, b, fromFactor: false, shape));
+    }
+
+    /// <summary>
+    /// <c>Y = (L·Lᵀ)⁻¹·B</c> from a lower Cholesky factor L, like <c>torch.cholesky_solve(B, L)</c>.
+    /// Only L's lower triangle is read, and L's gradient is projected onto it.
+    /// </summary>
+    /// <param name="l">Lower triangular [batch, n, n] with a non-zero diagonal.</param>
+    /// <param name="b">[batch, n, k].</param>
+    /// <exception cref="ArgumentException">L is not square or its order differs from B's rows (raised when recorded).</exception>
+    public static Var<T> CholeskySolveFactor<T>(Var<T> l, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(CholeskySolveNode<T>.OpName, l, b);
+        var shape = CholeskySolveNode<T>.OutputShape(l.Shape, b.Shape);
+        return tape.Record(new CholeskySolveNode<T>(l, b, fromFactor: true, shape));
+    }
+}
+
+/// <summary>
+/// Y = Σ⁻¹·B with Σ = L·Lᵀ, solved as two triangular solves with L.
+/// Derivative: Σ·Y = B ⇒ dY = Σ⁻¹·(dB − dΣ·Y).
+/// Adjoint: ⟨Ȳ, Σ⁻¹dB⟩ ⇒ B̄ = Σ⁻¹·Ȳ; ⟨Ȳ, −Σ⁻¹dΣ·Y⟩ = ⟨−B̄·Yᵀ, dΣ⟩. On symmetric dΣ that gives
+/// Σ̄ = −½(B̄·Yᵀ + Y·B̄ᵀ) (equal to what PyTorch returns through cholesky and cholesky_solve).
+/// From the factor: dΣ = dL·Lᵀ + L·dLᵀ with dL lower, so ⟨−B̄Yᵀ, dL·Lᵀ + L·dLᵀ⟩ =
+/// ⟨−(B̄Yᵀ + YB̄ᵀ)·L, dL⟩ ⇒ L̄ = −tril((B̄·Yᵀ + Y·B̄ᵀ)·L).
+/// </summary>
+internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool fromFactor, Shape shape)
+    : Node<T>(OpName, factorOrSigma, b) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal const string OpName = "CholeskySolve";
+    private Tensor<T>? factor; // L when this node factored Σ itself
+
+    internal static Shape OutputShape(Shape sigma, Shape b)
+    {
+        if (!sigma.IsSquare) throw ShapeErrors.Invalid(OpName, "the matrix must be square", sigma);
+        if (b.Rows != sigma.Rows) throw ShapeErrors.Mismatch(OpName, "B's rows must equal the matrix's order", sigma, b);
+        return b.WithBatch(ShapeErrors.BroadcastBatch(OpName, sigma, b));
+    }
+
+    internal override IEnumerable<IVar> SavedVars
+    {
+        get
+        {
+            if (fromFactor) yield return In[0];
+            if (In[0].RequiresGrad) yield return Out;
+        }
+    }
+
+    private MatRef<T> L => Bc(fromFactor ? In[0].Value : factor!, shape.Batch);
+
+    /// <summary>Σ⁻¹·X = L⁻ᵀ·(L⁻¹·X), into a new tensor.</summary>
+    private Tensor<T> SolveSigma(MatRef<T> x)
+    {
+        var y = TrsmNew(L, x, shape.Batch, left: true, lower: true, transpose: false);
+        Blas.Trsm(Device, L, y.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);
+        return y;
+    }
+
+    internal override Tensor<T> Forward()
+    {
+        if (!fromFactor)
+        {
+            var sigma = In[0].Value;
+            factor = sigma.Clone();
+            using var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
+            Blas.Potrf(Device, factor.Mat, info);
+            var host = info.ToArray();
+            for (int i = 0; i < host.Length; i++)
+            {
+                if (host[i] == 0) continue;
+                factor.Dispose();
+                factor = null;
+                throw new NotPositiveDefiniteException(OpName, i, host[i]);
+            }
+        }
+        return SolveSigma(Bc(In[1].Value, shape.Batch));
+    }
+
+    // dY = Σ⁻¹·(dB − dΣ·Y), dΣ = dL·Lᵀ + L·dLᵀ from the factor (dL projected on the lower triangle)
+    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    {
+        var rhs = Device.Allocate<T>(shape);
+        if (t[1] is { } db) Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), Bc(db, shape.Batch), Bc(db, shape.Batch), YAccess.Same, rhs.Mat);
+        else rhs.Clear();
+        if (t[0] is { } d)
+        {
+            var y = Out.Value.Mat;
+            if (!fromFactor)
+            {
+                Blas.Gemm(Device, Bc(d, shape.Batch), false, y, false, rhs.Mat, -T.One, T.One);
+            }
+            else
+            {
+                using var dl = MapNew(new Maps.Tril<T>(0, T.One), d);
+                using var lty = Device.Allocate<T>(shape);
+                using var dlty = Device.Allocate<T>(shape);
+                Blas.Gemm(Device, L, true, y, false, lty.Mat, T.One, T.Zero);                              // Lᵀ·Y
+                Blas.Gemm(Device, Bc(dl, shape.Batch), false, lty.Mat, false, rhs.Mat, -T.One, T.One);     // −dL·Lᵀ·Y
+                Blas.Gemm(Device, Bc(dl, shape.Batch), true, y, false, dlty.Mat, T.One, T.Zero);           // dLᵀ·Y
+                Blas.Gemm(Device, L, false, dlty.Mat, false, rhs.Mat, -T.One, T.One);                      // −L·dLᵀ·Y
+            }
+        }
+        using (rhs)
+            return SolveSigma(rhs.Mat);
+    }
+
+    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    {
+        var bbar = SolveSigma(ybar.Mat); // B̄ = Σ⁻¹·Ȳ
+        if (grads.Needs(0))
+        {
+            var y = Out.Value;
+            int n = In[0].Shape.Rows;
+            var m = Device.Allocate<T>(new Shape(shape.Batch, n, n));
+            Blas.Gemm(Device, bbar.Mat, false, y.Mat, true, m.Mat, T.One, T.Zero);  // B̄·Yᵀ
+            Blas.Gemm(Device, y.Mat, false, bbar.Mat, true, m.Mat, T.One, T.One);   // + Y·B̄ᵀ
+            if (!fromFactor)
+            {
+                Elementwise.Map(Device, new Maps.Axpby<T>(C(-0.5), T.Zero), m.Mat, m.Mat, YAccess.Same, m.Mat); // Σ̄ = −½(…)
+                grads.Add(0, m);
+            }
+            else
+            {
+                using var ml = Device.Allocate<T>(m.Shape);
+                Blas.Gemm(Device, m.Mat, false, L, false, ml.Mat, T.One, T.Zero);
+                m.Dispose();
+                grads.Add(0, MapNew(new Maps.Tril<T>(0, -T.One), ml));                          // L̄ = −tril((…)·L)
+            }
+        }
+        if (grads.Needs(1)) grads.Add(1, bbar);
+        else bbar.Dispose();
+    }
+
+    protected override void ReleaseSaved()
+    {
+        factor?.Dispose();
+        factor = null;
+    }
+}

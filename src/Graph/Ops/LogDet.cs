@@ -1,0 +1,78 @@
+namespace GpuAD.Graph;
+
+public static partial class Op
+{
+    /// <summary>
+    /// <c>log det Σ</c> of each symmetric positive-definite matrix, through its Cholesky factor:
+    /// 2·Σᵢ log Lᵢᵢ. → [batch, 1, 1]. Σ's gradient is the symmetric ȳ·Σ⁻¹.
+    /// </summary>
+    /// <exception cref="ArgumentException">Σ is not square (raised when recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">A matrix is not positive-definite (batch element and minor named).</exception>
+    public static Var<T> LogDet<T>(Var<T> sigma) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(LogDetNode<T>.OpName, sigma);
+        if (!sigma.Shape.IsSquare) throw ShapeErrors.Invalid(LogDetNode<T>.OpName, "Σ must be square", sigma.Shape);
+        return tape.Record(new LogDetNode<T>(sigma));
+    }
+}
+
+/// <summary>
+/// y = log det Σ = 2·Σᵢ log Lᵢᵢ with Σ = L·Lᵀ.
+/// Derivative (Jacobi's formula): dy = tr(Σ⁻¹·dΣ) = tr(L⁻¹·dΣ·L⁻ᵀ).
+/// Adjoint: ȳ·tr(Σ⁻¹dΣ) = ⟨ȳ·Σ⁻ᵀ, dΣ⟩ ⇒ Σ̄ = ȳ·Σ⁻¹ (symmetric), with Σ⁻¹ = L⁻ᵀ·(L⁻¹·I).
+/// </summary>
+internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where T : unmanaged, IFloatingPointIeee754<T>
+{
+    internal const string OpName = "LogDet";
+    private Tensor<T>? factor;
+
+    internal override Tensor<T> Forward()
+    {
+        var sigma = In[0].Value;
+        factor = sigma.Clone();
+        using (var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1)))
+        {
+            Blas.Potrf(Device, factor.Mat, info);
+            var host = info.ToArray();
+            for (int i = 0; i < host.Length; i++)
+            {
+                if (host[i] == 0) continue;
+                factor.Dispose();
+                factor = null;
+                throw new NotPositiveDefiniteException(OpName, i, host[i]);
+            }
+        }
+        var diag = Elementwise.Diagonal(factor.Mat);
+        using var logs = Device.Allocate<T>(new Shape(sigma.Batch, sigma.Rows, 1));
+        Elementwise.Map(Device, new Maps.Log<T>(C(2)), diag, diag, YAccess.Same, logs.Mat);
+        return ReduceNew(logs.Mat, null);
+    }
+
+    // ẏ = tr(L⁻¹·Σ̇·L⁻ᵀ)
+    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    {
+        var l = factor!;
+        using var x = TrsmNew(l.Mat, t[0]!.Mat, l.Batch, left: true, lower: true, transpose: false);
+        Blas.Trsm(Device, l.Mat, x.Mat, left: false, lower: true, transpose: true, unitDiagonal: false, T.One);
+        return ReduceNew(Elementwise.Diagonal(x.Mat), null);
+    }
+
+    // Σ̄ = ȳ·Σ⁻¹
+    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    {
+        var l = factor!;
+        using var eye = IdentityNew(l.Batch, l.Rows);
+        using var inv = TrsmNew(l.Mat, eye.Mat, l.Batch, left: true, lower: true, transpose: false);   // L⁻¹
+        Blas.Trsm(Device, l.Mat, inv.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One); // L⁻ᵀL⁻¹
+        using var sym = SymmetrizeNew(inv);
+        var g = Device.Allocate<T>(l.Shape);
+        Elementwise.Map(Device, new Maps.Multiply<T>(T.One), sym.Mat, ybar.Mat, YAccess.ScalarPerMatrix, g.Mat);
+        grads.Add(0, g);
+    }
+
+    protected override void ReleaseSaved()
+    {
+        factor?.Dispose();
+        factor = null;
+    }
+}
