@@ -30,4 +30,5 @@ public sealed class DeviceFixture : IDisposable
 
 [CollectionDefinition("Gemm")] public sealed class GemmCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Elementwise")] public sealed class ElementwiseCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Lu")] public sealed class LuCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Runtime")] public sealed class RuntimeCollection : ICollectionFixture<DeviceFixture>;
