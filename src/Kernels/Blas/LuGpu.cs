@@ -33,7 +33,7 @@ internal static class LuGpu
     /// Factors the panel rows [K0, N) × columns [K0, K0 + Nb) of matrix Grid.IdxX, swapping rows
     /// inside the panel only. Logical row i of the panel is global row K0 + i.
     /// </summary>
-    private static void PanelKernel<T>(ArrayView<T> a, ArrayView<int> pivots, ArrayView<int> info, LuArgs<T> p)
+    internal static void PanelKernel<T>(ArrayView<T> a, ArrayView<int> pivots, ArrayView<int> info, LuArgs<T> p)
         where T : unmanaged, INumber<T>
     {
         var partialV = SharedMemory.Allocate<T>(PanelGroup);
@@ -154,7 +154,7 @@ internal static class LuGpu
     /// L11 and the column are staged in shared memory (the column transposed: thread-major, so
     /// the threads of a warp touch consecutive words).
     /// </summary>
-    private static void SwapAndSolveKernel<T>(ArrayView<T> a, ArrayView<int> pivots, LuArgs<T> p, int blocks)
+    internal static void SwapAndSolveKernel<T>(ArrayView<T> a, ArrayView<int> pivots, LuArgs<T> p, int blocks)
         where T : unmanaged, INumber<T>
     {
         var l11 = SharedMemory.Allocate<T>(PanelWidth * PanelWidth);
@@ -211,7 +211,7 @@ internal static class LuGpu
     /// One thread per line (a column of X for row interchanges, consecutive threads on
     /// consecutive addresses; a row of X for column interchanges), applying the interchanges in order.
     /// </summary>
-    private static void LaswpKernel<T>(Index1D index, ArrayView<T> x, ArrayView<int> pivots, SwapArgs p)
+    internal static void LaswpKernel<T>(Index1D index, ArrayView<T> x, ArrayView<int> pivots, SwapArgs p)
         where T : unmanaged, INumber<T>
     {
         int line = index % p.Lines, b = index / p.Lines;

@@ -39,7 +39,7 @@ internal static class LuTriangular
         kernel((int)count, t.Data, b.Data, args);
     }
 
-    private static void Kernel<T>(Index1D index, ArrayView<T> t, ArrayView<T> b, SubstitutionArgs p)
+    internal static void Kernel<T>(Index1D index, ArrayView<T> t, ArrayView<T> b, SubstitutionArgs p)
         where T : unmanaged, INumber<T>
     {
         int line = index % p.Lines, m = index / p.Lines;

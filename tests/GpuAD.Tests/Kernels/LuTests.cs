@@ -1,5 +1,12 @@
 using System.Numerics;
+using System.Reflection;
 using GpuAD.Kernels;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using Device = GpuAD.Kernels.Device;
+using ILGPU.Runtime.Cuda;
 using Xunit;
 
 namespace GpuAD.Tests.Kernels;
@@ -319,6 +326,35 @@ public sealed class LuTests(DeviceFixture devices)
         e = Assert.Throws<ArgumentException>(() => Blas.Getrf(square, shortPivots, info));
         Assert.Contains("[2, 3, 3]", e.Message);
         Assert.Contains("[2, 2, 1]", e.Message);
+    }
+
+    /// <summary>
+    /// The GPU-family LU kernels compile to PTX (the emulated GPU runs their .NET code, which
+    /// cannot show what ILGPU's CUDA back end rejects). The panel's pivot order ranks NaN first
+    /// through !(|a| ≤ max finite), which must stay an unordered comparison (setp.gtu) in PTX.
+    /// </summary>
+    [Fact]
+    public void GpuKernelsCompileToPtx()
+    {
+        using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        foreach (var (method, explicitGroups, type) in new (MethodInfo, bool, string)[]
+        {
+            (((Action<ArrayView<float>, ArrayView<int>, ArrayView<int>, LuArgs<float>>)LuGpu.PanelKernel).Method, true, "f32"),
+            (((Action<ArrayView<double>, ArrayView<int>, ArrayView<int>, LuArgs<double>>)LuGpu.PanelKernel).Method, true, "f64"),
+            (((Action<ArrayView<float>, ArrayView<int>, LuArgs<float>, int>)LuGpu.SwapAndSolveKernel).Method, true, "f32"),
+            (((Action<ArrayView<double>, ArrayView<int>, LuArgs<double>, int>)LuGpu.SwapAndSolveKernel).Method, true, "f64"),
+            (((Action<Index1D, ArrayView<float>, ArrayView<int>, SwapArgs>)LuGpu.LaswpKernel).Method, false, "f32"),
+            (((Action<Index1D, ArrayView<double>, ArrayView<int>, SwapArgs>)LuGpu.LaswpKernel).Method, false, "f64"),
+            (((Action<Index1D, ArrayView<float>, ArrayView<float>, SubstitutionArgs>)LuTriangular.Kernel).Method, false, "f32"),
+            (((Action<Index1D, ArrayView<double>, ArrayView<double>, SubstitutionArgs>)LuTriangular.Kernel).Method, false, "f64"),
+        })
+        {
+            var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+            var entry = explicitGroups ? EntryPointDescription.FromExplicitlyGroupedKernel(method) : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+            string ptx = ((PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty)).PTXAssembly;
+            Assert.Contains(".entry", ptx);
+            if (method.Name == nameof(LuGpu.PanelKernel)) Assert.Contains($"setp.gtu.{type}", ptx);
+        }
     }
 
     private static Tensor<int> PoisonedInts(Device device, Shape shape)
