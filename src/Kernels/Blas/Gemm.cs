@@ -12,6 +12,7 @@ internal struct GemmArgs<T> where T : unmanaged
     public int TransA, TransB;
     public T Alpha, Beta;
     public int BatchBase; // first batch element of this launch (launches are chunked over the grid's z limit)
+    public int LowerOnly; // C is square: compute only the tiles that reach on or below the diagonal
 }
 
 /// <summary>Batched dense matrix products.</summary>
@@ -24,12 +25,25 @@ public static partial class Blas
     /// </summary>
     /// <exception cref="ArgumentException">The dimensions or batches do not agree.</exception>
     public static void Gemm<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta)
+        where T : unmanaged, INumber<T> =>
+        Gemm(device, a, transA, b, transB, c, alpha, beta, lowerOnly: false);
+
+    /// <summary>
+    /// <see cref="Gemm{T}(Device, MatRef{T}, bool, MatRef{T}, bool, MatRef{T}, T, T)"/>, optionally
+    /// only for C's lower triangle (a SYRK-like update: a blocked Cholesky's trailing
+    /// <c>A22 −= L21·L21ᵀ</c>). With <paramref name="lowerOnly"/>, C must be square; every element on
+    /// or below the diagonal is computed, tiles strictly above it are skipped (half the flops), and
+    /// the elements above the diagonal are left undefined.
+    /// </summary>
+    internal static void Gemm<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly)
         where T : unmanaged, INumber<T>
     {
         int m = transA ? a.Cols : a.Rows, ka = transA ? a.Rows : a.Cols;
         int kb = transB ? b.Cols : b.Rows, n = transB ? b.Rows : b.Cols;
         if (ka != kb || c.Rows != m || c.Cols != n)
             throw new ArgumentException($"Gemm: op(A) is [{m}, {ka}], op(B) is [{kb}, {n}], C is [{c.Rows}, {c.Cols}]: the dimensions do not agree.");
+        if (lowerOnly && m != n)
+            throw new ArgumentException($"Gemm: a lower-triangle update needs a square C, got [{m}, {n}].");
         CheckBatch("Gemm", a.Batch, a.BatchStride, c.Batch);
         CheckBatch("Gemm", b.Batch, b.BatchStride, c.Batch);
         if (m == 0 || n == 0 || c.Batch == 0) return;
@@ -44,6 +58,7 @@ public static partial class Blas
             M = m, N = n, K = ka,
             TransA = transA ? 1 : 0, TransB = transB ? 1 : 0,
             Alpha = alpha, Beta = beta,
+            LowerOnly = lowerOnly ? 1 : 0,
         };
         using var _ = device.Enter();
         if (device.Family == KernelFamily.GpuTuned)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace GpuAD.Kernels;
@@ -13,13 +14,14 @@ namespace GpuAD.Kernels;
 /// </summary>
 internal static class GemmCpu
 {
-    internal const int BlockM = 64, BlockN = 64, BlockK = 256;
+    internal const int BlockM = 64, BlockN = 64, BlockK = 256; // BlockM = BlockN: the lower-only mapping needs square tiles
 
     internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> args, int batch)
         where T : unmanaged, INumber<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>(Kernel<T>));
-        long tiles = (long)((args.M + BlockM - 1) / BlockM) * ((args.N + BlockN - 1) / BlockN) * batch;
+        long tilesM = (args.M + BlockM - 1) / BlockM, tilesN = (args.N + BlockN - 1) / BlockN;
+        long tiles = (args.LowerOnly != 0 ? tilesM * (tilesM + 1) / 2 : tilesM * tilesN) * batch;
         if (tiles > int.MaxValue) throw new ArgumentException($"Gemm: {tiles} blocks exceed one launch.");
         args.BatchBase = 0;
         kernel((int)tiles, a, b, c, args);
@@ -29,9 +31,18 @@ internal static class GemmCpu
         where T : unmanaged, INumber<T>
     {
         int tilesM = (p.M + BlockM - 1) / BlockM, tilesN = (p.N + BlockN - 1) / BlockN;
-        int perMatrix = tilesM * tilesN;
+        int perMatrix = p.LowerOnly != 0 ? tilesM * (tilesM + 1) / 2 : tilesM * tilesN;
         int batch = task / perMatrix, t = task % perMatrix;
-        int i0 = t / tilesN * BlockM, j0 = t % tilesN * BlockN;
+        int ti = t / tilesN, tj = t % tilesN;
+        if (p.LowerOnly != 0)
+        {
+            // Square C and square tiles: the lower tiles (tj ≤ ti) numbered row by row, t = ti(ti+1)/2 + tj.
+            ti = (int)((XMath.Sqrt(8.0 * t + 1) - 1) / 2);
+            while (ti * (ti + 1) / 2 > t) ti--;
+            while ((ti + 1) * (ti + 2) / 2 <= t) ti++;
+            tj = t - ti * (ti + 1) / 2;
+        }
+        int i0 = ti * BlockM, j0 = tj * BlockN;
         int iEnd = Math.Min(i0 + BlockM, p.M), jEnd = Math.Min(j0 + BlockN, p.N);
 
         fixed (T* a0 = &a[0L])

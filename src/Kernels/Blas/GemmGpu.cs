@@ -8,7 +8,8 @@ namespace GpuAD.Kernels;
 /// GPU-tuned batched GEMM: one 16×16 thread group per 64×64 tile of C, K walked in slices of
 /// 16 staged through shared memory; each thread keeps a 4×4 register tile (rows ty+16r,
 /// columns tx+16c, so shared-memory reads are broadcast or conflict-free). The 4×4 update is
-/// unrolled by hand: ILGPU 1.5.3 does not unroll loops.
+/// unrolled by hand: ILGPU 1.5.3 does not unroll loops. For a lower-triangle update, groups whose
+/// tile lies strictly above the diagonal return at once.
 /// </summary>
 internal static class GemmGpu
 {
@@ -33,6 +34,8 @@ internal static class GemmGpu
     private static void Kernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
+        if (p.LowerOnly != 0 && Grid.IdxX * TileN > Grid.IdxY * TileM + TileM - 1)
+            return; // the whole tile lies above the diagonal (uniform over the group, before any barrier)
         var sa = SharedMemory.Allocate<T>(TileK * StrideA); // sa[kk·StrideA + ii] = op(A)[i0+ii, k0+kk]
         var sb = SharedMemory.Allocate<T>(TileK * StrideB); // sb[kk·StrideB + jj] = op(B)[k0+kk, j0+jj]
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * ThreadsX + tx;

@@ -117,12 +117,15 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
 
     /// <summary>Copies host data (row-major) into this tensor.</summary>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    public void CopyFrom(ReadOnlySpan<T> data)
+    public unsafe void CopyFrom(ReadOnlySpan<T> data)
     {
         if (data.Length != Length)
             throw new ArgumentException($"Copy: the array has {data.Length} elements but the tensor {Shape} has {Length}.");
         using var _ = Device.Enter();
-        if (Length > 0) View.CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
+        // ILGPU copies through a raw pointer to the host memory without pinning it; a garbage
+        // collection during the copy could move a managed array away from under it.
+        fixed (T* pinned = data)
+            if (Length > 0) View.CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
         Device.CountHostToDevice();
     }
 
@@ -135,12 +138,13 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     }
 
     /// <summary>Copies the tensor into a host span of exactly <see cref="Length"/> elements. Waits for pending work.</summary>
-    public void CopyTo(Span<T> destination)
+    public unsafe void CopyTo(Span<T> destination)
     {
         if (destination.Length != Length)
             throw new ArgumentException($"Copy: the destination has {destination.Length} elements but the tensor {Shape} has {Length}.");
         using var _ = Device.Enter();
-        if (Length > 0) View.CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
+        fixed (T* pinned = destination) // pinned for the copy, as in CopyFrom
+            if (Length > 0) View.CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
         Device.CountDeviceToHost();
     }
 

@@ -32,3 +32,5 @@ public sealed class DeviceFixture : IDisposable
 [CollectionDefinition("Elementwise")] public sealed class ElementwiseCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Lu")] public sealed class LuCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Runtime")] public sealed class RuntimeCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Trsm")] public sealed class TrsmCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Potrf")] public sealed class PotrfCollection : ICollectionFixture<DeviceFixture>;

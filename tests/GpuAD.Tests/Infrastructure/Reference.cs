@@ -39,4 +39,81 @@ public static class Reference
             r[(long)b * rows * cols + (long)j * rows + i] = x[(long)b * rows * cols + (long)i * cols + j];
         return r;
     }
+
+    /// <summary>
+    /// α·op(T)⁻¹·B (left) or α·B·op(T)⁻¹ (right) by plain substitution. T is [tBatch, n, n] (a batch
+    /// of 1 broadcasts) and only its <paramref name="lower"/> or upper triangle is read (not its
+    /// diagonal when <paramref name="unitDiagonal"/>); B is [batch, rows, cols].
+    /// </summary>
+    public static double[] TriangularSolve(double[] t, int tBatch, int n, double[] b, int batch, int rows, int cols,
+        bool left, bool lower, bool transpose, bool unitDiagonal, double alpha)
+    {
+        var x = new double[b.Length];
+        var m = new double[n, n];
+        for (int bt = 0; bt < batch; bt++)
+        {
+            long tBase = (long)(tBatch == 1 ? 0 : bt) * n * n, bBase = (long)bt * rows * cols;
+            Array.Clear(m);
+            for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                if (lower ? j > i : j < i) continue;
+                double v = i == j && unitDiagonal ? 1 : t[tBase + (long)i * n + j];
+                if (transpose) m[j, i] = v;
+                else m[i, j] = v;
+            }
+            // Left: op(T)·x = α·b for each column. Right: x·op(T) = α·b, i.e. op(T)ᵀ·xᵀ = α·bᵀ, for each row.
+            int systems = left ? cols : rows;
+            var y = new double[n];
+            for (int s = 0; s < systems; s++)
+            {
+                for (int k = 0; k < n; k++) y[k] = alpha * b[bBase + (left ? (long)k * cols + s : (long)s * cols + k)];
+                Substitute(m, useM: left, isLower: left == (lower != transpose), y);
+                for (int k = 0; k < n; k++) x[bBase + (left ? (long)k * cols + s : (long)s * cols + k)] = y[k];
+            }
+        }
+        return x;
+    }
+
+    /// <summary>Solves S·y = rhs in place, S = M (or Mᵀ) lower (or upper) triangular.</summary>
+    private static void Substitute(double[,] m, bool useM, bool isLower, double[] y)
+    {
+        int n = y.Length;
+        double At(int i, int j) => useM ? m[i, j] : m[j, i];
+        for (int s = 0; s < n; s++)
+        {
+            int i = isLower ? s : n - 1 - s;
+            double v = y[i];
+            for (int j = 0; j < n; j++)
+                if (j != i && (isLower ? j < i : j > i)) v -= At(i, j) * y[j];
+            y[i] = v / At(i, i);
+        }
+    }
+
+    /// <summary>
+    /// The lower Cholesky factor L (A = L·Lᵀ) of each matrix of a [batch, n, n] array, by the
+    /// textbook column algorithm, reading only the lower triangle; the strict upper triangle is 0.
+    /// </summary>
+    public static double[] Cholesky(double[] a, int batch, int n)
+    {
+        var l = new double[a.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            long o = (long)b * n * n;
+            for (int j = 0; j < n; j++)
+            {
+                double d = a[o + j * n + j];
+                for (int p = 0; p < j; p++) d -= l[o + j * n + p] * l[o + j * n + p];
+                double ljj = Math.Sqrt(d);
+                l[o + j * n + j] = ljj;
+                for (int i = j + 1; i < n; i++)
+                {
+                    double s = a[o + i * n + j];
+                    for (int p = 0; p < j; p++) s -= l[o + i * n + p] * l[o + j * n + p];
+                    l[o + i * n + j] = s / ljj;
+                }
+            }
+        }
+        return l;
+    }
 }

@@ -1,0 +1,222 @@
+using System.Numerics;
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+[Collection("Potrf")]
+public sealed class PotrfTests(DeviceFixture devices)
+{
+    /// <summary>
+    /// CPU blocks are 64 (65 and 130 cross block boundaries), GPU blocks 32 (33 and 65 do); the
+    /// GPU family runs emulated (slow), so it gets small sizes and 65 once.
+    /// </summary>
+    public static TheoryData<KernelFamily, string, int> Cases()
+    {
+        var data = new TheoryData<KernelFamily, string, int>();
+        foreach (var dtype in new[] { "f64", "f32" })
+        {
+            foreach (int n in new[] { 1, 2, 7, 16, 33, 65, 130 })
+                data.Add(KernelFamily.CpuTuned, dtype, n);
+            foreach (int n in new[] { 1, 7, 33 })
+                data.Add(KernelFamily.GpuTuned, dtype, n);
+        }
+        data.Add(KernelFamily.GpuTuned, "f64", 2);
+        data.Add(KernelFamily.GpuTuned, "f64", 65);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FactorsMatchFloat64Cholesky(KernelFamily family, string dtype, int n)
+    {
+        if (dtype == "f64") Run<double>(family, n);
+        else Run<float>(family, n);
+    }
+
+    private void Run<T>(KernelFamily family, int n) where T : unmanaged, INumber<T>
+    {
+        var device = devices.Get(family);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            var a = TestData.Spd(batch, n, seed: n * 31 + batch);
+            var expected = Reference.Cholesky(a, batch, n);
+            using var da = TestData.Upload<T>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+            using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+            Blas.Potrf(da, info);
+
+            string what = $"{family} {typeof(T).Name} n={n} batch={batch}";
+            Assert.Equal(new int[batch], info.ToArray());
+            var l = da.ToArray();
+            double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+            TestData.AssertClose(expected, l, tol, what + ": L");
+            var lf = TestData.ToDouble(l);
+            var llt = Reference.Gemm(lf, (batch, n, n), false, lf, (batch, n, n), true, null, batch, 1, 0);
+            TestData.AssertClose(a, llt, tol, what + ": L·Lᵀ = A");
+            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                Assert.True(l[(long)b * n * n + i * n + j] == T.Zero, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
+        }
+    }
+
+    /// <summary>The matrices with NaN in the strict upper triangle, which must not be read.</summary>
+    private static double[] WithGarbageAbove(double[] a, int batch, int n)
+    {
+        var g = (double[])a.Clone();
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            g[(long)b * n * n + i * n + j] = double.NaN;
+        return g;
+    }
+
+    /// <summary>
+    /// Makes pivot k of matrix b exactly −0.5 in exact arithmetic: A[k, k] = Σₚ L[k, p]² − 0.5 over
+    /// p &lt; k, with L the factor of the leading k×k block. Leading minors of order ≤ k stay positive-definite.
+    /// </summary>
+    private static void BreakPivot(double[] a, int n, int b, int k)
+    {
+        var l = Reference.Cholesky(a, b + 1, n);
+        long o = (long)b * n * n;
+        double s = 0;
+        for (int p = 0; p < k; p++) s += l[o + k * n + p] * l[o + k * n + p];
+        a[o + k * n + k] = s - 0.5;
+    }
+
+    private int[] Factor<T>(KernelFamily family, double[] a, int batch, int n) where T : unmanaged, INumber<T>
+    {
+        var device = devices.Get(family);
+        using var da = TestData.Upload<T>(device, a, new Shape(batch, n, n));
+        using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+        Blas.Potrf(da, info);
+        return info.ToArray();
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, "f64", 7)]
+    [InlineData(KernelFamily.CpuTuned, "f32", 70)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 7)]
+    [InlineData(KernelFamily.GpuTuned, "f32", 40)]
+    public void InfoNamesTheFailingMinorInItsBatchElementOnly(KernelFamily family, string dtype, int n)
+    {
+        const int batch = 3;
+        var a = TestData.Spd(batch, n, seed: 5);
+        BreakPivot(a, n, b: 1, k: 2); // the leading minor of order 3 of the middle matrix is indefinite
+        var info = dtype == "f64" ? Factor<double>(family, a, batch, n) : Factor<float>(family, a, batch, n);
+        Assert.Equal(new[] { 0, 3, 0 }, info);
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 130, 100)]
+    [InlineData(KernelFamily.GpuTuned, 65, 50)]
+    public void AFailureInALaterBlockIsReportedExactly(KernelFamily family, int n, int minor)
+    {
+        var a = TestData.Spd(2, n, seed: 6);
+        BreakPivot(a, n, b: 0, k: minor - 1);
+        Assert.Equal(new[] { minor, 0 }, Factor<double>(family, a, 2, n));
+        Assert.Equal(new[] { minor, 0 }, Factor<float>(family, a, 2, n));
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 70)]
+    [InlineData(KernelFamily.GpuTuned, 40)]
+    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n)
+    {
+        // Row k of the lower triangle enters pivots k, k+1, … only (pivot i < k never reads it), and
+        // a NaN in L[k, j] makes pivot k NaN: either way the first failing minor is exactly k + 1.
+        // NaN in the upper triangle is never read: the matrix factors.
+        const int k = 37;
+        foreach (var (i, j, v) in new[] { (k, k, double.NaN), (k, k, double.PositiveInfinity), (k, 3, double.NaN), (k, k - 1, double.NaN), (k, 0, double.PositiveInfinity), (3, k, double.NaN) })
+        {
+            var a = TestData.Spd(1, n, seed: 7);
+            a[i * n + j] = v;
+            Assert.Equal(new[] { j <= i ? k + 1 : 0 }, Factor<double>(family, a, 1, n));
+        }
+        // a pivot that is exactly zero fails too
+        var z = TestData.Spd(1, n, seed: 8);
+        z[0] = 0;
+        Assert.Equal(new[] { 1 }, Factor<double>(family, z, 1, n));
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void EmptyAndOneByOne(KernelFamily family)
+    {
+        var device = devices.Get(family);
+        using var empty = device.Allocate<double>(new Shape(2, 0, 0));
+        using var info = device.Upload(new[] { -7, -7 }, 2, 1, 1);
+        Blas.Potrf(empty, info);
+        Assert.Equal(new[] { 0, 0 }, info.ToArray());
+
+        using var none = device.Allocate<double>(new Shape(0, 4, 4));
+        using var noInfo = device.Allocate<int>(new Shape(0, 1, 1));
+        Blas.Potrf(none, noInfo);
+
+        using var one = device.Upload(new[] { 4.0, -9.0 }, 2, 1, 1);
+        Blas.Potrf(one, info);
+        Assert.Equal(new[] { 2.0, -9.0 }, one.ToArray());
+        Assert.Equal(new[] { 0, 1 }, info.ToArray());
+    }
+
+    [Fact]
+    public void MismatchedShapesThrowNamingThem()
+    {
+        var device = devices.Cpu;
+        using var a = device.Zeros<double>(new Shape(3, 4, 4));
+        using var info = device.Zeros<int>(new Shape(2, 1, 1));
+        var e = Assert.Throws<ArgumentException>(() => Blas.Potrf(a, info));
+        Assert.Contains("Potrf", e.Message);
+        Assert.Contains("[3, 4, 4]", e.Message);
+        Assert.Contains("[2, 1, 1]", e.Message);
+        using var rect = device.Zeros<double>(new Shape(2, 4, 5));
+        e = Assert.Throws<ArgumentException>(() => Blas.Potrf(rect, info));
+        Assert.Contains("[2, 4, 5]", e.Message);
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 130, 33)]
+    [InlineData(KernelFamily.GpuTuned, 65, 16)]
+    public void TrailingUpdateGemmComputesTheLowerTilesOnly(KernelFamily family, int n, int k)
+    {
+        // C −= A·Bᵀ (and A·B) on C's lower triangle; tiles strictly above the diagonal are skipped,
+        // so they keep their old values.
+        var device = devices.Get(family);
+        int tile = family == KernelFamily.CpuTuned ? GemmCpu.BlockM : GemmGpu.TileM;
+        const int batch = 2;
+        foreach (bool transB in new[] { true, false })
+        {
+            var a = TestData.Random(new Shape(batch, n, k), 21);
+            var bShape = transB ? new Shape(batch, n, k) : new Shape(batch, k, n);
+            var b = TestData.Random(bShape, 22);
+            var c = TestData.Random(new Shape(batch, n, n), 23);
+            var full = Reference.Gemm(a, (batch, n, k), false, b, (bShape.Batch, bShape.Rows, bShape.Cols), transB, c, batch, -1, 1);
+            using var da = TestData.Upload<double>(device, a, new Shape(batch, n, k));
+            using var db = TestData.Upload<double>(device, b, bShape);
+            using var dc = TestData.Upload<double>(device, c, new Shape(batch, n, n));
+            Blas.Gemm(device, da.Mat, transA: false, db.Mat, transB, dc.Mat, -1.0, 1.0, lowerOnly: true);
+            var got = dc.ToArray();
+            var lower = new List<double>();
+            var lowerExpected = new List<double>();
+            for (int bt = 0; bt < batch; bt++)
+            for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                long idx = (long)bt * n * n + i * n + j;
+                if (j <= i)
+                {
+                    lower.Add(got[idx]);
+                    lowerExpected.Add(full[idx]);
+                }
+                else if (j / tile > i / tile)
+                    Assert.True(got[idx] == c[idx], $"{family}: C[{bt}, {i}, {j}] in a tile above the diagonal was written");
+            }
+            TestData.AssertClose(lowerExpected.ToArray(), lower.ToArray(), 1e-12, $"{family} transB={transB}: lower triangle");
+        }
+        using var rect = device.Zeros<double>(new Shape(1, 3, 4));
+        using var x = device.Zeros<double>(new Shape(1, 3, 2));
+        using var y = device.Zeros<double>(new Shape(1, 4, 2));
+        Assert.Throws<ArgumentException>(() => Blas.Gemm(device, x.Mat, false, y.Mat, true, rect.Mat, 1.0, 0.0, lowerOnly: true));
+    }
+}
