@@ -9,7 +9,9 @@ public static partial class Blas
     /// in place in B: <c>op(A)·X = B</c> (left) or <c>X·op(A) = B</c> (right), op(A) = Aᵀ when
     /// <paramref name="transpose"/>, for every matrix of the batch. With A = P·L·U:
     /// left: X = U⁻¹·L⁻¹·Pᵀ·B; left transposed: X = P·L⁻ᵀ·U⁻ᵀ·B; right: X = B·U⁻¹·L⁻¹·Pᵀ;
-    /// right transposed: X = B·P·L⁻ᵀ·U⁻ᵀ — interchanges and two triangular solves, no inverse.
+    /// right transposed: X = B·P·L⁻ᵀ·U⁻ᵀ — interchanges (<see cref="Laswp{T}"/>) and two
+    /// triangular solves (<see cref="Trsm{T}(Device, MatRef{T}, MatRef{T}, bool, bool, bool, bool, T)"/>
+    /// reading only L's strict lower or U's upper triangle of the packed factors), no inverse.
     /// </summary>
     /// <param name="device">The device running the kernels.</param>
     /// <param name="lu">The packed factors [batch, n, n] (batch stride 0 broadcasts one factorization over B's batch).</param>
@@ -41,26 +43,26 @@ public static partial class Blas
         if (left && !transpose)
         {
             Laswp(device, b, pivots, columns: false, backward: false);
-            LuTriangular.Solve(device, lu, b, left: true, lower: true, transpose: false, unitDiagonal: true);
-            LuTriangular.Solve(device, lu, b, left: true, lower: false, transpose: false, unitDiagonal: false);
+            Trsm(device, lu, b, left: true, lower: true, transpose: false, unitDiagonal: true, T.One);
+            Trsm(device, lu, b, left: true, lower: false, transpose: false, unitDiagonal: false, T.One);
         }
         else if (left)
         {
-            LuTriangular.Solve(device, lu, b, left: true, lower: false, transpose: true, unitDiagonal: false);
-            LuTriangular.Solve(device, lu, b, left: true, lower: true, transpose: true, unitDiagonal: true);
+            Trsm(device, lu, b, left: true, lower: false, transpose: true, unitDiagonal: false, T.One);
+            Trsm(device, lu, b, left: true, lower: true, transpose: true, unitDiagonal: true, T.One);
             Laswp(device, b, pivots, columns: false, backward: true);
         }
         else if (!transpose)
         {
-            LuTriangular.Solve(device, lu, b, left: false, lower: false, transpose: false, unitDiagonal: false);
-            LuTriangular.Solve(device, lu, b, left: false, lower: true, transpose: false, unitDiagonal: true);
+            Trsm(device, lu, b, left: false, lower: false, transpose: false, unitDiagonal: false, T.One);
+            Trsm(device, lu, b, left: false, lower: true, transpose: false, unitDiagonal: true, T.One);
             Laswp(device, b, pivots, columns: true, backward: true);
         }
         else
         {
             Laswp(device, b, pivots, columns: true, backward: false);
-            LuTriangular.Solve(device, lu, b, left: false, lower: true, transpose: true, unitDiagonal: true);
-            LuTriangular.Solve(device, lu, b, left: false, lower: false, transpose: true, unitDiagonal: false);
+            Trsm(device, lu, b, left: false, lower: true, transpose: true, unitDiagonal: true, T.One);
+            Trsm(device, lu, b, left: false, lower: false, transpose: true, unitDiagonal: false, T.One);
         }
     }
 

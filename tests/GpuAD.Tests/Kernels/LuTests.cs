@@ -345,8 +345,6 @@ public sealed class LuTests(DeviceFixture devices)
             (((Action<ArrayView<double>, ArrayView<int>, LuArgs<double>, int>)LuGpu.SwapAndSolveKernel).Method, true, "f64"),
             (((Action<Index1D, ArrayView<float>, ArrayView<int>, SwapArgs>)LuGpu.LaswpKernel).Method, false, "f32"),
             (((Action<Index1D, ArrayView<double>, ArrayView<int>, SwapArgs>)LuGpu.LaswpKernel).Method, false, "f64"),
-            (((Action<Index1D, ArrayView<float>, ArrayView<float>, SubstitutionArgs>)LuTriangular.Kernel).Method, false, "f32"),
-            (((Action<Index1D, ArrayView<double>, ArrayView<double>, SubstitutionArgs>)LuTriangular.Kernel).Method, false, "f64"),
         })
         {
             var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
