@@ -8,8 +8,9 @@ namespace GpuAD.Kernels;
 /// GPU-tuned LU kernels. The panel is factored by one group of up to 256 threads per matrix;
 /// the pivot search is a fixed-order two-level reduction in shared memory (32 lanes fold up to
 /// 8 partials each, then every thread folds the 32 lanes, so all threads hold the pivot without
-/// a broadcast step). Each column costs three barriers: interchange and scaling, rank-1 update (which also
-/// gathers the next column's pivot candidates), and the lane fold.
+/// a broadcast step). Each column costs three barriers: interchange and scaling, rank-1 update
+/// (which also gathers the next column's pivot candidates), and the lane fold. Interchanges
+/// outside the panel and the U12 solve run one thread per column, L11 staged in shared memory.
 /// </summary>
 internal static class LuGpu
 {
