@@ -30,6 +30,7 @@ public sealed class DeviceFixture : IDisposable
 
 [CollectionDefinition("Gemm")] public sealed class GemmCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Elementwise")] public sealed class ElementwiseCollection : ICollectionFixture<DeviceFixture>;
+[CollectionDefinition("Lu")] public sealed class LuCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Runtime")] public sealed class RuntimeCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Graph")] public sealed class GraphCollection : ICollectionFixture<DeviceFixture>;
 [CollectionDefinition("Trsm")] public sealed class TrsmCollection : ICollectionFixture<DeviceFixture>;
