@@ -110,12 +110,13 @@ public sealed class Tape : IDisposable
                 throw new InvalidOperationException($"{node.Name}: an input ({input}) was released by a previous Backward; Keep() it to reuse it.");
         bool requiresGrad = node.In.Any(v => v.RequiresGrad);
         var value = node.Forward();
-        Tensor<T>? tangent = null;
+        var output = new Var<T>(this, value, requiresGrad, ownsValue: true, node, tangent: null);
+        node.Out = output; // JVP rules may read the output value
         if (node.In.Any(v => v.Tangent is not null))
         {
             try
             {
-                tangent = node.Jvp(node.In.Select(v => v.Tangent).ToArray());
+                output.Tangent = node.Jvp(node.In.Select(v => v.Tangent).ToArray());
             }
             catch
             {
@@ -123,8 +124,6 @@ public sealed class Tape : IDisposable
                 throw;
             }
         }
-        var output = new Var<T>(this, value, requiresGrad, ownsValue: true, node, tangent);
-        node.Out = output;
         vars.Add(output);
         if (requiresGrad)
         {

@@ -44,7 +44,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     : Node<T>(OpName, factorOrSigma, b) where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal const string OpName = "CholeskySolve";
-    private Tensor<T>? factor; // L when this node factored Σ itself
+    private Tensor<T>? factor; // L: factored here from Σ, or the given factor's lower triangle
 
     internal static Shape OutputShape(Shape sigma, Shape b)
     {
@@ -57,12 +57,11 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     {
         get
         {
-            if (fromFactor) yield return In[0];
             if (In[0].RequiresGrad) yield return Out;
         }
     }
 
-    private MatRef<T> L => Bc(fromFactor ? In[0].Value : factor!, shape.Batch);
+    private MatRef<T> L => Bc(factor!, shape.Batch);
 
     /// <summary>Σ⁻¹·X = L⁻ᵀ·(L⁻¹·X), into a new tensor.</summary>
     private Tensor<T> SolveSigma(MatRef<T> x)
@@ -74,7 +73,11 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
 
     internal override Tensor<T> Forward()
     {
-        if (!fromFactor)
+        if (fromFactor)
+        {
+            factor = MapNew(new Maps.Tril<T>(0, T.One), In[0].Value); // only the lower triangle is read
+        }
+        else
         {
             var sigma = In[0].Value;
             factor = sigma.Clone();

@@ -14,6 +14,14 @@ public sealed class GradcheckTests(DeviceFixture devices)
         Assert.True(r.Passed, $"{c.Name}: VJP err {r.VjpError:E2}, JVP err {r.JvpError:E2}, adjoint err {r.AdjointError:E2}");
     }
 
+    [Theory]
+    [MemberData(nameof(LinalgCases.Data), MemberType = typeof(LinalgCases))]
+    public void FactorizationOpsMatchFiniteDifferencesAndEachOther(OpCase c)
+    {
+        var r = Gradcheck.Run(devices.Cpu, c.F, c.Inputs);
+        Assert.True(r.Passed, $"{c.Name}: VJP err {r.VjpError:E2}, JVP err {r.JvpError:E2}, adjoint err {r.AdjointError:E2}");
+    }
+
     [Fact]
     public void GradcheckCatchesAWrongGradient()
     {
