@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GpuAD.Tool.Ops;
+
+namespace GpuAD.Tool.Bench;
+
+/// <summary>What a sweep ran on, for the report headers.</summary>
+/// <param name="Device">The device's description.</param>
+/// <param name="DType">f32 or f64.</param>
+/// <param name="Batch">Matrices per operand.</param>
+/// <param name="Repeat">Timed runs per case.</param>
+/// <param name="Torch">The PyTorch reference's description, or why it did not run.</param>
+internal sealed record BenchContext(string Device, [property: JsonPropertyName("dtype")] string DType, int Batch, int Repeat, string Torch);
+
+/// <summary>Writes a sweep's results as markdown, JSON and a PNG chart of GFLOP/s against n.</summary>
+internal static class BenchReport
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Writes bench.md, bench.json and bench.png into the directory; returns their paths.</summary>
+    public static string[] Write(string dir, BenchContext context, IReadOnlyList<BenchResult> results)
+    {
+        Directory.CreateDirectory(dir);
+        string md = Path.Combine(dir, "bench.md"), json = Path.Combine(dir, "bench.json"), png = Path.Combine(dir, "bench.png");
+        File.WriteAllText(md, Markdown(context, results));
+        File.WriteAllText(json, JsonSerializer.Serialize(new { context, results }, Json));
+        Chart(png, context, results);
+        return [md, json, png];
+    }
+
+    private static string Markdown(BenchContext c, IReadOnlyList<BenchResult> results)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool torch = results.Any(r => r.Torch is not null);
+        var sb = new StringBuilder();
+        sb.AppendLine("# gpuad bench").AppendLine();
+        sb.AppendLine(inv, $"- Device: {c.Device}");
+        sb.AppendLine(inv, $"- Element type: {c.DType}; batch {c.Batch}; every operand n×n; median of {c.Repeat} runs after one untimed run that compiles the kernels");
+        sb.AppendLine("- Forward and backward are each timed between device synchronizations; backward computes every input's gradient");
+        sb.AppendLine(inv, $"- Reference: {c.Torch}");
+        sb.AppendLine("- GFLOP/s from nominal operation counts per matrix: " + string.Join("; ",
+            CliOps.All.Where(o => results.Any(r => r.Op == o.Name)).Select(o => $"{o.Name} forward {Cubic(o.ForwardFlops)}, backward {Cubic(o.BackwardFlops)}")));
+        sb.AppendLine();
+        sb.Append("| op | n | forward ms | backward ms | total ms | forward GFLOP/s | backward GFLOP/s |");
+        sb.AppendLine(torch ? " PyTorch forward ms | PyTorch backward ms | PyTorch total ms | speed-up vs PyTorch |" : "");
+        sb.Append("|---|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine(torch ? "---:|---:|---:|---:|" : "");
+        foreach (var r in results)
+        {
+            sb.Append(inv, $"| {r.Op} | {r.N} | {r.ForwardMs:0.000} | {r.BackwardMs:0.000} | {r.TotalMs:0.000} | {r.ForwardGflops:0.00} | {r.BackwardGflops:0.00} |");
+            if (torch)
+            {
+                sb.Append(r.Torch is { } t
+                    ? string.Create(inv, $" {t.ForwardMs:0.000} | {t.BackwardMs:0.000} | {t.TotalMs:0.000} | {r.SpeedupVsTorch:0.00}× |")
+                    : " | | | |");
+            }
+            sb.AppendLine();
+        }
+        if (torch) sb.AppendLine().AppendLine("Speed-up: PyTorch's forward + backward time over GpuAD's (above 1: GpuAD is faster).");
+        return sb.ToString();
+    }
+
+    // "2n³", "n³/3", "14n³/3": the coefficient of n³ as a fraction with denominator 1 or 3.
+    private static string Cubic(Func<double, double> flops)
+    {
+        double c = flops(1);
+        int thirds = (int)Math.Round(3 * c);
+        return thirds % 3 == 0 ? $"{(thirds / 3 == 1 ? "" : (thirds / 3).ToString(CultureInfo.InvariantCulture))}n³" : $"{(thirds == 1 ? "" : thirds.ToString(CultureInfo.InvariantCulture))}n³/3";
+    }
+
+    private static void Chart(string path, BenchContext c, IReadOnlyList<BenchResult> results)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var sizes = results.Select(r => r.N).Distinct().Order().ToArray();
+        int colour = 0;
+        foreach (var group in results.GroupBy(r => r.Op))
+        {
+            var color = palette.GetColor(colour++);
+            var rows = group.OrderBy(r => r.N).ToArray();
+            double[] x = rows.Select(r => Math.Log2(r.N)).ToArray();
+            var forward = plot.Add.Scatter(x, rows.Select(r => r.ForwardGflops).ToArray());
+            forward.LegendText = $"{group.Key} forward";
+            forward.Color = color;
+            forward.LineWidth = 2;
+            var backward = plot.Add.Scatter(x, rows.Select(r => r.BackwardGflops).ToArray());
+            backward.LegendText = $"{group.Key} backward";
+            backward.Color = color;
+            backward.LineWidth = 2;
+            backward.LinePattern = ScottPlot.LinePattern.Dashed;
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            sizes.Select(n => Math.Log2(n)).ToArray(), sizes.Select(n => n.ToString(CultureInfo.InvariantCulture)).ToArray());
+        plot.XLabel("n (every operand n×n)");
+        plot.YLabel("GFLOP/s");
+        plot.Title($"gpuad bench: {c.Device}, {c.DType}, batch {c.Batch}");
+        plot.Legend.Alignment = ScottPlot.Alignment.UpperLeft;
+        plot.ShowLegend();
+        plot.Axes.Margins(bottom: 0);
+        plot.SavePng(path, 1000, 600);
+    }
+}

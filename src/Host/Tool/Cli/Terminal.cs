@@ -1,0 +1,82 @@
+using Spectre.Console;
+
+namespace GpuAD.Tool.Cli;
+
+/// <summary>Console output: Spectre for tables and progress, plain lines where output is redirected.</summary>
+internal static class Terminal
+{
+    /// <summary>Width of tables when stdout is not a terminal (files and pipes have no width).</summary>
+    private const int RedirectedWidth = 160;
+
+    /// <summary>True when stdout is a terminal that can redraw a progress bar.</summary>
+    public static bool Interactive => !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+
+    public static void Configure()
+    {
+        // Numbers print the same everywhere: 1.5, not 1,5.
+        System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
+        if (Console.IsOutputRedirected)
+        {
+            // Files and pipes get plain text: no escape codes, a fixed width.
+            AnsiConsole.Profile.Capabilities.Ansi = false;
+            AnsiConsole.Profile.Width = RedirectedWidth;
+        }
+    }
+
+    /// <summary>Writes a plain line (no markup: shapes such as [2, 3, 3] print as they are).</summary>
+    public static void Line(string text = "") => AnsiConsole.WriteLine(text);
+
+    /// <summary>Writes a line with a bold heading.</summary>
+    public static void Heading(string text) => AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(decoration: Decoration.Bold)));
+
+    /// <summary>Writes a verdict line, green or red.</summary>
+    public static void Verdict(bool ok, string text) =>
+        AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(ok ? Color.Green : Color.Red)));
+
+    /// <summary>A table with plain-text cells.</summary>
+    public static Table Table(params string[] columns)
+    {
+        var table = new Table().Border(TableBorder.Rounded);
+        foreach (var c in columns) table.AddColumn(new TableColumn(new Text(c, new Style(decoration: Decoration.Bold))));
+        return table;
+    }
+
+    /// <summary>Adds a row of plain-text cells.</summary>
+    public static void Row(this Table table, params string[] cells) => table.AddRow(cells.Select(c => (Spectre.Console.Rendering.IRenderable)new Text(c)).ToArray());
+
+    /// <summary>Runs work item by item, with a progress bar on a terminal and one line per item elsewhere.</summary>
+    public static void Progress<TItem>(string title, IReadOnlyList<TItem> items, Func<TItem, string> describe, Action<TItem> work)
+    {
+        if (!Interactive)
+        {
+            foreach (var item in items)
+            {
+                work(item);
+            }
+            return;
+        }
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(title, maxValue: items.Count);
+                foreach (var item in items)
+                {
+                    task.Description = $"{title}: {Markup.Escape(describe(item))}";
+                    work(item);
+                    task.Increment(1);
+                }
+                task.Description = title;
+            });
+    }
+
+    /// <summary>Formats a number in engineering style for tables: 3 significant digits.</summary>
+    public static string Num(double x) => double.IsNaN(x) ? "n/a" : x.ToString(Math.Abs(x) is >= 1e-3 and < 1e5 or 0 ? "0.###" : "0.00e+0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Formats a relative error.</summary>
+    public static string Err(double x) => double.IsNaN(x) ? "NaN" : x.ToString("0.0e+00", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Formats milliseconds.</summary>
+    public static string Ms(double ms) => ms.ToString(ms < 10 ? "0.000" : ms < 1000 ? "0.0" : "0", System.Globalization.CultureInfo.InvariantCulture);
+}

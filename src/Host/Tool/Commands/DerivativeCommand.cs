@@ -1,0 +1,223 @@
+using System.CommandLine;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+using GpuAD.Tool.Cli;
+using GpuAD.Tool.Ops;
+using Device = GpuAD.Kernels.Device;
+
+namespace GpuAD.Tool.Commands;
+
+/// <summary>
+/// <c>gpuad vjp OP</c> and <c>gpuad jvp OP</c>: one op's value and its vector-Jacobian or
+/// Jacobian-vector product on arrays read from .npy files, written back as .npy files.
+/// </summary>
+internal static class DerivativeCommand
+{
+    public static Command Create(bool reverse)
+    {
+        string verb = reverse ? "vjp" : "jvp";
+        var op = new Argument<string>("op") { Description = $"The op: {CliOps.Names}" };
+        var inputs = new Option<string[]>("--input")
+        {
+            Description = "An input of the op as NAME=PATH to a .npy file (repeat for each input)",
+            HelpName = "NAME=PATH",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var cotangent = new Option<string>("--cotangent")
+        {
+            Description = "The cotangent Ȳ (.npy), of the output's shape",
+            HelpName = "PATH",
+        };
+        var tangents = new Option<string[]>("--tangent")
+        {
+            Description = "The tangent of an input as NAME=PATH (repeat; a missing tangent is zero)",
+            HelpName = "NAME=PATH",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var lower = new Option<bool>("--lower") { Description = "triangular-solve: T is lower triangular [default: true]" };
+        var left = new Option<bool>("--left") { Description = "triangular-solve: solve op(T)·Y = B; false: Y·op(T) = B [default: true]" };
+        var transpose = new Option<bool>("--transpose") { Description = "triangular-solve: op(T) = Tᵀ [default: false]" };
+        var unit = new Option<bool>("--unit-diagonal") { Description = "triangular-solve: T's diagonal is 1 and not read [default: false]" };
+        var dtype = CommonOptions.DType();
+        var device = CommonOptions.Device();
+        var output = new Option<string>("--out")
+        {
+            Description = reverse ? "Directory for y.npy and grad_NAME.npy" : "Directory for y.npy and ydot.npy",
+            HelpName = "DIR",
+            Required = true,
+        };
+
+        string description = reverse
+            ? $"""
+              Value and vector-Jacobian product of one op on .npy arrays: writes DIR/y.npy and, for
+              every input NAME, DIR/grad_NAME.npy = ∂⟨Ȳ, Y⟩/∂NAME.
+              Arrays are [batch, rows, cols] (2-D files are one matrix); a batch of 1 broadcasts.
+              Outputs are written 3-D in the --dtype.
+
+              Ops and their inputs:
+              {CliOps.Listing}
+
+              Example: gpuad vjp cholesky --input sigma=S.npy --cotangent G.npy --out out/
+              """
+            : $"""
+              Value and Jacobian-vector product (forward mode) of one op on .npy arrays: writes
+              DIR/y.npy and DIR/ydot.npy = Σ over inputs of ∂Y/∂NAME · tangent of NAME.
+              Arrays are [batch, rows, cols] (2-D files are one matrix); a batch of 1 broadcasts.
+              Outputs are written 3-D in the --dtype.
+
+              Ops and their inputs:
+              {CliOps.Listing}
+
+              Example: gpuad jvp triangular-solve --input t=T.npy --input rhs=B.npy --tangent t=dT.npy --out out/
+              """;
+
+        var command = new Command(verb, description) { op, inputs, reverse ? cotangent : tangents, lower, left, transpose, unit, dtype, device, output };
+        command.SetAction(Report.Guard(parse =>
+        {
+            var cliOp = CliOps.Find(parse.GetValue(op)!);
+            var flags = ParseFlags(parse, cliOp, lower, left, transpose, unit);
+            var inputPaths = ParseNamed(cliOp, "--input", parse.GetValue(inputs) ?? [], requireAll: true);
+            var tangentPaths = reverse ? [] : ParseNamed(cliOp, "--tangent", parse.GetValue(tangents) ?? [], requireAll: false);
+            string? cotangentPath = reverse ? parse.GetValue(cotangent) ?? throw new UsageException("vjp needs --cotangent PATH (an array of the output's shape).") : null;
+            var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);
+            string outDir = parse.GetValue(output)!;
+
+            var request = new Request(cliOp, flags, inputPaths, tangentPaths, cotangentPath, outDir);
+            using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
+            return type == DType.F32 ? Run<float>(dev, request) : Run<double>(dev, request);
+        }));
+        return command;
+    }
+
+    private sealed record Request(CliOp Op, TriangularFlags Flags, Dictionary<string, string> Inputs,
+        Dictionary<string, string> Tangents, string? Cotangent, string OutDir);
+
+    private static TriangularFlags ParseFlags(ParseResult parse, CliOp op, params Option<bool>[] options)
+    {
+        var given = options.Where(o => parse.Given(o)).Select(o => o.Name).ToArray();
+        if (!op.HasFlags && given.Length > 0)
+            throw new UsageException($"{string.Join(", ", given)}: only triangular-solve takes flags, not {op.Name}.");
+        bool Get(Option<bool> o, bool fallback) => !parse.Given(o) ? fallback : parse.GetValue(o);
+        var d = TriangularFlags.Default;
+        return new TriangularFlags(Get(options[0], d.Lower), Get(options[1], d.Left), Get(options[2], d.Transpose), Get(options[3], d.UnitDiagonal));
+    }
+
+    /// <summary>Parses NAME=PATH pairs against the op's input names.</summary>
+    private static Dictionary<string, string> ParseNamed(CliOp op, string option, string[] pairs, bool requireAll)
+    {
+        var names = op.Operands.Select(o => o.Name).ToArray();
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0 || eq == pair.Length - 1)
+                throw new UsageException($"{option} '{pair}' is not NAME=PATH; {op.Name} takes {string.Join(", ", names)}.");
+            string name = pair[..eq].Trim().ToLowerInvariant(), path = pair[(eq + 1)..];
+            if (!names.Contains(name))
+                throw new UsageException($"{option}: {op.Name} has no input '{name}'; its inputs are {string.Join(", ", names)}.");
+            if (!result.TryAdd(name, path))
+                throw new UsageException($"{option}: input '{name}' is given twice.");
+        }
+        var missing = names.Where(n => !result.ContainsKey(n)).ToArray();
+        if (requireAll && missing.Length > 0)
+            throw new UsageException($"{op.Name} needs {string.Join(" ", missing.Select(m => $"{option} {m}=PATH"))}.");
+        return result;
+    }
+
+    private static int Run<T>(Device device, Request r) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var owned = new List<Tensor<T>>();
+        try
+        {
+            using var tape = new Tape(device);
+            var vars = new Var<T>[r.Op.Operands.Length];
+            for (int i = 0; i < vars.Length; i++)
+            {
+                string name = r.Op.Operands[i].Name;
+                var value = Load<T>(device, $"--input {name}", r.Inputs[name], owned);
+                Tensor<T>? tangent = null;
+                if (r.Tangents.TryGetValue(name, out var tangentPath))
+                {
+                    tangent = Load<T>(device, $"--tangent {name}", tangentPath, owned);
+                    if (tangent.Shape != value.Shape)
+                        throw new ToolFailureException($"--tangent {name}: shape {tangent.Shape} differs from input {name}'s shape {value.Shape}.");
+                }
+                vars[i] = tape.Variable(value, tangent);
+            }
+
+            Tensor<T>? cot = null;
+            if (r.Cotangent is not null) cot = Load<T>(device, "--cotangent", r.Cotangent, owned);
+
+            var y = r.Op.Apply(vars, r.Flags).Keep();
+            // Everything is computed and checked before the first file is written.
+            var outputs = new List<(string Name, Tensor<T> Value)> { ("y", y.Value) };
+            if (cot is not null)
+            {
+                if (cot.Shape != y.Shape)
+                    throw new ToolFailureException($"--cotangent: shape {cot.Shape} differs from the output's shape {y.Shape} ({r.Op.Name} of {Shapes(vars)}).");
+                tape.Backward(y, cot);
+                for (int i = 0; i < vars.Length; i++)
+                    outputs.Add(($"grad_{r.Op.Operands[i].Name}", vars[i].Grad ?? Zeros(device, vars[i].Shape, owned)));
+            }
+            else
+            {
+                outputs.Add(("ydot", y.Tangent ?? Zeros(device, y.Shape, owned)));
+            }
+            Directory.CreateDirectory(r.OutDir);
+            var written = outputs.Select(o => Write(r.OutDir, o.Name, o.Value)).ToList();
+            Terminal.Line($"{r.Op.Name} of {Shapes(vars)} on {CommonOptions.Describe(device)}, {(typeof(T) == typeof(float) ? "f32" : "f64")}:");
+            foreach (var line in written) Terminal.Line($"  {line}");
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            foreach (var t in owned) t.Dispose();
+        }
+    }
+
+    private static Tensor<T> Zeros<T>(Device device, Shape shape, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var zeros = device.Zeros<T>(shape);
+        owned.Add(zeros);
+        return zeros;
+    }
+
+    private static string Shapes<T>(Var<T>[] vars) where T : unmanaged, IFloatingPointIeee754<T> => string.Join(", ", vars.Select(v => v.Shape.ToString()));
+
+    /// <summary>Reads a .npy file onto the device as a batched matrix.</summary>
+    private static Tensor<T> Load<T>(Device device, string what, string path, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Directory.Exists(path)) throw new ToolFailureException($"{what}: {path} is a directory, not a .npy file.");
+        if (!File.Exists(path)) throw new ToolFailureException($"{what}: {path}: no such file.");
+        NpyArray array;
+        try
+        {
+            array = Npy.Read(path);
+        }
+        catch (NpyFormatException e)
+        {
+            throw new ToolFailureException($"{what}: {e.Message}");
+        }
+        Shape shape;
+        try
+        {
+            shape = array.BatchShape;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ToolFailureException($"{what}: {path}: {e.Message}");
+        }
+        var tensor = device.Upload<T>(array.To<T>(), shape);
+        owned.Add(tensor);
+        return tensor;
+    }
+
+    private static string Write<T>(string dir, string name, Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        string path = Path.Combine(dir, name + ".npy");
+        Npy.Write<T>(path, value.ToArray(), value.Batch, value.Rows, value.Cols);
+        return $"{name} {value.Shape} → {path}";
+    }
+}

@@ -1,0 +1,3 @@
+using GpuAD.Tool.Cli;
+
+return Entry.Run(args);

@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace GpuAD.Tests.Cli;
+
+[CollectionDefinition("Cli")] public sealed class CliCollection : ICollectionFixture<DeviceFixture>;
+
+/// <summary>Each verb of the gpuad tool, run as a process: exit code and output.</summary>
+[Collection("Cli")]
+public sealed class CliVerbTests
+{
+    [Fact]
+    public void HelpNamesEveryVerbAndTheExitCodes()
+    {
+        var run = ToolProcess.Run("--help");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        foreach (var verb in new[] { "devices", "demo", "check", "bench", "vjp", "jvp" })
+            Assert.Matches(new Regex($@"^\s+{verb}\b", RegexOptions.Multiline), run.Stdout);
+        Assert.Contains("Exit codes:", run.Stdout);
+        Assert.Matches(new Regex(@"^\s+2\s+usage error", RegexOptions.Multiline), run.Stdout);
+        Assert.Contains("Usage:\n  gpuad [command] [options]", run.Stdout.ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void DevicesListsTheCpuAcceleratorAndTheChoice()
+    {
+        var run = ToolProcess.Run("devices", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches(new Regex(@"│ Cpu\s+│ 0\s+│ CPU accelerator"), run.Stdout);
+        Assert.Contains("GpuAD would use: CPU accelerator (asked for by the caller).", run.Stdout);
+        Assert.Equal("", run.Stderr);
+    }
+
+    [Fact]
+    public void DemoLowersTheNegativeLogLikelihoodAndPassesItsSpotCheck()
+    {
+        var run = ToolProcess.Run("demo", "--n", "64", "--batch", "2", "--steps", "3", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var nll = Regex.Matches(run.Stdout, @"^\s+(\d+)\s+(-?\d+\.\d+)\s", RegexOptions.Multiline)
+            .Select(m => (Step: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Nll: double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .ToArray();
+        Assert.Equal([1, 2, 3], nll.Select(x => x.Step));
+        for (int i = 1; i < nll.Length; i++) Assert.True(nll[i].Nll < nll[i - 1].Nll, run.ToString());
+        var spot = Regex.Match(run.Stdout, @"relative error (\S+): PASS");
+        Assert.True(spot.Success, run.ToString());
+        Assert.True(double.Parse(spot.Groups[1].Value, CultureInfo.InvariantCulture) <= 1e-6, run.ToString());
+    }
+
+    [Fact]
+    public void CheckPassesEveryCaseOnTheCpuAccelerator()
+    {
+        var run = ToolProcess.Run("check", "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var summary = Regex.Match(run.Stdout, @"All (\d+) cases pass");
+        Assert.True(summary.Success, run.ToString());
+        int rows = Regex.Matches(run.Stdout, @"│ pass\s+│$", RegexOptions.Multiline).Count;
+        Assert.Equal(int.Parse(summary.Groups[1].Value, CultureInfo.InvariantCulture), rows);
+        Assert.True(rows >= 50, $"only {rows} cases");
+        Assert.DoesNotContain("FAIL", run.Stdout);
+        foreach (var op in new[] { "MatMul", "Axb", "Cholesky", "LogDet", "CholeskySolve", "Solve", "AXInvB", "TriangularSolve", "GP NLL" })
+            Assert.Matches(new Regex($@"^│ {op}\s", RegexOptions.Multiline), run.Stdout);
+    }
+
+    [Fact]
+    public void BenchSingleCaseWritesTheMedians()
+    {
+        using var dir = new TempDir();
+        var run = ToolProcess.Run("bench", "--op", "cholesky", "--n", "24", "--batch", "2", "--dtype", "f32", "--repeat", "2", "--json", dir["one.json"], "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["one.json"]));
+        var r = doc.RootElement.GetProperty("result");
+        Assert.Equal("cholesky", r.GetProperty("op").GetString());
+        Assert.Equal(24, r.GetProperty("n").GetInt32());
+        Assert.Equal(2, r.GetProperty("batch").GetInt32());
+        Assert.Equal("f32", r.GetProperty("dtype").GetString());
+        double forward = r.GetProperty("forward_ms").GetDouble(), backward = r.GetProperty("backward_ms").GetDouble();
+        Assert.True(forward > 0 && backward > 0, run.ToString());
+        Assert.Contains($"forward_ms {forward.ToString("F4", CultureInfo.InvariantCulture)}", run.Stdout);
+    }
+
+    [Fact]
+    public void BenchSweepWritesMarkdownJsonAndChart()
+    {
+        using var dir = new TempDir();
+        var run = ToolProcess.Run("bench", "--ops", "matmul,a-xinv-b", "--sizes", "8,16", "--repeat", "1", "--out", dir.Path,
+            "--python", dir["no-python-here"], "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($"PyTorch reference not run: {dir["no-python-here"]} does not import torch", run.Stdout);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir["bench.json"]));
+        var results = doc.RootElement.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(["matmul 8", "matmul 16", "a-xinv-b 8", "a-xinv-b 16"],
+            results.Select(r => $"{r.GetProperty("op").GetString()} {r.GetProperty("n").GetInt32()}"));
+        Assert.All(results, r => Assert.True(r.GetProperty("forward_gflops").GetDouble() > 0));
+
+        var markdown = File.ReadAllLines(dir["bench.md"]);
+        Assert.Equal(4, markdown.Count(l => Regex.IsMatch(l, @"^\| (matmul|a-xinv-b) \| (8|16) \|")));
+
+        var png = File.ReadAllBytes(dir["bench.png"]);
+        Assert.True(png.Length > 1000);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+    }
+}

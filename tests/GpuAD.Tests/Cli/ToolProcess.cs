@@ -1,0 +1,74 @@
+using System.Diagnostics;
+
+namespace GpuAD.Tests.Cli;
+
+/// <summary>What one run of the gpuad tool did.</summary>
+public sealed record ToolRun(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>
+/// Starts the gpuad tool as a separate process, as a user would. The test project references the
+/// tool's project, so its build output (GpuAD.Tool.dll with its runtimeconfig and deps files)
+/// lies next to the test assembly; it runs under the same dotnet host as the tests.
+/// </summary>
+public static class ToolProcess
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    public static string ToolDll => Path.Combine(AppContext.BaseDirectory, "GpuAD.Tool.dll");
+
+    private static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host
+        : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
+        : "dotnet";
+
+    public static ToolRun Run(params string[] args) => RunIn(Path.GetTempPath(), args);
+
+    public static ToolRun RunIn(string workingDirectory, params string[] args)
+    {
+        Assert.True(File.Exists(ToolDll), $"The tool is not next to the tests: {ToolDll}");
+        var info = new ProcessStartInfo(DotnetHost)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        info.ArgumentList.Add(ToolDll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment.Remove("GPUAD_DEVICE"); // the tests say --device themselves
+        info.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(Timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"gpuad {string.Join(' ', args)} did not finish in {Timeout.TotalSeconds} s");
+        }
+        return new ToolRun(process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
+
+/// <summary>A temporary directory, deleted on dispose.</summary>
+public sealed class TempDir : IDisposable
+{
+    public TempDir() => Directory.CreateDirectory(Path);
+
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "gpuad-cli-" + Guid.NewGuid().ToString("N"));
+
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
