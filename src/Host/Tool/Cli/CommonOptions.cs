@@ -30,6 +30,7 @@ internal static class CommonOptions
 
     public static Option<int> Seed() => new("--seed")
     {
+        HelpName = "N",
         Description = "Seed of the random data",
         DefaultValueFactory = _ => 1,
     };

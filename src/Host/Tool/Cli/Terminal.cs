@@ -50,10 +50,7 @@ internal static class Terminal
     {
         if (!Interactive)
         {
-            foreach (var item in items)
-            {
-                work(item);
-            }
+            foreach (var item in items) work(item);
             return;
         }
         AnsiConsole.Progress()
@@ -70,9 +67,6 @@ internal static class Terminal
                 task.Description = title;
             });
     }
-
-    /// <summary>Formats a number in engineering style for tables: 3 significant digits.</summary>
-    public static string Num(double x) => double.IsNaN(x) ? "n/a" : x.ToString(Math.Abs(x) is >= 1e-3 and < 1e5 or 0 ? "0.###" : "0.00e+0", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Formats a relative error.</summary>
     public static string Err(double x) => double.IsNaN(x) ? "NaN" : x.ToString("0.0e+00", System.Globalization.CultureInfo.InvariantCulture);

@@ -25,13 +25,13 @@ internal static class BenchCommand
     {
         var ops = new Option<string?>("--ops") { Description = $"Ops to sweep, comma-separated, from: {CliOps.Names} [default: {string.Join(',', DefaultOps)}]", HelpName = "LIST" };
         var sizes = new Option<string?>("--sizes") { Description = $"Orders n to sweep, comma-separated [default: {string.Join(',', CpuSizes)} on the CPU, {string.Join(',', GpuSizes)} on a GPU]", HelpName = "LIST" };
-        var batch = new Option<int>("--batch") { Description = "Matrices per operand", DefaultValueFactory = _ => 1 };
-        var repeat = new Option<int>("--repeat") { Description = "Timed runs per case (the median is reported), after one untimed run", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch") { HelpName = "N", Description = "Matrices per operand", DefaultValueFactory = _ => 1 };
+        var repeat = new Option<int>("--repeat") { HelpName = "N", Description = "Timed runs per case (the median is reported), after one untimed run", DefaultValueFactory = _ => 5 };
         var outDir = new Option<string>("--out") { Description = "Directory for bench.md, bench.json and bench.png", HelpName = "DIR", DefaultValueFactory = _ => "gpuad-bench" };
         var python = new Option<string?>("--python") { Description = "A Python with torch for the reference timings [default: python3, then /usr/bin/python3, whichever imports torch]", HelpName = "PATH" };
         var noTorch = new Option<bool>("--no-torch") { Description = "Skip the PyTorch reference" };
         var op = new Option<string?>("--op") { Description = "Single case: time this op only (with --n), print the medians, no files but --json", HelpName = "OP" };
-        var n = new Option<int?>("--n") { Description = "Single case: the order n [default: 1024]" };
+        var n = new Option<int?>("--n") { HelpName = "N", Description = "Single case: the order n [default: 1024]" };
         var json = new Option<string?>("--json") { Description = "Single case: also write the medians to this JSON file", HelpName = "FILE" };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using GpuAD.Graph;
+using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
 using Spectre.Console;
@@ -35,20 +36,36 @@ internal static class CheckCommand
             using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
             Terminal.Line($"Checking {cases.Count} cases on {CommonOptions.Describe(dev)} (float64, {defaults.Directions} random directions each).");
             var clock = Stopwatch.StartNew();
-            var results = new List<(CheckCase Case, GradcheckResult Result)>();
-            Terminal.Progress("gradcheck", cases, c => $"{c.Op} {c.Detail}", c => results.Add((c, Gradcheck.Run(dev, c.F, c.Inputs, defaults))));
+            var results = new List<(CheckCase Case, GradcheckResult? Result, string? Error)>();
+            Terminal.Progress("gradcheck", cases, c => $"{c.Op} {c.Detail}", c =>
+            {
+                // A case that throws (a factorization failing on a broken device, say) is a failure
+                // of that case; the others still run, so one table shows everything that is wrong.
+                try
+                {
+                    results.Add((c, Gradcheck.Run(dev, c.F, c.Inputs, defaults), null));
+                }
+                catch (Exception e) when (e is GpuADException or ArgumentException or InvalidOperationException)
+                {
+                    results.Add((c, null, Report.OneLine(e.Message)));
+                }
+            });
 
             var table = Terminal.Table("Op", "Case", "VJP error", "JVP error", "Adjoint error", "Result");
-            foreach (var (c, r) in results)
+            foreach (var (c, r, error) in results)
             {
-                table.AddRow(new Text(c.Op), new Text(c.Detail), new Text(Terminal.Err(r.VjpError)), new Text(Terminal.Err(r.JvpError)),
-                    new Text(Terminal.Err(r.AdjointError)), new Text(r.Passed ? "pass" : "FAIL", new Style(r.Passed ? Color.Green : Color.Red)));
+                bool passed = r?.Passed ?? false;
+                table.AddRow(new Text(c.Op), new Text(c.Detail),
+                    new Text(r is null ? "—" : Terminal.Err(r.VjpError)), new Text(r is null ? "—" : Terminal.Err(r.JvpError)),
+                    new Text(r is null ? "—" : Terminal.Err(r.AdjointError)),
+                    new Text(passed ? "pass" : error is null ? "FAIL" : $"FAIL: {error}", new Style(passed ? Color.Green : Color.Red)));
             }
             AnsiConsole.Write(table);
-            int failed = results.Count(r => !r.Result.Passed);
+            var failures = results.Where(r => !(r.Result?.Passed ?? false)).Select(r => $"{r.Case.Op} {r.Case.Detail}").ToList();
+            int failed = failures.Count;
             Terminal.Verdict(failed == 0, failed == 0
                 ? $"All {results.Count} cases pass ({clock.Elapsed.TotalSeconds:F1} s)."
-                : $"{failed} of {results.Count} cases FAIL ({clock.Elapsed.TotalSeconds:F1} s): {string.Join(", ", results.Where(r => !r.Result.Passed).Select(r => $"{r.Case.Op} {r.Case.Detail}"))}.");
+                : $"{failed} of {results.Count} cases FAIL ({clock.Elapsed.TotalSeconds:F1} s): {string.Join(", ", failures)}.");
             return failed == 0 ? ExitCodes.Success : ExitCodes.CheckFailed;
         }));
         return command;

@@ -30,10 +30,10 @@ internal static class DemoCommand
 
     public static Command Create()
     {
-        var n = new Option<int?>("--n") { Description = $"Points per batch element [default: {CpuPoints} on the CPU, {GpuPoints} on a GPU]" };
-        var batch = new Option<int>("--batch") { Description = "Independent regression problems, each with its own hyperparameters", DefaultValueFactory = _ => 8 };
-        var steps = new Option<int>("--steps") { Description = "Adam steps on the log-hyperparameters", DefaultValueFactory = _ => 10 };
-        var rate = new Option<double>("--learning-rate") { Description = "Adam's step size (in log space)", DefaultValueFactory = _ => 0.1 };
+        var n = new Option<int?>("--n") { HelpName = "N", Description = $"Points per batch element [default: {CpuPoints} on the CPU, {GpuPoints} on a GPU]" };
+        var batch = new Option<int>("--batch") { HelpName = "N", Description = "Independent regression problems, each with its own hyperparameters", DefaultValueFactory = _ => 8 };
+        var steps = new Option<int>("--steps") { HelpName = "N", Description = "Adam steps on the log-hyperparameters", DefaultValueFactory = _ => 8 };
+        var rate = new Option<double>("--learning-rate") { HelpName = "RATE", Description = "Adam's step size (in log space)", DefaultValueFactory = _ => 0.1 };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var seed = CommonOptions.Seed();

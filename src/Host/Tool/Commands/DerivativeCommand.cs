@@ -60,6 +60,8 @@ internal static class DerivativeCommand
               {CliOps.Listing}
 
               Example: gpuad vjp cholesky --input sigma=S.npy --cotangent G.npy --out out/
+              Exit code 2: a wrong command line (unknown op or input name); 1: a missing or malformed file,
+              shapes that do not fit, a matrix that is not positive-definite or is singular.
               """
             : $"""
               Value and Jacobian-vector product (forward mode) of one op on .npy arrays: writes
@@ -71,6 +73,8 @@ internal static class DerivativeCommand
               {CliOps.Listing}
 
               Example: gpuad jvp triangular-solve --input t=T.npy --input rhs=B.npy --tangent t=dT.npy --out out/
+              Exit code 2: a wrong command line (unknown op or input name); 1: a missing or malformed file,
+              shapes that do not fit, a matrix that is not positive-definite or is singular.
               """;
 
         var command = new Command(verb, description) { op, inputs, reverse ? cotangent : tangents, lower, left, transpose, unit, dtype, device, output };
