@@ -124,6 +124,23 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
         return x;
     }
 
+    /// <summary>
+    /// The lower Cholesky factor of Σ in a new tensor (Σ untouched); throws, naming this op, the
+    /// first failing batch element and its leading minor, when a matrix is not positive-definite.
+    /// Reads the info codes back to the host: a forward-pass check, never used in a VJP.
+    /// </summary>
+    protected Tensor<T> CholeskyFactor(Tensor<T> sigma)
+    {
+        var l = sigma.Clone();
+        using var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
+        Blas.Potrf(Device, l.Mat, info);
+        var codes = info.ToArray();
+        int failed = Array.FindIndex(codes, c => c != 0);
+        if (failed < 0) return l;
+        l.Dispose();
+        throw new NotPositiveDefiniteException(Name, failed, codes[failed]);
+    }
+
     /// <summary>Identity matrices [batch, n, n].</summary>
     protected Tensor<T> IdentityNew(int batch, int n)
     {

@@ -5,7 +5,7 @@ namespace GpuAD.Graph;
 
 /// <summary>
 /// Records ops applied to <see cref="Var{T}"/>s (define-by-run) and differentiates them on the
-/// device: <see cref="Backward{T}"/> runs the VJPs in reverse record order, forward mode runs
+/// device: <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> runs the VJPs in reverse record order, forward mode runs
 /// each op's JVP as it is recorded when an input carries a tangent.
 /// </summary>
 /// <remarks>
@@ -34,7 +34,7 @@ public sealed class Tape : IDisposable
     /// <summary>Ops recorded for backward (ops whose output needs no gradient are not kept).</summary>
     public int NodeCount => nodes.Count;
 
-    /// <summary>Peak pool bytes in use during the last <see cref="Backward{T}"/> (device-wide).</summary>
+    /// <summary>Peak pool bytes in use during the last <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> (device-wide).</summary>
     public long LastBackwardPeakBytes { get; private set; }
 
     /// <summary>A variable: a leaf whose gradient is computed. The tape does not own <paramref name="value"/>.</summary>
@@ -45,8 +45,17 @@ public sealed class Tape : IDisposable
         Leaf(value, requiresGrad: true, owns: false, tangent);
 
     /// <summary>A variable uploaded from a host array (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
-    public Var<T> Variable<T>(T[] data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Leaf(Device.Upload<T>(data, shape), requiresGrad: true, owns: true, null);
+    /// <param name="data">The values.</param>
+    /// <param name="shape">Their shape.</param>
+    /// <param name="tangent">Optional forward-mode tangent, the same length.</param>
+    /// <exception cref="ArgumentException">A length does not match the shape.</exception>
+    public Var<T> Variable<T>(T[] data, Shape shape, T[]? tangent = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var value = Device.Upload<T>(data, shape);
+        if (tangent is null) return Leaf(value, requiresGrad: true, owns: true, null);
+        using var t = Device.Upload<T>(tangent, shape);
+        return Leaf(value, requiresGrad: true, owns: true, t);
+    }
 
     /// <summary>A constant: a leaf that gets no gradient. The tape does not own <paramref name="value"/>.</summary>
     public Var<T> Constant<T>(Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T> =>
@@ -64,6 +73,13 @@ public sealed class Tape : IDisposable
             throw new ArgumentException("SetTangent: the var must be a leaf of this tape.");
         CheckTangent("SetTangent", leaf.Shape, tangent);
         leaf.Tangent = tangent is null ? null : tangent.Clone();
+    }
+
+    /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>).</summary>
+    public void Backward<T>(Var<T> output, T[] cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var t = Device.Upload<T>(cotangent, output.Shape);
+        Backward(output, t, retainGraph);
     }
 
     private Var<T> Leaf<T>(Tensor<T> value, bool requiresGrad, bool owns, Tensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>

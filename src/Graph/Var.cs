@@ -5,7 +5,7 @@ namespace GpuAD.Graph;
 
 /// <summary>
 /// A value recorded on a <see cref="Tape"/>: a leaf (a variable or a constant) or the output of
-/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}"/>,
+/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}(Var{T}, Tensor{T}, bool)"/>,
 /// and optionally a tangent for forward mode.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -46,7 +46,7 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     public Tensor<T> Value => value ?? throw new InvalidOperationException(
         $"The value {Shape} (output of {Producer?.Name}) was released by Backward after its last use; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
 
-    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}"/>; null when no gradient reached it.</summary>
+    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, Tensor{T}, bool)"/>; null when no gradient reached it.</summary>
     public Tensor<T>? Grad { get; internal set; }
 
     /// <summary>The forward-mode tangent (directional derivative), or null for a zero tangent.</summary>

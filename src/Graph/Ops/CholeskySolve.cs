@@ -73,25 +73,9 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
 
     internal override Tensor<T> Forward()
     {
-        if (fromFactor)
-        {
-            factor = MapNew(new Maps.Tril<T>(0, T.One), In[0].Value); // only the lower triangle is read
-        }
-        else
-        {
-            var sigma = In[0].Value;
-            factor = sigma.Clone();
-            using var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
-            Blas.Potrf(Device, factor.Mat, info);
-            var host = info.ToArray();
-            for (int i = 0; i < host.Length; i++)
-            {
-                if (host[i] == 0) continue;
-                factor.Dispose();
-                factor = null;
-                throw new NotPositiveDefiniteException(OpName, i, host[i]);
-            }
-        }
+        factor = fromFactor
+            ? MapNew(new Maps.Tril<T>(0, T.One), In[0].Value) // only the given factor's lower triangle is read
+            : CholeskyFactor(In[0].Value);
         return SolveSigma(Bc(In[1].Value, shape.Batch));
     }
 

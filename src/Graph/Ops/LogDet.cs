@@ -29,19 +29,7 @@ internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where
     internal override Tensor<T> Forward()
     {
         var sigma = In[0].Value;
-        factor = sigma.Clone();
-        using (var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1)))
-        {
-            Blas.Potrf(Device, factor.Mat, info);
-            var host = info.ToArray();
-            for (int i = 0; i < host.Length; i++)
-            {
-                if (host[i] == 0) continue;
-                factor.Dispose();
-                factor = null;
-                throw new NotPositiveDefiniteException(OpName, i, host[i]);
-            }
-        }
+        factor = CholeskyFactor(sigma);
         var diag = Elementwise.Diagonal(factor.Mat);
         using var logs = Device.Allocate<T>(new Shape(sigma.Batch, sigma.Rows, 1));
         Elementwise.Map(Device, new Maps.Log<T>(C(2)), diag, diag, YAccess.Same, logs.Mat);

@@ -49,6 +49,7 @@ public static class OpCases
             yield return new($"Diag b{batch}", v => Op.Diag(v[0]), [G(sq, seed++)]);
             yield return new($"Tril b{batch}", v => Op.Tril(v[0]), [G(sq, seed++)]);
             yield return new($"Tril(-1) b{batch}", v => Op.Tril(v[0], -1), [G(new Shape(batch, 4, 7), seed++)]);
+            yield return new($"SumBatch b{batch}", v => Op.SumBatch(v[0]), [G(s, seed++)]);
             yield return new($"Exp b{batch}", v => Op.Exp(v[0]), [G(s, seed++)]);
             yield return new($"Log b{batch}", v => Op.Log(v[0]), [Positive(s, seed++)]);
             yield return new($"MultiplyScalar b{batch}", v => Op.MultiplyScalar(v[0], v[1]), [G(s, seed++), G(new Shape(batch, 1, 1), seed++)]);

@@ -46,7 +46,7 @@ internal static class BenchReport
         sb.AppendLine(inv, $"- Element type: {c.DType}; batch {c.Batch}; every operand n×n; median of {c.Repeat} runs after one untimed run that compiles the kernels");
         sb.AppendLine("- Forward and backward are each timed between device synchronizations; backward computes every input's gradient");
         sb.AppendLine(inv, $"- Reference: {c.Torch}");
-        sb.AppendLine("- GFLOP/s from nominal operation counts per matrix: " + string.Join("; ",
+        sb.AppendLine("- Effective GFLOP/s from nominal operation counts per matrix (the composed formulas; an algorithm doing less work shows a higher rate): " + string.Join("; ",
             CliOps.All.Where(o => results.Any(r => r.Op == o.Name)).Select(o => $"{o.Name} forward {Cubic(o.ForwardFlops)}, backward {Cubic(o.BackwardFlops)}")));
         sb.AppendLine();
         sb.Append("| op | n | forward ms | backward ms | total ms | forward GFLOP/s | backward GFLOP/s |");

@@ -56,6 +56,7 @@ internal static class CheckCases
         Add("Exp", "5×3", v => Op.Exp(v[0]), G(batch, 5, 3));
         Add("Log", "5×3", v => Op.Log(v[0]), Positive(batch, 5, 3));
         Add("Sum", "5×3", v => Op.Sum(v[0]), G(batch, 5, 3));
+        Add("SumBatch", "5×3 over a batch of 3", v => Op.SumBatch(v[0]), G(3, 5, 3));
         Add("Dot", "5×3", v => Op.Dot(v[0], v[1]), G(batch, 5, 3), G(batch, 5, 3));
         Add("Trace", "6×6", v => Op.Trace(v[0]), G(batch, 6, 6));
         Add("Diag", "6×6", v => Op.Diag(v[0]), G(batch, 6, 6));

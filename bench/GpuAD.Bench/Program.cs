@@ -1,0 +1,34 @@
+using System.Runtime.CompilerServices;
+using BenchmarkDotNet.Running;
+using GpuAD.Bench.Benchmarks;
+using GpuAD.Bench.Runner;
+
+namespace GpuAD.Bench;
+
+/// <summary>
+/// <c>GpuAD.Bench [BenchmarkDotNet arguments] [--quick]</c>: BenchmarkDotNet on the CPU accelerator.
+/// <c>GpuAD.Bench run --suite gpu|cpu --out DIR [...]</c>: the self-timed runner (see <see cref="SuiteRunner"/>).
+/// </summary>
+internal static class Program
+{
+    private static int Main(string[] args) =>
+        args.Length > 0 && args[0] == "run" ? SuiteRunner.Run(args[1..]) : RunBenchmarkDotNet(args);
+
+    /// <summary>
+    /// Kept out of <see cref="Main"/> so that the runner never loads BenchmarkDotNet: the package
+    /// sent to the GPU machine leaves BenchmarkDotNet and its dependencies out.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int RunBenchmarkDotNet(string[] args)
+    {
+        bool quick = args.Contains("--quick");
+        if (quick)
+        {
+            args = args.Where(a => a != "--quick").ToArray();
+            Environment.SetEnvironmentVariable(BenchCase.QuickVariable, "1");
+        }
+        bool jobGiven = args.Any(a => a is "--job" or "-j" || a.StartsWith("--job=", StringComparison.Ordinal));
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchConfig.Create(quick, jobGiven));
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
+}

@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using GpuAD.Kernels;
+
+namespace GpuAD.Bench.Runner;
+
+/// <summary>
+/// The self-timed runner (no BenchmarkDotNet, so it fits a short device lease):
+/// <c>run --suite NAME --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu]</c>.
+/// Opens the device chosen by <c>GPUAD_DEVICE</c> (Devices.Open; with <c>--emulate-gpu</c>, the
+/// CPU accelerator running the GPU-tuned kernels, to try a GPU suite without a GPU), and for each case of the
+/// suite: uploads the inputs, loads the kernels with a small problem of the same op and type,
+/// warms up at full size, then times runs (each synchronizing the device) until the repetitions
+/// or the case's time cap are reached, and reports medians. Writes DIR/gpuad.json and DIR/gpuad.md.
+/// </summary>
+internal static class SuiteRunner
+{
+    private const string Usage =
+        "usage: GpuAD.Bench run --suite gpu|cpu --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu]";
+
+    private static readonly Problem KernelLoadSize = new(BenchOp.Gemm, DType.Fp64, 2, 130); // more than two blocks of every blocked kernel
+
+    public static int Run(string[] args)
+    {
+        Options options;
+        try
+        {
+            options = Options.Parse(args);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+
+        string suiteName = options.Quick ? options.Suite + "-quick" : options.Suite;
+        var suite = Suite.Load(options.SuitesPath, suiteName);
+        suite = suite with
+        {
+            Reps = options.Reps ?? suite.Reps,
+            Warmup = options.Warmup ?? suite.Warmup,
+            CaseCapSeconds = options.CaseCapSeconds ?? suite.CaseCapSeconds,
+            BudgetSeconds = options.BudgetSeconds ?? suite.BudgetSeconds,
+        };
+        var problems = suite.Cases.Select(Suite.ParseCase)
+            .Where(p => options.Filter is null || p.Id.Contains(options.Filter, StringComparison.OrdinalIgnoreCase))
+            .ToList();
+
+        Directory.CreateDirectory(options.Out);
+        var clock = Stopwatch.StartNew();
+        Device device;
+        try
+        {
+            device = options.EmulateGpu ? Device.CreateCpu(KernelFamily.GpuTuned) : Devices.Open();
+        }
+        catch (GpuADException e)
+        {
+            Console.Error.WriteLine($"GpuAD.Bench: {e.Message}");
+            return 3;
+        }
+        using var _ = device;
+        Console.WriteLine($"GpuAD {suiteName}: {problems.Count} cases on {device} (opened in {clock.Elapsed.TotalSeconds:F1} s); " +
+                          $"{suite.Reps} reps, cap {suite.CaseCapSeconds} s per case, budget {suite.BudgetSeconds} s");
+
+        var loaded = new HashSet<(BenchOp, DType)>();
+        var results = new List<CaseResult>();
+        foreach (var problem in problems)
+        {
+            double remaining = suite.BudgetSeconds - clock.Elapsed.TotalSeconds;
+            var result = remaining <= 0
+                ? CaseResult.Skipped(problem, $"suite budget of {suite.BudgetSeconds} s spent")
+                : RunCase(device, problem, suite, Math.Min(suite.CaseCapSeconds, remaining), loaded);
+            results.Add(result);
+            Console.WriteLine(result.Line());
+        }
+
+        var report = new Report
+        {
+            Suite = suiteName,
+            DateUtc = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            Command = "GpuAD.Bench.dll run " + string.Join(' ', args),
+            Device = new DeviceReport(device.Name, device.Kind.ToString(), device.Family.ToString(), device.MemoryBytes),
+            Host = HostReport.Current(),
+            Settings = new SettingsReport(suite.Warmup, suite.Reps, suite.CaseCapSeconds, suite.BudgetSeconds),
+            WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
+            Cases = results,
+        };
+        File.WriteAllText(Path.Combine(options.Out, "gpuad.json"), JsonSerializer.Serialize(report, Report.Json));
+        File.WriteAllText(Path.Combine(options.Out, "gpuad.md"), report.Markdown());
+        Console.WriteLine($"wrote {Path.Combine(options.Out, "gpuad.json")} and gpuad.md ({clock.Elapsed.TotalSeconds:F0} s)");
+        return results.Any(r => r.Status == "failed") ? 1 : 0;
+    }
+
+    private static CaseResult RunCase(Device device, Problem problem, Suite suite, double capSeconds, HashSet<(BenchOp, DType)> loaded)
+    {
+        device.Pool.Trim(); // the previous case's blocks
+        var caseClock = Stopwatch.StartNew();
+        try
+        {
+            if (loaded.Add((problem.Op, problem.DType)))
+            {
+                using var small = Workload.Create(device, KernelLoadSize with { Op = problem.Op, DType = problem.DType });
+                small.Prepare();
+                small.Run(null);
+                small.Validate();
+            }
+            using var work = Workload.Create(device, problem);
+            double setupSeconds = caseClock.Elapsed.TotalSeconds;
+            var timer = new PhaseTimer(work.Phases.Count);
+
+            // Warm-up at full size (first-touch of the pool's blocks). A run that alone outlasts
+            // the cap is kept as the one sample.
+            caseClock.Restart();
+            var samples = new List<double[]>();
+            for (int i = 0; i < Math.Max(1, suite.Warmup); i++)
+            {
+                work.Prepare();
+                work.Run(timer);
+                if (caseClock.Elapsed.TotalSeconds > capSeconds)
+                {
+                    samples.Add((double[])timer.Seconds.Clone());
+                    break;
+                }
+            }
+            work.Validate();
+            double warmupSeconds = timer.Total;
+            bool capped = samples.Count > 0;
+            for (int r = 0; r < suite.Reps && !capped; r++)
+            {
+                work.Prepare();
+                work.Run(timer);
+                samples.Add((double[])timer.Seconds.Clone());
+                capped = r + 1 < suite.Reps && caseClock.Elapsed.TotalSeconds + timer.Total > capSeconds;
+            }
+            string? note = capped ? $"{samples.Count} of {suite.Reps} reps: case cap {capSeconds:F0} s" : null;
+            return CaseResult.Measured(problem, work.Phases, samples, work.PeakBytes, setupSeconds, warmupSeconds, capped, note);
+        }
+        catch (Exception e) // a failing case is reported and the suite goes on: a device lease is short
+        {
+            return CaseResult.Failed(problem, $"{e.GetType().Name}: {e.Message}");
+        }
+        finally
+        {
+            device.Pool.Trim();
+        }
+    }
+
+    private sealed record Options(string Suite, string Out, bool Quick, int? Reps, int? Warmup, double? CaseCapSeconds, double? BudgetSeconds, string? Filter, string SuitesPath, bool EmulateGpu)
+    {
+        public static Options Parse(string[] args)
+        {
+            string? suite = null, output = null, filter = null, suites = null;
+            bool quick = false, emulate = false;
+            int? reps = null, warmup = null;
+            double? cap = null, budget = null;
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                switch (args[i])
+                {
+                    case "--suite": suite = Value(); break;
+                    case "--out": output = Value(); break;
+                    case "--quick": quick = true; break;
+                    case "--reps": reps = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--warmup": warmup = int.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--case-cap-s": cap = double.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--budget-s": budget = double.Parse(Value(), CultureInfo.InvariantCulture); break;
+                    case "--filter": filter = Value(); break;
+                    case "--suites": suites = Value(); break;
+                    case "--emulate-gpu": emulate = true; break;
+                    default: throw new ArgumentException($"unknown argument '{args[i]}'");
+                }
+            }
+            if (suite is null || output is null) throw new ArgumentException("--suite and --out are required");
+            if (reps is < 1) throw new ArgumentException("--reps must be at least 1");
+            return new Options(suite, output, quick, reps, warmup, cap, budget, filter, suites ?? Runner.Suite.DefaultPath, emulate);
+        }
+    }
+}
+
+/// <summary>The result file of one run of a suite (gpuad.json).</summary>
+internal sealed record Report
+{
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string Tool { get; init; } = "GpuAD";
+    public required string Suite { get; init; }
+    public required string DateUtc { get; init; }
+    public required string Command { get; init; }
+    public required DeviceReport Device { get; init; }
+    public required HostReport Host { get; init; }
+    public required SettingsReport Settings { get; init; }
+    public double WallSeconds { get; init; }
+    public required List<CaseResult> Cases { get; init; }
+
+    public string Markdown()
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"# GpuAD, suite {Suite}").AppendLine();
+        md.AppendLine($"- Date (UTC): {DateUtc}");
+        md.AppendLine($"- Device: {Device.Name} ({Device.Kind}, {Device.Family} kernels)");
+        md.AppendLine($"- Host: {Host.Cpu}, {Host.Processors} processors, {Host.Os}, .NET {Host.Dotnet}");
+        md.AppendLine($"- Median of up to {Settings.Reps} runs after {Settings.Warmup} warm-up run(s); cap {Settings.CaseCapS} s per case; the device is synchronized inside each run");
+        md.AppendLine($"- Command: `{Command}`").AppendLine();
+        md.AppendLine("| case | reps | forward ms | backward ms | total ms | nominal GFLOP/s | peak MiB | status |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var c in Cases)
+        {
+            string Phase(string name) => c.Phases is not null && c.Phases.TryGetValue(name, out var p) ? Ms(p.MedianMs) : "";
+            md.AppendLine($"| {c.Id} | {c.Reps} | {Phase("forward")} | {Phase("backward")} | {Ms(c.MedianMs)} | " +
+                          $"{(c.Gflops is double g ? g.ToString("F1", CultureInfo.InvariantCulture) : "")} | " +
+                          $"{(c.PeakBytes is long b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "")} | {c.Status}{(c.Note is null ? "" : ": " + c.Note)} |");
+        }
+        md.AppendLine().AppendLine("Nominal flops: GEMM 2n³, TRSM n³ (n right-hand sides), POTRF n³/3, Cholesky forward + backward n³/3 + 3n³; times the batch.");
+        return md.ToString();
+    }
+
+    private static string Ms(double? ms) => ms is double v ? v.ToString(v < 10 ? "F3" : "F1", CultureInfo.InvariantCulture) : "";
+}
+
+internal sealed record DeviceReport(string Name, string Kind, string Family, long MemoryBytes);
+
+internal sealed record SettingsReport(int Warmup, int Reps, double CaseCapS, double BudgetS);
+
+internal sealed record HostReport(string Cpu, int Processors, string Os, string Dotnet)
+{
+    public static HostReport Current()
+    {
+        string cpu = RuntimeInformation.ProcessArchitecture.ToString();
+        try
+        {
+            var model = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (model is not null) cpu = model[(model.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return new HostReport(cpu, Environment.ProcessorCount, RuntimeInformation.OSDescription, Environment.Version.ToString());
+    }
+}
+
+internal sealed record PhaseResult(double MedianMs, double MinMs);
+
+/// <summary>One case: status ok, capped (fewer reps than asked), skipped or failed.</summary>
+internal sealed record CaseResult
+{
+    public required string Id { get; init; }
+    public required string Op { get; init; }
+    public required string Dtype { get; init; }
+    public int Batch { get; init; }
+    public int N { get; init; }
+    public required string Status { get; init; }
+    public string? Note { get; init; }
+    public int Reps { get; init; }
+    public double? MedianMs { get; init; }
+    public double? MinMs { get; init; }
+    public Dictionary<string, PhaseResult>? Phases { get; init; }
+    public double NominalFlops { get; init; }
+    public double? Gflops { get; init; }
+    public long? PeakBytes { get; init; }
+    public double? SetupS { get; init; }
+    public double? WarmupMs { get; init; }
+
+    private static CaseResult Of(Problem p, string status, string? note) => new()
+    {
+        Id = p.Id, Op = p.OpKey, Dtype = p.DTypeKey, Batch = p.Batch, N = p.N,
+        Status = status, Note = note, NominalFlops = p.NominalFlops,
+    };
+
+    public static CaseResult Skipped(Problem p, string why) => Of(p, "skipped", why);
+
+    public static CaseResult Failed(Problem p, string why) => Of(p, "failed", why);
+
+    public static CaseResult Measured(Problem p, IReadOnlyList<string> phases, List<double[]> samples, long? peakBytes,
+        double setupSeconds, double warmupSeconds, bool capped, string? note)
+    {
+        var totals = samples.Select(s => s.Sum()).ToArray();
+        double median = Median(totals);
+        return Of(p, capped ? "capped" : "ok", note) with
+        {
+            Reps = samples.Count,
+            MedianMs = Round(median * 1e3),
+            MinMs = Round(totals.Min() * 1e3),
+            Phases = phases.Select((name, i) => (name, i)).ToDictionary(
+                x => x.name,
+                x => new PhaseResult(Round(Median(samples.Select(s => s[x.i]).ToArray()) * 1e3), Round(samples.Min(s => s[x.i]) * 1e3))),
+            Gflops = Math.Round(p.NominalFlops / median / 1e9, 3),
+            PeakBytes = peakBytes,
+            SetupS = Math.Round(setupSeconds, 2),
+            WarmupMs = Round(warmupSeconds * 1e3),
+        };
+    }
+
+    public string Line() => Status is "ok" or "capped"
+        ? $"  {Id,-32} {MedianMs,10:F3} ms  {Gflops,9:F1} GFLOP/s  reps {Reps}{(Note is null ? "" : "  (" + Note + ")")}"
+        : $"  {Id,-32} {Status}: {Note}";
+
+    private static double Median(double[] xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static double Round(double ms) => Math.Round(ms, 4);
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""PyTorch reference timings for the cases of a GpuAD suite (bench/suites.json).
+
+Times, on CUDA when available (else the CPU), exactly the problems the GpuAD runner times:
+
+  gemm              C = A @ B                      (TF32 off: full fp32 products)
+  trsm              torch.linalg.solve_triangular(L, B, upper=False), n right-hand sides
+  potrf             torch.linalg.cholesky_ex(A)    (info stays on the device, as in GpuAD's Potrf)
+  cholesky_fwd_bwd  L = torch.linalg.cholesky(A); L.backward(Lbar)
+                    (cholesky checks info on the host, as GpuAD's Op.Cholesky does)
+
+with the same input distributions (SPD: symmetric uniform(-1, 1) off the diagonal, n on it;
+triangles: diagonal in [1, 2], strict lower part uniform(-1/n, 1/n)). Each run is synchronized;
+the result is the median of the runs after warm-up, with the same repetitions and time caps as
+the suite gives GpuAD. For cholesky_fwd_bwd the peak of torch.cuda.max_memory_allocated during
+forward + backward is recorded (inputs A and Lbar included, as in GpuAD's pool peak).
+
+    python3 bench/gpu/torch_ref.py --out DIR [--suite gpu|cpu] [--quick] [--device auto|cuda|cpu] [--threads N]
+
+Writes DIR/torch.json (the same layout as GpuAD's gpuad.json).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+SUITES = Path(__file__).resolve().parent.parent / "suites.json"
+KERNEL_LOAD_SIZE = (2, 130)  # batch, n: first use of an op and dtype loads its libraries and handles
+
+
+def nominal_flops(op, batch, n):
+    """The LAPACK-style nominal flop counts GpuAD uses (a multiply-add counts 2)."""
+    per = {
+        "gemm": 2.0 * n ** 3,
+        "trsm": float(n) ** 3,  # n^2 k with k = n right-hand sides
+        "potrf": n ** 3 / 3.0,
+        "cholesky_fwd_bwd": n ** 3 / 3.0 + 3.0 * n ** 3,  # POTRF + (TRMM + two TRSM)
+    }[op]
+    return batch * per
+
+
+def parse_case(case_id):
+    op, dtype, size = case_id.split("/")
+    batch, n = (int(x) for x in size.split("x"))
+    if op not in ("gemm", "trsm", "potrf", "cholesky_fwd_bwd") or dtype not in ("fp32", "fp64"):
+        raise ValueError(f"case '{case_id}' is not op/dtype/BATCHxN")
+    return op, dtype, batch, n
+
+
+class Workload:
+    """Inputs of one case on the device; run(laps) times the phases of one synchronized run."""
+
+    def __init__(self, op, dtype, batch, n, device, seed=1):
+        self.op, self.batch, self.n, self.device = op, batch, n, device
+        self.dtype = torch.float32 if dtype == "fp32" else torch.float64
+        self.phases = ["forward", "backward"] if op == "cholesky_fwd_bwd" else ["op"]
+        self.peak_bytes = None
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed)
+        shape = (n, n) if batch == 1 else (batch, n, n)
+        uniform = lambda: torch.rand(shape, generator=gen, device=device, dtype=self.dtype) * 2 - 1
+        eye = torch.eye(n, device=device, dtype=self.dtype)
+        if op == "gemm":
+            self.a, self.b = uniform(), uniform()
+            self.c = torch.empty_like(self.a)
+        elif op == "trsm":
+            diag = torch.rand(shape[:-1], generator=gen, device=device, dtype=self.dtype) + 1
+            self.l = torch.tril(uniform(), -1) / n + torch.diag_embed(diag)
+            self.b = uniform()
+        else:
+            off = torch.tril(uniform(), -1)
+            self.a = off + off.transpose(-2, -1) + n * eye
+            if op == "cholesky_fwd_bwd":
+                self.a.requires_grad_(True)
+                self.lbar = uniform()
+
+    def validate(self):
+        """Raises when the last run's result would make its timing meaningless."""
+        if self.op == "potrf" and int(torch.linalg.cholesky_ex(self.a).info.abs().sum()) != 0:
+            raise RuntimeError("cholesky_ex reported a failure on an SPD input")
+        if self.op == "cholesky_fwd_bwd" and not bool(torch.isfinite(self.a.grad).all()):
+            raise RuntimeError("the gradient is not finite")
+
+    def sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def run(self):
+        """One run; returns the seconds of each phase."""
+        cuda = self.device.type == "cuda"
+        if self.op == "cholesky_fwd_bwd":
+            self.a.grad = None
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
+            t0 = time.perf_counter()
+            l = torch.linalg.cholesky(self.a)
+            self.sync()
+            t1 = time.perf_counter()
+            l.backward(self.lbar)
+            self.sync()
+            t2 = time.perf_counter()
+            if cuda:
+                self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            del l
+            return [t1 - t0, t2 - t1]
+        t0 = time.perf_counter()
+        if self.op == "gemm":
+            torch.matmul(self.a, self.b, out=self.c)
+        elif self.op == "trsm":
+            torch.linalg.solve_triangular(self.l, self.b, upper=False, left=True)
+        else:
+            torch.linalg.cholesky_ex(self.a)
+        self.sync()
+        return [time.perf_counter() - t0]
+
+
+def measure(case_id, suite, cap_s, device, loaded):
+    op, dtype, batch, n = parse_case(case_id)
+    base = {"id": case_id, "op": op, "dtype": dtype, "batch": batch, "n": n,
+            "nominal_flops": nominal_flops(op, batch, n)}
+    started = time.perf_counter()
+    try:
+        if (op, dtype) not in loaded:
+            loaded.add((op, dtype))
+            Workload(op, dtype, *KERNEL_LOAD_SIZE, device).run()
+        work = Workload(op, dtype, batch, n, device)
+        work.sync()
+        setup_s = time.perf_counter() - started
+        started = time.perf_counter()
+        samples = []
+        for _ in range(max(1, suite["warmup"])):
+            last = work.run()
+            if time.perf_counter() - started > cap_s:
+                samples.append(last)  # one run outlasts the cap: it is the one sample
+                break
+        work.validate()
+        warmup_ms = sum(last) * 1e3
+        capped = bool(samples)
+        r = 0
+        while r < suite["reps"] and not capped:
+            samples.append(work.run())
+            r += 1
+            capped = r < suite["reps"] and time.perf_counter() - started + sum(samples[-1]) > cap_s
+        totals = [sum(s) for s in samples]
+        median = statistics.median(totals)
+        result = dict(base,
+                      status="capped" if capped else "ok",
+                      reps=len(samples),
+                      median_ms=round(median * 1e3, 4),
+                      min_ms=round(min(totals) * 1e3, 4),
+                      phases={name: {"median_ms": round(statistics.median(s[i] for s in samples) * 1e3, 4),
+                                     "min_ms": round(min(s[i] for s in samples) * 1e3, 4)}
+                              for i, name in enumerate(work.phases)},
+                      gflops=round(base["nominal_flops"] / median / 1e9, 3),
+                      setup_s=round(setup_s, 2),
+                      warmup_ms=round(warmup_ms, 4))
+        if capped:
+            result["note"] = f"{len(samples)} of {suite['reps']} reps: case cap {cap_s:.0f} s"
+        if work.peak_bytes is not None:
+            result["peak_bytes"] = work.peak_bytes
+        del work
+        return result
+    except (RuntimeError, MemoryError) as e:  # CUDA out of memory is a RuntimeError
+        return dict(base, status="failed", note=f"{type(e).__name__}: {str(e).splitlines()[0]}")
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def disable_tf32():
+    """Full fp32 matrix products (no TF32). PyTorch 2.9 and later replace allow_tf32 by
+    fp32_precision and raise when the two are mixed, so only the API the version has is used."""
+    matmul = torch.backends.cuda.matmul
+    try:
+        matmul.fp32_precision = "ieee"
+        return "off (torch.backends.cuda.matmul.fp32_precision = 'ieee')"
+    except (AssertionError, AttributeError):  # before 2.9: unknown attribute
+        pass
+    matmul.allow_tf32 = False
+    return "off (torch.backends.cuda.matmul.allow_tf32 = False)"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="folder for torch.json")
+    ap.add_argument("--suite", default="gpu", help="suite of bench/suites.json (default gpu)")
+    ap.add_argument("--quick", action="store_true", help="the suite's -quick variant (tiny sizes)")
+    ap.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
+    ap.add_argument("--reps", type=int)
+    ap.add_argument("--warmup", type=int)
+    ap.add_argument("--case-cap-s", type=float)
+    ap.add_argument("--budget-s", type=float)
+    ap.add_argument("--filter", help="only cases whose id contains this text")
+    ap.add_argument("--suites", default=str(SUITES))
+    args = ap.parse_args()
+
+    name = args.suite + ("-quick" if args.quick else "")
+    with open(args.suites) as f:
+        suite = json.load(f)["suites"][name]
+    for key in ("reps", "warmup", "case_cap_s", "budget_s"):
+        if getattr(args, key) is not None:
+            suite[key] = getattr(args, key)
+    cases = [c for c in suite["cases"] if args.filter is None or args.filter.lower() in c.lower()]
+
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tf32 = disable_tf32()
+
+    clock = time.perf_counter()
+    if device.type == "cuda":
+        torch.zeros(1, device=device)
+        torch.cuda.synchronize(device)
+        props = torch.cuda.get_device_properties(device)
+        dev = {"name": props.name, "kind": "Cuda", "memory_bytes": props.total_memory,
+               "cuda": torch.version.cuda, "compute_capability": f"{props.major}.{props.minor}"}
+    else:
+        blas = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+        blas = blas.group(1) if blas else "unknown"
+        dev = {"name": f"CPU ({cpu_model()})", "kind": "Cpu", "threads": torch.get_num_threads(), "blas": blas}
+    print(f"PyTorch {torch.__version__} {name}: {len(cases)} cases on {dev['name']}; "
+          f"{suite['reps']} reps, cap {suite['case_cap_s']} s per case, budget {suite['budget_s']} s", flush=True)
+
+    loaded, results = set(), []
+    for case_id in cases:
+        remaining = suite["budget_s"] - (time.perf_counter() - clock)
+        if remaining <= 0:
+            op, dtype, batch, n = parse_case(case_id)
+            r = {"id": case_id, "op": op, "dtype": dtype, "batch": batch, "n": n, "status": "skipped",
+                 "note": f"suite budget of {suite['budget_s']} s spent", "nominal_flops": nominal_flops(op, batch, n)}
+        else:
+            r = measure(case_id, suite, min(suite["case_cap_s"], remaining), device, loaded)
+        results.append(r)
+        if r["status"] in ("ok", "capped"):
+            print(f"  {case_id:<32} {r['median_ms']:10.3f} ms  {r['gflops']:9.1f} GFLOP/s  reps {r['reps']}"
+                  + (f"  ({r['note']})" if "note" in r else ""), flush=True)
+        else:
+            print(f"  {case_id:<32} {r['status']}: {r['note']}", flush=True)
+
+    report = {
+        "tool": "PyTorch",
+        "torch": torch.__version__,
+        "suite": name,
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "device": dev,
+        "host": {"cpu": cpu_model(), "processors": os.cpu_count(), "os": platform.platform(),
+                 "python": platform.python_version()},
+        "settings": {"warmup": suite["warmup"], "reps": suite["reps"], "case_cap_s": suite["case_cap_s"],
+                     "budget_s": suite["budget_s"], "tf32": tf32},
+        "wall_seconds": round(time.perf_counter() - clock, 1),
+        "cases": results,
+    }
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "torch.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"wrote {path} ({report['wall_seconds']:.0f} s)", flush=True)
+    return 1 if any(r["status"] == "failed" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+using GpuAD.Graph;
+using GpuAD.Kernels;
+
+namespace GpuAD.Tests.Host;
+
+/// <summary>The README's API example, verbatim in spirit, checked against an independent computation.</summary>
+[Collection("Graph")]
+public sealed class ReadmeExampleTests(DeviceFixture devices)
+{
+    [Fact]
+    public void GaussianProcessGradientExample()
+    {
+        const int batch = 4, n = 16;
+        double[] sigmaData = TestData.Spd(batch, n, seed: 1);
+        double[] yData = TestData.Random(new Shape(batch, n, 1), seed: 2);
+
+        var device = devices.Cpu; // README: using var device = Devices.Open();
+        using var tape = new Tape(device);
+        var sigma = tape.Variable(sigmaData, new Shape(batch, n, n));
+        var y = tape.Variable(yData, new Shape(batch, n, 1));
+        var nll = GaussianProcess.NegativeLogMarginalLikelihood(sigma, y); // [4, 1, 1]
+        var loss = Op.SumBatch(nll);                                      // [1, 1, 1]
+        tape.Backward(loss);
+        double[] dSigma = sigma.Grad!.ToArray();
+        double[] dY = y.Grad!.ToArray();
+
+        // ∂/∂y = Σ⁻¹y and ∂/∂Σ = ½(Σ⁻¹ − Σ⁻¹yyᵀΣ⁻¹), from an independent dense computation.
+        for (int b = 0; b < batch; b++)
+        {
+            var s = sigmaData.AsSpan(b * n * n, n * n).ToArray();
+            var inv = Invert(s, n);
+            var alpha = new double[n];
+            for (int i = 0; i < n; i++) for (int k = 0; k < n; k++) alpha[i] += inv[i * n + k] * yData[b * n + k];
+            TestData.AssertClose(alpha, dY.AsSpan(b * n, n).ToArray(), 1e-10, "∂/∂y");
+            var expected = new double[n * n];
+            for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) expected[i * n + j] = 0.5 * (inv[i * n + j] - alpha[i] * alpha[j]);
+            TestData.AssertClose(expected, dSigma.AsSpan(b * n * n, n * n).ToArray(), 1e-10, "∂/∂Σ");
+        }
+    }
+
+    private static double[] Invert(double[] a, int n)
+    {
+        var m = (double[])a.Clone();
+        var inv = new double[n * n];
+        for (int i = 0; i < n; i++) inv[i * n + i] = 1;
+        for (int c = 0; c < n; c++)
+        {
+            int p = c;
+            for (int r = c + 1; r < n; r++) if (Math.Abs(m[r * n + c]) > Math.Abs(m[p * n + c])) p = r;
+            for (int k = 0; k < n; k++)
+            {
+                (m[c * n + k], m[p * n + k]) = (m[p * n + k], m[c * n + k]);
+                (inv[c * n + k], inv[p * n + k]) = (inv[p * n + k], inv[c * n + k]);
+            }
+            double d = m[c * n + c];
+            for (int k = 0; k < n; k++) { m[c * n + k] /= d; inv[c * n + k] /= d; }
+            for (int r = 0; r < n; r++)
+            {
+                if (r == c) continue;
+                double f = m[r * n + c];
+                for (int k = 0; k < n; k++) { m[r * n + k] -= f * m[c * n + k]; inv[r * n + k] -= f * inv[c * n + k]; }
+            }
+        }
+        return inv;
+    }
+}
