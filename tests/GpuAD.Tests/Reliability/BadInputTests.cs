@@ -151,6 +151,28 @@ public sealed class BadInputTests(DeviceFixture devices)
         }
     }
 
+    /// <summary>The documented IEEE limit of a triangular solve: x = b / ∞ = 0 for an infinite pivot, NaN for a NaN one.</summary>
+    [Fact]
+    public void ANonFinitePivotOfATriangularSolveGivesItsIeeeLimit()
+    {
+        const int n = 4;
+        var spec = OpTable.Get("TriangularSolve", 1, n);
+        foreach (double bad in new[] { double.PositiveInfinity, double.NegativeInfinity, double.NaN })
+        {
+            var t = spec.Inputs[0].Data(3);
+            var b = spec.Inputs[1].Data(4);
+            var finite = Reference.TriangularSolve(t, 1, n, b, 1, n, 2, left: true, lower: true, transpose: false, unitDiagonal: false, 1);
+            t[n * n - 1] = bad; // the last pivot: forward substitution ends with x[n−1] = (…) / T[n−1, n−1]
+            using var tape = new Tape(D);
+            var y = Op.TriangularSolve(tape.Constant(t, spec.Inputs[0].Shape), tape.Constant(b, spec.Inputs[1].Shape), lower: true).ToArray();
+            for (int j = 0; j < 2; j++)
+            {
+                Assert.Equal(double.IsNaN(bad) ? double.NaN : 0.0, Math.Abs(y[(n - 1) * 2 + j]));
+                for (int i = 0; i < n - 1; i++) Assert.Equal(finite[i * 2 + j], y[i * 2 + j], 1e-12); // rows before it do not read it
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(InverseProducts))]
     public void SingularXNamesTheBatchElementAndPivot(string op, KernelFamily family)
