@@ -56,11 +56,11 @@ public static class GaussianProcess
         var tape = Tape.Of(op, squaredDistances, logLengthscale, logSignalVariance, logNoiseVariance);
         var d = squaredDistances.Shape;
         if (!d.IsSquare) throw ShapeErrors.Invalid(op, "the squared distances must be square", d);
-        var batch = d;
+        var result = d; // Σ's shape so far
         foreach (var h in new[] { logLengthscale.Shape, logSignalVariance.Shape, logNoiseVariance.Shape })
         {
             if (h.Rows != 1 || h.Cols != 1) throw ShapeErrors.Mismatch(op, "a hyperparameter must be [batch or 1, 1, 1]", d, h);
-            batch = batch.WithBatch(ShapeErrors.BroadcastBatch(op, batch, h));
+            result = result.WithBatch(ShapeErrors.BroadcastBatch(op, result, h));
         }
         int n = squaredDistances.Shape.Rows;
         var scale = Op.Scale(Op.Exp(Op.Scale(logLengthscale, T.CreateChecked(-2))), T.CreateChecked(-0.5)); // −1/(2ℓ²)
