@@ -85,6 +85,9 @@ public sealed class Tape : IDisposable
     private Var<T> Leaf<T>(Tensor<T> value, bool requiresGrad, bool owns, Tensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(value);
+        if (value.IsDisposed)
+            throw new ObjectDisposedException(nameof(Tensor<T>), $"Tape: the tensor {value.Shape} passed as a leaf has been disposed.");
         if (value.Device != Device)
             throw new ArgumentException($"Tape: the tensor lives on {value.Device.Name} but the tape on {Device.Name}.");
         CheckTangent("Variable", value.Shape, tangent);
@@ -96,8 +99,10 @@ public sealed class Tape : IDisposable
     private void CheckTangent<T>(string op, Shape shape, Tensor<T>? tangent) where T : unmanaged, INumber<T>
     {
         if (tangent is null) return;
-        if (tangent.Shape != shape) throw ShapeErrors.Mismatch(op, "the tangent must have the value's shape", shape, tangent.Shape);
-        if (tangent.Device != Device) throw new ArgumentException($"{op}: the tangent lives on another device.");
+        string what = op == "Backward" ? "cotangent" : "tangent";
+        if (tangent.Shape != shape) throw ShapeErrors.Mismatch(op, $"the {what} must have the value's shape", shape, tangent.Shape);
+        if (tangent.Device != Device) throw new ArgumentException($"{op}: the {what} lives on {tangent.Device.Name} but the tape on {Device.Name}.");
+        if (tangent.IsDisposed) throw new ObjectDisposedException(nameof(Tensor<T>), $"{op}: the {what} {tangent.Shape} has been disposed.");
     }
 
     internal int NextId() => nextId++;
@@ -117,26 +122,37 @@ public sealed class Tape : IDisposable
         return tape;
     }
 
-    /// <summary>Runs the node's forward (and JVP if any input has a tangent) and records it.</summary>
+    /// <summary>
+    /// Runs the node's forward (and JVP if any input has a tangent) and records it. If either
+    /// throws (out of memory, a numerical error), every tensor they allocated goes back to the
+    /// pool and the tape is left as it was.
+    /// </summary>
     internal Var<T> Record<T>(Node<T> node) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
         foreach (var input in node.In)
+        {
             if (input.IsReleased)
                 throw new InvalidOperationException($"{node.Name}: an input ({input}) was released by a previous Backward; Keep() it to reuse it.");
+            if (input.Value.IsDisposed)
+                throw new ObjectDisposedException(nameof(Tensor<T>), $"{node.Name}: the tensor of an input ({input}) has been disposed.");
+        }
         bool requiresGrad = node.In.Any(v => v.RequiresGrad);
-        var value = node.Forward();
-        var output = new Var<T>(this, value, requiresGrad, ownsValue: true, node, tangent: null);
-        node.Out = output; // JVP rules may read the output value
-        if (node.In.Any(v => v.Tangent is not null))
+        Var<T> output;
+        using (var scope = AllocationScope.Open())
         {
             try
             {
-                output.Tangent = node.Jvp(node.In.Select(v => v.Tangent).ToArray());
+                var value = node.Forward();
+                output = new Var<T>(this, value, requiresGrad, ownsValue: true, node, tangent: null);
+                node.Out = output; // JVP rules may read the output value
+                if (node.In.Any(v => v.Tangent is not null))
+                    output.Tangent = node.Jvp(node.In.Select(v => v.Tangent).ToArray());
             }
             catch
             {
-                value.Dispose();
+                node.Release();
+                scope.DisposeAllocated();
                 throw;
             }
         }
@@ -165,6 +181,13 @@ public sealed class Tape : IDisposable
     /// <exception cref="InvalidOperationException">
     /// The output is not a scalar and no cotangent was given; the output needs no gradient; or a
     /// previous backward pass released buffers this one needs.
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The tape or the cotangent was disposed.</exception>
+    /// <exception cref="DeviceOutOfMemoryException">
+    /// The device ran out of memory part-way. Every tensor the pass allocated is returned to the
+    /// pool except the leaves' gradients, which are left partly accumulated (clear them with
+    /// <see cref="ZeroGrad"/>); ops whose buffers the pass had already released cannot be
+    /// differentiated again.
     /// </exception>
     public void Backward<T>(Var<T> output, Tensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -195,30 +218,49 @@ public sealed class Tape : IDisposable
                 lastUse[saved] = index;
 
         Device.Pool.ResetPeak();
-        var seed = cotangent is null ? Ones<T>(output.Shape) : cotangent.Clone();
-        if (output.Grad is null) output.Grad = seed;
-        else
+        using var scope = AllocationScope.Open();
+        try
         {
-            Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.One), output.Grad.Mat, seed.Mat, YAccess.Same, output.Grad.Mat);
-            seed.Dispose();
-        }
-
-        foreach (int index in needed.Reverse())
-        {
-            var node = nodes[index];
-            node.RunVjp();
-            var produced = node.OutputVar;
-            if (produced != (IVar)output) produced.ReleaseGrad(); // intermediate cotangents are consumed
-            if (retainGraph) continue;
-            node.Release();
-            foreach (var saved in node.SavedVars)
+            var seed = cotangent is null ? Ones<T>(output.Shape) : cotangent.Clone();
+            if (output.Grad is null) output.Grad = seed;
+            else
             {
-                if (lastUse[saved] == index && IsReleasable(saved, output))
-                    saved.ReleaseValue();
+                Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.One), output.Grad.Mat, seed.Mat, YAccess.Same, output.Grad.Mat);
+                seed.Dispose();
             }
+
+            foreach (int index in needed.Reverse())
+            {
+                var node = nodes[index];
+                node.RunVjp();
+                var produced = node.OutputVar;
+                if (produced != (IVar)output) produced.ReleaseGrad(); // intermediate cotangents are consumed
+                if (retainGraph) continue;
+                node.Release();
+                foreach (var saved in node.SavedVars)
+                {
+                    if (lastUse[saved] == index && IsReleasable(saved, output))
+                        saved.ReleaseValue();
+                }
+            }
+            if (!output.IsLeaf) ((IVar)output).ReleaseGrad(); // the seed
         }
-        if (!output.IsLeaf) ((IVar)output).ReleaseGrad(); // the seed
-        LastBackwardPeakBytes = Device.Pool.PeakBytes;
+        catch
+        {
+            // Drop the intermediate cotangents and return every tensor this pass allocated that is
+            // not a leaf's gradient; the leaves' gradients are left partly accumulated.
+            foreach (var v in vars)
+                if (!v.IsLeaf) v.ReleaseGrad();
+            var leafGrads = new HashSet<object>(ReferenceEqualityComparer.Instance);
+            foreach (var v in vars)
+                if (v.IsLeaf && v.GradTensor is { } g) leafGrads.Add(g);
+            scope.DisposeAllocated(keep: leafGrads.Contains);
+            throw;
+        }
+        finally
+        {
+            LastBackwardPeakBytes = Device.Pool.PeakBytes;
+        }
     }
 
     private static Node? ProducerOf(IVar v) => v switch
@@ -247,6 +289,8 @@ public sealed class Tape : IDisposable
     {
         foreach (var v in vars) v.ReleaseGrad();
     }
+
+    internal bool IsDisposed => disposed;
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 

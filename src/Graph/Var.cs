@@ -9,6 +9,7 @@ namespace GpuAD.Graph;
 /// and optionally a tangent for forward mode.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+/// <remarks>A var is not thread-safe: it belongs to its tape's thread.</remarks>
 public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
 {
     private Tensor<T>? value;
@@ -43,8 +44,17 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     /// pass unless it is the pass's output or was marked with <see cref="Keep"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The value was released by a backward pass.</exception>
-    public Tensor<T> Value => value ?? throw new InvalidOperationException(
-        $"The value {Shape} (output of {Producer?.Name}) was released by Backward after its last use; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
+    /// <exception cref="ObjectDisposedException">The tape was disposed.</exception>
+    public Tensor<T> Value
+    {
+        get
+        {
+            if (Tape.IsDisposed)
+                throw new ObjectDisposedException(nameof(Tape), $"The value {Shape} belongs to a tape that has been disposed.");
+            return value ?? throw new InvalidOperationException(
+                $"The value {Shape} (output of {Producer?.Name}) was released by Backward after its last use; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
+        }
+    }
 
     /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, Tensor{T}, bool)"/>; null when no gradient reached it.</summary>
     public Tensor<T>? Grad { get; internal set; }
@@ -71,6 +81,8 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     internal bool IsReleased => value is null;
 
     Device IVar.Device => Tape.Device;
+
+    object? IVar.GradTensor => Grad;
 
     void IVar.ReleaseValue()
     {
@@ -107,6 +119,11 @@ public interface IVar
 
     /// <summary>The device holding it.</summary>
     Device Device { get; }
+
+    /// <summary>True for variables and constants; false for op outputs.</summary>
+    bool IsLeaf { get; }
+
+    internal object? GradTensor { get; }
 
     internal void ReleaseValue();
 

@@ -14,9 +14,18 @@ public static class GaussianProcess
     /// <param name="sigma">SPD covariance [batch, n, n].</param>
     /// <param name="y">Targets [batch, n, 1].</param>
     /// <returns>[batch, 1, 1].</returns>
-    /// <exception cref="NotPositiveDefiniteException">Σ is not positive-definite.</exception>
+    /// <exception cref="ArgumentException">
+    /// Σ is not square, y is not [batch, n, 1], or the batches do not broadcast (raised before any op is recorded).
+    /// </exception>
+    /// <exception cref="NotPositiveDefiniteException">Σ is not positive-definite (NaN and ±Inf included).</exception>
     public static Var<T> NegativeLogMarginalLikelihood<T>(Var<T> sigma, Var<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        const string op = "NegativeLogMarginalLikelihood";
+        Tape.Of(op, sigma, y);
+        if (!sigma.Shape.IsSquare) throw ShapeErrors.Invalid(op, "Σ must be square", sigma.Shape);
+        if (y.Shape.Rows != sigma.Shape.Rows || y.Shape.Cols != 1)
+            throw ShapeErrors.Mismatch(op, "y must be [batch, n, 1] for Σ [batch, n, n]", sigma.Shape, y.Shape);
+        ShapeErrors.BroadcastBatch(op, sigma.Shape, y.Shape);
         var l = Op.Cholesky(sigma);
         var alpha = Op.CholeskySolveFactor(l, y);                  // Σ⁻¹y
         var quadratic = Op.Scale(Op.Dot(y, alpha), T.CreateChecked(0.5));
@@ -36,10 +45,23 @@ public static class GaussianProcess
     /// <param name="logSignalVariance">log s².</param>
     /// <param name="logNoiseVariance">log σ².</param>
     /// <returns>Σ [batch, n, n].</returns>
+    /// <exception cref="ArgumentException">
+    /// D is not square, a hyperparameter is not [batch or 1, 1, 1], or the batches do not
+    /// broadcast (raised before any op is recorded).
+    /// </exception>
     public static Var<T> RbfCovariance<T>(Var<T> squaredDistances, Var<T> logLengthscale, Var<T> logSignalVariance, Var<T> logNoiseVariance)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tape = squaredDistances.Tape;
+        const string op = "RbfCovariance";
+        var tape = Tape.Of(op, squaredDistances, logLengthscale, logSignalVariance, logNoiseVariance);
+        var d = squaredDistances.Shape;
+        if (!d.IsSquare) throw ShapeErrors.Invalid(op, "the squared distances must be square", d);
+        var result = d; // Σ's shape so far
+        foreach (var h in new[] { logLengthscale.Shape, logSignalVariance.Shape, logNoiseVariance.Shape })
+        {
+            if (h.Rows != 1 || h.Cols != 1) throw ShapeErrors.Mismatch(op, "a hyperparameter must be [batch or 1, 1, 1]", d, h);
+            result = result.WithBatch(ShapeErrors.BroadcastBatch(op, result, h));
+        }
         int n = squaredDistances.Shape.Rows;
         var scale = Op.Scale(Op.Exp(Op.Scale(logLengthscale, T.CreateChecked(-2))), T.CreateChecked(-0.5)); // −1/(2ℓ²)
         var k = Op.MultiplyScalar(Op.Exp(Op.MultiplyScalar(squaredDistances, scale)), Op.Exp(logSignalVariance));

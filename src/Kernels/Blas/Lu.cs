@@ -67,7 +67,7 @@ public static partial class Blas
         if (pivots.Shape != new Shape(batch, n, 1)) throw ShapeErrors.Mismatch(op, $"the pivots must be [{batch}, {n}, 1] for A", shape, pivots.Shape);
         if (info.Shape != new Shape(batch, 1, 1)) throw ShapeErrors.Mismatch(op, $"info must be [{batch}, 1, 1] for A", shape, info.Shape);
         if (pivots.Device != device || info.Device != device) throw new ArgumentException($"{op}: the pivots and info must be on the device {device.Name}.");
-        if (batch > 1 && a.BatchStride == 0) throw ShapeErrors.Invalid(op, "a broadcast (batch stride 0) matrix cannot be factored in place", shape);
+        if (batch > 1 && a.BatchStride == 0 && n > 0) throw ShapeErrors.Invalid(op, "a broadcast (batch stride 0) matrix cannot be factored in place", shape);
         if (batch == 0) return;
         using var _ = device.Enter();
         info.Clear();

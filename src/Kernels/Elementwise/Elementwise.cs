@@ -122,7 +122,8 @@ public static partial class Elementwise
 
     /// <summary>
     /// <c>out[b] = Σᵢⱼ x(i, j)·y(i, j)</c> (the Frobenius dot), or <c>Σ x</c> when
-    /// <paramref name="y"/> is null; out is a batch of 1×1 matrices. Fixed summation order.
+    /// <paramref name="y"/> is null; out is a batch of 1×1 matrices. Fixed summation order. Empty
+    /// matrices sum to 0.
     /// </summary>
     public static void Reduce<T>(Device device, MatRef<T> x, MatRef<T>? y, MatRef<T> output) where T : unmanaged, INumber<T>
     {
@@ -134,6 +135,11 @@ public static partial class Elementwise
         Blas.CheckBatch("Reduce", x.Batch, x.BatchStride, output.Batch);
         Blas.CheckBatch("Reduce", yy.Batch, yy.BatchStride, output.Batch);
         if (output.Batch == 0) return;
+        if (x.Rows == 0 || x.Cols == 0)
+        {
+            Map(device, new Maps.Fill<T>(T.Zero), output, output); // the empty sum
+            return;
+        }
         var args = new ReduceArgs { X = x.Layout, Y = yy.Layout, Out = output.Layout, Rows = x.Rows, Cols = x.Cols, UseY = y is null ? 0 : 1 };
         using var _ = device.Enter();
         if (device.Family == KernelFamily.GpuTuned)

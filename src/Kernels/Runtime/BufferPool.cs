@@ -46,6 +46,12 @@ public sealed class BufferPool : IDisposable
     /// </summary>
     public long? CapBytes { get; set; }
 
+    /// <summary>
+    /// Fault injection for tests: when set to k, the next k requests are served and every later
+    /// one throws <see cref="DeviceOutOfMemoryException"/> as a full device would, until reset to null.
+    /// </summary>
+    internal int? FailAfterRents { get; set; }
+
     /// <summary>Starts a new peak measurement at the current bytes in use.</summary>
     public void ResetPeak() { lock (gate) peak = inUse; }
 
@@ -81,6 +87,11 @@ public sealed class BufferPool : IDisposable
             if (CapBytes is long cap && inUse + size > cap)
             {
                 throw new DeviceOutOfMemoryException(deviceName, size, Math.Max(0, cap - inUse));
+            }
+            if (FailAfterRents is int served)
+            {
+                if (served <= 0) throw new DeviceOutOfMemoryException(deviceName, size, 0);
+                FailAfterRents = served - 1;
             }
             if (free.TryGetValue(size, out var stack) && stack.Count > 0)
             {

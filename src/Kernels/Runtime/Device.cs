@@ -35,9 +35,18 @@ public enum KernelFamily
 /// counters of host transfers. Every tensor and kernel launch belongs to one device.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Thread-safety: a device may be shared between threads. Launches, transfers and allocations
-/// are serialized by the device (one in-order stream), so results never depend on which thread
-/// runs first; tensors and tapes themselves are not thread-safe and belong to one thread at a time.
+/// are serialized by the device (one in-order stream, see <see cref="Enter"/>), so results never
+/// depend on which thread runs first; tensors and tapes themselves are not thread-safe and belong
+/// to one thread at a time.
+/// </para>
+/// <para>
+/// Determinism: the same inputs on the same device give bitwise-identical results from run to
+/// run — values, gradients and tangents. No kernel uses atomics, every reduction sums in a fixed
+/// order, and no kernel's arithmetic depends on thread scheduling. Results of the two kernel
+/// families, or of float and double, agree to rounding only.
+/// </para>
 /// </remarks>
 public sealed class Device : IDisposable
 {
@@ -149,7 +158,9 @@ public sealed class Device : IDisposable
         using var _ = Enter();
         long bytes = shape.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         var buffer = Pool.Rent(bytes);
-        return new Tensor<T>(this, buffer, shape);
+        var tensor = new Tensor<T>(this, buffer, shape);
+        AllocationScope.Record(tensor);
+        return tensor;
     }
 
     /// <summary>Allocates an uninitialized tensor from the pool.</summary>

@@ -21,7 +21,7 @@ public sealed class NotPositiveDefiniteException : GpuADException
     /// <param name="batchIndex">Zero-based batch element.</param>
     /// <param name="minorOrder">One-based order of the first leading minor that is not positive-definite.</param>
     public NotPositiveDefiniteException(string op, int batchIndex, int minorOrder)
-        : base($"{op}: batch element {batchIndex}: the leading minor of order {minorOrder} is not positive-definite.")
+        : base($"{op}: batch element {batchIndex}: the leading minor of order {minorOrder} is not positive-definite (its pivot is ≤ 0, NaN or infinite).")
     {
         Op = op;
         BatchIndex = batchIndex;
@@ -46,7 +46,7 @@ public sealed class SingularMatrixException : GpuADException
     /// <param name="batchIndex">Zero-based batch element.</param>
     /// <param name="pivot">One-based index of the zero pivot, as LAPACK's info.</param>
     public SingularMatrixException(string op, int batchIndex, int pivot)
-        : base($"{op}: batch element {batchIndex}: the matrix is singular: U[{pivot},{pivot}] (one-based) is zero.")
+        : base($"{op}: batch element {batchIndex}: the matrix is singular or not finite: the pivot U[{pivot},{pivot}] (one-based) is zero, NaN or infinite.")
     {
         Op = op;
         BatchIndex = batchIndex;

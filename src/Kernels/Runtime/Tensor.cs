@@ -12,6 +12,10 @@ namespace GpuAD.Kernels;
 /// <see cref="Reshape"/>) that stays valid while its owner lives.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/> (and <see cref="int"/> for info codes and pivots).</typeparam>
+/// <remarks>
+/// A tensor is not thread-safe: use it from one thread at a time (its device may be shared).
+/// An empty tensor (a dimension of 0) is valid everywhere and takes one minimum-size pool block.
+/// </remarks>
 public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
 {
     private readonly MemoryBuffer1D<byte, Stride1D.Dense>? buffer; // null for views

@@ -62,40 +62,6 @@ public sealed class TapeTests(DeviceFixture devices)
     }
 
     [Fact]
-    public void SecondBackwardOverReleasedBuffersIsAClearError()
-    {
-        using var tape = new Tape(D);
-        var s = new Shape(1, 3, 3);
-        var x = tape.Variable(R(s, 5), s);
-        var y = Op.Trace(Op.MatMul(x, x));
-        tape.Backward(y);
-        var e = Assert.Throws<InvalidOperationException>(() => tape.Backward(y));
-        Assert.Contains("retainGraph", e.Message);
-        Assert.Contains("Trace", e.Message);
-    }
-
-    [Fact]
-    public void NonScalarOutputNeedsACotangent()
-    {
-        using var tape = new Tape(D);
-        var s = new Shape(2, 3, 3);
-        var x = tape.Variable(R(s, 6), s);
-        var y = Op.MatMul(x, x);
-        var e = Assert.Throws<InvalidOperationException>(() => tape.Backward(y));
-        Assert.Contains("not a scalar", e.Message);
-        Assert.Contains("[2, 3, 3]", e.Message);
-
-        using var wrong = D.Zeros<double>(new Shape(1, 3, 3));
-        var e2 = Assert.Throws<ArgumentException>(() => tape.Backward(y, wrong));
-        Assert.Contains("[2, 3, 3]", e2.Message);
-        Assert.Contains("[1, 3, 3]", e2.Message);
-
-        using var ybar = D.Upload<double>(R(s, 7), s);
-        tape.Backward(y, ybar); // a cotangent of the right shape works
-        Assert.NotNull(x.Grad);
-    }
-
-    [Fact]
     public void SavedBuffersAreReleasedAtLastUseAndThePoolReturnsToBaseline()
     {
         long baseline = D.Pool.BytesInUse;
@@ -140,41 +106,6 @@ public sealed class TapeTests(DeviceFixture devices)
         Assert.Null(unrelated.Grad);
         Assert.NotNull(b.Grad);
         Assert.Equal(s, side.Value.Shape);
-    }
-
-    [Fact]
-    public void ShapeErrorsNameTheOpAndBothShapesAtRecordTime()
-    {
-        using var tape = new Tape(D);
-        var a = tape.Variable(new double[6], new Shape(1, 2, 3));
-        var b = tape.Variable(new double[8], new Shape(1, 4, 2));
-        long loaded = D.LoadedKernels;
-        var e = Assert.Throws<ArgumentException>(() => Op.MatMul(a, b));
-        Assert.Contains("MatMul", e.Message);
-        Assert.Contains("[1, 2, 3]", e.Message);
-        Assert.Contains("[1, 4, 2]", e.Message);
-        var c = tape.Variable(new double[24], new Shape(2, 3, 4));
-        var d = tape.Variable(new double[36], new Shape(3, 3, 4));
-        var e2 = Assert.Throws<ArgumentException>(() => Op.Add(c, d));
-        Assert.Contains("Add", e2.Message);
-        Assert.Contains("[2, 3, 4]", e2.Message);
-        Assert.Contains("[3, 3, 4]", e2.Message);
-        Assert.Equal(0, tape.NodeCount);
-    }
-
-    [Fact]
-    public void VarsOfDifferentTapesAndDisposedTapesAreErrors()
-    {
-        using var t1 = new Tape(D);
-        using var t2 = new Tape(D);
-        var s = new Shape(1, 2, 2);
-        var a = t1.Variable(new double[4], s);
-        var b = t2.Variable(new double[4], s);
-        Assert.Contains("different tapes", Assert.Throws<ArgumentException>(() => Op.Add(a, b)).Message);
-        var t3 = new Tape(D);
-        var c = t3.Variable(new double[4], s);
-        t3.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => Op.Scale(c, 2.0));
     }
 
     [Fact]
