@@ -481,7 +481,7 @@ public sealed class BadInputTests(DeviceFixture devices)
         Assert.Null(x.Grad);
 
         var c = tape.Constant(TestData.Random(S(1, 3, 3), 7), S(1, 3, 3));
-        Assert.Contains("does not depend", Assert.Throws<InvalidOperationException>(() => tape.Backward(Op.Sum(Op.Trace(c)), null)).Message);
+        Assert.Contains("does not depend", Assert.Throws<InvalidOperationException>(() => tape.Backward(Op.Sum(Op.Trace(c)))).Message);
 
         using var ybar = D.Upload<double>(TestData.Random(s, 7), s);
         tape.Backward(y, ybar); // a cotangent of the right shape works
