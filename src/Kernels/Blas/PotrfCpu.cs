@@ -8,7 +8,8 @@ namespace GpuAD.Kernels;
 /// CPU-tuned unblocked Cholesky of one diagonal block: one simulated thread per matrix, no
 /// barriers, through pointers. Row-oriented (Cholesky–Crout): column j of L is
 /// L[j, j] = √(A[j, j] − Σₚ L[j, p]²), L[r, j] = (A[r, j] − Σₚ L[r, p]·L[j, p]) / L[j, j] over p &lt; j,
-/// so every sum is a dot product of two contiguous row segments, and only the lower triangle is touched.
+/// so every sum is a dot product of two contiguous row segments, and only the lower triangle is
+/// touched — except for a whole matrix, whose strict upper triangle is cleared after a success.
 /// </summary>
 internal static class PotrfCpu
 {
@@ -30,7 +31,7 @@ internal static class PotrfCpu
     private static unsafe void Kernel<T>(Index1D b, ArrayView<T> a, ArrayView<int> info, PotrfArgs p)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
-        if (info[b] != 0) return; // failed in an earlier block: keep the first failure
+        if (p.Whole == 0 && info[b] != 0) return; // failed in an earlier block: keep the first failure
         fixed (T* a0 = &a[0L])
         {
             T* m = a0 + p.A.Offset + b * p.A.BatchStride;
@@ -54,6 +55,13 @@ internal static class PotrfCpu
                     for (int q = 0; q < j; q++) s -= rr[q] * rj[q];
                     rr[j] = s / ljj;
                 }
+            }
+            if (p.Whole == 0) return;
+            info[b] = 0;
+            for (int r = 0; r < p.N; r++)
+            {
+                T* rr = m + r * ld;
+                for (int c = r + 1; c < p.N; c++) rr[c] = T.Zero;
             }
         }
     }
