@@ -28,10 +28,12 @@ public static partial class Blas
     /// <param name="a">The symmetric matrices, [n, n] each, overwritten by L.</param>
     /// <param name="info">[batch, 1, 1]: the status of every matrix.</param>
     /// <param name="blockSize">
-    /// Order of the diagonal blocks; 0 chooses it from n, the batch and the device (see
-    /// <see cref="PotrfBlockSize{T}"/>). A block size of at least n factors each matrix in one
-    /// launch: one thread group per matrix in shared memory (GPU family, n ≤
-    /// <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix (CPU family).
+    /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
+    /// least n factors each matrix in one launch: one thread group per matrix in shared
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// (CPU family).
     /// </param>
     /// <exception cref="ArgumentException">A is not square, info's shape is not [batch, 1, 1], or A broadcasts (batch stride 0).</exception>
     /// <exception cref="ArgumentOutOfRangeException">
@@ -111,10 +113,10 @@ public static partial class Blas
     /// The largest order factored and differentiated whole (one kernel launch per pass, one
     /// thread group or thread per matrix). GPU family: <see cref="PotrfMaxUnblockedOrder{T}"/>, as
     /// far as shared memory allows — one launch against about four (forward) or six (backward)
-    /// per block of 32. CPU family: 64, where the blocked path is a single block anyway.
+    /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
     /// </summary>
     internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>
-        device.Family == KernelFamily.GpuTuned ? PotrfMaxUnblockedOrder<T>(device) : PotrfCpu.BlockSize;
+        device.Family == KernelFamily.GpuTuned ? PotrfMaxUnblockedOrder<T>(device) : PotrfCpu.WholeUpTo;
 
     /// <summary>
     /// The diagonal blocks of a blocked factorization or reverse. GPU family: 32, and 64 beyond

@@ -31,10 +31,12 @@ public static partial class Blas
     /// <param name="l">The Cholesky factors, [n, n] each (batch stride 0 broadcasts one factor).</param>
     /// <param name="lbar">The cotangents L̄, [n, n] each, overwritten by Ā.</param>
     /// <param name="blockSize">
-    /// Order of the diagonal blocks; 0 chooses it from n, the batch and the device (see
-    /// <see cref="PotrfBackwardBlockSize{T}"/>). A block size of at least n differentiates each
-    /// matrix in one launch: one thread group per matrix in shared memory (GPU family, n ≤
-    /// <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix (CPU family).
+    /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
+    /// least n differentiates each matrix in one launch: one thread group per matrix in shared
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// (CPU family).
     /// </param>
     /// <param name="symmetrize">
     /// Overwrite all of L̄ with ½(Ā + Āᵀ) (in the same launch when the matrices are differentiated

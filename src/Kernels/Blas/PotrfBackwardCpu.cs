@@ -1,5 +1,6 @@
 using System.Numerics;
 using ILGPU;
+using ILGPU.Frontend;
 using ILGPU.Runtime;
 
 namespace GpuAD.Kernels;
@@ -8,7 +9,7 @@ namespace GpuAD.Kernels;
 /// CPU-tuned unblocked reverse of the Cholesky factorization of one diagonal block (or of a whole
 /// matrix): one simulated thread per matrix, no barriers, through pointers. Row j's step touches
 /// row j and, for every row i below it, a contiguous segment of row i of L and of Ā, so the work
-/// runs along rows: r̄ −= c̄ᵢ·L[i, :j] and Ā[i, :j] −= c̄ᵢ·r in one pass over row i.
+/// runs along rows: r̄ −= c̄ᵢ·L[i, :j] and Ā[i, :j] −= c̄ᵢ·r in one SIMD pass over row i.
 /// </summary>
 internal static class PotrfBackwardCpu
 {
@@ -23,38 +24,14 @@ internal static class PotrfBackwardCpu
     private static unsafe void Kernel<T>(Index1D b, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> w, PotrfBackwardArgs p)
         where T : unmanaged, INumber<T>
     {
-        T two = T.One + T.One;
         fixed (T* l0 = &l[0L])
         fixed (T* a0 = &lbar[0L])
         {
             T* lm = l0 + p.L.Offset + b * p.L.BatchStride;
             T* am = a0 + p.LBar.Offset + b * p.LBar.BatchStride;
-            long ldl = p.L.Ld, lda = p.LBar.Ld;
-            for (int j = p.N - 1; j >= 0; j--)
-            {
-                T* lj = lm + j * ldl; // r = lj[0..j), d = lj[j]
-                T* aj = am + j * lda; // r̄, d̄
-                T d = lj[j];
-                T s = T.Zero;         // c̄·c
-                for (int i = j + 1; i < p.N; i++) s += am[i * lda + j] * lm[i * ldl + j];
-                T dBar = (aj[j] - s / d) / d;
-                for (int q = 0; q < j; q++) aj[q] -= dBar * lj[q];
-                for (int i = j + 1; i < p.N; i++)
-                {
-                    T* li = lm + i * ldl;
-                    T* ai = am + i * lda;
-                    T cBar = ai[j] / d;
-                    ai[j] = cBar;
-                    for (int q = 0; q < j; q++)
-                    {
-                        aj[q] -= cBar * li[q]; // r̄ −= Bmᵀ·c̄
-                        ai[q] -= cBar * lj[q]; // B̄m −= c̄·r
-                    }
-                }
-                aj[j] = dBar / two;
-            }
+            Reverse(lm, p.L.Ld, am, p.LBar.Ld, p.N);
             if (p.Symmetrize != 0)
-                MirrorHalf(am, lda, 0, p.N);
+                MirrorHalf(am, p.LBar.Ld, 0, p.N);
             if (p.WriteSym == 0) return;
         }
         fixed (T* w0 = &w[0L])
@@ -63,6 +40,7 @@ internal static class PotrfBackwardCpu
             T* wm = w0 + p.W.Offset + b * p.W.BatchStride;
             T* am = a0 + p.LBar.Offset + b * p.LBar.BatchStride;
             long ldw = p.W.Ld, lda = p.LBar.Ld;
+            T two = T.One + T.One;
             for (int i = 0; i < p.N; i++)
             {
                 T* wi = wm + i * ldw;
@@ -71,6 +49,34 @@ internal static class PotrfBackwardCpu
                 wi[i] = two * ai[i];
                 for (int q = i + 1; q < p.N; q++) wi[q] = am[q * lda + i];
             }
+        }
+    }
+
+    /// <summary>
+    /// The unblocked reverse of one block in place (L̄ → Ā), row j from the last up. The row
+    /// updates are SIMD; opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
+    /// </summary>
+    [External("gpuad_potrf_backward_cpu")]
+    private static unsafe void Reverse<T>(T* lm, long ldl, T* am, long lda, int n) where T : unmanaged, INumber<T>
+    {
+        T two = T.One + T.One;
+        for (int j = n - 1; j >= 0; j--)
+        {
+            T* lj = lm + j * ldl; // r = lj[0..j), d = lj[j]
+            T* aj = am + j * lda; // r̄, d̄
+            T d = lj[j];
+            T s = T.Zero;         // c̄·c down column j
+            for (int i = j + 1; i < n; i++) s += am[i * lda + j] * lm[i * ldl + j];
+            T dBar = (aj[j] - s / d) / d;
+            CpuSimd.Axpy(aj, lj, -dBar, j); // r̄ −= d̄·r
+            for (int i = j + 1; i < n; i++)
+            {
+                T* ai = am + i * lda;
+                T cBar = ai[j] / d;
+                ai[j] = cBar;
+                CpuSimd.Axpy2(aj, lm + i * ldl, -cBar, ai, lj, -cBar, j); // r̄ −= c̄ᵢ·Bm[i]; B̄m[i] −= c̄ᵢ·r
+            }
+            aj[j] = dBar / two;
         }
     }
 

@@ -9,8 +9,9 @@ namespace GpuAD.Tests.Kernels;
 public sealed class PotrfBackwardTests(DeviceFixture devices)
 {
     /// <summary>
-    /// (family, dtype, n, block size; 0 = automatic). CPU blocks are 64: 65, 130 and 257 cross
-    /// one to four block boundaries, and 7 or 16 force many ragged blocks. The GPU family
+    /// (family, dtype, n, block size; 0 = automatic). The CPU family differentiates matrices up to
+    /// 512 whole by default, one thread each; with blocks of 64, 65, 130 and 257 cross one to four
+    /// block boundaries, and blocks of 7 or 16 make many ragged ones. The GPU family
     /// differentiates matrices up to 77 (fp64) whole in one group; it runs emulated (slow), so it
     /// gets small sizes and two blocked cases (blocks of 32 and 16, the last one ragged).
     /// </summary>
@@ -19,11 +20,13 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
         var data = new TheoryData<KernelFamily, string, int, int>();
         foreach (int n in new[] { 1, 7, 65, 130, 257 })
             data.Add(KernelFamily.CpuTuned, "f64", n, 0);
-        foreach (int n in new[] { 7, 65, 130 })
+        foreach (int n in new[] { 65, 130, 257 })
+            data.Add(KernelFamily.CpuTuned, "f64", n, 64);
+        foreach (int n in new[] { 7, 130 })
             data.Add(KernelFamily.CpuTuned, "f32", n, 0);
+        data.Add(KernelFamily.CpuTuned, "f32", 130, 64);
         data.Add(KernelFamily.CpuTuned, "f64", 33, 7);
         data.Add(KernelFamily.CpuTuned, "f64", 65, 16);
-        data.Add(KernelFamily.CpuTuned, "f64", 130, 130); // whole, one thread per matrix
         foreach (int n in new[] { 1, 7, 33, 65 })
             data.Add(KernelFamily.GpuTuned, "f64", n, 0);
         data.Add(KernelFamily.GpuTuned, "f32", 33, 0);
@@ -44,6 +47,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     [InlineData(KernelFamily.CpuTuned, "f64", 16, 0)]
     [InlineData(KernelFamily.CpuTuned, "f32", 16, 0)]
     [InlineData(KernelFamily.CpuTuned, "f64", 100, 0)]
+    [InlineData(KernelFamily.CpuTuned, "f64", 100, 64)]
     [InlineData(KernelFamily.GpuTuned, "f64", 9, 0)]
     public void LargeBatchesOfSmallMatrices(KernelFamily family, string dtype, int n, int blockSize)
     {

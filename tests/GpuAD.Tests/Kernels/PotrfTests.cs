@@ -8,10 +8,11 @@ namespace GpuAD.Tests.Kernels;
 public sealed class PotrfTests(DeviceFixture devices)
 {
     /// <summary>
-    /// (family, dtype, n, block size; 0 = automatic). CPU blocks are 64 (65 and 130 cross block
-    /// boundaries). The GPU family factors matrices up to 77 (fp64) or 110 (fp32) whole, one group
-    /// each, and blocks of 32 above; explicit block sizes exercise its blocked path on small sizes.
-    /// It runs emulated (slow), so it gets small sizes and 65 once.
+    /// (family, dtype, n, block size; 0 = automatic). The CPU family factors matrices up to 512
+    /// whole by default, one thread each; with blocks of 64, 65 and 130 cross block boundaries, and
+    /// blocks of 7 make many ragged ones. The GPU family factors matrices up to 77 (fp64) or 110
+    /// (fp32) whole, one group each, and blocks of 32 above; explicit block sizes exercise its
+    /// blocked path on small sizes. It runs emulated (slow), so it gets small sizes and 65 once.
     /// </summary>
     public static TheoryData<KernelFamily, string, int, int> Cases()
     {
@@ -23,7 +24,9 @@ public sealed class PotrfTests(DeviceFixture devices)
             foreach (int n in new[] { 1, 7, 33 })
                 data.Add(KernelFamily.GpuTuned, dtype, n, 0);
         }
-        data.Add(KernelFamily.CpuTuned, "f64", 130, 130); // whole, one thread per matrix
+        foreach (var dtype in new[] { "f64", "f32" })
+        foreach (int n in new[] { 65, 130 })
+            data.Add(KernelFamily.CpuTuned, dtype, n, 64);
         data.Add(KernelFamily.CpuTuned, "f64", 33, 7);
         data.Add(KernelFamily.GpuTuned, "f64", 2, 0);
         data.Add(KernelFamily.GpuTuned, "f64", 65, 0);
@@ -115,7 +118,7 @@ public sealed class PotrfTests(DeviceFixture devices)
 
     [Theory]
     [InlineData(KernelFamily.CpuTuned, 130, 100, 0)]
-    [InlineData(KernelFamily.CpuTuned, 130, 100, 130)]
+    [InlineData(KernelFamily.CpuTuned, 130, 100, 64)]
     [InlineData(KernelFamily.GpuTuned, 65, 50, 0)]
     [InlineData(KernelFamily.GpuTuned, 65, 50, 32)]
     public void AFailureInALaterBlockIsReportedExactly(KernelFamily family, int n, int minor, int blockSize)
@@ -127,9 +130,11 @@ public sealed class PotrfTests(DeviceFixture devices)
     }
 
     [Theory]
-    [InlineData(KernelFamily.CpuTuned, 70)]
-    [InlineData(KernelFamily.GpuTuned, 40)]
-    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n)
+    [InlineData(KernelFamily.CpuTuned, 70, 0)]
+    [InlineData(KernelFamily.CpuTuned, 70, 64)]
+    [InlineData(KernelFamily.GpuTuned, 40, 0)]
+    [InlineData(KernelFamily.GpuTuned, 40, 32)]
+    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n, int blockSize)
     {
         // Row k of the lower triangle enters pivots k, k+1, … only (pivot i < k never reads it), and
         // a NaN in L[k, j] makes pivot k NaN: either way the first failing minor is exactly k + 1.
@@ -139,12 +144,12 @@ public sealed class PotrfTests(DeviceFixture devices)
         {
             var a = TestData.Spd(1, n, seed: 7);
             a[i * n + j] = v;
-            Assert.Equal(new[] { j <= i ? k + 1 : 0 }, Factor<double>(family, a, 1, n));
+            Assert.Equal(new[] { j <= i ? k + 1 : 0 }, Factor<double>(family, a, 1, n, blockSize));
         }
         // a pivot that is exactly zero fails too
         var z = TestData.Spd(1, n, seed: 8);
         z[0] = 0;
-        Assert.Equal(new[] { 1 }, Factor<double>(family, z, 1, n));
+        Assert.Equal(new[] { 1 }, Factor<double>(family, z, 1, n, blockSize));
     }
 
     [Theory]
