@@ -8,7 +8,7 @@ internal struct PotrfBackwardArgs
 {
     public MatLayout L;    // the diagonal block of L: its (0, 0) is the block's corner
     public MatLayout LBar; // the same block of the cotangent, overwritten by Ā
-    public MatLayout W;    // [n, n] per matrix: receives Ā₁₁ + Ā₁₁ᵀ when WriteSym
+    public MatLayout W;    // [N, N] per matrix: receives Ā₁₁ + Ā₁₁ᵀ when WriteSym
     public int N;          // order of the block
     public int WriteSym;
     public int Symmetrize; // the block is the whole matrix: finish with ½(Ā + Āᵀ) in all of L̄
