@@ -85,6 +85,19 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
         Vjp(cotangent, new Grads<T>(In));
     }
 
+    /// <summary>
+    /// Takes the output's cotangent — the tensor <see cref="Vjp"/> received — out of the tape's
+    /// hands, so the VJP may hand its memory on as an input's gradient. The tape releases the
+    /// cotangent right after the VJP otherwise; no other node holds it (every VJP gives its inputs
+    /// tensors of their own).
+    /// </summary>
+    protected Tensor<T> TakeCotangent()
+    {
+        var cotangent = Out.Grad ?? throw new InvalidOperationException($"Internal: {Name} has no cotangent to take.");
+        Out.Grad = null;
+        return cotangent;
+    }
+
     /// <summary>A value of T from a double constant.</summary>
     protected static T C(double value) => T.CreateTruncating(value);
 

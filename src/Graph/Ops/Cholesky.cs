@@ -8,30 +8,41 @@ public static partial class Op
     /// Σ̄ that PyTorch returns. Σ is left untouched.
     /// </summary>
     /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="algorithm">
+    /// How to factor and differentiate (see <see cref="CholeskyAlgorithm"/>); Auto defers to
+    /// <see cref="CholeskyPolicy"/>. Every algorithm gives the same values and gradients up to rounding.
+    /// </param>
     /// <returns>L [batch, n, n], zero above the diagonal.</returns>
-    /// <exception cref="ArgumentException">Σ is not square (raised when recorded).</exception>
+    /// <exception cref="ArgumentException">
+    /// Σ is not square, or the algorithm cannot handle its order (raised when recorded).
+    /// </exception>
     /// <exception cref="NotPositiveDefiniteException">
     /// A matrix is not positive-definite (NaN and ±Inf included); names the first failing batch
     /// element and the order of its leading minor.
     /// </exception>
-    public static Var<T> Cholesky<T>(Var<T> sigma) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> Cholesky<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true));
+        var resolved = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, algorithm);
+        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true, resolved));
     }
 
     /// <summary>
-    /// <see cref="Cholesky{T}(Var{T})"/> without the check, like <c>torch.linalg.cholesky_ex</c>:
+    /// <see cref="Cholesky{T}(Var{T}, CholeskyAlgorithm)"/> without the check, like <c>torch.linalg.cholesky_ex</c>:
     /// returns the per-matrix info codes on the device (0, or the order of the first leading minor
     /// that is not positive-definite) and makes no host round trip. Factors of failed matrices are
     /// unspecified. The caller owns <c>Info</c>.
     /// </summary>
-    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="algorithm">How to factor and differentiate; Auto defers to <see cref="CholeskyPolicy"/>.</param>
+    /// <exception cref="ArgumentException">Σ is not square, or the algorithm cannot handle its order (raised when recorded).</exception>
+    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        var node = new CholeskyNode<T>(sigma, throwOnFailure: false);
+        var resolved = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, algorithm);
+        var node = new CholeskyNode<T>(sigma, throwOnFailure: false, resolved);
         var l = tape.Record(node);
         return (l, node.Info!);
     }
@@ -44,11 +55,22 @@ public static partial class Op
 /// Φ(Z) = tril(Z) − ½·diag(Z).
 /// Adjoint: ⟨L̄, L·Φ(L⁻¹dΣL⁻ᵀ)⟩ = ⟨tril(Lᵀ·L̄), Φ(L⁻¹dΣL⁻ᵀ)⟩ = ⟨Φ*(tril(Lᵀ·L̄)), L⁻¹dΣL⁻ᵀ⟩, with
 /// Φ*(Z) = ½(Z + Zᵀ − diag(Z)), so Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ — symmetric, what PyTorch returns
-/// (symmetrized once more at the end so it is exactly symmetric in floating point).
+/// (symmetrized once more at the end so it is exactly symmetric in floating point). That is the
+/// composed backward, kept as the reference.
+/// Blocked (and small-matrix) backward: the forward reads only Σ's lower triangle, and reverse
+/// mode through its blocked (or unblocked) algorithm gives Ā, lower triangular, with
+/// dy = Σ_{i≥j} Ā_ij·dΣ_ij = ⟨Ā, dΣ⟩ (Murray 2016, §4; <see cref="Blas.PotrfBackward{T}"/>). For a
+/// symmetric dΣ, ⟨Ā, dΣ⟩ = ⟨½(Ā + Āᵀ), dΣ⟩, and the symmetric gradient is unique, so
+/// Σ̄ = ½(Ā + Āᵀ): Ā's strict lower triangle halved and mirrored, its diagonal kept.
 /// </summary>
-internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure) : Node<T>(OpName, sigma)
+internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, CholeskyAlgorithm algorithm) : Node<T>(OpName, sigma)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The resolved algorithm (never Auto).</summary>
+    internal CholeskyAlgorithm Algorithm { get; } = algorithm;
+
+    private int BlockSize => CholeskyPolicy.BlockSize<T>(Device, Algorithm, In[0].Shape.Rows);
+
     internal const string OpName = "Cholesky";
 
     /// <summary>The info codes, for the non-throwing variant (owned by its caller).</summary>
@@ -66,7 +88,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure) : Node<
         var sigma = In[0].Value;
         var l = sigma.Clone();
         var codes = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
-        Blas.Potrf(Device, l.Mat, codes);
+        Blas.Potrf(Device, l.Mat, codes, BlockSize);
         if (!throwOnFailure)
         {
             Info = codes;
@@ -96,8 +118,19 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure) : Node<
         return ldot;
     }
 
-    // Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹
-    internal override void Vjp(Tensor<T> lbar, Grads<T> grads) => grads.Add(0, ComposedBackward(Device, Out.Value, lbar));
+    // Composed: Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹. Blocked and small: Ā in place in L̄, Σ̄ = ½(Ā + Āᵀ).
+    internal override void Vjp(Tensor<T> lbar, Grads<T> grads)
+    {
+        if (Algorithm == CholeskyAlgorithm.Composed)
+        {
+            grads.Add(0, ComposedBackward(Device, Out.Value, lbar));
+            return;
+        }
+        // In place: L̄ becomes Σ̄ and is handed on as Σ's gradient.
+        var sigmaBar = TakeCotangent();
+        Blas.PotrfBackward(Device, Out.Value.Mat, sigmaBar.Mat, BlockSize, symmetrize: true);
+        grads.Add(0, sigmaBar);
+    }
 
     /// <summary>The composed backward: one GEMM, an element map and two triangular solves.</summary>
     internal static Tensor<T> ComposedBackward(Device device, Tensor<T> l, Tensor<T> lbar)

@@ -10,6 +10,7 @@ internal struct PotrfArgs
     public MatLayout A;   // the diagonal block: its (0, 0) is the block's corner
     public int N;         // order of the block
     public int Offset;    // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
+    public int Whole;     // the block is the whole matrix: write info (0 on success, without reading it) and clear the strict upper triangle
     public int BatchBase; // first batch element of this launch
 }
 
@@ -26,7 +27,19 @@ public static partial class Blas
     /// <param name="device">The device holding both operands.</param>
     /// <param name="a">The symmetric matrices, [n, n] each, overwritten by L.</param>
     /// <param name="info">[batch, 1, 1]: the status of every matrix.</param>
+    /// <param name="blockSize">
+    /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
+    /// least n factors each matrix in one launch: one thread group per matrix in shared
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// (CPU family).
+    /// </param>
     /// <exception cref="ArgumentException">A is not square, info's shape is not [batch, 1, 1], or A broadcasts (batch stride 0).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// The block size is negative, or on the GPU family its diagonal blocks, min(blockSize, n),
+    /// exceed <see cref="PotrfMaxUnblockedOrder{T}"/>.
+    /// </exception>
     /// <exception cref="NotSupportedException">The element type is neither float nor double.</exception>
     /// <remarks>
     /// Blocked right-looking: for each diagonal block, an unblocked kernel factors A11 = L11·L11ᵀ
@@ -36,11 +49,10 @@ public static partial class Blas
     /// the pivots of rows k and later only, so it is reported as minor k + 1 unless an earlier
     /// minor fails first.
     /// </remarks>
-    public static void Potrf<T>(Device device, MatRef<T> a, Tensor<int> info) where T : unmanaged, INumber<T>
+    public static void Potrf<T>(Device device, MatRef<T> a, Tensor<int> info, int blockSize = 0) where T : unmanaged, INumber<T>
     {
         var shape = new Shape(a.Batch, a.Rows, a.Cols);
-        if (typeof(T) != typeof(double) && typeof(T) != typeof(float))
-            throw new NotSupportedException($"Potrf: element type {typeof(T).Name} is not supported (float or double).");
+        CheckFloatingPoint<T>("Potrf");
         if (a.Rows != a.Cols)
             throw ShapeErrors.Invalid("Potrf", "the matrices must be square", shape);
         if (info.Shape != new Shape(a.Batch, 1, 1))
@@ -49,24 +61,94 @@ public static partial class Blas
             throw new ArgumentException($"Potrf: info belongs to {info.Device.Name}, not to {device.Name}.");
         if (a.Batch > 1 && a.BatchStride == 0 && a.Rows > 0)
             throw ShapeErrors.Invalid("Potrf", "a broadcast matrix (batch stride 0) cannot be factored in place", shape);
+        int n = a.Rows;
+        int nb = CheckBlockSize<T>(device, "Potrf", blockSize, n, PotrfBlockSize<T>(device, n, a.Batch));
         if (a.Batch == 0) return;
 
         using var _ = device.Enter();
+        if (n == 0)
+        {
+            info.Clear();
+            return;
+        }
+        if (nb >= n)
+        {
+            FactorDiagonalBlock(device, a, info.View, 0, whole: true); // writes info and clears the upper triangle itself
+            return;
+        }
         info.Clear();
-        int n = a.Rows;
-        if (n == 0) return;
-        int nb = device.Family == KernelFamily.GpuTuned ? PotrfGpu.BlockSize : PotrfCpu.BlockSize;
         for (int k0 = 0; k0 < n; k0 += nb)
         {
             int w = Math.Min(nb, n - k0), k1 = k0 + w;
             var a11 = a.Block(k0, k0, w, w);
-            FactorDiagonalBlock(device, a11, info.View, k0);
+            FactorDiagonalBlock(device, a11, info.View, k0, whole: false);
             if (k1 == n) break;
             var a21 = a.Block(k1, k0, n - k1, w);
             Trsm(device, a11, a21, left: false, lower: true, transpose: true, unitDiagonal: false, T.One);
             Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true);
         }
         Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
+    }
+
+    /// <summary>
+    /// The largest order whose matrices one kernel factors (<see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/>)
+    /// or differentiates (<see cref="PotrfBackward{T}"/>) whole, one matrix per launch unit: on the
+    /// GPU family the largest n whose two packed triangles, n(n+1)·sizeof(T) bytes, fit the 48 KiB of
+    /// shared memory a CUDA thread group gets by default (77 in float64, 110 in float32); unlimited
+    /// (<see cref="int.MaxValue"/>) on the CPU family, where one thread works on each matrix in place.
+    /// </summary>
+    /// <param name="device">The device whose kernel family decides.</param>
+    public static int PotrfMaxUnblockedOrder<T>(Device device) where T : unmanaged, INumber<T> =>
+        device.Family == KernelFamily.GpuTuned ? PotrfGpu.MaxOrder(Unsafe.SizeOf<T>()) : int.MaxValue;
+
+    /// <summary>
+    /// The block size <see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/> and
+    /// <see cref="PotrfBackward{T}"/> use when given 0: the whole matrix (one launch per pass) up
+    /// to <see cref="PotrfSmallOrder{T}"/>, else <see cref="PotrfBlockedBlockSize"/>.
+    /// </summary>
+    internal static int PotrfBlockSize<T>(Device device, int n, int batch) where T : unmanaged, INumber<T> =>
+        n <= PotrfSmallOrder<T>(device, batch) ? Math.Max(n, 1) : PotrfBlockedBlockSize(device, n);
+
+    /// <summary>
+    /// The largest order factored and differentiated whole (one kernel launch per pass, one
+    /// thread group or thread per matrix). GPU family: <see cref="PotrfMaxUnblockedOrder{T}"/>, as
+    /// far as shared memory allows — one launch against about four (forward) or six (backward)
+    /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
+    /// </summary>
+    internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>
+        device.Family == KernelFamily.GpuTuned ? PotrfMaxUnblockedOrder<T>(device) : PotrfCpu.WholeUpTo;
+
+    /// <summary>
+    /// The diagonal blocks of a blocked factorization or reverse. GPU family: 32, and 64 beyond
+    /// n = 512 (half the launches, and GEMM updates with K = 64 that reuse each staged tile twice
+    /// as long; the unblocked kernels' serial chain is n steps whatever the block). CPU family: 64,
+    /// the CPU GEMM's tiles and the CPU TRSM's blocks.
+    /// </summary>
+    internal static int PotrfBlockedBlockSize(Device device, int n) =>
+        device.Family == KernelFamily.CpuTuned ? PotrfCpu.BlockSize
+        : n > PotrfGpu.LargeFrom ? PotrfGpu.LargeBlockSize : PotrfGpu.BlockSize;
+
+    /// <summary>
+    /// The block size to use: <paramref name="requested"/>, or <paramref name="automatic"/> for 0.
+    /// Throws when it is negative, or when the GPU family's diagonal blocks would not fit a group's
+    /// shared memory.
+    /// </summary>
+    private static int CheckBlockSize<T>(Device device, string op, int requested, int n, int automatic) where T : unmanaged, INumber<T>
+    {
+        if (requested < 0)
+            throw new ArgumentOutOfRangeException("blockSize", requested, $"{op}: the block size must be positive (or 0 to choose it), got {requested}.");
+        int nb = requested == 0 ? automatic : requested;
+        int max = PotrfMaxUnblockedOrder<T>(device);
+        if (Math.Min(nb, n) > max)
+            throw new ArgumentOutOfRangeException("blockSize", requested,
+                $"{op}: diagonal blocks of order {Math.Min(nb, n)} do not fit one thread group's shared memory on {device.Name}: at most {max} for {typeof(T).Name}.");
+        return nb;
+    }
+
+    private static void CheckFloatingPoint<T>(string op)
+    {
+        if (typeof(T) != typeof(double) && typeof(T) != typeof(float))
+            throw new NotSupportedException($"{op}: element type {typeof(T).Name} is not supported (float or double).");
     }
 
     /// <summary>
@@ -90,19 +172,19 @@ public static partial class Blas
     /// need a square root, which generic math offers through <see cref="IRootFunctions{T}"/>: the
     /// element type, float or double, is resolved here on the host.
     /// </summary>
-    private static void FactorDiagonalBlock<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset)
+    private static void FactorDiagonalBlock<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole)
         where T : unmanaged, INumber<T>
     {
         if (typeof(T) == typeof(double))
-            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<double>>(ref a11), info, offset);
+            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<double>>(ref a11), info, offset, whole);
         else
-            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<float>>(ref a11), info, offset);
+            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<float>>(ref a11), info, offset, whole);
     }
 
-    private static void FactorDiagonalBlockOf<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset)
+    private static void FactorDiagonalBlockOf<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
-        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset };
+        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset, Whole = whole ? 1 : 0 };
         if (device.Family == KernelFamily.GpuTuned)
             PotrfGpu.Launch(device, a11.Data, info, args, a11.Batch);
         else

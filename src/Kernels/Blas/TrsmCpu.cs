@@ -1,5 +1,6 @@
 using System.Numerics;
 using ILGPU;
+using ILGPU.Frontend;
 using ILGPU.Runtime;
 
 namespace GpuAD.Kernels;
@@ -9,7 +10,8 @@ namespace GpuAD.Kernels;
 /// chunk of right-hand sides), no barriers, elements addressed through pointers taken once.
 /// Left solves work on a chunk of B's columns row by row, so every update is a contiguous
 /// row segment (B[i, c..] −= op(T)[i, q]·B[q, c..]); right solves work on a chunk of B's rows,
-/// each row substituted with dot products along the row.
+/// each row substituted along contiguous rows of T (axpy or dot form, by transpose). The inner
+/// loops are SIMD (<see cref="Vector{T}"/>).
 /// </summary>
 internal static class TrsmCpu
 {
@@ -50,34 +52,35 @@ internal static class TrsmCpu
         int c0 = task % chunks * ChunkCols, c1 = Math.Min(c0 + ChunkCols, p.Count);
         fixed (T* t0 = &t[0L])
         fixed (T* b0 = &b[0L])
+            SolveLeftColumns(t0 + p.Tri.Offset + batch * p.Tri.BatchStride, b0 + p.B.Offset + batch * p.B.BatchStride + c0, c1 - c0, p);
+    }
+
+    /// <summary>
+    /// The left solve for <paramref name="width"/> columns starting at <paramref name="x"/>: row i of X
+    /// = (α·B[i] − Σ op(T)[i, q]·X[q]) / op(T)[i, i], each update a SIMD axpy along the row segment.
+    /// Opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
+    /// </summary>
+    [External("gpuad_trsm_cpu_left")]
+    private static unsafe void SolveLeftColumns<T>(T* tri, T* x, int width, TrsmArgs<T> p)
+        where T : unmanaged, INumber<T>
+    {
+        long sI = p.Transpose == 0 ? p.Tri.Ld : 1, sQ = p.Transpose == 0 ? 1 : p.Tri.Ld; // op(T)[i, q] = tri[i·sI + q·sQ]
+        long ldb = p.B.Ld;
+        for (int s = 0; s < p.N; s++)
         {
-            T* tri = t0 + p.Tri.Offset + batch * p.Tri.BatchStride;
-            T* x = b0 + p.B.Offset + batch * p.B.BatchStride;
-            long sI = p.Transpose == 0 ? p.Tri.Ld : 1, sQ = p.Transpose == 0 ? 1 : p.Tri.Ld; // op(T)[i, q] = tri[i·sI + q·sQ]
-            long ldb = p.B.Ld;
-            for (int s = 0; s < p.N; s++)
+            int i = p.Forward != 0 ? s : p.N - 1 - s;
+            T* xi = x + i * ldb;
+            if (p.Alpha != T.One) CpuSimd.Scale(xi, p.Alpha, width);
+            for (int r = 0; r < s; r++)
             {
-                int i = p.Forward != 0 ? s : p.N - 1 - s;
-                T* xi = x + i * ldb;
-                if (p.Alpha != T.One)
-                    for (int c = c0; c < c1; c++) xi[c] *= p.Alpha;
-                for (int r = 0; r < s; r++)
-                {
-                    int q = p.Forward != 0 ? r : p.N - 1 - r;
-                    T tiq = tri[i * sI + q * sQ];
-                    T* xq = x + q * ldb;
-                    for (int c = c0; c < c1; c++) xi[c] -= tiq * xq[c];
-                }
-                if (p.Unit == 0)
-                {
-                    T d = tri[i * sI + i * sQ];
-                    for (int c = c0; c < c1; c++) xi[c] /= d;
-                }
+                int q = p.Forward != 0 ? r : p.N - 1 - r;
+                CpuSimd.Axpy(xi, x + q * ldb, -tri[i * sI + q * sQ], width);
             }
+            if (p.Unit == 0) CpuSimd.Divide(xi, tri[i * sI + i * sQ], width);
         }
     }
 
-    /// <summary>X·op(T) = α·B for rows r0..r1−1 of one matrix: X[r, j] = (α·B[r, j] − Σ X[r, q]·op(T)[q, j]) / op(T)[j, j] over solved q.</summary>
+    /// <summary>X·op(T) = α·B for rows r0..r1−1 of one matrix.</summary>
     private static unsafe void RightKernel<T>(Index1D task, ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -86,22 +89,43 @@ internal static class TrsmCpu
         int r0 = task % chunks * ChunkRows, r1 = Math.Min(r0 + ChunkRows, p.Count);
         fixed (T* t0 = &t[0L])
         fixed (T* b0 = &b[0L])
+            SolveRightRows(t0 + p.Tri.Offset + batch * p.Tri.BatchStride, b0 + p.B.Offset + batch * p.B.BatchStride + r0 * (long)p.B.Ld, r1 - r0, p);
+    }
+
+    /// <summary>
+    /// The right solve for <paramref name="rows"/> rows starting at <paramref name="x0"/>, each on its
+    /// own, reading op(T) along stored rows of T. Without transpose, row j of op(T) is a stored row:
+    /// once X[r, j] = B[r, j] / op(T)[j, j] is known it is eliminated from the unknowns still to solve,
+    /// B[r, q] −= X[r, j]·op(T)[j, q] (a SIMD axpy). With transpose, column j of op(T) is a stored
+    /// row: X[r, j] = (B[r, j] − Σ X[r, q]·op(T)[q, j]) / op(T)[j, j] over the solved q (a SIMD dot).
+    /// Opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
+    /// </summary>
+    [External("gpuad_trsm_cpu_right")]
+    private static unsafe void SolveRightRows<T>(T* tri, T* x0, int rows, TrsmArgs<T> p)
+        where T : unmanaged, INumber<T>
+    {
+        long ld = p.Tri.Ld;
+        int n = p.N;
+        bool forward = p.Forward != 0;
+        for (int row = 0; row < rows; row++)
         {
-            T* tri = t0 + p.Tri.Offset + batch * p.Tri.BatchStride;
-            long sQ = p.Transpose == 0 ? p.Tri.Ld : 1, sJ = p.Transpose == 0 ? 1 : p.Tri.Ld; // op(T)[q, j] = tri[q·sQ + j·sJ]
-            for (int row = r0; row < r1; row++)
+            T* x = x0 + row * p.B.Ld;
+            if (p.Alpha != T.One) CpuSimd.Scale(x, p.Alpha, n);
+            for (int s = 0; s < n; s++)
             {
-                T* x = b0 + p.B.Offset + batch * p.B.BatchStride + row * p.B.Ld;
-                for (int s = 0; s < p.N; s++)
+                int j = forward ? s : n - 1 - s;
+                T* tj = tri + j * ld; // stored row j: op(T)[j, ·] without transpose, op(T)[·, j] with it
+                if (p.Transpose == 0)
                 {
-                    int j = p.Forward != 0 ? s : p.N - 1 - s;
-                    T v = p.Alpha * x[j];
-                    T* tj = tri + j * sJ;
-                    if (p.Forward != 0)
-                        for (int q = 0; q < j; q++) v -= x[q] * tj[q * sQ];
-                    else
-                        for (int q = j + 1; q < p.N; q++) v -= x[q] * tj[q * sQ];
-                    x[j] = p.Unit == 0 ? v / tj[j * sQ] : v;
+                    T v = p.Unit == 0 ? x[j] / tj[j] : x[j];
+                    x[j] = v;
+                    if (forward) CpuSimd.Axpy(x + j + 1, tj + j + 1, -v, n - j - 1);
+                    else CpuSimd.Axpy(x, tj, -v, j);
+                }
+                else
+                {
+                    T v = x[j] - (forward ? CpuSimd.Dot(x, tj, j) : CpuSimd.Dot(x + j + 1, tj + j + 1, n - j - 1));
+                    x[j] = p.Unit == 0 ? v / tj[j] : v;
                 }
             }
         }

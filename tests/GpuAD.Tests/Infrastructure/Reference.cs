@@ -116,4 +116,48 @@ public static class Reference
         }
         return l;
     }
+
+    /// <summary>
+    /// The symmetric gradient of a Cholesky factorization, Σ̄ = sym(L⁻ᵀ·Φ*(tril(Lᵀ·tril(L̄)))·L⁻¹)
+    /// with Φ*(Z) = ½(Z + Zᵀ − diag Z) (PyTorch's formula), by substitution in float64. Only the
+    /// lower triangles of L and L̄ are read.
+    /// </summary>
+    public static double[] CholeskyBackward(double[] l, double[] lbar, int batch, int n)
+    {
+        var result = new double[(long)batch * n * n];
+        var s = new double[n, n];
+        for (int b = 0; b < batch; b++)
+        {
+            long o = (long)b * n * n;
+            double L(int i, int j) => j <= i ? l[o + i * n + j] : 0;
+            // S = Φ*(tril(Lᵀ·L̄)): P[i, j] = Σ_k L[k, i]·L̄[k, j] over k ≥ i (i ≥ j).
+            for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double p = 0;
+                for (int k = i; k < n; k++) p += L(k, i) * lbar[o + k * n + j];
+                s[i, j] = s[j, i] = p / 2;
+            }
+            // X = L⁻ᵀ·S: Lᵀ·X = S, back substitution down each column.
+            for (int c = 0; c < n; c++)
+            for (int i = n - 1; i >= 0; i--)
+            {
+                double v = s[i, c];
+                for (int k = i + 1; k < n; k++) v -= L(k, i) * s[k, c];
+                s[i, c] = v / L(i, i);
+            }
+            // Σ̄ = X·L⁻¹: Σ̄·L = X, each row by back substitution.
+            for (int r = 0; r < n; r++)
+            for (int j = n - 1; j >= 0; j--)
+            {
+                double v = s[r, j];
+                for (int k = j + 1; k < n; k++) v -= s[r, k] * L(k, j);
+                s[r, j] = v / L(j, j);
+            }
+            for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                result[o + i * n + j] = (s[i, j] + s[j, i]) / 2;
+        }
+        return result;
+    }
 }

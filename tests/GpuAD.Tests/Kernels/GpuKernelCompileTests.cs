@@ -16,7 +16,7 @@ namespace GpuAD.Tests.Kernels;
 /// </summary>
 public sealed class GpuKernelCompileTests
 {
-    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf" };
+    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf", "PotrfBackward" };
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -37,8 +37,15 @@ public sealed class GpuKernelCompileTests
         "TrsmLeft" => [M<ArrayView<float>, ArrayView<float>, TrsmArgs<float>>(TrsmGpu.LeftKernel), M<ArrayView<double>, ArrayView<double>, TrsmArgs<double>>(TrsmGpu.LeftKernel)],
         "TrsmRight" => [M<ArrayView<float>, ArrayView<float>, TrsmArgs<float>>(TrsmGpu.RightKernel), M<ArrayView<double>, ArrayView<double>, TrsmArgs<double>>(TrsmGpu.RightKernel)],
         "Potrf" => [M<ArrayView<float>, ArrayView<int>, PotrfArgs>(PotrfGpu.Kernel<float>), M<ArrayView<double>, ArrayView<int>, PotrfArgs>(PotrfGpu.Kernel<double>)],
+        "PotrfBackward" =>
+        [
+            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardArgs>(PotrfBackwardGpu.Kernel<float>),
+            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardArgs>(PotrfBackwardGpu.Kernel<double>),
+        ],
         _ => throw new ArgumentException(kernel),
     };
 
     private static MethodInfo M<T1, T2, T3>(Action<T1, T2, T3> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
 }

@@ -8,33 +8,42 @@ namespace GpuAD.Tests.Kernels;
 public sealed class PotrfTests(DeviceFixture devices)
 {
     /// <summary>
-    /// CPU blocks are 64 (65 and 130 cross block boundaries), GPU blocks 32 (33 and 65 do); the
-    /// GPU family runs emulated (slow), so it gets small sizes and 65 once.
+    /// (family, dtype, n, block size; 0 = automatic). The CPU family factors matrices up to 512
+    /// whole by default, one thread each; with blocks of 64, 65 and 130 cross block boundaries, and
+    /// blocks of 7 make many ragged ones. The GPU family factors matrices up to 77 (fp64) or 110
+    /// (fp32) whole, one group each, and blocks of 32 above; explicit block sizes exercise its
+    /// blocked path on small sizes. It runs emulated (slow), so it gets small sizes and 65 once.
     /// </summary>
-    public static TheoryData<KernelFamily, string, int> Cases()
+    public static TheoryData<KernelFamily, string, int, int> Cases()
     {
-        var data = new TheoryData<KernelFamily, string, int>();
+        var data = new TheoryData<KernelFamily, string, int, int>();
         foreach (var dtype in new[] { "f64", "f32" })
         {
             foreach (int n in new[] { 1, 2, 7, 16, 33, 65, 130 })
-                data.Add(KernelFamily.CpuTuned, dtype, n);
+                data.Add(KernelFamily.CpuTuned, dtype, n, 0);
             foreach (int n in new[] { 1, 7, 33 })
-                data.Add(KernelFamily.GpuTuned, dtype, n);
+                data.Add(KernelFamily.GpuTuned, dtype, n, 0);
         }
-        data.Add(KernelFamily.GpuTuned, "f64", 2);
-        data.Add(KernelFamily.GpuTuned, "f64", 65);
+        foreach (var dtype in new[] { "f64", "f32" })
+        foreach (int n in new[] { 65, 130 })
+            data.Add(KernelFamily.CpuTuned, dtype, n, 64);
+        data.Add(KernelFamily.CpuTuned, "f64", 33, 7);
+        data.Add(KernelFamily.GpuTuned, "f64", 2, 0);
+        data.Add(KernelFamily.GpuTuned, "f64", 65, 0);
+        data.Add(KernelFamily.GpuTuned, "f64", 45, 32);
+        data.Add(KernelFamily.GpuTuned, "f32", 20, 8);
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void FactorsMatchFloat64Cholesky(KernelFamily family, string dtype, int n)
+    public void FactorsMatchFloat64Cholesky(KernelFamily family, string dtype, int n, int blockSize)
     {
-        if (dtype == "f64") Run<double>(family, n);
-        else Run<float>(family, n);
+        if (dtype == "f64") Run<double>(family, n, blockSize);
+        else Run<float>(family, n, blockSize);
     }
 
-    private void Run<T>(KernelFamily family, int n) where T : unmanaged, INumber<T>
+    private void Run<T>(KernelFamily family, int n, int blockSize) where T : unmanaged, INumber<T>
     {
         var device = devices.Get(family);
         foreach (int batch in new[] { 1, 3 })
@@ -43,9 +52,9 @@ public sealed class PotrfTests(DeviceFixture devices)
             var expected = Reference.Cholesky(a, batch, n);
             using var da = TestData.Upload<T>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
             using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
-            Blas.Potrf(da, info);
+            Blas.Potrf(device, da.Mat, info, blockSize);
 
-            string what = $"{family} {typeof(T).Name} n={n} batch={batch}";
+            string what = $"{family} {typeof(T).Name} n={n} batch={batch} block={blockSize}";
             Assert.Equal(new int[batch], info.ToArray());
             var l = da.ToArray();
             double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
@@ -84,12 +93,12 @@ public sealed class PotrfTests(DeviceFixture devices)
         a[o + k * n + k] = s - 0.5;
     }
 
-    private int[] Factor<T>(KernelFamily family, double[] a, int batch, int n) where T : unmanaged, INumber<T>
+    private int[] Factor<T>(KernelFamily family, double[] a, int batch, int n, int blockSize = 0) where T : unmanaged, INumber<T>
     {
         var device = devices.Get(family);
         using var da = TestData.Upload<T>(device, a, new Shape(batch, n, n));
         using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
-        Blas.Potrf(da, info);
+        Blas.Potrf(device, da.Mat, info, blockSize);
         return info.ToArray();
     }
 
@@ -108,20 +117,24 @@ public sealed class PotrfTests(DeviceFixture devices)
     }
 
     [Theory]
-    [InlineData(KernelFamily.CpuTuned, 130, 100)]
-    [InlineData(KernelFamily.GpuTuned, 65, 50)]
-    public void AFailureInALaterBlockIsReportedExactly(KernelFamily family, int n, int minor)
+    [InlineData(KernelFamily.CpuTuned, 130, 100, 0)]
+    [InlineData(KernelFamily.CpuTuned, 130, 100, 64)]
+    [InlineData(KernelFamily.GpuTuned, 65, 50, 0)]
+    [InlineData(KernelFamily.GpuTuned, 65, 50, 32)]
+    public void AFailureInALaterBlockIsReportedExactly(KernelFamily family, int n, int minor, int blockSize)
     {
         var a = TestData.Spd(2, n, seed: 6);
         BreakPivot(a, n, b: 0, k: minor - 1);
-        Assert.Equal(new[] { minor, 0 }, Factor<double>(family, a, 2, n));
-        Assert.Equal(new[] { minor, 0 }, Factor<float>(family, a, 2, n));
+        Assert.Equal(new[] { minor, 0 }, Factor<double>(family, a, 2, n, blockSize));
+        Assert.Equal(new[] { minor, 0 }, Factor<float>(family, a, 2, n, blockSize));
     }
 
     [Theory]
-    [InlineData(KernelFamily.CpuTuned, 70)]
-    [InlineData(KernelFamily.GpuTuned, 40)]
-    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n)
+    [InlineData(KernelFamily.CpuTuned, 70, 0)]
+    [InlineData(KernelFamily.CpuTuned, 70, 64)]
+    [InlineData(KernelFamily.GpuTuned, 40, 0)]
+    [InlineData(KernelFamily.GpuTuned, 40, 32)]
+    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n, int blockSize)
     {
         // Row k of the lower triangle enters pivots k, k+1, … only (pivot i < k never reads it), and
         // a NaN in L[k, j] makes pivot k NaN: either way the first failing minor is exactly k + 1.
@@ -131,12 +144,12 @@ public sealed class PotrfTests(DeviceFixture devices)
         {
             var a = TestData.Spd(1, n, seed: 7);
             a[i * n + j] = v;
-            Assert.Equal(new[] { j <= i ? k + 1 : 0 }, Factor<double>(family, a, 1, n));
+            Assert.Equal(new[] { j <= i ? k + 1 : 0 }, Factor<double>(family, a, 1, n, blockSize));
         }
         // a pivot that is exactly zero fails too
         var z = TestData.Spd(1, n, seed: 8);
         z[0] = 0;
-        Assert.Equal(new[] { 1 }, Factor<double>(family, z, 1, n));
+        Assert.Equal(new[] { 1 }, Factor<double>(family, z, 1, n, blockSize));
     }
 
     [Theory]

@@ -1,0 +1,139 @@
+namespace GpuAD.Graph;
+
+/// <summary>How <see cref="Op.Cholesky{T}(Var{T}, CholeskyAlgorithm)"/> factors Σ and computes its VJP.</summary>
+public enum CholeskyAlgorithm
+{
+    /// <summary>
+    /// <see cref="CholeskyPolicy.Default"/> unless that is Auto too; then
+    /// <see cref="CholeskyPolicy.Choose{T}"/> picks by device, element type, order and batch.
+    /// </summary>
+    Auto,
+
+    /// <summary>
+    /// Blocked factorization; the VJP composed of device operations,
+    /// Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ symmetrized (PyTorch's formula): one GEMM and two triangular
+    /// solves, about 4·n³ flops and two n² temporaries per matrix. The reference the others are
+    /// tested against.
+    /// </summary>
+    Composed,
+
+    /// <summary>
+    /// Blocked factorization and Murray's blocked reverse mode (arXiv:1602.07527, §4), in place in
+    /// the cotangent: about (2/3)·n³ flops, a [NB, NB] workspace and the n² gradient per matrix.
+    /// </summary>
+    Blocked,
+
+    /// <summary>
+    /// Each matrix factored, and differentiated, whole by one kernel launch per pass for the whole
+    /// batch: one thread group per matrix in shared memory on the GPU family (n at most
+    /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>: 77 in float64, 110 in float32), one
+    /// thread per matrix on the CPU family (any n; SIMD row operations). For batches of small
+    /// matrices, where the blocked path's launches cost more than its arithmetic.
+    /// </summary>
+    SmallBatched,
+}
+
+/// <summary>
+/// Chooses the Cholesky algorithm where a call leaves it to <see cref="CholeskyAlgorithm.Auto"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The automatic choice never picks <see cref="CholeskyAlgorithm.Composed"/>: the blocked reverse
+/// does a sixth of its flops, with fewer launches and less memory. It picks
+/// <see cref="CholeskyAlgorithm.SmallBatched"/> up to an order that depends on the kernel family,
+/// and <see cref="CholeskyAlgorithm.Blocked"/> above.
+/// </para>
+/// <para>
+/// CPU family: whole matrices, one thread each, up to n = 512. Measured on a 2-core AMD EPYC
+/// (Zen 4), float64, forward + backward through a tape, medians of 11 runs in milliseconds (other
+/// processes loading the machine, so ±30%):
+/// </para>
+/// <code>
+///   batch × n        Composed   Blocked   SmallBatched
+///   1 × 256            19.8       9.4        2.3
+///   1 × 512            45.3      34.1       17.5
+///   1 × 1024          327        88        125
+///   256 × 64          101        12.7 *     14.0
+///   64 × 128           85        40.5       17.6
+///   (* one block of 64: the same kernels as SmallBatched)
+/// </code>
+/// <para>
+/// Each blocked pass launches about nine kernels per block of 64 and each launch wakes the CPU
+/// accelerator's threads; below n ≈ 512 that costs more than its SIMD GEMMs save, even with one
+/// matrix on one thread. At n = 1024 the blocked path's parallel GEMMs win.
+/// </para>
+/// <para>
+/// GPU family (reasoned, not measured): a thread group per matrix runs each pass in one launch with
+/// every intermediate in shared memory, where the blocked path launches about four kernels per
+/// 32-column block forward and six backward, each a small grid, and round-trips the panels through
+/// global memory; so one group per matrix up to the largest order whose two packed triangles fit
+/// the 48 KiB of shared memory a group gets by default (77 in float64, 110 in float32), then blocks
+/// of 32, and of 64 beyond n = 512.
+/// </para>
+/// </remarks>
+public static class CholeskyPolicy
+{
+    private static volatile CholeskyAlgorithm defaultAlgorithm = CholeskyAlgorithm.Auto;
+
+    /// <summary>
+    /// The algorithm every Cholesky recorded with <see cref="CholeskyAlgorithm.Auto"/> uses,
+    /// process-wide; <see cref="CholeskyAlgorithm.Auto"/> (the initial value) lets
+    /// <see cref="Choose{T}"/> decide per call. A per-call algorithm other than Auto overrides it.
+    /// Read when an op is recorded: changing it does not affect ops already on a tape.
+    /// </summary>
+    public static CholeskyAlgorithm Default
+    {
+        get => defaultAlgorithm;
+        set
+        {
+            if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "CholeskyPolicy: unknown algorithm.");
+            defaultAlgorithm = value;
+        }
+    }
+
+    /// <summary>
+    /// The algorithm a Cholesky of Σ [batch, n, n] uses: <paramref name="requested"/> unless it is
+    /// Auto, else <see cref="Default"/> unless that is Auto, else <see cref="Choose{T}"/>.
+    /// </summary>
+    /// <param name="device">The device that will run it.</param>
+    /// <param name="shape">Σ's shape.</param>
+    /// <param name="requested">The per-call algorithm.</param>
+    /// <exception cref="ArgumentException">
+    /// <see cref="CholeskyAlgorithm.SmallBatched"/> on the GPU family with n above
+    /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>.
+    /// </exception>
+    public static CholeskyAlgorithm Resolve<T>(Device device, Shape shape, CholeskyAlgorithm requested = CholeskyAlgorithm.Auto)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        var algorithm = requested != CholeskyAlgorithm.Auto ? requested
+            : Default != CholeskyAlgorithm.Auto ? Default
+            : Choose<T>(device, shape.Rows, shape.Batch);
+        if (!Enum.IsDefined(algorithm))
+            throw new ArgumentOutOfRangeException(nameof(requested), requested, "Cholesky: unknown algorithm.");
+        int max = Blas.PotrfMaxUnblockedOrder<T>(device);
+        if (algorithm == CholeskyAlgorithm.SmallBatched && shape.Rows > max)
+            throw ShapeErrors.Invalid(CholeskyNode<T>.OpName,
+                $"the small-matrix algorithm handles n ≤ {max} for {typeof(T).Name} on {device.Name} (one thread group's shared memory)", shape);
+        return algorithm;
+    }
+
+    /// <summary>
+    /// The automatic choice for Σ [batch, n, n]: <see cref="CholeskyAlgorithm.SmallBatched"/> for
+    /// n up to 512 on the CPU family and up to <see cref="Blas.PotrfMaxUnblockedOrder{T}"/> on the
+    /// GPU family, else <see cref="CholeskyAlgorithm.Blocked"/> (see the remarks on
+    /// <see cref="CholeskyPolicy"/>).
+    /// </summary>
+    /// <param name="device">The device that will run it.</param>
+    /// <param name="n">The order of the matrices.</param>
+    /// <param name="batch">The number of matrices.</param>
+    public static CholeskyAlgorithm Choose<T>(Device device, int n, int batch) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return n <= Blas.PotrfSmallOrder<T>(device, batch) ? CholeskyAlgorithm.SmallBatched : CholeskyAlgorithm.Blocked;
+    }
+
+    /// <summary>The block size the kernels use for an algorithm (at least n: each matrix whole).</summary>
+    internal static int BlockSize<T>(Device device, CholeskyAlgorithm algorithm, int n) where T : unmanaged, IFloatingPointIeee754<T> =>
+        algorithm == CholeskyAlgorithm.SmallBatched ? Math.Max(n, 1) : Blas.PotrfBlockedBlockSize(device, n);
+}

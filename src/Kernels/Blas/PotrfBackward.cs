@@ -1,0 +1,158 @@
+using System.Numerics;
+using ILGPU;
+
+namespace GpuAD.Kernels;
+
+/// <summary>Parameters of one unblocked reverse-mode Cholesky launch: one diagonal block of every matrix.</summary>
+internal struct PotrfBackwardArgs
+{
+    public MatLayout L;    // the diagonal block of L: its (0, 0) is the block's corner
+    public MatLayout LBar; // the same block of the cotangent, overwritten by Ā
+    public MatLayout W;    // [N, N] per matrix: receives Ā₁₁ + Ā₁₁ᵀ when WriteSym
+    public int N;          // order of the block
+    public int WriteSym;
+    public int Symmetrize; // the block is the whole matrix: finish with ½(Ā + Āᵀ) in all of L̄
+    public int BatchBase;  // first batch element of this launch
+}
+
+public static partial class Blas
+{
+    /// <summary>
+    /// Reverse mode of the Cholesky factorization, in place: given L (A = L·Lᵀ) and a cotangent L̄
+    /// of L, overwrites L̄'s lower triangle with Ā, the gradient with respect to the lower triangle
+    /// of A read as independent entries (Murray 2016, "Differentiation of the Cholesky
+    /// decomposition", arXiv:1602.07527, §4). The gradient with respect to a symmetric A, the one
+    /// PyTorch returns, is ½(Ā + Āᵀ): Ā's strict lower triangle halved and mirrored, its diagonal
+    /// kept. Only the lower triangles of L and L̄ are read; L̄'s strict upper triangle is
+    /// unspecified afterwards, unless <paramref name="symmetrize"/> asks for that symmetric
+    /// gradient in the whole of L̄.
+    /// </summary>
+    /// <param name="device">The device holding both operands.</param>
+    /// <param name="l">The Cholesky factors, [n, n] each (batch stride 0 broadcasts one factor).</param>
+    /// <param name="lbar">The cotangents L̄, [n, n] each, overwritten by Ā.</param>
+    /// <param name="blockSize">
+    /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
+    /// least n differentiates each matrix in one launch: one thread group per matrix in shared
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// (CPU family).
+    /// </param>
+    /// <param name="symmetrize">
+    /// Overwrite all of L̄ with ½(Ā + Āᵀ) (in the same launch when the matrices are differentiated
+    /// whole, else in one more) rather than its lower triangle with Ā.
+    /// </param>
+    /// <exception cref="ArgumentException">
+    /// L is not square, L̄'s shape differs from L's, the batches do not agree, or L̄ broadcasts (batch stride 0).
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// The block size is negative, or on the GPU family its diagonal blocks, min(blockSize, n),
+    /// exceed <see cref="PotrfMaxUnblockedOrder{T}"/>.
+    /// </exception>
+    /// <exception cref="NotSupportedException">The element type is neither float nor double.</exception>
+    /// <remarks>
+    /// <para>
+    /// Murray's blocked algorithm, the reverse of a right-looking blocked POTRF, over the diagonal
+    /// blocks from the last to the first. With the current block at rows J..J+JB−1, T the diagonal
+    /// block of L, B the block below it, C the block left of it and D the block below C (and the
+    /// same blocks of Ā barred):
+    /// B̄ ← B̄·T⁻¹ (TRSM); T̄ −= tril(B̄ᵀ·B); D̄ −= B̄·C; C̄ −= B̄ᵀ·D (GEMMs);
+    /// T̄ ← the unblocked reverse of T's factorization applied to T̄; C̄ −= (T̄ + T̄ᵀ)·C.
+    /// About (2/3)·n³ flops, against ~4·n³ for the composed L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹.
+    /// </para>
+    /// <para>
+    /// The unblocked reverse of row j (from the last row up; r, d, c the row left of the pivot, the
+    /// pivot and the column below it, Bm the rows below r): d̄ −= c̄·c/d; d̄ /= d; c̄ /= d;
+    /// r̄ −= d̄·r + Bmᵀ·c̄; B̄m −= c̄·r; d̄ /= 2.
+    /// </para>
+    /// <para>
+    /// Workspace: besides L̄ itself, one [batch, NB, NB] buffer from the device pool for T̄ + T̄ᵀ
+    /// (none when the matrices are differentiated whole).
+    /// </para>
+    /// </remarks>
+    public static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, int blockSize = 0, bool symmetrize = false)
+        where T : unmanaged, INumber<T>
+    {
+        CheckFloatingPoint<T>("PotrfBackward");
+        var lShape = new Shape(l.Batch, l.Rows, l.Cols);
+        var barShape = new Shape(lbar.Batch, lbar.Rows, lbar.Cols);
+        if (l.Rows != l.Cols)
+            throw ShapeErrors.Mismatch("PotrfBackward", "L must be square", lShape, barShape);
+        if (lbar.Rows != l.Rows || lbar.Cols != l.Cols)
+            throw ShapeErrors.Mismatch("PotrfBackward", "L̄ must have L's shape", lShape, barShape);
+        if (l.Batch != lbar.Batch && l.BatchStride != 0)
+            throw ShapeErrors.Mismatch("PotrfBackward", "L's batch must be L̄'s (or L broadcast)", lShape, barShape);
+        if (lbar.Batch > 1 && lbar.BatchStride == 0 && lbar.Rows > 0)
+            throw ShapeErrors.Invalid("PotrfBackward", "a broadcast cotangent (batch stride 0) cannot be overwritten in place", barShape);
+        int n = l.Rows, batch = lbar.Batch;
+        int nb = CheckBlockSize<T>(device, "PotrfBackward", blockSize, n, PotrfBackwardBlockSize<T>(device, n, batch));
+        if (n == 0 || batch == 0) return;
+        l = l.WithBatch(batch);
+
+        using var _ = device.Enter();
+        if (nb >= n)
+        {
+            ReverseDiagonalBlock(device, l, lbar, w: null, symmetrize);
+            return;
+        }
+        using var work = device.Allocate<T>(new Shape(batch, nb, nb));
+        int blocks = (n + nb - 1) / nb;
+        for (int k = blocks - 1; k >= 0; k--)
+        {
+            int j0 = k * nb, jb = Math.Min(nb, n - j0), j1 = j0 + jb, below = n - j1;
+            var t = l.Block(j0, j0, jb, jb);
+            var tBar = lbar.Block(j0, j0, jb, jb);
+            var c = l.Block(j0, 0, jb, j0);
+            var cBar = lbar.Block(j0, 0, jb, j0);
+            if (below > 0)
+            {
+                var b = l.Block(j1, j0, below, jb);
+                var bBar = lbar.Block(j1, j0, below, jb);
+                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One); // B̄ ← B̄·T⁻¹
+                Gemm(device, bBar, transA: true, b, transB: false, tBar, -T.One, T.One, lowerOnly: true);      // T̄ −= tril(B̄ᵀ·B)
+                if (j0 > 0)
+                {
+                    var d = l.Block(j1, 0, below, j0);
+                    Gemm(device, bBar, transA: false, c, transB: false, lbar.Block(j1, 0, below, j0), -T.One, T.One); // D̄ −= B̄·C
+                    Gemm(device, bBar, transA: true, d, transB: false, cBar, -T.One, T.One);                         // C̄ −= B̄ᵀ·D
+                }
+            }
+            if (j0 == 0)
+            {
+                ReverseDiagonalBlock(device, t, tBar, w: null, symmetrize: false);
+                break;
+            }
+            var sym = work.Mat.Block(0, 0, jb, jb);
+            ReverseDiagonalBlock(device, t, tBar, sym, symmetrize: false);           // T̄ ← unblocked reverse; W = T̄ + T̄ᵀ
+            Gemm(device, sym, transA: false, c, transB: false, cBar, -T.One, T.One); // C̄ −= (T̄ + T̄ᵀ)·C
+        }
+        if (!symmetrize) return;
+        if (device.Family == KernelFamily.GpuTuned)
+            PotrfBackwardGpu.LaunchSymmetrize(device, lbar);
+        else
+            PotrfBackwardCpu.LaunchSymmetrize(device, lbar);
+    }
+
+    /// <summary>The block size <see cref="PotrfBackward{T}"/> uses when given 0 (see <see cref="PotrfBlockSize{T}"/>).</summary>
+    internal static int PotrfBackwardBlockSize<T>(Device device, int n, int batch) where T : unmanaged, INumber<T> =>
+        PotrfBlockSize<T>(device, n, batch);
+
+    /// <summary>
+    /// Runs the unblocked reverse on one diagonal block of every matrix with the family's kernel,
+    /// optionally writing W = Ā₁₁ + Ā₁₁ᵀ, or (for a whole matrix) finishing with ½(Ā + Āᵀ).
+    /// </summary>
+    private static void ReverseDiagonalBlock<T>(Device device, MatRef<T> l11, MatRef<T> lbar11, MatRef<T>? w, bool symmetrize)
+        where T : unmanaged, INumber<T>
+    {
+        var args = new PotrfBackwardArgs
+        {
+            L = l11.Layout, LBar = lbar11.Layout, W = w?.Layout ?? default,
+            N = l11.Rows, WriteSym = w is null ? 0 : 1, Symmetrize = symmetrize ? 1 : 0,
+        };
+        var wData = w?.Data ?? lbar11.Data;
+        if (device.Family == KernelFamily.GpuTuned)
+            PotrfBackwardGpu.Launch(device, l11.Data, lbar11.Data, wData, args, lbar11.Batch);
+        else
+            PotrfBackwardCpu.Launch(device, l11.Data, lbar11.Data, wData, args, lbar11.Batch);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAD.Kernels;
+
+/// <summary>
+/// GPU-tuned unblocked reverse of the Cholesky factorization of one diagonal block, or of a whole
+/// small matrix: one thread group per matrix (whole warps, one thread per row), the lower
+/// triangles of L and Ā packed in dynamic shared memory (n(n+1)·sizeof(T) bytes). Two barriers per
+/// row j, from the last row up: first every thread reads what step j needs — d̄ (each thread
+/// computes the same dot product c̄·c, a broadcast read), thread q &lt; j the sum Σᵢ L[i, q]·c̄ᵢ
+/// for r̄_q, thread i &gt; j its own c̄ᵢ — then each writes only its own elements: thread i &gt; j
+/// its row (c̄ᵢ /= d and B̄m's row), thread q &lt; j the element r̄_q, thread j the pivot's d̄/2.
+/// </summary>
+/// <remarks>
+/// The loops are not unrolled: their lengths change with j, and a block's work, O(n³), is small
+/// next to the GEMM updates around it. Reads of a column by consecutive threads (r̄'s sums) hit
+/// consecutive addresses; a thread walking its own packed row is strided against its neighbours,
+/// which costs some bank conflicts in exchange for fitting n = 64 in fp64.
+/// </remarks>
+internal static class PotrfBackwardGpu
+{
+    internal static void Launch<T>(Device device, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> w, PotrfBackwardArgs args, int batch)
+        where T : unmanaged, INumber<T>
+    {
+        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardArgs>(Kernel<T>));
+        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        args.BatchBase = 0;
+        kernel(new KernelConfig(new Index3D(batch, 1, 1), group, SharedMemoryConfig.RequestDynamic<T>(2 * PotrfGpu.Packed(args.N))), l, lbar, w, args);
+    }
+
+    internal static void Kernel<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> w, PotrfBackwardArgs p)
+        where T : unmanaged, INumber<T>
+    {
+        var shared = SharedMemory.GetDynamic<T>();
+        int n = p.N, packed = n * (n + 1) / 2;
+        var sl = shared.SubView(0, packed);      // sl[i(i+1)/2 + q] = L[i, q], q ≤ i
+        var sa = shared.SubView(packed, packed); // sa[i(i+1)/2 + q] = Ā[i, q]
+        int t = Group.IdxX, threads = Group.DimX, b = Grid.IdxX + p.BatchBase;
+        long l0 = p.L.Offset + b * p.L.BatchStride, a0 = p.LBar.Offset + b * p.LBar.BatchStride;
+        for (int e = t; e < n * n; e += threads)
+        {
+            int i = e / n, q = e % n;
+            if (q > i) continue;
+            sl[i * (i + 1) / 2 + q] = l[l0 + (long)i * p.L.Ld + q];
+            sa[i * (i + 1) / 2 + q] = lbar[a0 + (long)i * p.LBar.Ld + q];
+        }
+        Group.Barrier();
+
+        int row = t * (t + 1) / 2; // this thread's row
+        T two = T.One + T.One;
+        for (int j = n - 1; j >= 0; j--)
+        {
+            int rj = j * (j + 1) / 2;
+            T d = sl[rj + j];
+
+            // Reads. c̄·c down column j (the same for every thread: broadcast reads).
+            T s = T.Zero;
+            int ij = (j + 1) * (j + 2) / 2 + j; // (i, j), stepping down column j
+            for (int i = j + 1; i < n; i++)
+            {
+                s += sa[ij] * sl[ij];
+                ij += i + 1;
+            }
+            T dBar = (sa[rj + j] - s / d) / d;
+            T own = T.Zero; // thread q < j: Σᵢ L[i, q]·c̄ᵢ (c̄ unscaled); thread i > j: its c̄ᵢ
+            if (t < j)
+            {
+                int iq = (j + 1) * (j + 2) / 2 + t, ijj = iq - t + j;
+                for (int i = j + 1; i < n; i++)
+                {
+                    own += sl[iq] * sa[ijj];
+                    iq += i + 1;
+                    ijj += i + 1;
+                }
+            }
+            else if (t > j && t < n)
+            {
+                own = sa[row + j];
+            }
+            Group.Barrier();
+
+            // Writes: each thread its own elements.
+            if (t < j)
+            {
+                sa[rj + t] -= dBar * sl[rj + t] + own / d; // r̄ −= d̄·r + Bmᵀ·c̄
+            }
+            else if (t == j)
+            {
+                sa[rj + j] = dBar / two;
+            }
+            else if (t < n)
+            {
+                T cBar = own / d;
+                sa[row + j] = cBar;
+                for (int q = 0; q < j; q++)
+                    sa[row + q] -= cBar * sl[rj + q]; // B̄m −= c̄·r
+            }
+            Group.Barrier();
+        }
+
+        for (int e = t; e < n * n; e += threads)
+        {
+            int i = e / n, q = e % n;
+            int hi = Math.Max(i, q), lo = Math.Min(i, q);
+            T v = sa[hi * (hi + 1) / 2 + lo]; // Ā[hi, lo]
+            if (p.Symmetrize != 0)
+                lbar[a0 + (long)i * p.LBar.Ld + q] = i == q ? v : v / two; // ½(Ā + Āᵀ)
+            else if (q <= i)
+                lbar[a0 + (long)i * p.LBar.Ld + q] = v;
+            if (p.WriteSym != 0)
+                w[p.W.Offset + b * p.W.BatchStride + (long)i * p.W.Ld + q] = i == q ? two * v : v; // Ā + Āᵀ
+        }
+    }
+
+    internal static void LaunchSymmetrize<T>(Device device, MatRef<T> a) where T : unmanaged, INumber<T>
+    {
+        var kernel = device.Kernel(SymmetrizeKernel<T>, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, MatLayout, int>(SymmetrizeKernel<T>));
+        long count = (long)a.Batch * a.Rows * a.Rows;
+        if (count > int.MaxValue) throw new ArgumentException($"PotrfBackward: {count} elements exceed one launch.");
+        kernel((int)count, a.Data, a.Layout, a.Rows);
+    }
+
+    /// <summary>One element (i, q) with q &lt; i: A[i, q] = A[q, i] = A[i, q] / 2; other threads do nothing.</summary>
+    private static void SymmetrizeKernel<T>(Index1D e, ArrayView<T> a, MatLayout layout, int n) where T : unmanaged, INumber<T>
+    {
+        int q = e % n, rest = e / n, i = rest % n, b = rest / n;
+        if (q >= i) return;
+        long lower = layout.At(b, i, q);
+        T v = a[lower] / (T.One + T.One);
+        a[lower] = v;
+        a[layout.At(b, q, i)] = v;
+    }
+}
