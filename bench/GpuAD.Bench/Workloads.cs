@@ -71,7 +71,7 @@ internal abstract class Workload : IDisposable
         BenchOp.Gemm => new GemmWorkload<T>(device, p, seed),
         BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
-        _ => new CholeskyWorkload<T>(device, p, seed, Op.Cholesky),
+        _ => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma)),
     };
 
     protected Tensor<T> Upload<T>(T[] data) where T : unmanaged, INumber<T> =>
