@@ -12,8 +12,14 @@ public enum BenchOp
     /// <summary>In-place Cholesky factorization of A [batch, n, n] (info left on the device).</summary>
     Potrf,
 
-    /// <summary>L = Op.Cholesky(Σ) recorded on a tape, then Tape.Backward(L, L̄): Σ̄.</summary>
+    /// <summary>L = Op.Cholesky(Σ) recorded on a tape, then Tape.Backward(L, L̄): Σ̄ (the automatic algorithm).</summary>
     CholeskyForwardBackward,
+
+    /// <summary>
+    /// The same with the composed backward (PyTorch's formula on GpuAD's kernels,
+    /// <c>CholeskyAlgorithm.Composed</c>): a GpuAD-only variant that shows what the blocked backward gains.
+    /// </summary>
+    CholeskyComposed,
 }
 
 /// <summary>Element types measured.</summary>
@@ -39,6 +45,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         BenchOp.Gemm => "gemm",
         BenchOp.Trsm => "trsm",
         BenchOp.Potrf => "potrf",
+        BenchOp.CholeskyComposed => "cholesky_fwd_bwd_composed",
         _ => "cholesky_fwd_bwd",
     };
 
@@ -64,7 +71,8 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         "trsm" => BenchOp.Trsm,
         "potrf" => BenchOp.Potrf,
         "cholesky_fwd_bwd" => BenchOp.CholeskyForwardBackward,
-        _ => throw new ArgumentException($"unknown op '{key}' (gemm, trsm, potrf, cholesky_fwd_bwd)"),
+        "cholesky_fwd_bwd_composed" => BenchOp.CholeskyComposed,
+        _ => throw new ArgumentException($"unknown op '{key}' (gemm, trsm, potrf, cholesky_fwd_bwd, cholesky_fwd_bwd_composed)"),
     };
 
     /// <summary>Parses fp32 or fp64.</summary>

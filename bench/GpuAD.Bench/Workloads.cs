@@ -71,6 +71,7 @@ internal abstract class Workload : IDisposable
         BenchOp.Gemm => new GemmWorkload<T>(device, p, seed),
         BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
+        BenchOp.CholeskyComposed => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma, CholeskyAlgorithm.Composed)),
         _ => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma)),
     };
 

@@ -123,8 +123,11 @@ def main():
             "(above 1: GpuAD is slower); 'ratio of minima' divides the fastest runs, less sensitive to other load. GFLOP/s are nominal: GEMM 2n³, TRSM n³ (n right-hand sides), "
             "POTRF n³/3, Cholesky forward + backward n³/3 + 3n³, times the batch.", ""]
 
-    kernels = [i for i in ids if not i.startswith("cholesky_fwd_bwd/")]
+    kernels = [i for i in ids if not i.startswith("cholesky_fwd_bwd")]
     chol = [i for i in ids if i.startswith("cholesky_fwd_bwd/")]
+
+    def composed(i):  # GpuAD's own composed-backward run of the same case, if the suite has one
+        return g.get(i.replace("cholesky_fwd_bwd/", "cholesky_fwd_bwd_composed/", 1))
     if kernels:
         out += ["## Kernels", "",
                 "PyTorch: `torch.matmul` (TF32 off), `torch.linalg.solve_triangular`, `torch.linalg.cholesky_ex`. "
@@ -138,19 +141,24 @@ def main():
         out.append("")
     if chol:
         out += ["## Cholesky forward + backward", "",
-                "GpuAD: `Op.Cholesky` on a fresh tape, then `Tape.Backward(L, L̄)` (composed backward). "
+                "GpuAD: `Op.Cholesky` on a fresh tape, then `Tape.Backward(L, L̄)` with the automatic algorithm "
+                "(blocked reverse mode, or whole-matrix kernels for small matrices); 'GpuAD composed bwd' is the same "
+                "run with `CholeskyAlgorithm.Composed` (PyTorch's formula on GpuAD's kernels), where the suite has it. "
                 "PyTorch: `L = torch.linalg.cholesky(A); L.backward(Lbar)`. Peak: GpuAD's pool peak during the backward "
                 "pass (whole blocks, up to 25% slack per block), PyTorch's `torch.cuda.max_memory_allocated`; "
                 "both include the inputs A and L̄.", "",
-                "| case | GpuAD fwd ms | GpuAD bwd ms | GpuAD total ms | PyTorch fwd ms | PyTorch bwd ms | PyTorch total ms "
-                "| ratio | ratio of minima | GpuAD GFLOP/s | PyTorch GFLOP/s | GpuAD peak MiB | PyTorch peak MiB | status GpuAD / PyTorch |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                "| case | GpuAD fwd ms | GpuAD bwd ms | GpuAD total ms | GpuAD composed bwd ms | PyTorch fwd ms | PyTorch bwd ms | PyTorch total ms "
+                "| ratio | ratio of minima | GpuAD GFLOP/s | PyTorch GFLOP/s | GpuAD peak MiB | GpuAD composed peak MiB | PyTorch peak MiB | status GpuAD / PyTorch |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for i in chol:
             a, b = g.get(i), t.get(i)
+            c = composed(i)
             out.append(f"| {i} | {fmt_ms(phase(a, 'forward'))} | {fmt_ms(phase(a, 'backward'))} | {fmt_ms((a or {}).get('median_ms'))} | "
+                       f"{fmt_ms(phase(c, 'backward')) if timed(c) else ''} | "
                        f"{fmt_ms(phase(b, 'forward'))} | {fmt_ms(phase(b, 'backward'))} | {fmt_ms((b or {}).get('median_ms'))} | "
                        f"{ratio(i)} | {ratio(i, 'min_ms')} | {fmt((a or {}).get('gflops'))} | {fmt((b or {}).get('gflops'))} | "
-                       f"{mib((a or {}).get('peak_bytes'))} | {mib((b or {}).get('peak_bytes'))} | {status(a)} / {status(b)} |")
+                       f"{mib((a or {}).get('peak_bytes'))} | {mib((c or {}).get('peak_bytes')) if timed(c) else ''} | "
+                       f"{mib((b or {}).get('peak_bytes'))} | {status(a)} / {status(b)} |")
         out.append("")
 
     path = args.md or os.path.join(args.dir, f"{date}-{device_slug(gpuad, torch)}.md")
