@@ -31,7 +31,7 @@ internal static class GemmGpu
         }
     }
 
-    private static void Kernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
+    internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
         if (p.LowerOnly != 0 && Grid.IdxX * TileN > Grid.IdxY * TileM + TileM - 1)

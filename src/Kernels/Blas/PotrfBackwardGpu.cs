@@ -123,7 +123,7 @@ internal static class PotrfBackwardGpu
     }
 
     /// <summary>One element (i, q) with q &lt; i: A[i, q] = A[q, i] = A[i, q] / 2; other threads do nothing.</summary>
-    private static void SymmetrizeKernel<T>(Index1D e, ArrayView<T> a, MatLayout layout, int n) where T : unmanaged, INumber<T>
+    internal static void SymmetrizeKernel<T>(Index1D e, ArrayView<T> a, MatLayout layout, int n) where T : unmanaged, INumber<T>
     {
         int q = e % n, rest = e / n, i = rest % n, b = rest / n;
         if (q >= i) return;

@@ -89,7 +89,7 @@ public static partial class Elementwise
         where TOp : struct, IElementMap<T> =>
         Map(device, op, x, x, YAccess.Same, output);
 
-    private static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
+    internal static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T>
     {
@@ -162,7 +162,7 @@ public static partial class Elementwise
         }
     }
 
-    private static void ReduceGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
+    internal static void ReduceGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
     {
         var partial = SharedMemory.Allocate<T>(ReduceGroup);
         int b = Grid.IdxZ, t = Group.IdxX;
@@ -218,7 +218,7 @@ public static partial class Elementwise
         k(output.Rows * output.Cols, x.Data, output.Data, args, x.Batch, alpha, beta);
     }
 
-    private static void SumBatchKernel<T>(Index1D e, ArrayView<T> x, ArrayView<T> output, ReduceArgs p, int batch, T alpha, T beta) where T : unmanaged, INumber<T>
+    internal static void SumBatchKernel<T>(Index1D e, ArrayView<T> x, ArrayView<T> output, ReduceArgs p, int batch, T alpha, T beta) where T : unmanaged, INumber<T>
     {
         int i = e / p.Cols, j = e % p.Cols;
         T s = T.Zero;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Reflection;
 using GpuAD.Kernels;
 using ILGPU;
@@ -45,7 +46,44 @@ public sealed class GpuKernelCompileTests
         _ => throw new ArgumentException(kernel),
     };
 
+    /// <summary>
+    /// The kernels the GPU family shares with every op: GEMM (explicit groups), every element map
+    /// and the batch sum (implicit groups), the per-matrix reduction and the backward's symmetrization.
+    /// </summary>
+    [Fact]
+    public void SharedKernelsCompileToPtxForFloatAndDouble()
+    {
+        using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        string Compile(MethodInfo method, bool explicitGroups)
+        {
+            var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+            var entry = explicitGroups ? EntryPointDescription.FromExplicitlyGroupedKernel(method) : EntryPointDescription.FromImplicitlyGroupedKernel(method);
+            return ((PTXCompiledKernel)backend.Compile(entry, KernelSpecialization.Empty)).PTXAssembly;
+        }
+        Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs<float>>(GemmGpu.Kernel), true));
+        Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmArgs<double>>(GemmGpu.Kernel), true));
+        Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs>(Elementwise.ReduceGpu), true));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs, int, float, float>(Elementwise.SumBatchKernel), false));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, MatLayout, int>(PotrfBackwardGpu.SymmetrizeKernel), false));
+        MapsCompile<float>(Compile);
+        MapsCompile<double>(Compile);
+    }
+
+    private static void MapsCompile<T>(Func<MethodInfo, bool, string> compile) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        void One<TOp>() where TOp : struct, IElementMap<T> =>
+            Assert.Contains(".entry", compile(M<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(Elementwise.MapGpu<T, TOp>), false));
+        One<Maps.Axpby<T>>(); One<Maps.Multiply<T>>(); One<Maps.Tril<T>>(); One<Maps.Triu<T>>(); One<Maps.Phi<T>>();
+        One<Maps.PhiStarOfTril<T>>(); One<Maps.PhiStar<T>>(); One<Maps.AddTransposed<T>>(); One<Maps.Transpose<T>>();
+        One<Maps.Fill<T>>(); One<Maps.Identity<T>>(); One<Maps.ScaledIdentity<T>>(); One<Maps.AddDiagonal<T>>();
+        One<Maps.Log<T>>(); One<Maps.Exp<T>>(); One<Maps.Divide<T>>(); One<Maps.Symmetrize<T>>();
+    }
+
     private static MethodInfo M<T1, T2, T3>(Action<T1, T2, T3> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
 }
