@@ -20,6 +20,12 @@ public enum BenchOp
     /// <c>CholeskyAlgorithm.Composed</c>): a GpuAD-only variant that shows what the blocked backward gains.
     /// </summary>
     CholeskyComposed,
+
+    /// <summary>The same with <c>CholeskyAlgorithm.Blocked</c> forced (GpuAD-only; for choosing the policy).</summary>
+    CholeskyBlocked,
+
+    /// <summary>The same with <c>CholeskyAlgorithm.SmallBatched</c> forced: whole-matrix kernels (GpuAD-only; for choosing the policy).</summary>
+    CholeskyWhole,
 }
 
 /// <summary>Element types measured.</summary>
@@ -46,6 +52,8 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         BenchOp.Trsm => "trsm",
         BenchOp.Potrf => "potrf",
         BenchOp.CholeskyComposed => "cholesky_fwd_bwd_composed",
+        BenchOp.CholeskyBlocked => "cholesky_fwd_bwd_blocked",
+        BenchOp.CholeskyWhole => "cholesky_fwd_bwd_whole",
         _ => "cholesky_fwd_bwd",
     };
 
@@ -72,7 +80,9 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         "potrf" => BenchOp.Potrf,
         "cholesky_fwd_bwd" => BenchOp.CholeskyForwardBackward,
         "cholesky_fwd_bwd_composed" => BenchOp.CholeskyComposed,
-        _ => throw new ArgumentException($"unknown op '{key}' (gemm, trsm, potrf, cholesky_fwd_bwd, cholesky_fwd_bwd_composed)"),
+        "cholesky_fwd_bwd_blocked" => BenchOp.CholeskyBlocked,
+        "cholesky_fwd_bwd_whole" => BenchOp.CholeskyWhole,
+        _ => throw new ArgumentException($"unknown op '{key}' (gemm, trsm, potrf, cholesky_fwd_bwd[_composed|_blocked|_whole])"),
     };
 
     /// <summary>Parses fp32 or fp64.</summary>

@@ -72,6 +72,8 @@ internal abstract class Workload : IDisposable
         BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
         BenchOp.CholeskyComposed => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma, CholeskyAlgorithm.Composed)),
+        BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma, CholeskyAlgorithm.Blocked)),
+        BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma, CholeskyAlgorithm.SmallBatched)),
         _ => new CholeskyWorkload<T>(device, p, seed, sigma => Op.Cholesky(sigma)),
     };
 

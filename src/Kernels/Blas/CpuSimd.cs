@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 
 namespace GpuAD.Kernels;
@@ -12,6 +13,7 @@ namespace GpuAD.Kernels;
 internal static unsafe class CpuSimd
 {
     /// <summary>y[0..n) += α·x[0..n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy<T>(T* y, T* x, T alpha, int n) where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count, k = 0;
@@ -22,6 +24,7 @@ internal static unsafe class CpuSimd
     }
 
     /// <summary>y[0..n) += α·x[0..n) and v[0..n) += β·u[0..n) in one pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Axpy2<T>(T* y, T* x, T alpha, T* v, T* u, T beta, int n) where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count, k = 0;
@@ -40,6 +43,7 @@ internal static unsafe class CpuSimd
     }
 
     /// <summary>x[0..n) *= α.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scale<T>(T* x, T alpha, int n) where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count, k = 0;
@@ -50,6 +54,7 @@ internal static unsafe class CpuSimd
     }
 
     /// <summary>x[0..n) /= d.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Divide<T>(T* x, T d, int n) where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count, k = 0;
@@ -60,6 +65,7 @@ internal static unsafe class CpuSimd
     }
 
     /// <summary>Σ x[k]·y[k] over [0, n): lane-wise partial sums, then a fixed-order reduction.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static T Dot<T>(T* x, T* y, int n) where T : unmanaged, INumber<T>
     {
         int w = Vector<T>.Count, k = 0;

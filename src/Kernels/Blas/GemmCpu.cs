@@ -41,6 +41,7 @@ internal static class GemmCpu
         kernel((int)tiles, a, b, c, args);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel<T>(Index1D task, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -72,6 +73,7 @@ internal static class GemmCpu
     /// </summary>
     [External("gpuad_gemm_cpu_tile")]
     [SkipLocalsInit] // the packing buffers are written before they are read
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Tile<T>(T* pa, T* pb, T* pc, GemmArgs<T> p, int i0, int j0)
         where T : unmanaged, INumber<T>
     {
@@ -110,6 +112,7 @@ internal static class GemmCpu
     /// op(A)[i0.., k0..] (rows × kc) into micro-panels of <see cref="Mr"/> rows: panel r, element
     /// (k, i) at r·Mr·kc + k·Mr + i; rows past the end are 0. Each stored row of A is read once, in order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackA<T>(T* a, long lda, bool trans, int i0, int k0, int rows, int kc, T* dst)
         where T : unmanaged, INumber<T>
     {
@@ -146,6 +149,7 @@ internal static class GemmCpu
     /// op(B)[k0.., j0..] (kc × cols) into micro-panels of nr columns: panel s, element (k, j) at
     /// s·nr·kc + k·nr + j; columns past the end are 0. Each stored row of B is read once, in order.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PackB<T>(T* b, long ldb, bool trans, int k0, int j0, int kc, int cols, int nr, T* dst)
         where T : unmanaged, INumber<T>
     {
@@ -182,6 +186,7 @@ internal static class GemmCpu
     /// C[0..mr, 0..nc] += α·Ap·Bp for one packed micro-panel pair (Ap: kc×8, Bp: kc×2 vectors), with
     /// sixteen vector accumulators: row i of the tile is (c{i}0, c{i}1).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Micro<T>(T* ap, T* bp, int kc, T* cp, long ldc, int mr, int nc, T alpha)
         where T : unmanaged, INumber<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
@@ -23,6 +24,7 @@ internal static class LuCpu
     }
 
     /// <summary>Factors the panel rows [K0, N) × columns [K0, K0 + Nb) of matrix b (unblocked, right-looking).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void PanelKernel<T>(Index1D index, ArrayView<T> a, ArrayView<int> pivots, ArrayView<int> info, LuArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -92,6 +94,7 @@ internal static class LuCpu
     /// panel's interchanges to those columns and, right of the panel, solves U12 = L11⁻¹·A12
     /// row by row (row i −= L11[i, q]·row q, q &lt; i, contiguous row segments).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SwapAndSolveKernel<T>(Index1D task, ArrayView<T> a, ArrayView<int> pivots, LuArgs<T> p, int leftBlocks, int blocks)
         where T : unmanaged, INumber<T>
     {
@@ -148,6 +151,7 @@ internal static class LuCpu
     /// One thread per block of up to 64 lines of matrix b. Row interchanges swap contiguous row
     /// segments; column interchanges walk each row of the block through the whole sequence.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void LaswpKernel<T>(Index1D task, ArrayView<T> x, ArrayView<int> pivots, SwapArgs p, int blocksPerMatrix)
         where T : unmanaged, INumber<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Frontend;
@@ -21,6 +22,7 @@ internal static class PotrfBackwardCpu
         kernel(batch, l, lbar, w, args);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel<T>(Index1D b, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> w, PotrfBackwardArgs p)
         where T : unmanaged, INumber<T>
     {
@@ -57,6 +59,7 @@ internal static class PotrfBackwardCpu
     /// updates are SIMD; opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
     /// </summary>
     [External("gpuad_potrf_backward_cpu")]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Reverse<T>(T* lm, long ldl, T* am, long lda, int n) where T : unmanaged, INumber<T>
     {
         T two = T.One + T.One;
@@ -93,6 +96,7 @@ internal static class PotrfBackwardCpu
     }
 
     /// <summary>Rows i0..i0+31 of one matrix: A[i, q] = A[q, i] = A[i, q] / 2 for q &lt; i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SymmetrizeKernel<T>(Index1D task, ArrayView<T> a, MatLayout layout, int n)
         where T : unmanaged, INumber<T>
     {
@@ -103,6 +107,7 @@ internal static class PotrfBackwardCpu
     }
 
     /// <summary>For rows i0..i1−1 of a matrix: halves the strict lower triangle and mirrors it above the diagonal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MirrorHalf<T>(T* m, long ld, int i0, int i1) where T : unmanaged, INumber<T>
     {
         T two = T.One + T.One;

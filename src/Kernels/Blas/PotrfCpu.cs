@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Frontend;
@@ -39,6 +40,7 @@ internal static class PotrfCpu
         kernel(batch, a, info, args);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Kernel<T>(Index1D b, ArrayView<T> a, ArrayView<int> info, PotrfArgs p)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
@@ -56,6 +58,7 @@ internal static class PotrfCpu
     /// see <see cref="CpuSimd"/>).
     /// </summary>
     [External("gpuad_potrf_cpu")]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe int Factor<T>(T* m, long ld, int n, bool clearUpper)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Frontend;
@@ -44,6 +45,7 @@ internal static class TrsmCpu
     }
 
     /// <summary>op(T)·X = α·B for columns c0..c1−1 of one matrix: X's row i is solved from the rows before it (in solve order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void LeftKernel<T>(Index1D task, ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -61,6 +63,7 @@ internal static class TrsmCpu
     /// Opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
     /// </summary>
     [External("gpuad_trsm_cpu_left")]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SolveLeftColumns<T>(T* tri, T* x, int width, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -81,6 +84,7 @@ internal static class TrsmCpu
     }
 
     /// <summary>X·op(T) = α·B for rows r0..r1−1 of one matrix.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void RightKernel<T>(Index1D task, ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
@@ -101,6 +105,7 @@ internal static class TrsmCpu
     /// Opaque to ILGPU's IR ([External]; see <see cref="CpuSimd"/>).
     /// </summary>
     [External("gpuad_trsm_cpu_right")]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void SolveRightRows<T>(T* tri, T* x0, int rows, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using ILGPU;
 using ILGPU.Runtime;
@@ -102,6 +103,7 @@ public static partial class Elementwise
         output[p.Out.At(b, i, j)] = op.Apply(xv, yv, i, j);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void MapCpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T>
@@ -184,6 +186,7 @@ public static partial class Elementwise
         if (t == 0) output[p.Out.At(b, 0, 0)] = partial[0];
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void ReduceCpu<T>(Index1D b, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
     {
         fixed (T* x0 = &x[0L])
