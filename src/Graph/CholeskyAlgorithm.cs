@@ -39,22 +39,24 @@ public enum CholeskyAlgorithm
 /// <remarks>
 /// <para>
 /// The automatic choice never picks <see cref="CholeskyAlgorithm.Composed"/>: the blocked reverse
-/// does a sixth of its flops, with fewer launches and less memory. It picks
+/// does about a fifth of its flops, with fewer launches and less memory. It picks
 /// <see cref="CholeskyAlgorithm.SmallBatched"/> up to an order that depends on the kernel family,
 /// and <see cref="CholeskyAlgorithm.Blocked"/> above.
 /// </para>
 /// <para>
-/// CPU family: whole matrices, one thread each, up to n = 512. Measured on a 2-core AMD EPYC
-/// (Zen 4), float64, forward + backward through a tape, medians of 11 runs in milliseconds (other
-/// processes loading the machine, so ±30%):
+/// CPU family: whole matrices, one thread each, up to n = 512. Measured with each algorithm forced
+/// (bench/results/2026-11-26-cpu-policy.md: <c>GpuAD.Bench.dll run --suite cpu-policy</c>) on a
+/// 2-core AMD EPYC (Zen 4), float64, forward + backward through a tape, medians of 7 runs in
+/// milliseconds (a shared machine: ±30% between runs):
 /// </para>
 /// <code>
 ///   batch × n        Composed   Blocked   SmallBatched
-///   1 × 256            19.8       9.4        2.3
-///   1 × 512            45.3      34.1       17.5
-///   1 × 1024          327        88        125
-///   256 × 64          101        12.7 *     14.0
-///   64 × 128           85        40.5       17.6
+///   1 × 256             8.9       4.3        2.6
+///   1 × 512            37.4      19.9       20.4
+///   1 × 768            64.7      32.7       53.6
+///   1 × 1024          161.9      57.4      119.4
+///   256 × 64           44.7       8.9 *      7.3
+///   64 × 128           62.8      24.9       11.3
 ///   (* one block of 64: the same kernels as SmallBatched)
 /// </code>
 /// <para>
