@@ -26,6 +26,28 @@ public sealed class TapeTests(DeviceFixture devices)
         Assert.NotNull(b.Grad);
     }
 
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 40)]   // whole-matrix Cholesky kernels
+    [InlineData(KernelFamily.CpuTuned, 600)]  // the blocked backward
+    [InlineData(KernelFamily.GpuTuned, 20)]
+    public void FactorizationBackwardMakesNoDeviceToHostCopy(KernelFamily family, int n)
+    {
+        var device = devices.Get(family);
+        using var tape = new Tape(device);
+        var sigma = tape.Variable(TestData.Spd(1, n, 21), new Shape(1, n, n));
+        var x = tape.Variable(TestData.Random(new Shape(1, n, n), 22).Select((v, e) => v / n + (e % (n + 1) == 0 ? 2 : 0)).ToArray(), new Shape(1, n, n));
+        var b = tape.Variable(TestData.Random(new Shape(1, n, 2), 23), new Shape(1, n, 2));
+        var l = Op.Cholesky(sigma);
+        var y = Op.Add(Op.Sum(Op.AXInvB(Op.Transpose(b), x, b)), Op.Dot(Op.TriangularSolve(l, b, lower: true), Op.CholeskySolve(sigma, b)));
+        var loss = Op.Add(Op.Sum(y), Op.LogDet(sigma));
+        long before = device.DeviceToHostCopies;
+        tape.Backward(loss);
+        Assert.Equal(before, device.DeviceToHostCopies); // the forward checks info codes; the backward never reads back
+        Assert.NotNull(sigma.Grad);
+        Assert.NotNull(x.Grad);
+        Assert.NotNull(b.Grad);
+    }
+
     [Fact]
     public void VariableUsedTwiceAccumulatesAndConstantsGetNoGradient()
     {
