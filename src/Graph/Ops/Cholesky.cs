@@ -135,14 +135,13 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
     /// <summary>The composed backward: one GEMM, an element map and two triangular solves.</summary>
     internal static Tensor<T> ComposedBackward(Device device, Tensor<T> l, Tensor<T> lbar)
     {
-        using var p = device.Allocate<T>(l.Shape);
+        var p = device.Allocate<T>(l.Shape);
         Blas.Gemm(device, l.Mat, true, lbar.Mat, false, p.Mat, T.One, T.Zero);                  // P = Lᵀ·L̄
-        var s = device.Allocate<T>(l.Shape);
+        using var s = device.Allocate<T>(l.Shape);
         Elementwise.Map(device, new Maps.PhiStarOfTril<T>(), p.Mat, p.Mat, YAccess.Transposed, s.Mat); // Φ*(tril P)
         Blas.Trsm(device, l.Mat, s.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);   // L⁻ᵀ·
         Blas.Trsm(device, l.Mat, s.Mat, left: false, lower: true, transpose: false, unitDiagonal: false, T.One); // ·L⁻¹
-        Elementwise.Map(device, new Maps.Symmetrize<T>(), s.Mat, s.Mat, YAccess.Transposed, p.Mat);
-        s.CopyFrom(p);
-        return s;
+        Elementwise.Map(device, new Maps.Symmetrize<T>(), s.Mat, s.Mat, YAccess.Transposed, p.Mat);      // P's buffer holds Σ̄
+        return p;
     }
 }

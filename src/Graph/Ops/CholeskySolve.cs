@@ -71,6 +71,13 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
         return y;
     }
 
+    /// <summary>X := Σ⁻¹·X in place.</summary>
+    private void SolveSigmaInPlace(Tensor<T> x)
+    {
+        Blas.Trsm(Device, L, x.Mat, left: true, lower: true, transpose: false, unitDiagonal: false, T.One);
+        Blas.Trsm(Device, L, x.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);
+    }
+
     internal override Tensor<T> Forward()
     {
         factor = fromFactor
@@ -103,8 +110,8 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
                 Blas.Gemm(Device, L, false, dlty.Mat, false, rhs.Mat, -T.One, T.One);                      // −L·dLᵀ·Y
             }
         }
-        using (rhs)
-            return SolveSigma(rhs.Mat);
+        SolveSigmaInPlace(rhs);
+        return rhs;
     }
 
     internal override void Vjp(Tensor<T> ybar, Grads<T> grads)

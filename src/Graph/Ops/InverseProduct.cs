@@ -116,17 +116,22 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     internal override Tensor<T> Jvp(Tensor<T>?[] t)
     {
         var (da, dx, db) = hasA ? (t[0], t[1], t[2]) : (null, t[0], t[1]);
-        var y = Device.Allocate<T>(shape);
-        T beta = T.Zero;
+        Tensor<T>? w = null; // X⁻¹·(dB − dX·Z), solved in place
         if (dx is not null || db is not null)
         {
-            using var rhs = Device.Allocate<T>(z!.Shape);
-            if (db is not null) Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), Bc(db, Batch), Bc(db, Batch), YAccess.Same, rhs.Mat);
-            else rhs.Clear();
-            if (dx is not null) Blas.Gemm(Device, Bc(dx, Batch), false, z.Mat, false, rhs.Mat, -T.One, T.One);
-            using var w = SolveX(rhs.Mat, transpose: false);
-            if (hasA) Blas.Gemm(Device, Bc(AVar!.Value, Batch), false, w.Mat, false, y.Mat, T.One, T.Zero);
-            else y.CopyFrom(w);
+            w = Device.Allocate<T>(z!.Shape);
+            if (db is not null) Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), Bc(db, Batch), Bc(db, Batch), YAccess.Same, w.Mat);
+            else w.Clear();
+            if (dx is not null) Blas.Gemm(Device, Bc(dx, Batch), false, z.Mat, false, w.Mat, -T.One, T.One);
+            Blas.Getrs(Device, Bc(lu!, Batch), pivots!, w.Mat, left: true, transpose: false);
+            if (!hasA) return w; // Solve: dY = X⁻¹·(dB − dX·Y)
+        }
+        var y = Device.Allocate<T>(shape);
+        T beta = T.Zero;
+        if (w is not null)
+        {
+            Blas.Gemm(Device, Bc(AVar!.Value, Batch), false, w.Mat, false, y.Mat, T.One, T.Zero);
+            w.Dispose();
             beta = T.One;
         }
         if (da is not null) Blas.Gemm(Device, Bc(da, Batch), false, z!.Mat, false, y.Mat, T.One, beta);
