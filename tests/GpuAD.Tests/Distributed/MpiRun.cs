@@ -46,6 +46,9 @@ public static class MpiRun
         info.Environment["NO_COLOR"] = "1";
         // Containers often forbid the cross-process memory attach of Open MPI's shared-memory transport.
         info.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
+        // Every rank runs on this machine: no remote shell is needed, and a machine without ssh
+        // would otherwise make Open MPI refuse to start.
+        info.Environment["OMPI_MCA_plm_rsh_agent"] = "false";
         foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
         using var process = Process.Start(info)!;
         process.StandardInput.Close();
