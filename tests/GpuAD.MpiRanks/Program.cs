@@ -60,6 +60,8 @@ using (world)
     catch (RankFailedException e)
     {
         Console.Error.WriteLine($"ranks: {e.Message}");
+        Console.Error.Flush();
+        world.Barrier(); // every rank prints before any exits: mpirun ends the others after the first failure
         return 1;
     }
     File.WriteAllText(Path.Combine(outDir, $"rank{world.Rank}.json"), JsonSerializer.Serialize(results));

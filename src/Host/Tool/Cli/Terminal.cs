@@ -25,14 +25,25 @@ internal static class Terminal
     }
 
     /// <summary>Writes a plain line (no markup: shapes such as [2, 3, 3] print as they are).</summary>
-    public static void Line(string text = "") => AnsiConsole.WriteLine(text);
+    public static void Line(string text = "")
+    {
+        if (!Quiet) AnsiConsole.WriteLine(text);
+    }
+
+    /// <summary>Silences <see cref="Line"/>, <see cref="Heading"/> and <see cref="Verdict"/>: on MPI ranks other than 0.</summary>
+    public static bool Quiet { get; set; }
 
     /// <summary>Writes a line with a bold heading.</summary>
-    public static void Heading(string text) => AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(decoration: Decoration.Bold)));
+    public static void Heading(string text)
+    {
+        if (!Quiet) AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(decoration: Decoration.Bold)));
+    }
 
     /// <summary>Writes a verdict line, green or red.</summary>
-    public static void Verdict(bool ok, string text) =>
-        AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(ok ? Color.Green : Color.Red)));
+    public static void Verdict(bool ok, string text)
+    {
+        if (!Quiet) AnsiConsole.Write(new Text(text + Environment.NewLine, new Style(ok ? Color.Green : Color.Red)));
+    }
 
     /// <summary>A table with plain-text cells.</summary>
     public static Table Table(params string[] columns)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using GpuAD.Distributed;
 using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
@@ -37,6 +38,9 @@ internal static class DemoCommand
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var seed = CommonOptions.Seed();
+        var distributed = new Option<bool>("--distributed") { Description = "Run on the MPI ranks mpirun started: the batch is split across them, rank 0 prints (mpirun -np N gpuad demo --distributed …)" };
+        var json = new Option<string?>("--json") { HelpName = "FILE", Description = "Write the NLL of every step and the final hyperparameters and NLLs to FILE (JSON)" };
+        var corrupt = new Option<int?>("--corrupt-element") { HelpName = "K", Hidden = true, Description = "Make batch element K's covariance NaN (not positive-definite): exercises the failure path" };
         var command = new Command("demo", $"""
             Batched Gaussian-process regression on synthetic data, the job GpuAD is for.
             For each of --batch problems: n points x ~ U[0, 10], y = sin(x) + N(0, {NoiseStd}²).
@@ -46,7 +50,10 @@ internal static class DemoCommand
             backward rules on the device). Adam steps from a wrong start (ℓ = {Start.Lengthscale},
             s² = {Start.Signal}, σ² = {Start.Noise}) print the NLL falling, then one gradient component is
             checked against central differences in float64 (exit code 3 if it fails).
-            """) { n, batch, steps, rate, device, dtype, seed };
+            With --distributed under mpirun, each rank takes a contiguous part of the batch; the
+            per-element results are gathered in rank order, so the run gives the same numbers as
+            one process. --json FILE writes the per-step NLL and the final hyperparameters.
+            """) { n, batch, steps, rate, device, dtype, seed, distributed, json, corrupt };
         command.SetAction(Report.Guard(parse =>
         {
             var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);
@@ -56,21 +63,43 @@ internal static class DemoCommand
             if (!(lr > 0 && double.IsFinite(lr))) throw new UsageException($"--learning-rate {lr} must be a positive number.");
             int? points = parse.GetValue(n);
             if (points is int p) CommonOptions.Positive("--n", p, min: 2, max: 65536);
-            using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
-            var settings = new Settings(points ?? (dev.Kind == DeviceKind.Cuda ? GpuPoints : CpuPoints), b, s, lr, parse.GetValue(seed));
-            return type == DType.F32 ? Run<float>(dev, settings) : Run<double>(dev, settings);
+            string? jsonPath = parse.GetValue(json);
+            if (jsonPath is not null) DemoOutput.CheckWritable(jsonPath);
+            int? bad = parse.GetValue(corrupt);
+            if (bad is int k) CommonOptions.Positive("--corrupt-element", k, min: 0, max: b - 1);
+            CommonOptions.ParseDevice(parse.GetValue(device));
+            // Every option is checked before MPI starts: a usage error ends every rank alike.
+            using var ranks = parse.GetValue(distributed) ? Ranks.Mpi() : Ranks.Single();
+            try
+            {
+                using var dev = ranks.Agree(() => ranks.OpenDevice(parse.GetValue(device)));
+                var settings = new Settings(points ?? (dev.Kind == DeviceKind.Cuda ? GpuPoints : CpuPoints), b, s, lr, parse.GetValue(seed), jsonPath, bad);
+                return type == DType.F32 ? Run<float>(ranks, dev, settings) : Run<double>(ranks, dev, settings);
+            }
+            catch (RankFailedException e)
+            {
+                return ranks.Report(e);
+            }
+            catch (Exception e) when (ranks.Size > 1)
+            {
+                // Raised on this rank alone, outside an agreed step: the others cannot know of it.
+                var (code, message) = Report.Classify(e);
+                Report.Error(message);
+                ranks.AbortOthers(code);
+                return code;
+            }
         }));
         return command;
     }
 
-    private sealed record Settings(int N, int Batch, int Steps, double LearningRate, int Seed);
+    private sealed record Settings(int N, int Batch, int Steps, double LearningRate, int Seed, string? Json, int? CorruptElement);
 
-    private static int Run<T>(Device device, Settings s) where T : unmanaged, IFloatingPointIeee754<T>
+    private static int Run<T>(Ranks ranks, Device device, Settings s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var total = Stopwatch.StartNew();
         string dtype = typeof(T) == typeof(float) ? "f32" : "f64";
         Terminal.Heading("GpuAD demo: batched Gaussian-process regression");
-        Terminal.Line($"device     {CommonOptions.Describe(device)}");
+        Terminal.Line($"device     {CommonOptions.Describe(device)}" + (ranks.Distributed ? $" on rank 0 of {ranks.Size} MPI ranks, each with a contiguous part of the batch" : ""));
         Terminal.Line($"data       batch {s.Batch} × n {s.N} points, x ~ U[0, 10], y = sin(x) + N(0, {NoiseStd}²), seed {s.Seed}, {dtype}");
         Terminal.Line($"model      RBF kernel, Σ = s²·exp(−(xᵢ − xⱼ)²/(2ℓ²)) + σ²·I; NLL = ½·yᵀΣ⁻¹y + ½·log det Σ + (n/2)·log 2π");
         Terminal.Line($"start      ℓ = {Start.Lengthscale}, s² = {Start.Signal}, σ² = {Start.Noise} (the data's noise variance is {NoiseStd * NoiseStd:G3})");
@@ -78,6 +107,10 @@ internal static class DemoCommand
         Terminal.Line();
 
         var data = GpData.Generate(s.Batch, s.N, s.Seed);
+        if (s.CorruptElement is int bad) data.SquaredDistances[(long)bad * s.N * s.N] = double.NaN;
+        var shard = ranks.Shard(s.Batch);
+        var local = data.Slice(shard.Start, shard.Count);
+        var nllHistory = new List<double[]>();
         var theta = new[]
         {
             Filled(s.Batch, Math.Log(Start.Lengthscale)),
@@ -88,21 +121,31 @@ internal static class DemoCommand
         var stepMs = new List<double>();
         double firstNll = double.NaN, lastNll = double.NaN;
 
-        using (var problem = new Problem<T>(device, data))
+        using (var problem = new Problem<T>(device, local))
         {
             Terminal.Line($"{"step",5}  {"NLL (mean over batch)",22}  {"ℓ",8}  {"s²",8}  {"σ²",8}  {"time",10}");
             for (int step = 1; step <= s.Steps; step++)
             {
                 var clock = Stopwatch.StartNew();
-                var (nll, grad) = problem.Evaluate(theta, gradient: true);
+                // This rank's part of every batch element's NLL and gradient, then the whole batch in rank order.
+                var (localNll, localGrad) = ranks.Agree(() => shard.Run(() => problem.Evaluate(Part(theta, shard.Start, shard.Count), gradient: true)));
+                var nll = ranks.Gather(localNll);
+                var grad = localGrad!.Select(ranks.Gather).ToArray();
                 clock.Stop();
+                nllHistory.Add(nll);
                 double mean = nll.Average();
                 if (step == 1) firstNll = mean;
                 lastNll = mean;
                 stepMs.Add(clock.Elapsed.TotalMilliseconds);
                 Terminal.Line($"{step,5}  {mean,22:F4}  {MeanExp(theta[0]),8:F4}  {MeanExp(theta[1]),8:F4}  {MeanExp(theta[2]),8:F4}  {clock.Elapsed.TotalMilliseconds,7:F0} ms"
                     + (step == 1 ? "  (includes compiling the kernels)" : ""));
-                adam.Step(grad!);
+                adam.Step(grad);
+            }
+            if (s.Json is not null)
+            {
+                var finalNll = ranks.Gather(ranks.Agree(() => shard.Run(() => problem.Evaluate(Part(theta, shard.Start, shard.Count), gradient: false).Nll)));
+                ranks.Agree(() => ranks.IsRoot ? DemoOutput.Write(s.Json, new DemoOutput.Run(
+                    dtype, s.Batch, s.N, s.Steps, s.Seed, s.LearningRate, ranks.Size, nllHistory, finalNll, theta)) : 0);
             }
         }
         Terminal.Line();
@@ -116,9 +159,9 @@ internal static class DemoCommand
             Terminal.Line($"Time per step (forward + backward + copy of the gradient to the host): median {later[later.Length / 2]:F1} ms over steps 2–{s.Steps}; step 1 took {stepMs[0]:F0} ms with kernel compilation.");
         }
 
-        // Spot check at the final hyperparameters, in float64 whatever the run's dtype.
-        var spot = SpotCheck(device, data, theta);
-        bool pass = spot.RelativeError <= SpotCheckTolerance;
+        // Spot check at the final hyperparameters, in float64 whatever the run's dtype, on element 0: rank 0's.
+        var spot = ranks.Agree(() => ranks.IsRoot ? SpotCheck(device, local, Part(theta, 0, local.Batch)) : default);
+        bool pass = ranks.Broadcast(spot.RelativeError <= SpotCheckTolerance);
         Terminal.Line($"Spot check (float64): ∂NLL/∂log ℓ of batch element 0: graph {spot.Graph:0.0000000000e+00}, central difference (h = {SpotCheckStep:0e+00}) {spot.FiniteDifference:0.0000000000e+00}");
         Terminal.Verdict(pass, $"relative error {spot.RelativeError:0.00e+00}: {(pass ? "PASS" : "FAIL")} (tolerance {SpotCheckTolerance:0e+00})");
         Terminal.Line($"Total {total.Elapsed.TotalSeconds:F1} s.");
@@ -141,6 +184,8 @@ internal static class DemoCommand
     }
 
     private static double[] Filled(int count, double value) => Enumerable.Repeat(value, count).ToArray();
+
+    private static double[][] Part(double[][] theta, int start, int count) => theta.Select(t => t.AsSpan(start, count).ToArray()).ToArray();
 
     private static double MeanExp(double[] logs) => logs.Average(Math.Exp);
 
@@ -167,6 +212,11 @@ internal static class DemoCommand
             }
             return new GpData(batch, n, d, y);
         }
+
+        /// <summary>Elements [start, start + count) of the batch.</summary>
+        public GpData Slice(int start, int count) => new(count, N,
+            SquaredDistances.AsSpan((int)((long)start * N * N), (int)((long)count * N * N)).ToArray(),
+            Targets.AsSpan(start * N, count * N).ToArray());
 
         // Box–Muller.
         private static double Gaussian(Random rng) =>
