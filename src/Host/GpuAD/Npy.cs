@@ -178,6 +178,16 @@ public static class Npy
         return ReadWhole(stream, path);
     }
 
+    /// <summary>
+    /// Reads one array that must fill the rest of a stream, as <see cref="Read(string)"/> reads a
+    /// file (the stream need not be seekable).
+    /// </summary>
+    /// <param name="stream">A readable stream positioned at the magic string.</param>
+    /// <param name="source">The name errors give the stream (a file's path), or null for its file name or "npy stream".</param>
+    /// <exception cref="NpyFormatException">The stream does not hold a supported <c>.npy</c> array, ends early, or holds bytes past the data.</exception>
+    public static NpyArray ReadToEnd(Stream stream, string? source = null) =>
+        ReadWhole(stream, source ?? (stream is FileStream fs ? fs.Name : "npy stream"));
+
     /// <summary>Reads an array that must fill the rest of a stream (a file, or an archive's member).</summary>
     internal static NpyArray ReadWhole(Stream stream, string source)
     {

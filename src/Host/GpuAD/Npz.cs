@@ -26,6 +26,7 @@ public static class Npz
         return Read(stream, path);
     }
 
+
     /// <summary>Reads every array of an archive from a stream (which need not be seekable).</summary>
     /// <param name="stream">A readable stream holding the whole archive.</param>
     /// <returns>The arrays by name, in the archive's order (member <c>x.npy</c> named <c>x</c>).</returns>
@@ -33,7 +34,12 @@ public static class Npz
     public static IReadOnlyDictionary<string, NpyArray> Read(Stream stream) =>
         Read(stream, stream is FileStream fs ? fs.Name : "npz stream");
 
-    private static Dictionary<string, NpyArray> Read(Stream stream, string source)
+    /// <summary>Reads every array of an archive from a stream, naming it <paramref name="source"/> in errors.</summary>
+    /// <param name="stream">A readable stream holding the whole archive (need not be seekable).</param>
+    /// <param name="source">The name errors give the archive, e.g. its path.</param>
+    /// <returns>The arrays by name, in the archive's order (member <c>x.npy</c> named <c>x</c>).</returns>
+    /// <exception cref="NpyFormatException">The stream does not hold a zip archive, or a member is not a supported <c>.npy</c> array.</exception>
+    public static IReadOnlyDictionary<string, NpyArray> Read(Stream stream, string source)
     {
         ZipArchive zip;
         try
