@@ -2,6 +2,7 @@
 """Golden data for GpuAD's tests, computed by PyTorch in float64 on the CPU.
 
 Run from anywhere:   python3 tests/oracle/generate.py
+                     python3 tests/oracle/generate.py --npy-only   (only tests/golden/npy/)
 Needs Debian's python3-torch (PyTorch 1.13) and python3-numpy: run it with Debian's
 /usr/bin/python3 where another python3 comes first on PATH. The output is deterministic:
 rerunning it rewrites tests/golden/ byte for byte (fixed seeds per case, one thread).
@@ -28,7 +29,8 @@ Every case is checked here before it is written: the JVP by forward-mode AD agai
 double backward and against central differences, and the adjoint identity
 <cotangent, ydot> = sum_x <grad_x, tangent_x>.
 
-tests/golden/npy/ holds small files made by numpy for the .npy reader's tests.
+tests/golden/npy/ holds small files made by numpy for the .npy reader's tests: C and Fortran
+order, .npz archives from numpy.savez and numpy.savez_compressed.
 """
 
 import os
@@ -40,6 +42,7 @@ import json
 import math
 import pathlib
 import shutil
+import sys
 import zlib
 
 try:
@@ -409,19 +412,47 @@ def npy_fixtures():
     np.save(NPY_FIXTURES / "f8_16d.npy", np.full((1,) * 16, -1.5, dtype="<f8"))
     save_version("f8_v2.npy", f8_3d, (2, 0))
     save_version("f8_v3.npy", f8_3d, (3, 0))
-    # unsupported: big-endian, complex, Fortran order, bytes
+    # unsupported: big-endian, complex, bytes
     np.save(NPY_FIXTURES / "f8_big_endian.npy", f8_3d.astype(">f8"))
     np.save(NPY_FIXTURES / "c16.npy", np.arange(4, dtype="<c16"))
-    np.save(NPY_FIXTURES / "f8_fortran.npy", np.asfortranarray(np.arange(12, dtype="<f8").reshape(3, 4)))
     np.save(NPY_FIXTURES / "u1.npy", np.arange(4, dtype="|u1"))
-    for f in sorted(NPY_FIXTURES.iterdir()):
+    # Fortran (column-major) order, read and converted to C order: what np.save writes for a
+    # transposed or column-major array
+    np.save(NPY_FIXTURES / "f8_fortran.npy", np.asfortranarray(np.arange(12, dtype="<f8").reshape(3, 4)))
+    np.save(NPY_FIXTURES / "f8_fortran_3d.npy", np.asfortranarray(f8_3d))
+    np.save(NPY_FIXTURES / "f4_transposed.npy", ((np.arange(15).reshape(5, 3) - 7) / 8).astype("<f4").T)
+    for name in ("f8_fortran.npy", "f8_fortran_3d.npy", "f4_transposed.npy"):
+        assert np.lib.format.read_array_header_1_0(open_after_magic(NPY_FIXTURES / name))[1], name
+    # a PyTorch golden case's input and cotangent in Fortran order, for the tool's vjp
+    case = GOLDEN / "cholesky-b3-7"
+    np.save(NPY_FIXTURES / "cholesky-b3-7_sigma_fortran.npy", np.asfortranarray(np.load(case / "in_sigma.npy")))
+    np.save(NPY_FIXTURES / "cholesky-b3-7_cotangent_fortran.npy", np.asfortranarray(np.load(case / "cotangent.npy")))
+    # archives: unnamed (arr_0) and named members, one of them in Fortran order
+    members = dict(sigma=f8_3d, ints=(np.arange(6).reshape(2, 3) - 2).astype("<i8"),
+                   fortran=np.asfortranarray(f8_3d[0]))
+    # (numpy stamps archive members with a fixed date, so the archives too are reproducible)
+    np.savez(NPY_FIXTURES / "savez.npz", np.arange(5, dtype="<f4"), **members)
+    np.savez_compressed(NPY_FIXTURES / "savez_compressed.npz", np.arange(5, dtype="<f4"), **members)
+    for name in ("savez.npz", "savez_compressed.npz"):
+        with np.load(NPY_FIXTURES / name) as z:
+            assert list(z.keys()) == ["sigma", "ints", "fortran", "arr_0"], list(z.keys())
+    for f in sorted(NPY_FIXTURES.glob("*.npy")):
         assert np.lib.format.read_magic(open(f, "rb")) in ((1, 0), (2, 0), (3, 0))
     return sorted(f.name for f in NPY_FIXTURES.iterdir())
+
+
+def open_after_magic(path):
+    f = open(path, "rb")
+    np.lib.format.read_magic(f)
+    return f
 
 
 # ----------------------------------------------------------------------------------------------
 
 def main():
+    if sys.argv[1:] == ["--npy-only"]:
+        print(f"{len(npy_fixtures())} npy fixtures in {NPY_FIXTURES}")
+        return
     GOLDEN.mkdir(parents=True, exist_ok=True)
     matmul_cases()
     axb_cases()

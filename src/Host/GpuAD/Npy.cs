@@ -7,8 +7,8 @@ using Shape = GpuAD.Kernels.Shape;
 namespace GpuAD;
 
 /// <summary>
-/// A file or stream is not an <c>.npy</c> array GpuAD can read: bad magic, unsupported version or
-/// dtype, Fortran order, a malformed header, or data that does not match the shape.
+/// A file or stream is not an <c>.npy</c> array (or <c>.npz</c> archive) GpuAD can read: bad magic,
+/// unsupported version or dtype, a malformed header, or data that does not match the shape.
 /// </summary>
 public sealed class NpyFormatException : FormatException
 {
@@ -28,7 +28,10 @@ public sealed class NpyFormatException : FormatException
     public string Problem { get; }
 }
 
-/// <summary>An array read from an <c>.npy</c> file: its shape, element type and data in C order.</summary>
+/// <summary>
+/// An array read from an <c>.npy</c> file: its shape, element type and data in C order (arrays
+/// stored in Fortran order are converted when read).
+/// </summary>
 public sealed class NpyArray
 {
     private readonly byte[] data; // little-endian elements, C order
@@ -68,10 +71,18 @@ public sealed class NpyArray
     public double[] ToDouble() => To<double>();
 
     /// <summary>The elements as float32 (rounded from wider types), in C order.</summary>
+    /// <exception cref="NpyConversionException">A finite element lies beyond float32's range (|x| &gt; 3.4028235e38).</exception>
     public float[] ToSingle() => To<float>();
 
-    /// <summary>The elements converted to <typeparamref name="T"/> by <c>T.CreateChecked</c>, in C order.</summary>
-    /// <exception cref="OverflowException">An element does not fit an integer <typeparamref name="T"/>.</exception>
+    /// <summary>
+    /// The elements converted to <typeparamref name="T"/> by <c>T.CreateChecked</c>, in C order.
+    /// NaN and ±Inf convert to themselves; a finite value that would become infinite is an error,
+    /// not a silent ±Inf.
+    /// </summary>
+    /// <exception cref="NpyConversionException">
+    /// An element does not fit <typeparamref name="T"/>: a finite value beyond a floating-point
+    /// type's range, or a value out of an integer type's range; names the element.
+    /// </exception>
     public T[] To<T>() where T : unmanaged, INumber<T> => DType switch
     {
         "f4" => Convert<float, T>(data),
@@ -81,20 +92,68 @@ public sealed class NpyArray
         _ => throw new InvalidOperationException($"Unknown dtype '{DType}'."),
     };
 
-    private static TTo[] Convert<TFrom, TTo>(byte[] raw)
+    private TTo[] Convert<TFrom, TTo>(byte[] raw)
         where TFrom : unmanaged, INumber<TFrom> where TTo : unmanaged, INumber<TTo>
     {
         var from = MemoryMarshal.Cast<byte, TFrom>(raw);
         if (typeof(TFrom) == typeof(TTo)) return MemoryMarshal.Cast<TFrom, TTo>(from).ToArray();
         var to = new TTo[from.Length];
-        for (int i = 0; i < to.Length; i++) to[i] = TTo.CreateChecked(from[i]);
+        for (int i = 0; i < to.Length; i++)
+        {
+            try
+            {
+                to[i] = TTo.CreateChecked(from[i]);
+            }
+            catch (OverflowException)
+            {
+                throw new NpyConversionException(this, i, from[i].ToString(null, CultureInfo.InvariantCulture), typeof(TTo));
+            }
+            // Narrowing a floating-point type rounds out-of-range finite values to ±Inf without an error.
+            if (TFrom.IsFinite(from[i]) && !TTo.IsFinite(to[i]))
+                throw new NpyConversionException(this, i, from[i].ToString("R", CultureInfo.InvariantCulture), typeof(TTo));
+        }
         return to;
+    }
+
+    /// <summary>The multi-index of the element at a C-order position, e.g. "[1, 0, 2]".</summary>
+    internal string IndexOf(long flat)
+    {
+        var index = new long[Shape.Length];
+        for (int d = Shape.Length - 1; d >= 0; d--)
+        {
+            index[d] = flat % Shape[d];
+            flat /= Shape[d];
+        }
+        return $"[{string.Join(", ", index)}]";
     }
 }
 
+/// <summary>An element of an <c>.npy</c> array does not fit the requested element type.</summary>
+public sealed class NpyConversionException : OverflowException
+{
+    internal NpyConversionException(NpyArray array, long flatIndex, string value, Type target)
+        : base($"element {array.IndexOf(flatIndex)} (C-order position {flatIndex}) = {value} does not fit {TypeName(target)}" +
+               (target == typeof(float) ? " (largest finite value 3.4028235e38)" : "") + ".")
+    {
+        FlatIndex = flatIndex;
+        Index = array.IndexOf(flatIndex);
+    }
+
+    /// <summary>The element's position in C order.</summary>
+    public long FlatIndex { get; }
+
+    /// <summary>The element's multi-index, e.g. "[1, 0, 2]".</summary>
+    public string Index { get; }
+
+    private static string TypeName(Type t) =>
+        t == typeof(float) ? "float32" : t == typeof(double) ? "float64" : t == typeof(int) ? "int32" : t == typeof(long) ? "int64" : t.Name;
+}
+
 /// <summary>
-/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0; C order;
-/// little-endian float32, float64, int32 and int64), the format of <c>numpy.save</c>/<c>numpy.load</c>.
+/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0; little-endian
+/// float32, float64, int32 and int64), the format of <c>numpy.save</c>/<c>numpy.load</c>. Arrays
+/// stored in C or Fortran order are read (Fortran order is converted to C order); arrays are
+/// written in C order. Archives of several arrays (<c>numpy.savez</c>) are read by <see cref="Npz"/>.
 /// </summary>
 public static class Npy
 {
@@ -109,18 +168,34 @@ public static class Npy
     // ...after leaving room for the first axis to grow to 21 digits (format.GROWTH_AXIS_MAX_DIGITS).
     private const int GrowthAxisMaxDigits = 21;
 
-    /// <summary>Reads the array in a file.</summary>
+    /// <summary>Reads the array in a file (a regular file, or a pipe such as <c>/dev/stdin</c> or <c>&lt;(cat a.npy)</c>).</summary>
     /// <param name="path">The <c>.npy</c> file.</param>
     /// <exception cref="NpyFormatException">The file is not a supported <c>.npy</c> array, is truncated, or holds bytes past the data.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static NpyArray Read(string path)
     {
         using var stream = File.OpenRead(path);
-        var array = Read(stream, path);
-        long extra = stream.Length - stream.Position;
+        return ReadWhole(stream, path);
+    }
+
+    /// <summary>
+    /// Reads one array that must fill the rest of a stream, as <see cref="Read(string)"/> reads a
+    /// file (the stream need not be seekable).
+    /// </summary>
+    /// <param name="stream">A readable stream positioned at the magic string.</param>
+    /// <param name="source">The name errors give the stream (a file's path), or null for its file name or "npy stream".</param>
+    /// <exception cref="NpyFormatException">The stream does not hold a supported <c>.npy</c> array, ends early, or holds bytes past the data.</exception>
+    public static NpyArray ReadToEnd(Stream stream, string? source = null) =>
+        ReadWhole(stream, source ?? (stream is FileStream fs ? fs.Name : "npy stream"));
+
+    /// <summary>Reads an array that must fill the rest of a stream (a file, or an archive's member).</summary>
+    internal static NpyArray ReadWhole(Stream stream, string source)
+    {
+        var array = Read(stream, source);
+        long extra = RemainingBytes(stream);
         if (extra > 0)
         {
-            throw new NpyFormatException(path,
+            throw new NpyFormatException(source,
                 $"{extra} bytes follow the data of shape {FormatShape(array.Shape)} ({array.DType}); the shape does not match the data's length.");
         }
         return array;
@@ -162,6 +237,19 @@ public static class Npy
         stream.Write(MemoryMarshal.AsBytes(data));
     }
 
+    /// <summary>
+    /// Bytes left in a stream. A stream that cannot seek (a pipe, an archive's member) is read on,
+    /// up to 1 MiB: enough to report that the data does not match the shape.
+    /// </summary>
+    private static long RemainingBytes(Stream stream)
+    {
+        if (stream.CanSeek) return stream.Length - stream.Position;
+        long count = 0;
+        var buffer = new byte[1 << 16];
+        for (int got; count < 1 << 20 && (got = stream.Read(buffer)) > 0;) count += got;
+        return count;
+    }
+
     internal static int ItemSize(string dtype) => dtype[1] - '0';
 
     internal static string FormatShape(IReadOnlyList<int> shape) => shape.Count switch
@@ -177,6 +265,8 @@ public static class Npy
         Span<byte> prefix = stackalloc byte[8];
         int got = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
         int magicGot = Math.Min(got, Magic.Length);
+        if (got >= 4 && prefix[..4].SequenceEqual(Npz.LocalHeaderSignature))
+            throw new NpyFormatException(source, "this is an .npz archive (several arrays, numpy.savez), not one .npy array; read it with Npz.Read.");
         if (!prefix[..magicGot].SequenceEqual(Magic[..magicGot]) || got == 0)
             throw new NpyFormatException(source, got == 0 ? "the file is empty." : "not an .npy file: it does not start with the magic string \\x93NUMPY.");
         if (got < prefix.Length)
@@ -205,7 +295,7 @@ public static class Npy
         // Versions 1.0 and 2.0 store the header in Latin-1, 3.0 in UTF-8.
         string header = major == 3 ? Encoding.UTF8.GetString(headerBytes) : Encoding.Latin1.GetString(headerBytes);
 
-        var (dtype, shape) = ParseHeader(header, source);
+        var (dtype, shape, fortran) = ParseHeader(header, source);
         // Each dimension is below 2^31, so the product cannot overflow before it exceeds Array.MaxLength.
         long bytes = shape.Contains(0) ? 0 : ItemSize(dtype);
         foreach (int d in shape)
@@ -224,11 +314,40 @@ public static class Npy
             throw new NpyFormatException(source,
                 $"truncated: shape {FormatShape(shape)} ({dtype}) needs {bytes} bytes of data but only {dataGot} follow the header.");
         }
+        if (fortran && shape.Length > 1) data = FortranToC(data, shape, ItemSize(dtype));
         return new NpyArray(shape, dtype, data);
     }
 
+    /// <summary>
+    /// Reorders elements stored in Fortran (column-major) order into C (row-major) order: the
+    /// element at multi-index (i₀, …, iₖ) lies at Σ iⱼ·(d₀⋯dⱼ₋₁) in Fortran order.
+    /// </summary>
+    private static byte[] FortranToC(byte[] fortran, int[] shape, int itemSize)
+    {
+        var c = new byte[fortran.Length];
+        long count = fortran.Length / itemSize;
+        if (count == 0) return c;
+        var fortranStride = new long[shape.Length];
+        fortranStride[0] = 1;
+        for (int d = 1; d < shape.Length; d++) fortranStride[d] = fortranStride[d - 1] * shape[d - 1];
+        var index = new int[shape.Length]; // the C-order odometer, last axis fastest
+        long from = 0;
+        for (long i = 0; i < count; i++)
+        {
+            Buffer.BlockCopy(fortran, (int)(from * itemSize), c, (int)(i * itemSize), itemSize);
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                from += fortranStride[d];
+                if (++index[d] < shape[d]) break;
+                from -= fortranStride[d] * shape[d];
+                index[d] = 0;
+            }
+        }
+        return c;
+    }
+
     /// <summary>Parses the header, a Python dict literal such as <c>{'descr': '&lt;f8', 'fortran_order': False, 'shape': (2, 3), }</c>.</summary>
-    private static (string DType, int[] Shape) ParseHeader(string header, string source)
+    private static (string DType, int[] Shape, bool Fortran) ParseHeader(string header, string source)
     {
         Dictionary<string, object?> dict;
         try
@@ -248,9 +367,6 @@ public static class Npy
 
         if (dict["fortran_order"] is not bool fortran)
             throw new NpyFormatException(source, $"fortran_order must be True or False; got {Quote(header)}.");
-        if (fortran)
-            throw new NpyFormatException(source, "the array is stored in Fortran (column-major) order, which is not supported; save numpy.ascontiguousarray(a) instead.");
-
         string dtype = ParseDType(dict["descr"], source);
 
         if (dict["shape"] is not List<object?> dims || dims.Any(d => d is not long))
@@ -263,7 +379,7 @@ public static class Npy
                 throw new NpyFormatException(source, $"dimension {i} of the shape is {d}; dimensions must lie in [0, {int.MaxValue}].");
             shape[i] = (int)d;
         }
-        return (dtype, shape);
+        return (dtype, shape, fortran);
     }
 
     private static string ParseDType(object? descr, string source)
@@ -337,29 +453,32 @@ public static class Npy
     /// <summary>
     /// The subset of Python literals a .npy header uses: dicts, strings, True/False/None, integers
     /// (with Python 2's optional 'L' suffix), tuples and lists. Tuples and lists parse to
-    /// <see cref="List{T}"/>, integers to <see cref="long"/>.
+    /// <see cref="List{T}"/>, integers to <see cref="long"/>. Iterative, with an explicit stack of
+    /// open containers bounded by <see cref="MaxDepth"/>: no header can exhaust the call stack.
     /// </summary>
     private sealed class LiteralParser(string text)
     {
+        /// <summary>Containers nested deeper than this are refused (numpy's own headers nest two deep).</summary>
+        public const int MaxDepth = 32;
+
         private int pos;
+
+        /// <summary>An open dict, tuple or list: what it holds so far and the key awaiting its value.</summary>
+        private sealed class Frame(char close)
+        {
+            public readonly char Close = close;
+            public readonly Dictionary<string, object?>? Dict = close == '}' ? new(StringComparer.Ordinal) : null;
+            public readonly List<object?>? Items = close == '}' ? null : [];
+            public string? Key;
+
+            public object Container => (object?)Dict ?? Items!;
+        }
 
         public Dictionary<string, object?> ParseDict()
         {
             SkipSpace();
-            Expect('{');
-            var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
-            while (true)
-            {
-                SkipSpace();
-                if (TryTake('}')) return dict;
-                if (ParseValue() is not string key) throw Error("dict keys must be strings");
-                SkipSpace();
-                Expect(':');
-                if (!dict.TryAdd(key, ParseValue())) throw Error($"key '{key}' appears twice");
-                SkipSpace();
-                if (TryTake('}')) return dict;
-                Expect(',');
-            }
+            if (pos >= text.Length || text[pos] != '{') Expect('{');
+            return (Dictionary<string, object?>)ParseValue()!;
         }
 
         public void ExpectEnd()
@@ -370,12 +489,75 @@ public static class Npy
 
         private object? ParseValue()
         {
-            SkipSpace();
-            if (pos >= text.Length) throw Error("the header ends where a value is expected");
-            char c = text[pos];
+            var stack = new Stack<Frame>();
+            while (true)
+            {
+                // Here a value starts, or, right after an opening bracket or a comma, the container closes.
+                SkipSpace();
+                if (stack.TryPeek(out var open))
+                {
+                    if (TryTake(open.Close))
+                    {
+                        stack.Pop();
+                        if (Completed(stack, open.Container, out var done)) return done;
+                        continue;
+                    }
+                    if (open.Dict is not null)
+                    {
+                        if (pos >= text.Length || text[pos] is not ('\'' or '"')) throw Error("dict keys must be strings");
+                        open.Key = ParseString(text[pos]);
+                        SkipSpace();
+                        Expect(':');
+                        SkipSpace();
+                    }
+                }
+                if (pos >= text.Length) throw Error("the header ends where a value is expected");
+                char c = text[pos];
+                if (c is '(' or '[' or '{')
+                {
+                    if (stack.Count == MaxDepth) throw Error($"containers nest deeper than {MaxDepth} levels");
+                    pos++;
+                    stack.Push(new Frame(c == '(' ? ')' : c == '[' ? ']' : '}'));
+                    continue;
+                }
+                if (Completed(stack, ParseScalar(c), out var result)) return result;
+            }
+        }
+
+        /// <summary>
+        /// Adds a finished value to the innermost open container and consumes what follows it: a
+        /// comma (the next item comes) or closing brackets (each finished container is added in
+        /// turn). True when the outermost value is finished.
+        /// </summary>
+        private bool Completed(Stack<Frame> stack, object? value, out object? result)
+        {
+            while (stack.TryPeek(out var top))
+            {
+                if (top.Dict is not null)
+                {
+                    if (!top.Dict.TryAdd(top.Key!, value)) throw Error($"key '{top.Key}' appears twice");
+                }
+                else
+                {
+                    top.Items!.Add(value);
+                }
+                SkipSpace();
+                if (!TryTake(top.Close))
+                {
+                    Expect(',');
+                    result = null;
+                    return false;
+                }
+                stack.Pop();
+                value = top.Container;
+            }
+            result = value;
+            return true;
+        }
+
+        private object? ParseScalar(char c)
+        {
             if (c is '\'' or '"') return ParseString(c);
-            if (c is '(' or '[') return ParseSequence(c == '(' ? ')' : ']');
-            if (c == '{') return ParseDict();
             if (c == '-' || char.IsAsciiDigit(c)) return ParseInteger();
             if (TryTakeWord("True")) return true;
             if (TryTakeWord("False")) return false;

@@ -29,15 +29,31 @@ public static class ToolProcess
     public static ToolRun RunIn(string workingDirectory, params string[] args)
     {
         Assert.True(File.Exists(ToolDll), $"The tool is not next to the tests: {ToolDll}");
-        var info = new ProcessStartInfo(DotnetHost)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
+        var info = new ProcessStartInfo(DotnetHost);
         info.ArgumentList.Add(ToolDll);
         foreach (var a in args) info.ArgumentList.Add(a);
+        return Start(info, workingDirectory, string.Join(' ', args));
+    }
+
+    /// <summary>
+    /// Runs a bash command line in which <c>gpuad</c> is the tool (for shell features such as
+    /// process substitution, <c>&lt;(cat a.npy)</c>).
+    /// </summary>
+    public static ToolRun RunBash(string workingDirectory, string commandLine)
+    {
+        Assert.True(File.Exists(ToolDll), $"The tool is not next to the tests: {ToolDll}");
+        var info = new ProcessStartInfo("bash");
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"gpuad() {{ '{DotnetHost}' '{ToolDll}' \"$@\"; }}; {commandLine}");
+        return Start(info, workingDirectory, commandLine);
+    }
+
+    private static ToolRun Start(ProcessStartInfo info, string workingDirectory, string what)
+    {
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        info.WorkingDirectory = workingDirectory;
         info.Environment.Remove("GPUAD_DEVICE"); // the tests say --device themselves
         info.Environment["NO_COLOR"] = "1";
         using var process = Process.Start(info)!;
@@ -46,7 +62,7 @@ public static class ToolProcess
         if (!process.WaitForExit(Timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"gpuad {string.Join(' ', args)} did not finish in {Timeout.TotalSeconds} s");
+            Assert.Fail($"gpuad {what} did not finish in {Timeout.TotalSeconds} s");
         }
         return new ToolRun(process.ExitCode, stdout.Result, stderr.Result);
     }

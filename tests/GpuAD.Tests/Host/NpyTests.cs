@@ -62,7 +62,7 @@ public sealed class NpyTests
         Assert.Equal("i8", i8.DType);
         Assert.Equal([2, 3], i8.Shape);
         Assert.Equal(Enumerable.Range(0, 6).Select(i => i * 3_000_000_000L - 7), i8.To<long>());
-        Assert.Throws<OverflowException>(() => i8.To<int>()); // 3e9 - 7 does not fit
+        Assert.ThrowsAny<OverflowException>(() => i8.To<int>()); // 3e9 - 7 does not fit
     }
 
     [Fact]
@@ -122,7 +122,6 @@ public sealed class NpyTests
     [Theory]
     [InlineData("f8_big_endian.npy", "big-endian dtype '>f8'")]
     [InlineData("c16.npy", "complex dtype '<c16'")]
-    [InlineData("f8_fortran.npy", "Fortran")]
     [InlineData("u1.npy", "unsupported dtype '|u1'")]
     public void RejectsUnsupportedNumpyFiles(string file, string problem)
     {
@@ -217,7 +216,8 @@ public sealed class NpyTests
         byte[] bad = (byte[])good.Clone();
         bad[1] = (byte)'X';
         AssertFormatError(bad, "magic string");
-        AssertFormatError(Encoding.ASCII.GetBytes("PK\x03\x04 a zip archive, not an array"), "magic string");
+        AssertFormatError(Encoding.ASCII.GetBytes("PK\x03\x04 a zip archive, not an array"), "an .npz archive");
+        AssertFormatError(Encoding.ASCII.GetBytes("PK\x05 almost a zip archive"), "magic string");
         AssertFormatError([], "empty");
         byte[] version = (byte[])good.Clone();
         version[6] = 4;
@@ -256,6 +256,169 @@ public sealed class NpyTests
         }
     }
 
+    [Fact]
+    public void ReadsFortranOrderAsCOrder()
+    {
+        var a = Npy.Read(Fixture("f8_fortran.npy"));
+        Assert.Equal([3, 4], a.Shape);
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => (double)i), a.ToDouble());
+
+        var b = Npy.Read(Fixture("f8_fortran_3d.npy"));
+        Assert.Equal([2, 3, 4], b.Shape);
+        Assert.Equal(F8Values, b.ToDouble());
+
+        // np.save(x.T) for x = (arange(15).reshape(5, 3) − 7)/8: element [i, j] is x[j, i]
+        var c = Npy.Read(Fixture("f4_transposed.npy"));
+        Assert.Equal([3, 5], c.Shape);
+        Assert.Equal("f4", c.DType);
+        var expected = from i in Enumerable.Range(0, 3) from j in Enumerable.Range(0, 5) select (float)((3 * j + i - 7) / 8.0);
+        Assert.Equal(expected, c.ToSingle());
+    }
+
+    [Theory]
+    [InlineData(new[] { 2, 3 })]
+    [InlineData(new[] { 1, 5 })]
+    [InlineData(new[] { 3, 1, 4 })]
+    [InlineData(new[] { 2, 0, 3 })]
+    [InlineData(new[] { 2, 3, 4, 5 })]
+    [InlineData(new[] { 7 })]
+    public void ConvertsFortranOrderOfAnyShape(int[] shape)
+    {
+        // Element [i0, …, ik] holds its Fortran offset i0 + d0·(i1 + d1·(…)); stored in Fortran
+        // order the data is simply 0, 1, 2, …
+        int n = shape.Aggregate(1, (p, d) => p * d);
+        string header = $"{{'descr': '<i8', 'fortran_order': True, 'shape': ({string.Join(", ", shape)}{(shape.Length == 1 ? "," : "")}), }}";
+        var a = Npy.Read(new MemoryStream(WithHeader(header, Enumerable.Range(0, n).Select(i => (long)i).ToArray())));
+        Assert.Equal(shape, a.Shape);
+        var c = a.To<long>();
+        for (int flat = 0; flat < n; flat++)
+        {
+            long rest = flat, fortranOffset = 0, stride = 1;
+            var index = new long[shape.Length];
+            for (int d = shape.Length - 1; d >= 0; d--) { index[d] = rest % shape[d]; rest /= shape[d]; }
+            for (int d = 0; d < shape.Length; d++) { fortranOffset += index[d] * stride; stride *= shape[d]; }
+            Assert.Equal(fortranOffset, c[flat]);
+        }
+    }
+
+    [Theory]
+    [InlineData("savez.npz")]
+    [InlineData("savez_compressed.npz")]
+    public void ReadsNpzArchives(string file)
+    {
+        var arrays = Npz.Read(Fixture(file));
+        Assert.Equal(["sigma", "ints", "fortran", "arr_0"], arrays.Keys);
+        Assert.Equal([2, 3, 4], arrays["sigma"].Shape);
+        Assert.Equal(F8Values, arrays["sigma"].ToDouble());
+        Assert.Equal([-2L, -1, 0, 1, 2, 3], arrays["ints"].To<long>());
+        Assert.Equal([3, 4], arrays["fortran"].Shape);
+        Assert.Equal(F8Values[..12], arrays["fortran"].ToDouble());
+        Assert.Equal([0f, 1, 2, 3, 4], arrays["arr_0"].ToSingle());
+
+        using var pipe = new NonSeekableStream(File.ReadAllBytes(Fixture(file)));
+        Assert.Equal(F8Values, Npz.Read(pipe)["sigma"].ToDouble());
+    }
+
+    [Fact]
+    public void NpzErrorsNameTheArchiveAndMember()
+    {
+        var e = Assert.Throws<NpyFormatException>(() => Npz.Read(Fixture("f8_3d.npy")));
+        Assert.StartsWith(Fixture("f8_3d.npy"), e.Message);
+        Assert.Contains("not an .npz archive", e.Message);
+
+        using var zip = new MemoryStream();
+        using (var archive = new System.IO.Compression.ZipArchive(zip, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            using (var good = archive.CreateEntry("good.npy").Open()) Npy.Write(good, new[] { 1.0, 2.0 }, 2);
+            using var bad = new StreamWriter(archive.CreateEntry("bad.npy").Open());
+            bad.Write("not numpy");
+        }
+        zip.Position = 0;
+        e = Assert.Throws<NpyFormatException>(() => Npz.Read(zip));
+        Assert.StartsWith("npz stream:bad.npy: ", e.Message);
+        Assert.Contains("magic string", e.Message);
+
+        var npy = Assert.Throws<NpyFormatException>(() => Npy.Read(Fixture("savez.npz")));
+        Assert.Contains("an .npz archive", npy.Message);
+    }
+
+    /// <summary>A 64 KiB header of 32,000 nested '(' once overflowed the stack and killed the process.</summary>
+    [Fact]
+    public void DeeplyNestedHeadersGiveAnErrorNotAStackOverflow()
+    {
+        string shape = new string('(', 32_000) + new string(')', 32_000);
+        AssertFormatError(WithHeader($"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}}}", []), "nest deeper than 32 levels");
+        AssertFormatError(WithHeader("{'shape': " + new string('[', 65_000), []), "nest deeper than 32 levels");
+        // Nesting up to the bound still parses (and is then refused for what it says).
+        string nested = new string('(', 31) + "2," + new string(')', 31);
+        AssertFormatError(WithHeader($"{{'descr': '<f8', 'fortran_order': False, 'shape': {nested}}}", []), "shape must be a tuple of integers");
+    }
+
+    [Fact]
+    public async Task ReadsNonSeekableStreamsAndPipes()
+    {
+        byte[] good = File.ReadAllBytes(Fixture("f8_3d.npy"));
+        using (var pipe = new NonSeekableStream(good)) Assert.Equal(F8Values, Npy.Read(pipe).ToDouble());
+        if (OperatingSystem.IsWindows()) return;
+
+        // A named pipe read through its path, as the tool reads --input sigma=<(cat S.npy)
+        string dir = Directory.CreateTempSubdirectory("gpuad-npy-").FullName;
+        try
+        {
+            string fifo = Path.Combine(dir, "pipe");
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo])) await mkfifo.WaitForExitAsync();
+            var writer = Task.Run(() => File.WriteAllBytes(fifo, good));
+            Assert.Equal(F8Values, Npy.Read(fifo).ToDouble());
+            await writer;
+
+            writer = Task.Run(() => File.WriteAllBytes(fifo, [.. good, 1, 2, 3]));
+            var e = Assert.Throws<NpyFormatException>(() => Npy.Read(fifo));
+            Assert.Contains("3 bytes follow the data of shape (2, 3, 4)", e.Message);
+            await writer;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ConversionsThatDoNotFitNameTheElement()
+    {
+        double[] data = [1, 2, -3e38, 1e39, double.PositiveInfinity, double.NaN];
+        var a = Npy.Read(new MemoryStream(WriteToBytes(data, [2, 3])));
+        var e = Assert.Throws<NpyConversionException>(() => a.ToSingle());
+        Assert.Contains("element [1, 0] (C-order position 3) = 1E+39 does not fit float32", e.Message);
+        Assert.Equal(3, e.FlatIndex);
+        Assert.IsAssignableFrom<OverflowException>(e);
+        Assert.Equal(data, a.ToDouble()); // float64 holds them all
+
+        // ±Inf and NaN convert to themselves.
+        var special = Npy.Read(new MemoryStream(WriteToBytes(new[] { double.NegativeInfinity, double.NaN, 3.4e38 }, [3]))).ToSingle();
+        Assert.Equal([float.NegativeInfinity, float.NaN, 3.4e38f], special);
+
+        var big = Npy.Read(Fixture("i8_2d.npy")); // 3e9 − 7 … does not fit int32
+        var i = Assert.Throws<NpyConversionException>(() => big.To<int>());
+        Assert.Contains("element [0, 1] (C-order position 1) = 2999999993 does not fit int32", i.Message);
+    }
+
+    /// <summary>A stream that reads but cannot seek or report its length, like a pipe.</summary>
+    private sealed class NonSeekableStream(byte[] bytes) : Stream
+    {
+        private readonly MemoryStream inner = new(bytes);
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     /// <summary>Headers numpy accepts although it writes none of them this way.</summary>
     [Theory]
     [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", "f8")]
@@ -285,7 +448,6 @@ public sealed class NpyTests
     [InlineData("{'descr': '>i4', 'fortran_order': False, 'shape': (4,), }", "big-endian dtype '>i4'")]
     [InlineData("{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", "unsupported dtype '<f2'")]
     [InlineData("{'descr': '<c8', 'fortran_order': False, 'shape': (4,), }", "complex dtype '<c8'")]
-    [InlineData("{'descr': '<f8', 'fortran_order': True, 'shape': (4,), }", "Fortran")]
     [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (4,), } trailing", "malformed header")]
     [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (4,)", "malformed header")]
     [InlineData("{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (4,)}", "appears twice")]

@@ -19,7 +19,8 @@ internal static class DerivativeCommand
         var op = new Argument<string>("op") { Description = $"The op: {CliOps.Names}" };
         var inputs = new Option<string[]>("--input")
         {
-            Description = "An input of the op as NAME=PATH to a .npy file (repeat for each input)",
+            Description = "An input of the op as NAME=PATH to a .npy file, or to an .npz archive (its array NAME, or its only " +
+                          "array) or ARCHIVE.npz:ARRAY (repeat for each input)",
             HelpName = "NAME=PATH",
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = false,
@@ -36,15 +37,32 @@ internal static class DerivativeCommand
             Arity = ArgumentArity.OneOrMore,
             AllowMultipleArgumentsPerToken = false,
         };
-        var lower = new Option<bool>("--lower") { Description = "triangular-solve: T is lower triangular [default: true]" };
-        var left = new Option<bool>("--left") { Description = "triangular-solve: solve op(T)·Y = B; false: Y·op(T) = B [default: true]" };
-        var transpose = new Option<bool>("--transpose") { Description = "triangular-solve: op(T) = Tᵀ [default: false]" };
-        var unit = new Option<bool>("--unit-diagonal") { Description = "triangular-solve: T's diagonal is 1 and not read [default: false]" };
+        var lower = new Option<bool>("--lower")
+        {
+            Description = "triangular-solve: T is lower triangular [default: true]; --lower false: T is upper triangular",
+            HelpName = "true|false",
+        };
+        var left = new Option<bool>("--left")
+        {
+            Description = "triangular-solve: solve op(T)·Y = B [default: true]; --left false: solve Y·op(T) = B",
+            HelpName = "true|false",
+        };
+        var transpose = new Option<bool>("--transpose")
+        {
+            Description = "triangular-solve: op(T) = Tᵀ (--transpose alone means true) [default: false]",
+            HelpName = "true|false",
+        };
+        var unit = new Option<bool>("--unit-diagonal")
+        {
+            Description = "triangular-solve: T's diagonal is 1 and not read (--unit-diagonal alone means true) [default: false]",
+            HelpName = "true|false",
+        };
         var dtype = CommonOptions.DType();
         var device = CommonOptions.Device();
         var output = new Option<string>("--out")
         {
-            Description = reverse ? "Directory for y.npy and grad_NAME.npy" : "Directory for y.npy and ydot.npy",
+            Description = (reverse ? "Directory for y.npy and grad_NAME.npy" : "Directory for y.npy and ydot.npy") +
+                          " (created if missing; existing outputs are replaced, inputs never)",
             HelpName = "DIR",
             Required = true,
         };
@@ -54,27 +72,33 @@ internal static class DerivativeCommand
               Value and vector-Jacobian product of one op on .npy arrays: writes DIR/y.npy and, for
               every input NAME, DIR/grad_NAME.npy = ∂⟨Ȳ, Y⟩/∂NAME.
               Arrays are [batch, rows, cols] (2-D files are one matrix); a batch of 1 broadcasts.
-              Outputs are written 3-D in the --dtype.
+              .npy files in C or Fortran order and .npz archives are read. Outputs are written 3-D,
+              C order, in the --dtype, all or none: each goes to a temporary file that replaces its
+              final name once every output is written. An output path that is one of the inputs
+              is refused before anything runs.
 
               Ops and their inputs:
               {CliOps.Listing}
 
               Example: gpuad vjp cholesky --input sigma=S.npy --cotangent G.npy --out out/
-              Exit code 2: a wrong command line (unknown op or input name); 1: a missing or malformed file,
-              shapes that do not fit, a matrix that is not positive-definite or is singular.
+              Exit code 2: a wrong command line (unknown op or input name, an unusable --out); 1: a missing or
+              malformed file, shapes that do not fit, a matrix that is not positive-definite or is singular.
               """
             : $"""
               Value and Jacobian-vector product (forward mode) of one op on .npy arrays: writes
               DIR/y.npy and DIR/ydot.npy = Σ over inputs of ∂Y/∂NAME · tangent of NAME.
               Arrays are [batch, rows, cols] (2-D files are one matrix); a batch of 1 broadcasts.
-              Outputs are written 3-D in the --dtype.
+              .npy files in C or Fortran order and .npz archives are read. Outputs are written 3-D,
+              C order, in the --dtype, all or none: each goes to a temporary file that replaces its
+              final name once every output is written. An output path that is one of the inputs
+              is refused before anything runs.
 
               Ops and their inputs:
               {CliOps.Listing}
 
               Example: gpuad jvp triangular-solve --input t=T.npy --input rhs=B.npy --tangent t=dT.npy --out out/
-              Exit code 2: a wrong command line (unknown op or input name); 1: a missing or malformed file,
-              shapes that do not fit, a matrix that is not positive-definite or is singular.
+              Exit code 2: a wrong command line (unknown op or input name, an unusable --out); 1: a missing or
+              malformed file, shapes that do not fit, a matrix that is not positive-definite or is singular.
               """;
 
         var command = new Command(verb, description) { op, inputs, reverse ? cotangent : tangents, lower, left, transpose, unit, dtype, device, output };
@@ -88,7 +112,15 @@ internal static class DerivativeCommand
             var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             string outDir = parse.GetValue(output)!;
 
-            var request = new Request(cliOp, flags, inputPaths, tangentPaths, cotangentPath, outDir);
+            // Every output path is checked, and its temporary file opened, before any work.
+            var inputFiles = inputPaths.Select(i => ($"--input {i.Key}", i.Value))
+                .Concat(tangentPaths.Select(t => ($"--tangent {t.Key}", t.Value)))
+                .Concat(cotangentPath is null ? [] : [("--cotangent", cotangentPath)])
+                .Select(i => (i.Item1, ArchivePath(i.Item2).File));
+            var outputNames = new[] { "y" }.Concat(reverse ? cliOp.Operands.Select(o => $"grad_{o.Name}") : ["ydot"]);
+            using var files = OutputFiles.Prepare("--out", outDir, outputNames.Select(n => n + ".npy"), inputFiles);
+
+            var request = new Request(cliOp, flags, inputPaths, tangentPaths, cotangentPath, files);
             using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
             return type == DType.F32 ? Run<float>(dev, request) : Run<double>(dev, request);
         }));
@@ -96,7 +128,7 @@ internal static class DerivativeCommand
     }
 
     private sealed record Request(CliOp Op, TriangularFlags Flags, Dictionary<string, string> Inputs,
-        Dictionary<string, string> Tangents, string? Cotangent, string OutDir);
+        Dictionary<string, string> Tangents, string? Cotangent, OutputFiles Outputs);
 
     private static TriangularFlags ParseFlags(ParseResult parse, CliOp op, params Option<bool>[] options)
     {
@@ -169,8 +201,8 @@ internal static class DerivativeCommand
             {
                 outputs.Add(("ydot", y.Tangent ?? Zeros(device, y.Shape, owned)));
             }
-            Directory.CreateDirectory(r.OutDir);
-            var written = outputs.Select(o => Write(r.OutDir, o.Name, o.Value)).ToList();
+            var written = outputs.Select(o => Write(r.Outputs, o.Name, o.Value)).ToList();
+            r.Outputs.Commit();
             Terminal.Line($"{r.Op.Name} of {Shapes(vars)} on {CommonOptions.Describe(device)}, {(typeof(T) == typeof(float) ? "f32" : "f64")}:");
             foreach (var line in written) Terminal.Line($"  {line}");
             return ExitCodes.Success;
@@ -190,20 +222,71 @@ internal static class DerivativeCommand
 
     private static string Shapes<T>(Var<T>[] vars) where T : unmanaged, IFloatingPointIeee754<T> => string.Join(", ", vars.Select(v => v.Shape.ToString()));
 
-    /// <summary>Reads a .npy file onto the device as a batched matrix.</summary>
-    private static Tensor<T> Load<T>(Device device, string what, string path, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// Splits ARCHIVE.npz:ARRAY into the file and the array's name; a path that exists as given
+    /// (or has no ':') is the file itself.
+    /// </summary>
+    private static (string File, string? Member) ArchivePath(string path)
     {
-        if (Directory.Exists(path)) throw new ToolFailureException($"{what}: {path} is a directory, not a .npy file.");
-        if (!File.Exists(path)) throw new ToolFailureException($"{what}: {path}: no such file.");
-        NpyArray array;
+        int colon = path.LastIndexOf(':');
+        if (File.Exists(path) || Directory.Exists(path) || colon <= 0 || colon == path.Length - 1) return (path, null);
+        string file = path[..colon];
+        return File.Exists(file) ? (file, path[(colon + 1)..]) : (path, null);
+    }
+
+    /// <summary>Reads an .npy file (C or Fortran order), or an array of an .npz archive, from a file or a pipe.</summary>
+    private static NpyArray ReadArray(string what, string path)
+    {
+        var (file, member) = ArchivePath(path);
+        if (Directory.Exists(file)) throw new ToolFailureException($"{what}: {file} is a directory, not a .npy file.");
+        if (!File.Exists(file)) throw new ToolFailureException($"{what}: {file}: no such file.");
+        string name = what.Split(' ').Last(); // --input sigma → sigma
         try
         {
-            array = Npy.Read(path);
+            using var stream = File.OpenRead(file);
+            // A pipe (--input sigma=<(cat S.npy)) cannot seek: read it once, into memory.
+            Stream seekable = stream.CanSeek ? stream : CopyToMemory(stream);
+            var magic = new byte[4];
+            int got = seekable.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+            seekable.Position = 0;
+            bool archive = got == 4 && magic is [(byte)'P', (byte)'K', 3, 4];
+            if (!archive)
+            {
+                if (member is not null) throw new ToolFailureException($"{what}: {file} is not an .npz archive, so it has no array '{member}'.");
+                return Npy.ReadToEnd(seekable, file);
+            }
+            var arrays = Npz.Read(seekable, file);
+            if (member is not null)
+            {
+                return arrays.TryGetValue(member, out var chosen) ? chosen
+                    : throw new ToolFailureException($"{what}: {file} has no array '{member}'; it holds {Members(arrays)}.");
+            }
+            if (arrays.TryGetValue(name, out var named)) return named;
+            if (arrays.Count == 1) return arrays.Values.First();
+            throw new ToolFailureException(
+                $"{what}: {file} holds {Members(arrays)} and none is named '{name}'; name one as {file}:ARRAY.");
         }
         catch (NpyFormatException e)
         {
             throw new ToolFailureException($"{what}: {e.Message}");
         }
+    }
+
+    private static string Members(IReadOnlyDictionary<string, NpyArray> arrays) =>
+        arrays.Count == 0 ? "no arrays" : string.Join(", ", arrays.Keys.Select(k => $"'{k}'"));
+
+    private static MemoryStream CopyToMemory(Stream stream)
+    {
+        var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        memory.Position = 0;
+        return memory;
+    }
+
+    /// <summary>Reads an input onto the device as a batched matrix of T.</summary>
+    private static Tensor<T> Load<T>(Device device, string what, string path, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var array = ReadArray(what, path);
         Shape shape;
         try
         {
@@ -213,15 +296,24 @@ internal static class DerivativeCommand
         {
             throw new ToolFailureException($"{what}: {path}: {e.Message}");
         }
-        var tensor = device.Upload<T>(array.To<T>(), shape);
+        T[] data;
+        try
+        {
+            data = array.To<T>();
+        }
+        catch (NpyConversionException e)
+        {
+            throw new ToolFailureException($"{what}: {path}: {e.Message} Use --dtype f64.");
+        }
+        var tensor = device.Upload<T>(data, shape);
         owned.Add(tensor);
         return tensor;
     }
 
-    private static string Write<T>(string dir, string name, Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T>
+    private static string Write<T>(OutputFiles files, string name, Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        string path = Path.Combine(dir, name + ".npy");
-        Npy.Write<T>(path, value.ToArray(), value.Batch, value.Rows, value.Cols);
-        return $"{name} {value.Shape} → {path}";
+        T[] data = value.ToArray();
+        files.Write(name + ".npy", stream => Npy.Write<T>(stream, data, value.Batch, value.Rows, value.Cols));
+        return $"{name} {value.Shape} → {files.PathOf(name + ".npy")}";
     }
 }
