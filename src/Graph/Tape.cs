@@ -89,7 +89,7 @@ public sealed class Tape : IDisposable
         if (value.IsDisposed)
             throw new ObjectDisposedException(nameof(Tensor<T>), $"Tape: the tensor {value.Shape} passed as a leaf has been disposed.");
         if (value.Device != Device)
-            throw new ArgumentException($"Tape: the tensor lives on {value.Device.Name} but the tape on {Device.Name}.");
+            throw new ArgumentException($"Tape: the tensor lives on {value.Device} but the tape on {Device}.");
         CheckTangent("Variable", value.Shape, tangent);
         var v = new Var<T>(this, value, requiresGrad, owns, null, tangent?.Clone());
         vars.Add(v);
@@ -101,7 +101,7 @@ public sealed class Tape : IDisposable
         if (tangent is null) return;
         string what = op == "Backward" ? "cotangent" : "tangent";
         if (tangent.Shape != shape) throw ShapeErrors.Mismatch(op, $"the {what} must have the value's shape", shape, tangent.Shape);
-        if (tangent.Device != Device) throw new ArgumentException($"{op}: the {what} lives on {tangent.Device.Name} but the tape on {Device.Name}.");
+        if (tangent.Device != Device) throw new ArgumentException($"{op}: the {what} lives on {tangent.Device} but the tape on {Device}.");
         if (tangent.IsDisposed) throw new ObjectDisposedException(nameof(Tensor<T>), $"{op}: the {what} {tangent.Shape} has been disposed.");
     }
 

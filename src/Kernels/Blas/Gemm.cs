@@ -96,6 +96,6 @@ public static partial class Blas
     {
         foreach (var t in tensors)
             if (t.Device != tensors[0].Device)
-                throw new ArgumentException($"{op}: the tensors belong to different devices ({tensors[0].Device.Name} and {t.Device.Name}).");
+                throw new ArgumentException($"{op}: the tensors belong to different devices ({tensors[0].Device} and {t.Device}).");
     }
 }

@@ -66,7 +66,7 @@ public static partial class Blas
         int n = a.Rows, batch = a.Batch;
         if (pivots.Shape != new Shape(batch, n, 1)) throw ShapeErrors.Mismatch(op, $"the pivots must be [{batch}, {n}, 1] for A", shape, pivots.Shape);
         if (info.Shape != new Shape(batch, 1, 1)) throw ShapeErrors.Mismatch(op, $"info must be [{batch}, 1, 1] for A", shape, info.Shape);
-        if (pivots.Device != device || info.Device != device) throw new ArgumentException($"{op}: the pivots and info must be on the device {device.Name}.");
+        if (pivots.Device != device || info.Device != device) throw new ArgumentException($"{op}: the pivots and info must be on the device {device}, not on {(pivots.Device != device ? pivots.Device : info.Device)}.");
         if (batch > 1 && a.BatchStride == 0 && n > 0) throw ShapeErrors.Invalid(op, "a broadcast (batch stride 0) matrix cannot be factored in place", shape);
         if (batch == 0) return;
         using var _ = device.Enter();
@@ -123,7 +123,7 @@ public static partial class Blas
             throw ShapeErrors.Mismatch(op, "the pivots must be [batch or 1, n, 1] for X [batch, …]", pivots.Shape, shape);
         if ((columns ? x.Cols : x.Rows) != order)
             throw ShapeErrors.Mismatch(op, $"the pivots index {(columns ? "columns" : "rows")} of X", pivots.Shape, shape);
-        if (pivots.Device != device) throw new ArgumentException($"{op}: the pivots must be on the device {device.Name}.");
+        if (pivots.Device != device) throw new ArgumentException($"{op}: the pivots must be on the device {device}, not on {pivots.Device}.");
         int lines = columns ? x.Rows : x.Cols;
         if (x.Batch == 0 || lines == 0 || order == 0) return;
         var args = new SwapArgs

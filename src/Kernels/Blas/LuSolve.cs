@@ -35,7 +35,7 @@ public static partial class Blas
             throw ShapeErrors.Mismatch(op, "the factors must have B's batch or broadcast (factors, B)", luShape, bShape);
         if (pivots.Shape != new Shape(pivots.Batch, n, 1) || (pivots.Batch != b.Batch && pivots.Batch != 1) || (pivots.Batch == 1 && b.Batch > 1 && !broadcast))
             throw ShapeErrors.Mismatch(op, $"the pivots must be [{(broadcast ? 1 : b.Batch)}, {n}, 1] (pivots, B)", pivots.Shape, bShape);
-        if (pivots.Device != device) throw new ArgumentException($"{op}: the pivots must be on the device {device.Name}.");
+        if (pivots.Device != device) throw new ArgumentException($"{op}: the pivots must be on the device {device}, not on {pivots.Device}.");
         if (b.Batch == 0 || b.Rows == 0 || b.Cols == 0) return;
 
         using var _ = device.Enter();

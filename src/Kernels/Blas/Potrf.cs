@@ -58,7 +58,7 @@ public static partial class Blas
         if (info.Shape != new Shape(a.Batch, 1, 1))
             throw ShapeErrors.Mismatch("Potrf", "info must be [batch, 1, 1] for A of shape [batch, n, n]", shape, info.Shape);
         if (info.Device != device)
-            throw new ArgumentException($"Potrf: info belongs to {info.Device.Name}, not to {device.Name}.");
+            throw new ArgumentException($"Potrf: info belongs to {info.Device}, not to {device}.");
         if (a.Batch > 1 && a.BatchStride == 0 && a.Rows > 0)
             throw ShapeErrors.Invalid("Potrf", "a broadcast matrix (batch stride 0) cannot be factored in place", shape);
         int n = a.Rows;

@@ -4,6 +4,7 @@ using System.Reflection;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
 
 namespace GpuAD.Kernels;
 
@@ -50,6 +51,7 @@ public enum KernelFamily
 /// </remarks>
 public sealed class Device : IDisposable
 {
+    private static int lastId;
     private readonly Context? ownedContext;
     private readonly ConcurrentDictionary<MethodInfo, object> kernels = new();
     private readonly object gate = new();
@@ -63,9 +65,11 @@ public sealed class Device : IDisposable
         this.ownedContext = ownedContext;
         Family = family;
         Kind = accelerator.AcceleratorType == AcceleratorType.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu;
-        Name = Kind == DeviceKind.Cpu
-            ? $"CPU accelerator ({accelerator.NumMultiprocessors}×{accelerator.MaxNumThreadsPerGroup} threads, warp {accelerator.WarpSize})"
-            : accelerator.Name;
+        Id = Interlocked.Increment(ref lastId);
+        Name = Kind == DeviceKind.Cpu ? CpuName(family) : accelerator.Name;
+        ChoiceName = accelerator is CudaAccelerator cuda ? $"cuda:{cuda.DeviceId}"
+            : Kind == DeviceKind.Cuda ? "cuda"
+            : family == KernelFamily.CpuTuned ? "cpu" : "emulated-gpu";
         Pool = new BufferPool(accelerator, Name);
         boundThread = Environment.CurrentManagedThreadId;
     }
@@ -94,13 +98,11 @@ public sealed class Device : IDisposable
     /// </param>
     public static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
     {
+        if (!Enum.IsDefined(family)) throw new ArgumentOutOfRangeException(nameof(family), family, "Device: unknown kernel family.");
         var context = Context.Create(builder => builder.CPU().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         try
         {
-            var cpu = family == KernelFamily.CpuTuned
-                ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Math.Max(1, Environment.ProcessorCount))
-                : new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
-            var accelerator = cpu.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+            var accelerator = CpuConfiguration(family).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
             return new Device(accelerator, family, context);
         }
         catch
@@ -109,6 +111,25 @@ public sealed class Device : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The simulated hardware of <see cref="CreateCpu"/>'s accelerator for a family: for
+    /// <see cref="KernelFamily.CpuTuned"/> one warp of 2 threads per processor; for
+    /// <see cref="KernelFamily.GpuTuned"/> (the emulated GPU) one multiprocessor with groups of
+    /// 8 warps of 32 threads.
+    /// </summary>
+    /// <param name="family">The kernel family the accelerator will run.</param>
+    public static CPUDevice CpuConfiguration(KernelFamily family) => family == KernelFamily.CpuTuned
+        ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Math.Max(1, Environment.ProcessorCount))
+        : new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
+
+    /// <summary>
+    /// The <see cref="Name"/> of a CPU-accelerator device running a family: "CPU accelerator", or
+    /// "emulated GPU (CPU accelerator)" for the GPU-tuned kernels on a simulated GPU.
+    /// </summary>
+    /// <param name="family">The kernel family the device runs.</param>
+    public static string CpuName(KernelFamily family) =>
+        family == KernelFamily.CpuTuned ? "CPU accelerator" : "emulated GPU (CPU accelerator)";
 
     /// <summary>The ILGPU accelerator. Kernels code launches on it; graph code never needs it.</summary>
     public Accelerator Accelerator { get; }
@@ -119,8 +140,23 @@ public sealed class Device : IDisposable
     /// <summary>The kernel family this device runs.</summary>
     public KernelFamily Family { get; }
 
-    /// <summary>A human-readable name.</summary>
+    /// <summary>
+    /// The hardware's name: the GPU's own (e.g. "NVIDIA H100 80GB HBM3"), or
+    /// <see cref="CpuName"/> for the CPU accelerator. Two devices can share it; see <see cref="Id"/>.
+    /// </summary>
     public string Name { get; }
+
+    /// <summary>
+    /// The name that chooses this device in <c>GPUAD_DEVICE</c> and the tool's <c>--device</c>:
+    /// <c>cpu</c>, <c>emulated-gpu</c> or <c>cuda:N</c>.
+    /// </summary>
+    public string ChoiceName { get; }
+
+    /// <summary>
+    /// A number unique to this device object in the process (1, 2, … in order of creation): it
+    /// tells apart two devices of the same hardware in messages (see <see cref="ToString"/>).
+    /// </summary>
+    public int Id { get; }
 
     /// <summary>Device memory in bytes (for the CPU accelerator, the machine's memory).</summary>
     public long MemoryBytes => Kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : Accelerator.MemorySize;
@@ -205,7 +241,7 @@ public sealed class Device : IDisposable
         if (disposed)
         {
             Monitor.Exit(gate);
-            throw new ObjectDisposedException(nameof(Device), $"The device {Name} has been disposed.");
+            throw new ObjectDisposedException(nameof(Device), $"The device {this} has been disposed.");
         }
         int thread = Environment.CurrentManagedThreadId;
         if (boundThread != thread)
@@ -239,8 +275,16 @@ public sealed class Device : IDisposable
     /// <summary>Number of kernels loaded (compiled) on this device.</summary>
     public int LoadedKernels => kernels.Count;
 
-    /// <inheritdoc/>
-    public override string ToString() => $"{Name} [{Kind}, {Family}]";
+    /// <summary>
+    /// The device in messages, e.g. "cuda:0 (NVIDIA H100 80GB HBM3, GPU-tuned kernels, device #1)":
+    /// the choice name, the hardware, the kernel family and the <see cref="Id"/>, so that two
+    /// devices of one kind read differently.
+    /// </summary>
+    public override string ToString() => $"{ChoiceName} ({Name}, {FamilyName(Family)} kernels, device #{Id})";
+
+    /// <summary>"GPU-tuned" or "CPU-tuned".</summary>
+    /// <param name="family">The kernel family.</param>
+    public static string FamilyName(KernelFamily family) => family == KernelFamily.GpuTuned ? "GPU-tuned" : "CPU-tuned";
 
     /// <summary>Frees the pool, the loaded kernels and the accelerator (and the context if owned).</summary>
     public void Dispose()

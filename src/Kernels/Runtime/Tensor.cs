@@ -115,7 +115,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
         if (source.Length != Length)
             throw ShapeErrors.Mismatch("Copy", "the number of elements must be the same", source.Shape, Shape);
         if (source.Device != Device)
-            throw new ArgumentException("Copy: tensors belong to different devices.");
+            throw new ArgumentException($"Copy: the tensors belong to different devices ({source.Device} and {Device}).");
         if (Length == 0) return;
         using var _ = Device.Enter();
         source.View.CopyTo(View);

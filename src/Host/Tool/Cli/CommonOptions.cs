@@ -17,8 +17,8 @@ internal static class CommonOptions
 {
     public static Option<string?> Device() => new("--device")
     {
-        Description = "Device: auto, cpu, cuda or cuda:N [default: GPUAD_DEVICE, else auto]",
-        HelpName = "auto|cpu|cuda|cuda:N",
+        Description = "Device: auto, cpu (the CPU accelerator), emulated-gpu (the GPU kernels on the CPU accelerator), cuda or cuda:N [default: GPUAD_DEVICE, else auto]",
+        HelpName = "auto|cpu|emulated-gpu|cuda|cuda:N",
     };
 
     public static Option<string> DType() => new("--dtype")
@@ -39,7 +39,7 @@ internal static class CommonOptions
     public static bool Given(this ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     /// <summary>Parses --device; null leaves the choice to GPUAD_DEVICE.</summary>
-    /// <exception cref="UsageException">Not auto, cpu, cuda or cuda:N.</exception>
+    /// <exception cref="UsageException">Not one of <see cref="Devices.ChoiceNames"/>.</exception>
     public static (DeviceChoice? Choice, int CudaIndex) ParseDevice(string? value)
     {
         if (value is null) return (null, 0);
@@ -50,7 +50,7 @@ internal static class CommonOptions
         }
         catch (ArgumentException)
         {
-            throw new UsageException($"--device '{value}' is not one of auto, cpu, cuda, cuda:N.");
+            throw new UsageException($"--device '{value}' is not one of {Devices.ChoiceNames}.");
         }
     }
 
@@ -58,7 +58,7 @@ internal static class CommonOptions
     public static Device OpenDevice(string? value)
     {
         var (choice, index) = ParseDevice(value);
-        return Devices.Open(choice, index);
+        return Devices.Open(choice, index, requestedBy: value is null ? null : $"--device {value}");
     }
 
     /// <summary>Parses --dtype.</summary>
@@ -87,6 +87,15 @@ internal static class CommonOptions
     public static int Positive(string option, int value, int min = 1, int max = int.MaxValue) =>
         value >= min && value <= max ? value : throw new UsageException($"{option} {value} is out of range [{min}, {max}].");
 
-    /// <summary>A device's one-line description for headers.</summary>
-    public static string Describe(Device device) => $"{device.Name} [{device.Kind}, {device.Family} kernels]";
+    /// <summary>
+    /// A device's one-line description for headers, in the words of <c>gpuad devices</c>:
+    /// "emulated-gpu (emulated GPU (CPU accelerator), GPU-tuned kernels)".
+    /// </summary>
+    public static string Describe(Device device) => Describe(device.ChoiceName, device.Name, device.Family);
+
+    /// <summary>The description of a listed device, the same words as <see cref="Describe(Device)"/> once opened.</summary>
+    public static string Describe(DeviceInfo device) => Describe(device.ChoiceName, device.Name, device.Family);
+
+    private static string Describe(string choiceName, string name, KernelFamily family) =>
+        $"{choiceName} ({name}, {GpuAD.Kernels.Device.FamilyName(family)} kernels)";
 }

@@ -12,7 +12,8 @@ internal static class Entry
 
         Arrays are batched matrices [batch, rows, cols], row-major; a 2-D .npy file is one matrix.
         The device comes from --device, else the GPUAD_DEVICE environment variable
-        (auto, cpu, cuda, cuda:N), else auto: the first CUDA GPU ILGPU finds, else the CPU.
+        (auto, cpu, emulated-gpu, cuda, cuda:N), else auto: the first CUDA GPU ILGPU finds, else
+        the CPU. emulated-gpu runs the GPU kernels on the CPU, to test them without a GPU.
         Start with 'gpuad devices' and 'gpuad check' on a new machine, GPU or driver.
 
         {ExitCodes.HelpText}

@@ -2,6 +2,7 @@ using System.CommandLine;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using Spectre.Console;
+using Device = GpuAD.Kernels.Device;
 
 namespace GpuAD.Tool.Commands;
 
@@ -12,26 +13,36 @@ internal static class DevicesCommand
     {
         var device = CommonOptions.Device();
         var command = new Command("devices", """
-            Lists every device ILGPU sees (CUDA GPUs, then the CPU accelerator) with its memory, warp
-            size and compute capability, and says which one GpuAD would use and why. With --device,
-            says whether that device is available.
+            Lists every device ILGPU sees (CUDA GPUs, then the CPU accelerator, and the emulated GPU: the
+            CPU accelerator running the GPU-tuned kernels) with the name that chooses it, its memory,
+            warp size and compute capability, and says which one GpuAD would use and why. With
+            --device, says whether that device is available.
             """) { device };
         command.SetAction(Report.Guard(parse =>
         {
             var (choice, index) = CommonOptions.ParseDevice(parse.GetValue(device));
-            var table = Terminal.Table("Kind", "Index", "Name", "Memory", "Warp size", "Max group", "Compute capability");
-            foreach (var d in Devices.List())
+            var listed = Devices.List();
+            var table = Terminal.Table("Device", "Name", "Kernels", "Memory", "Warp size", "Max group", "Compute capability");
+            foreach (var d in listed)
             {
-                table.Row(d.Kind.ToString(), d.Index.ToString(), d.Name, Memory(d), d.WarpSize.ToString(), d.MaxGroupSize.ToString(),
+                table.Row(d.ChoiceName, d.Name, Device.FamilyName(d.Family), Memory(d), d.WarpSize.ToString(), d.MaxGroupSize.ToString(),
                     d.ComputeCapability ?? "—");
             }
             AnsiConsole.Write(table);
-            var selection = Devices.Resolve(choice, index);
-            Terminal.Line($"GpuAD would use: {selection.Reason}.");
-            Terminal.Line(selection.Choice == DeviceChoice.Cuda
-                ? "Kernels: GPU-tuned (shared-memory tiles)."
+            string? given = parse.GetValue(device);
+            var selection = Devices.Resolve(choice, index, requestedBy: given is null ? null : $"--device {given}");
+            var chosen = listed.First(d => selection.Choice switch
+            {
+                DeviceChoice.Cuda => d.Kind == DeviceKind.Cuda && d.Index == selection.CudaIndex,
+                DeviceChoice.EmulatedGpu => d.Kind == DeviceKind.Cpu && d.Family == KernelFamily.GpuTuned,
+                _ => d.Kind == DeviceKind.Cpu && d.Family == KernelFamily.CpuTuned,
+            });
+            Terminal.Line($"GpuAD would use: {CommonOptions.Describe(chosen)}: {selection.Reason}.");
+            Terminal.Line(chosen.Family == KernelFamily.GpuTuned
+                ? "Kernels: GPU-tuned (shared-memory tiles); run 'gpuad check' to verify a device."
                 : "Kernels: CPU-tuned (one thread per large block); run 'gpuad check' to verify a device.");
-            Terminal.Line($"Choose with --device auto|cpu|cuda|cuda:N on any command, or {Devices.EnvironmentVariable}.");
+            Terminal.Line($"Choose with --device {Devices.ChoiceNames.Replace(", ", "|")} on any command, or {Devices.EnvironmentVariable}.");
+            Terminal.Line("Without a GPU, emulated-gpu runs the kernels a GPU would run, on the CPU (slowly), to test them.");
             return ExitCodes.Success;
         }));
         return command;
