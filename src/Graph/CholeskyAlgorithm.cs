@@ -34,6 +34,55 @@ public enum CholeskyAlgorithm
 }
 
 /// <summary>
+/// How the Cholesky-based ops factor Σ and differentiate the factorization, per call
+/// (<see cref="Op.Cholesky{T}(Var{T}, CholeskyOptions)"/>, composite functions such as
+/// <see cref="GaussianProcess.NegativeLogMarginalLikelihood{T}(Var{T}, Var{T}, CholeskyOptions)"/>) or per tape
+/// (<see cref="Tape.CholeskyOptions"/>). Immutable: derive variants with <c>with</c>.
+/// </summary>
+/// <remarks>
+/// A field left at its automatic value (<see cref="CholeskyAlgorithm.Auto"/>, block size 0) is
+/// taken from the next level: the op's options, then the tape's, then
+/// <see cref="CholeskyPolicy.Default"/> (the algorithm only), then the automatic choice of
+/// <see cref="CholeskyPolicy.Choose{T}"/> and the kernels' block size.
+/// </remarks>
+public sealed record CholeskyOptions
+{
+    private readonly CholeskyAlgorithm algorithm;
+    private readonly int blockSize;
+
+    /// <summary>Every field automatic.</summary>
+    public static CholeskyOptions Default { get; } = new();
+
+    /// <summary>The algorithm; <see cref="CholeskyAlgorithm.Auto"/> defers to the next level.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined algorithm.</exception>
+    public CholeskyAlgorithm Algorithm
+    {
+        get => algorithm;
+        init => algorithm = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(Algorithm), value, "CholeskyOptions: unknown algorithm.");
+    }
+
+    /// <summary>
+    /// The order of the diagonal blocks of <see cref="CholeskyAlgorithm.Blocked"/> and
+    /// <see cref="CholeskyAlgorithm.Composed"/> (forward and backward); 0 defers to the next level.
+    /// <see cref="CholeskyAlgorithm.SmallBatched"/> always works on whole matrices and ignores it.
+    /// On the GPU family a block may not exceed <see cref="Blas.PotrfMaxUnblockedOrder{T}"/> (checked when the op is recorded).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int BlockSize
+    {
+        get => blockSize;
+        init => blockSize = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(BlockSize), value, "CholeskyOptions: the block size cannot be negative.");
+    }
+
+    /// <summary>These options with each automatic field taken from <paramref name="fallback"/>.</summary>
+    internal CholeskyOptions Over(CholeskyOptions fallback) => new()
+    {
+        Algorithm = Algorithm != CholeskyAlgorithm.Auto ? Algorithm : fallback.Algorithm,
+        BlockSize = BlockSize != 0 ? BlockSize : fallback.BlockSize,
+    };
+}
+
+/// <summary>
 /// Chooses the Cholesky algorithm where a call leaves it to <see cref="CholeskyAlgorithm.Auto"/>.
 /// </summary>
 /// <remarks>
@@ -78,10 +127,11 @@ public static class CholeskyPolicy
     private static volatile CholeskyAlgorithm defaultAlgorithm = CholeskyAlgorithm.Auto;
 
     /// <summary>
-    /// The algorithm every Cholesky recorded with <see cref="CholeskyAlgorithm.Auto"/> uses,
-    /// process-wide; <see cref="CholeskyAlgorithm.Auto"/> (the initial value) lets
-    /// <see cref="Choose{T}"/> decide per call. A per-call algorithm other than Auto overrides it.
-    /// Read when an op is recorded: changing it does not affect ops already on a tape.
+    /// The process-wide fallback for a Cholesky whose options (the op's and its tape's, see
+    /// <see cref="CholeskyOptions"/>) leave the algorithm to <see cref="CholeskyAlgorithm.Auto"/>;
+    /// <see cref="CholeskyAlgorithm.Auto"/> (the initial value) lets <see cref="Choose{T}"/> decide
+    /// per call. Prefer per-call or per-tape options: this is shared by every thread. Read when an
+    /// op is recorded: changing it does not affect ops already on a tape.
     /// </summary>
     public static CholeskyAlgorithm Default
     {
@@ -135,7 +185,25 @@ public static class CholeskyPolicy
         return n <= Blas.PotrfSmallOrder<T>(device, batch) ? CholeskyAlgorithm.SmallBatched : CholeskyAlgorithm.Blocked;
     }
 
-    /// <summary>The block size the kernels use for an algorithm (at least n: each matrix whole).</summary>
-    internal static int BlockSize<T>(Device device, CholeskyAlgorithm algorithm, int n) where T : unmanaged, IFloatingPointIeee754<T> =>
-        algorithm == CholeskyAlgorithm.SmallBatched ? Math.Max(n, 1) : Blas.PotrfBlockedBlockSize(device, n);
+    /// <summary>
+    /// The algorithm and block size a Cholesky of Σ [batch, n, n] recorded with
+    /// <paramref name="options"/> uses (see <see cref="Resolve{T}(Device, Shape, CholeskyAlgorithm)"/>
+    /// for the algorithm). The block size is the options' unless 0, else the kernels' choice for
+    /// the algorithm; at least n (each matrix whole) for <see cref="CholeskyAlgorithm.SmallBatched"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Resolve{T}(Device, Shape, CholeskyAlgorithm)"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">On the GPU family, a block size whose diagonal blocks exceed <see cref="Blas.PotrfMaxUnblockedOrder{T}"/>.</exception>
+    internal static (CholeskyAlgorithm Algorithm, int BlockSize) Resolve<T>(Device device, Shape shape, CholeskyOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var algorithm = Resolve<T>(device, shape, options.Algorithm);
+        int n = shape.Rows;
+        if (algorithm == CholeskyAlgorithm.SmallBatched) return (algorithm, Math.Max(n, 1));
+        if (options.BlockSize == 0) return (algorithm, Blas.PotrfBlockedBlockSize(device, n));
+        int max = Blas.PotrfMaxUnblockedOrder<T>(device);
+        if (Math.Min(options.BlockSize, n) > max)
+            throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize,
+                $"{CholeskyNode<T>.OpName}: blocks of {options.BlockSize} exceed the largest order one thread group factors for {typeof(T).Name} on {device.Name} ({max}).");
+        return (algorithm, options.BlockSize);
+    }
 }

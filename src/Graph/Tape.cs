@@ -9,16 +9,32 @@ namespace GpuAD.Graph;
 /// each op's JVP as it is recorded when an input carries a tangent.
 /// </summary>
 /// <remarks>
+/// <para>
 /// A backward pass makes no device-to-host copy: it only queues launches. It releases what it
 /// saved at its last use (see <see cref="Var{T}.Value"/>), so a second pass over the same ops
 /// needs <c>retainGraph: true</c> on the first. Not thread-safe: use one tape per thread (tapes on
 /// one device may run on different threads at once; the device serializes their launches).
+/// </para>
+/// <para>
+/// Memory: a pass without <c>retainGraph</c> frees, as soon as it no longer needs them, the values
+/// of the ops it differentiates — the values no VJP saved when it starts, the saved ones at their
+/// last use — and forgets those ops once it finishes; only its output and the values marked with
+/// <see cref="Var{T}.Keep"/> stay readable, the output until the next <see cref="ZeroGrad"/>. So one
+/// tape can run any number of steps (forward, <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>, update, <see cref="ZeroGrad"/>)
+/// without growing. Values that need no gradient (ops on constants only) and kept values stay
+/// until <see cref="Reset"/> or <see cref="Dispose"/>. The tape counts the device bytes its own
+/// tensors hold (<see cref="BytesInUse"/>, <see cref="PeakBytes"/>, <see cref="LastBackwardPeakBytes"/>)
+/// apart from every other tape on the device.
+/// </para>
 /// </remarks>
 public sealed class Tape : IDisposable
 {
-    private readonly List<Node> nodes = new();
-    private readonly List<IVar> vars = new();
-    private int nextId;
+    private readonly List<Node> nodes = new();          // recorded for backward, not yet finished
+    private readonly List<IVar> vars = new();           // every var whose buffers the tape may hold
+    private readonly List<IVar> finishedOutputs = new(); // outputs of finished passes, freed by ZeroGrad
+    private readonly MemoryAccount account = new();
+    private CholeskyOptions cholesky = CholeskyOptions.Default;
+    private int nextId, nextNodeIndex;
     private bool disposed;
 
     /// <summary>Creates an empty tape on a device.</summary>
@@ -28,61 +44,249 @@ public sealed class Tape : IDisposable
         Device = device;
     }
 
+    /// <summary>Creates an empty tape on a device whose Cholesky-based ops default to <paramref name="cholesky"/>.</summary>
+    /// <param name="device">The device every value lives on.</param>
+    /// <param name="cholesky">The default options (see <see cref="CholeskyOptions"/>).</param>
+    public Tape(Device device, CholeskyOptions cholesky) : this(device) => CholeskyOptions = cholesky;
+
     /// <summary>The device every value of this tape lives on.</summary>
     public Device Device { get; }
 
-    /// <summary>Ops recorded for backward (ops whose output needs no gradient are not kept).</summary>
+    /// <summary>
+    /// The options every Cholesky recorded on this tape starts from (an op's own options override
+    /// them field by field): the tape-wide default, in place of process-wide state. Read when an op
+    /// is recorded. Initially <see cref="CholeskyOptions.Default"/>.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">Set to null.</exception>
+    public CholeskyOptions CholeskyOptions
+    {
+        get => cholesky;
+        set => cholesky = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>Ops recorded for backward and not yet finished by a pass (ops whose output needs no gradient are not kept).</summary>
     public int NodeCount => nodes.Count;
 
-    /// <summary>Peak pool bytes in use during the last <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> (device-wide).</summary>
+    /// <summary>
+    /// Device bytes (whole pool blocks) held now by the tensors this tape allocated: uploaded
+    /// values, op outputs, tangents, gradients and cotangents it took (<c>takeOwnership</c>).
+    /// Tensors a caller passed in are not counted. Other tapes on the device do not affect it.
+    /// </summary>
+    public long BytesInUse => account.BytesInUse;
+
+    /// <summary>The largest <see cref="BytesInUse"/> since the tape was created or <see cref="ResetPeak"/>, temporaries of its ops and passes included.</summary>
+    public long PeakBytes => account.PeakBytes;
+
+    /// <summary>
+    /// The largest <see cref="BytesInUse"/> during the last <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> (this tape's
+    /// tensors only: other tapes, concurrent or not, never change it).
+    /// </summary>
     public long LastBackwardPeakBytes { get; private set; }
+
+    /// <summary>Starts a new <see cref="PeakBytes"/> measurement at the current <see cref="BytesInUse"/>.</summary>
+    public void ResetPeak() => account.ResetPeak();
 
     /// <summary>A variable: a leaf whose gradient is computed. The tape does not own <paramref name="value"/>.</summary>
     /// <param name="value">The value, on this tape's device.</param>
     /// <param name="tangent">Optional forward-mode tangent of the same shape (not owned either).</param>
     /// <exception cref="ArgumentException">Another device, or the tangent's shape differs.</exception>
     public Var<T> Variable<T>(Tensor<T> value, Tensor<T>? tangent = null) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Leaf(value, requiresGrad: true, owns: false, tangent);
+        Leaf(value, requiresGrad: true, owns: false, tangent, ownsTangent: false);
 
     /// <summary>A variable uploaded from a host array (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
     /// <param name="data">The values.</param>
     /// <param name="shape">Their shape.</param>
     /// <param name="tangent">Optional forward-mode tangent, the same length.</param>
-    /// <exception cref="ArgumentException">A length does not match the shape.</exception>
+    /// <exception cref="ArgumentException">A length does not match the shape (checked before anything is uploaded).</exception>
     public Var<T> Variable<T>(T[] data, Shape shape, T[]? tangent = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var value = Device.Upload<T>(data, shape);
-        if (tangent is null) return Leaf(value, requiresGrad: true, owns: true, null);
-        using var t = Device.Upload<T>(tangent, shape);
-        return Leaf(value, requiresGrad: true, owns: true, t);
+        ArgumentNullException.ThrowIfNull(data);
+        return tangent is null ? Variable<T>(data.AsSpan(), shape) : Variable<T>(data.AsSpan(), shape, tangent.AsSpan());
+    }
+
+    /// <summary>A variable uploaded from host memory (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
+    /// <param name="data">The values.</param>
+    /// <param name="shape">Their shape.</param>
+    /// <exception cref="ArgumentException">The length does not match the shape (checked before anything is uploaded).</exception>
+    public Var<T> Variable<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
+        UploadLeaf(data, shape, hasTangent: false, default, requiresGrad: true);
+
+    /// <summary>A variable uploaded from host memory with its forward-mode tangent, both row-major <c>[batch, rows, cols]</c>, owned by the tape.</summary>
+    /// <param name="data">The values.</param>
+    /// <param name="shape">Their shape.</param>
+    /// <param name="tangent">The tangent, the same length.</param>
+    /// <exception cref="ArgumentException">A length does not match the shape (checked before anything is uploaded).</exception>
+    public Var<T> Variable<T>(ReadOnlySpan<T> data, Shape shape, ReadOnlySpan<T> tangent) where T : unmanaged, IFloatingPointIeee754<T> =>
+        UploadLeaf(data, shape, hasTangent: true, tangent, requiresGrad: true);
+
+    /// <summary>
+    /// A variable uploaded from a System.Numerics.Tensors tensor span, its shape taken from it:
+    /// rank 3 <c>[batch, rows, cols]</c>, or rank 2 <c>[rows, cols]</c> as a batch of 1. Owned by the tape.
+    /// </summary>
+    /// <param name="data">The values, dense row-major.</param>
+    /// <exception cref="ArgumentException">
+    /// The rank is not 2 or 3, or the span is strided (not dense row-major); raised before anything is uploaded.
+    /// </exception>
+    public Var<T> Variable<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = HostTensors.ShapeOf(data, "Variable", nameof(data));
+        return UploadLeaf(HostTensors.Elements(data), shape, hasTangent: false, default, requiresGrad: true);
+    }
+
+    /// <summary>A variable and its forward-mode tangent from System.Numerics.Tensors tensor spans of one shape (see <see cref="Variable{T}(System.Numerics.Tensors.ReadOnlyTensorSpan{T})"/>).</summary>
+    /// <param name="data">The values, dense row-major.</param>
+    /// <param name="tangent">The tangent, of the same shape.</param>
+    /// <exception cref="ArgumentException">A rank is not 2 or 3, a span is strided, or the shapes differ; raised before anything is uploaded.</exception>
+    public Var<T> Variable<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data, System.Numerics.Tensors.ReadOnlyTensorSpan<T> tangent) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = HostTensors.ShapeOf(data, "Variable", nameof(data));
+        HostTensors.Expect(tangent, shape, "Variable", nameof(tangent));
+        return UploadLeaf(HostTensors.Elements(data), shape, hasTangent: true, HostTensors.Elements(tangent), requiresGrad: true);
+    }
+
+    /// <summary>A variable (and optionally its tangent) from System.Numerics.Tensors tensors (see <see cref="Variable{T}(System.Numerics.Tensors.ReadOnlyTensorSpan{T})"/>).</summary>
+    /// <param name="data">The values: rank 3 <c>[batch, rows, cols]</c> or rank 2 <c>[rows, cols]</c>, dense.</param>
+    /// <param name="tangent">Optional forward-mode tangent of the same shape.</param>
+    /// <exception cref="ArgumentException">A rank is not 2 or 3, a tensor is not dense, or the shapes differ; raised before anything is uploaded.</exception>
+    public Var<T> Variable<T>(System.Numerics.Tensors.Tensor<T> data, System.Numerics.Tensors.Tensor<T>? tangent = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return tangent is null ? Variable(data.AsReadOnlyTensorSpan()) : Variable(data.AsReadOnlyTensorSpan(), tangent.AsReadOnlyTensorSpan());
     }
 
     /// <summary>A constant: a leaf that gets no gradient. The tape does not own <paramref name="value"/>.</summary>
     public Var<T> Constant<T>(Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Leaf(value, requiresGrad: false, owns: false, null);
+        Leaf(value, requiresGrad: false, owns: false, null, ownsTangent: false);
 
     /// <summary>A constant uploaded from a host array, owned by the tape.</summary>
-    public Var<T> Constant<T>(T[] data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Leaf(Device.Upload<T>(data, shape), requiresGrad: false, owns: true, null);
+    /// <exception cref="ArgumentException">The length does not match the shape (checked before anything is uploaded).</exception>
+    public Var<T> Constant<T>(T[] data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Constant<T>(data.AsSpan(), shape);
+    }
+
+    /// <summary>A constant uploaded from host memory (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
+    /// <exception cref="ArgumentException">The length does not match the shape (checked before anything is uploaded).</exception>
+    public Var<T> Constant<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
+        UploadLeaf(data, shape, hasTangent: false, default, requiresGrad: false);
+
+    /// <summary>A constant from a System.Numerics.Tensors tensor span, its shape taken from it (rank 3, or rank 2 as a batch of 1). Owned by the tape.</summary>
+    /// <exception cref="ArgumentException">The rank is not 2 or 3, or the span is strided; raised before anything is uploaded.</exception>
+    public Var<T> Constant<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = HostTensors.ShapeOf(data, "Constant", nameof(data));
+        return UploadLeaf(HostTensors.Elements(data), shape, hasTangent: false, default, requiresGrad: false);
+    }
+
+    /// <summary>A constant from a System.Numerics.Tensors tensor (see <see cref="Constant{T}(System.Numerics.Tensors.ReadOnlyTensorSpan{T})"/>).</summary>
+    /// <exception cref="ArgumentException">The rank is not 2 or 3, or the tensor is not dense; raised before anything is uploaded.</exception>
+    public Var<T> Constant<T>(System.Numerics.Tensors.Tensor<T> data) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Constant(data.AsReadOnlyTensorSpan());
+    }
+
+    /// <summary>
+    /// A constant that composite functions create for their own use (an identity, a scalar): the
+    /// first pass that differentiates an op reading it frees it with that op's values.
+    /// </summary>
+    internal Var<T> TransientConstant<T>(T[] data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var v = Constant<T>(data, shape);
+        ((IVar)v).Transient = true;
+        return v;
+    }
 
     /// <summary>Sets (or clears, with null) a leaf's forward-mode tangent before ops are recorded on it. Not owned.</summary>
     /// <exception cref="ArgumentException">The shapes differ, or the var is not a leaf of this tape.</exception>
     public void SetTangent<T>(Var<T> leaf, Tensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ThrowIfDisposed();
         if (leaf.Tape != this || !leaf.IsLeaf)
             throw new ArgumentException("SetTangent: the var must be a leaf of this tape.");
         CheckTangent("SetTangent", leaf.Shape, tangent);
-        leaf.Tangent = tangent is null ? null : tangent.Clone();
+        using var charge = account.Enter();
+        var copy = tangent?.Clone();
+        leaf.Tangent?.Dispose();
+        leaf.Tangent = copy;
     }
 
     /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>).</summary>
     public void Backward<T>(Var<T> output, T[] cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        using var t = Device.Upload<T>(cotangent, output.Shape);
-        Backward(output, t, retainGraph);
+        ArgumentNullException.ThrowIfNull(cotangent);
+        Backward<T>(output, cotangent.AsSpan(), retainGraph);
     }
 
-    private Var<T> Leaf<T>(Tensor<T> value, bool requiresGrad, bool owns, Tensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// Reverse mode with a cotangent given as host memory, row-major, of the output's length (see
+    /// <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>). The uploaded copy is the pass's own: the
+    /// pass computes in it (no second device copy).
+    /// </summary>
+    /// <exception cref="ArgumentException">The length is not the output's (checked before anything is uploaded).</exception>
+    public void Backward<T>(Var<T> output, ReadOnlySpan<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckOutput(output);
+        HostTensors.ExpectLength(cotangent.Length, output.Shape, "Backward", nameof(cotangent));
+        Tensor<T> t;
+        using (account.Enter()) t = Device.Upload(cotangent, output.Shape);
+        try
+        {
+            Run(output, t, take: true, retainGraph);
+        }
+        catch
+        {
+            if (!vars.Any(v => v.Holds(t))) t.Dispose(); // unless it became a leaf's gradient
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reverse mode with a cotangent given as a System.Numerics.Tensors tensor span of the output's
+    /// shape (rank 3, or rank 2 when the output's batch is 1); see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The rank or shape is not the output's, or the span is strided; raised before anything is uploaded.</exception>
+    public void Backward<T>(Var<T> output, System.Numerics.Tensors.ReadOnlyTensorSpan<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckOutput(output);
+        HostTensors.Expect(cotangent, output.Shape, "Backward", nameof(cotangent));
+        Backward<T>(output, HostTensors.Elements(cotangent), retainGraph);
+    }
+
+    /// <summary>Reverse mode with a cotangent given as a System.Numerics.Tensors tensor (see <see cref="Backward{T}(Var{T}, System.Numerics.Tensors.ReadOnlyTensorSpan{T}, bool)"/>).</summary>
+    /// <exception cref="ArgumentException">The rank or shape is not the output's, or the tensor is not dense; raised before anything is uploaded.</exception>
+    public void Backward<T>(Var<T> output, System.Numerics.Tensors.Tensor<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(cotangent);
+        Backward(output, cotangent.AsReadOnlyTensorSpan(), retainGraph);
+    }
+
+    private Var<T> UploadLeaf<T>(ReadOnlySpan<T> data, Shape shape, bool hasTangent, ReadOnlySpan<T> tangent, bool requiresGrad)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // Every check before the first upload, so that a refused call leaves nothing in the pool.
+        ThrowIfDisposed();
+        string op = requiresGrad ? "Variable" : "Constant";
+        HostTensors.ExpectLength(data.Length, shape, op, nameof(data));
+        if (hasTangent) HostTensors.ExpectLength(tangent.Length, shape, op, nameof(tangent));
+        using var charge = account.Enter();
+        Tensor<T>? value = null, t = null;
+        try
+        {
+            value = Device.Upload(data, shape);
+            if (hasTangent) t = Device.Upload(tangent, shape);
+            return Leaf(value, requiresGrad, owns: true, t, ownsTangent: true);
+        }
+        catch
+        {
+            t?.Dispose();
+            value?.Dispose();
+            throw;
+        }
+    }
+
+    private Var<T> Leaf<T>(Tensor<T> value, bool requiresGrad, bool owns, Tensor<T>? tangent, bool ownsTangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(value);
@@ -91,7 +295,8 @@ public sealed class Tape : IDisposable
         if (value.Device != Device)
             throw new ArgumentException($"Tape: the tensor lives on {value.Device} but the tape on {Device}.");
         CheckTangent("Variable", value.Shape, tangent);
-        var v = new Var<T>(this, value, requiresGrad, owns, null, tangent?.Clone());
+        using var charge = account.Enter();
+        var v = new Var<T>(this, value, requiresGrad, owns, null, ownsTangent ? tangent : tangent?.Clone());
         vars.Add(v);
         return v;
     }
@@ -103,6 +308,13 @@ public sealed class Tape : IDisposable
         if (tangent.Shape != shape) throw ShapeErrors.Mismatch(op, $"the {what} must have the value's shape", shape, tangent.Shape);
         if (tangent.Device != Device) throw new ArgumentException($"{op}: the {what} lives on {tangent.Device} but the tape on {Device}.");
         if (tangent.IsDisposed) throw new ObjectDisposedException(nameof(Tensor<T>), $"{op}: the {what} {tangent.Shape} has been disposed.");
+    }
+
+    private void CheckOutput<T>(Var<T> output) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(output);
+        if (output.Tape != this) throw new ArgumentException("Backward: the output belongs to another tape.");
     }
 
     internal int NextId() => nextId++;
@@ -133,12 +345,13 @@ public sealed class Tape : IDisposable
         foreach (var input in node.In)
         {
             if (input.IsReleased)
-                throw new InvalidOperationException($"{node.Name}: an input ({input}) was released by a previous Backward; Keep() it to reuse it.");
+                throw new InvalidOperationException($"{node.Name}: an input ({input}) was released by a previous Backward (or by ZeroGrad after it); Keep() it to reuse it.");
             if (input.Value.IsDisposed)
                 throw new ObjectDisposedException(nameof(Tensor<T>), $"{node.Name}: the tensor of an input ({input}) has been disposed.");
         }
         bool requiresGrad = node.In.Any(v => v.RequiresGrad);
         Var<T> output;
+        using (account.Enter())
         using (var scope = AllocationScope.Open())
         {
             try
@@ -159,7 +372,7 @@ public sealed class Tape : IDisposable
         vars.Add(output);
         if (requiresGrad)
         {
-            node.Index = nodes.Count;
+            node.Index = nextNodeIndex++;
             nodes.Add(node);
         }
         else
@@ -175,7 +388,7 @@ public sealed class Tape : IDisposable
     /// <c>[1, 1, 1]</c> (cotangent 1). Queues device work only: no host round trip.
     /// </summary>
     /// <param name="output">The value to differentiate.</param>
-    /// <param name="cotangent">ȳ, of the output's shape (not owned), or null for a scalar output.</param>
+    /// <param name="cotangent">ȳ, of the output's shape (not owned: the pass copies it), or null for a scalar output.</param>
     /// <param name="retainGraph">Keep the saved buffers so another backward pass can run over these ops.</param>
     /// <exception cref="ArgumentException">The output is of another tape, or the cotangent's shape differs.</exception>
     /// <exception cref="InvalidOperationException">
@@ -189,39 +402,84 @@ public sealed class Tape : IDisposable
     /// <see cref="ZeroGrad"/>); ops whose buffers the pass had already released cannot be
     /// differentiated again.
     /// </exception>
-    public void Backward<T>(Var<T> output, Tensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, Tensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(output, cotangent, take: false, retainGraph);
+
+    /// <summary>
+    /// Reverse mode (see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>) that may take the
+    /// cotangent's memory instead of copying it: with <paramref name="takeOwnership"/> the pass
+    /// computes in the cotangent's buffer (a Cholesky's L̄ becomes Σ̄ in place), so a
+    /// forward and backward hold one n² matrix less. The tensor then belongs to the tape: do not
+    /// read, write or dispose it afterwards (it may have become a gradient); the tape disposes it.
+    /// </summary>
+    /// <param name="output">The value to differentiate.</param>
+    /// <param name="cotangent">ȳ, of the output's shape: an owning tensor (not a view) that no var of this tape holds.</param>
+    /// <param name="takeOwnership">True to hand the cotangent to the tape; false copies it, as the other overload does.</param>
+    /// <param name="retainGraph">Keep the saved buffers so another backward pass can run over these ops.</param>
+    /// <exception cref="ArgumentException">
+    /// As the other overload; or, taking ownership, the cotangent is a view, or a value, tangent or
+    /// gradient held by this tape (the caller keeps it then: nothing was taken).
+    /// </exception>
+    public void Backward<T>(Var<T> output, Tensor<T> cotangent, bool takeOwnership, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ThrowIfDisposed();
-        if (output.Tape != this) throw new ArgumentException("Backward: the output belongs to another tape.");
+        ArgumentNullException.ThrowIfNull(cotangent);
+        Run(output, cotangent, takeOwnership, retainGraph);
+    }
+
+    private void Run<T>(Var<T> output, Tensor<T>? cotangent, bool take, bool retainGraph) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckOutput(output);
         if (cotangent is null && output.Shape != new Shape(1, 1, 1))
             throw new InvalidOperationException($"Backward: the output {output.Shape} is not a scalar [1, 1, 1]; pass a cotangent of its shape (grad can be implicitly created only for scalar outputs).");
         if (cotangent is not null) CheckTangent("Backward", output.Shape, cotangent);
         if (!output.RequiresGrad)
             throw new InvalidOperationException("Backward: the output does not depend on any variable that requires a gradient.");
+        if (take && cotangent!.IsView)
+            throw new ArgumentException("Backward: a view cannot be handed over as the cotangent (takeOwnership): its memory belongs to another tensor.", nameof(cotangent));
+        if (take && vars.Any(v => v.Holds(cotangent!)))
+            throw new ArgumentException("Backward: the cotangent handed over (takeOwnership) is a value, tangent or gradient of this tape.", nameof(cotangent));
 
-        // The ops the output depends on, and the last (in reverse order: lowest index) use of each saved value.
-        var needed = new SortedSet<int>();
+        // The ops the output depends on, in reverse record order, and the last use (in that order)
+        // of each saved value.
+        var neededSet = new HashSet<Node>(ReferenceEqualityComparer.Instance);
         var stack = new Stack<Node>();
         if (output.Producer is not null) stack.Push(output.Producer);
         while (stack.Count > 0)
         {
             var n = stack.Pop();
-            if (!needed.Add(n.Index)) continue;
+            if (!neededSet.Add(n)) continue;
             if (n.Released)
                 throw new InvalidOperationException($"Backward: {n.Name}'s saved buffers were released by a previous Backward; pass retainGraph: true to the first call to run backward twice.");
             foreach (var input in n.InputVars)
                 if (input.RequiresGrad && ProducerOf(input) is { } producer) stack.Push(producer);
         }
+        var needed = neededSet.OrderByDescending(n => n.Index).ToList();
         var lastUse = new Dictionary<IVar, int>(ReferenceEqualityComparer.Instance);
-        foreach (int index in needed.Reverse())
-            foreach (var saved in nodes[index].SavedVars)
-                lastUse[saved] = index;
+        foreach (var node in needed)
+            foreach (var saved in node.SavedVars)
+                lastUse[saved] = node.Index; // descending order: the last write is the lowest index
 
-        Device.Pool.ResetPeak();
+        using var charge = account.Enter();
+        long peakBefore = account.PeakBytes;
+        if (!retainGraph)
+        {
+            // The forward is over for these ops: values no VJP reads go before the pass allocates.
+            foreach (var node in needed)
+            {
+                var produced = node.OutputVar;
+                if (!lastUse.ContainsKey(produced) && IsReleasable(produced, output))
+                {
+                    produced.ReleaseValue();
+                    produced.ReleaseTangent();
+                }
+            }
+        }
+        if (take) cotangent!.ChargeTo(account);
+        account.ResetPeak();
         using var scope = AllocationScope.Open();
         try
         {
-            var seed = cotangent is null ? Ones<T>(output.Shape) : cotangent.Clone();
+            var seed = cotangent is null ? Ones<T>(output.Shape) : take ? cotangent : cotangent.Clone();
             if (output.Grad is null) output.Grad = seed;
             else
             {
@@ -229,9 +487,8 @@ public sealed class Tape : IDisposable
                 seed.Dispose();
             }
 
-            foreach (int index in needed.Reverse())
+            foreach (var node in needed)
             {
-                var node = nodes[index];
                 node.RunVjp();
                 var produced = node.OutputVar;
                 if (produced != (IVar)output) produced.ReleaseGrad(); // intermediate cotangents are consumed
@@ -239,7 +496,7 @@ public sealed class Tape : IDisposable
                 node.Release();
                 foreach (var saved in node.SavedVars)
                 {
-                    if (lastUse[saved] == index && IsReleasable(saved, output))
+                    if (lastUse[saved] == node.Index && IsReleasable(saved, output))
                         saved.ReleaseValue();
                 }
             }
@@ -247,20 +504,54 @@ public sealed class Tape : IDisposable
         }
         catch
         {
-            // Drop the intermediate cotangents and return every tensor this pass allocated that is
-            // not a leaf's gradient; the leaves' gradients are left partly accumulated.
+            // Drop the intermediate cotangents and return every tensor this pass allocated (or
+            // took) that is not a leaf's gradient; the leaves' gradients are left partly accumulated.
             foreach (var v in vars)
                 if (!v.IsLeaf) v.ReleaseGrad();
             var leafGrads = new HashSet<object>(ReferenceEqualityComparer.Instance);
             foreach (var v in vars)
                 if (v.IsLeaf && v.GradTensor is { } g) leafGrads.Add(g);
             scope.DisposeAllocated(keep: leafGrads.Contains);
+            if (take && !leafGrads.Contains(cotangent!)) cotangent!.Dispose();
             throw;
         }
         finally
         {
-            LastBackwardPeakBytes = Device.Pool.PeakBytes;
+            LastBackwardPeakBytes = account.PeakBytes;
+            account.RaisePeak(peakBefore);
         }
+        if (!retainGraph) Finish(needed, output);
+    }
+
+    /// <summary>
+    /// Forgets the ops a pass finished and frees what they held: every value they produced except
+    /// the pass's output (freed by the next <see cref="ZeroGrad"/>) and kept values, and the
+    /// transient constants they read.
+    /// </summary>
+    private void Finish(List<Node> finished, IVar output)
+    {
+        var gone = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var node in finished)
+        {
+            gone.Add(node);
+            var produced = node.OutputVar;
+            if (produced == output) finishedOutputs.Add(produced);
+            else if (!produced.Kept)
+            {
+                produced.ReleaseAll();
+                gone.Add(produced);
+            }
+            foreach (var input in node.InputVars)
+            {
+                if (input.Transient && !input.Kept)
+                {
+                    input.ReleaseAll();
+                    gone.Add(input);
+                }
+            }
+        }
+        nodes.RemoveAll(gone.Contains);
+        vars.RemoveAll(gone.Contains);
     }
 
     private static Node? ProducerOf(IVar v) => v switch
@@ -270,12 +561,7 @@ public sealed class Tape : IDisposable
         _ => null,
     };
 
-    private static bool IsReleasable(IVar v, IVar output) => v switch
-    {
-        Var<float> f => !f.IsLeaf && !f.Kept && v != output,
-        Var<double> d => !d.IsLeaf && !d.Kept && v != output,
-        _ => false,
-    };
+    private static bool IsReleasable(IVar v, IVar output) => !v.IsLeaf && !v.Kept && v != output;
 
     private Tensor<T> Ones<T>(Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -284,10 +570,48 @@ public sealed class Tape : IDisposable
         return t;
     }
 
-    /// <summary>Clears every variable's accumulated gradient (gradients accumulate across backward passes, as in PyTorch).</summary>
+    /// <summary>
+    /// Clears every accumulated gradient (gradients accumulate across backward passes, as in
+    /// PyTorch) and frees the outputs of finished backward passes (unless kept): the step
+    /// boundary of a training loop on one tape. Ops recorded but not yet differentiated are untouched.
+    /// </summary>
     public void ZeroGrad()
     {
+        ThrowIfDisposed();
         foreach (var v in vars) v.ReleaseGrad();
+        var gone = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var v in finishedOutputs)
+        {
+            if (v.Kept) continue;
+            v.ReleaseAll();
+            gone.Add(v);
+        }
+        finishedOutputs.Clear();
+        vars.RemoveAll(gone.Contains);
+    }
+
+    /// <summary>
+    /// Forgets every recorded op and frees every op output (kept ones too), every gradient and the
+    /// constants composite functions created; variables and constants stay, with their values and
+    /// tangents. The tape is then as if only its leaves had been created.
+    /// </summary>
+    public void Reset()
+    {
+        ThrowIfDisposed();
+        foreach (var n in nodes) n.Release();
+        nodes.Clear();
+        finishedOutputs.Clear();
+        var gone = new HashSet<object>(ReferenceEqualityComparer.Instance);
+        foreach (var v in vars)
+        {
+            if (!v.IsLeaf || v.Transient)
+            {
+                v.ReleaseAll();
+                gone.Add(v);
+            }
+            else v.ReleaseGrad();
+        }
+        vars.RemoveAll(gone.Contains);
     }
 
     internal bool IsDisposed => disposed;
@@ -303,5 +627,6 @@ public sealed class Tape : IDisposable
         foreach (var v in vars) v.ReleaseAll();
         nodes.Clear();
         vars.Clear();
+        finishedOutputs.Clear();
     }
 }

@@ -40,8 +40,10 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     public bool IsLeaf => Producer is null;
 
     /// <summary>
-    /// The value. An op output that a backward pass needed is released at its last use in that
-    /// pass unless it is the pass's output or was marked with <see cref="Keep"/>.
+    /// The value. An op output that a backward pass differentiates is released by that pass (at
+    /// its start if no VJP reads it, else at its last use) unless it is the pass's output or was
+    /// marked with <see cref="Keep"/>; the pass's output is released by the next
+    /// <see cref="Tape.ZeroGrad"/>, and <see cref="Tape.Reset"/> releases every op output.
     /// </summary>
     /// <exception cref="InvalidOperationException">The value was released by a backward pass.</exception>
     /// <exception cref="ObjectDisposedException">The tape was disposed.</exception>
@@ -52,7 +54,8 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
             if (Tape.IsDisposed)
                 throw new ObjectDisposedException(nameof(Tape), $"The value {Shape} belongs to a tape that has been disposed.");
             return value ?? throw new InvalidOperationException(
-                $"The value {Shape} (output of {Producer?.Name}) was released by Backward after its last use; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
+                $"The value {Shape} ({(IsLeaf ? "a constant created by a composite function" : $"output of {Producer?.Name}")}) was released: Backward frees the values of the ops it differentiates, " +
+                "ZeroGrad the output of a finished Backward, Reset every op output; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
         }
     }
 
@@ -62,7 +65,7 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The forward-mode tangent (directional derivative), or null for a zero tangent.</summary>
     public Tensor<T>? Tangent { get; internal set; }
 
-    /// <summary>Keeps this value alive through backward passes.</summary>
+    /// <summary>Keeps this value alive through backward passes and <see cref="Tape.ZeroGrad"/> (until <see cref="Tape.Reset"/> or the tape's disposal).</summary>
     public Var<T> Keep()
     {
         Kept = true;
@@ -72,7 +75,14 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Copies the value to a host array.</summary>
     public T[] ToArray() => Value.ToArray();
 
+    /// <summary>Copies the value to a new System.Numerics.Tensors tensor of lengths <c>[batch, rows, cols]</c>.</summary>
+    public System.Numerics.Tensors.Tensor<T> ToHostTensor() => Value.ToHostTensor();
+
     internal bool Kept { get; private set; }
+
+    bool IVar.Kept => Kept;
+
+    bool IVar.Transient { get; set; }
 
     internal Node? Producer { get; }
 
@@ -88,6 +98,15 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (ownsValue) value?.Dispose();
         value = null;
+    }
+
+    bool IVar.Holds(object tensor) =>
+        ReferenceEquals(value, tensor) || ReferenceEquals(Grad, tensor) || ReferenceEquals(Tangent, tensor);
+
+    void IVar.ReleaseTangent()
+    {
+        Tangent?.Dispose();
+        Tangent = null;
     }
 
     void IVar.ReleaseGrad()
@@ -124,6 +143,16 @@ public interface IVar
     bool IsLeaf { get; }
 
     internal object? GradTensor { get; }
+
+    internal bool Kept { get; }
+
+    /// <summary>A constant a composite function created for its own use, freed with the ops that read it.</summary>
+    internal bool Transient { get; set; }
+
+    /// <summary>True when <paramref name="tensor"/> is this var's value, gradient or tangent.</summary>
+    internal bool Holds(object tensor);
+
+    internal void ReleaseTangent();
 
     internal void ReleaseValue();
 

@@ -18,20 +18,37 @@ public static class GaussianProcess
     /// Σ is not square, y is not [batch, n, 1], or the batches do not broadcast (raised before any op is recorded).
     /// </exception>
     /// <exception cref="NotPositiveDefiniteException">Σ is not positive-definite (NaN and ±Inf included).</exception>
-    public static Var<T> NegativeLogMarginalLikelihood<T>(Var<T> sigma, Var<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> NegativeLogMarginalLikelihood<T>(Var<T> sigma, Var<T> y) where T : unmanaged, IFloatingPointIeee754<T> =>
+        NegativeLogMarginalLikelihood(sigma, y, CholeskyOptions.Default);
+
+    /// <summary>
+    /// <see cref="NegativeLogMarginalLikelihood{T}(Var{T}, Var{T})"/> with the options of its
+    /// Cholesky factorization (each automatic field taken from the tape's <see cref="Tape.CholeskyOptions"/>).
+    /// </summary>
+    /// <param name="sigma">SPD covariance [batch, n, n].</param>
+    /// <param name="y">Targets [batch, n, 1].</param>
+    /// <param name="cholesky">How to factor Σ and differentiate the factorization.</param>
+    /// <returns>[batch, 1, 1].</returns>
+    /// <exception cref="ArgumentException">
+    /// Σ is not square, y is not [batch, n, 1], the batches do not broadcast, or the options cannot
+    /// handle Σ's order (raised before any op is recorded).
+    /// </exception>
+    /// <exception cref="NotPositiveDefiniteException">Σ is not positive-definite (NaN and ±Inf included).</exception>
+    public static Var<T> NegativeLogMarginalLikelihood<T>(Var<T> sigma, Var<T> y, CholeskyOptions cholesky) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(cholesky);
         const string op = "NegativeLogMarginalLikelihood";
         Tape.Of(op, sigma, y);
         if (!sigma.Shape.IsSquare) throw ShapeErrors.Invalid(op, "Σ must be square", sigma.Shape);
         if (y.Shape.Rows != sigma.Shape.Rows || y.Shape.Cols != 1)
             throw ShapeErrors.Mismatch(op, "y must be [batch, n, 1] for Σ [batch, n, n]", sigma.Shape, y.Shape);
         ShapeErrors.BroadcastBatch(op, sigma.Shape, y.Shape);
-        var l = Op.Cholesky(sigma);
+        var l = Op.Cholesky(sigma, cholesky);
         var alpha = Op.CholeskySolveFactor(l, y);                  // Σ⁻¹y
         var quadratic = Op.Scale(Op.Dot(y, alpha), T.CreateChecked(0.5));
         var halfLogDet = Op.Sum(Op.Log(Op.Diag(l)));
         int n = sigma.Shape.Rows;
-        var constant = sigma.Tape.Constant(new[] { T.CreateChecked(0.5 * n * Math.Log(2 * Math.PI)) }, new Shape(1, 1, 1));
+        var constant = sigma.Tape.TransientConstant(new[] { T.CreateChecked(0.5 * n * Math.Log(2 * Math.PI)) }, new Shape(1, 1, 1));
         return Op.Add(Op.Add(quadratic, halfLogDet), constant);
     }
 
@@ -67,7 +84,7 @@ public static class GaussianProcess
         var k = Op.MultiplyScalar(Op.Exp(Op.MultiplyScalar(squaredDistances, scale)), Op.Exp(logSignalVariance));
         var eye = new T[n * n];
         for (int i = 0; i < n; i++) eye[i * n + i] = T.One;
-        var identity = tape.Constant(eye, new Shape(1, n, n));
+        var identity = tape.TransientConstant(eye, new Shape(1, n, n));
         return Op.Add(k, Op.MultiplyScalar(identity, Op.Exp(logNoiseVariance)));
     }
     /// <summary>

@@ -20,12 +20,25 @@ public static partial class Op
     /// A matrix is not positive-definite (NaN and ±Inf included); names the first failing batch
     /// element and the order of its leading minor.
     /// </exception>
-    public static Var<T> Cholesky<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> Cholesky<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Cholesky(sigma, new CholeskyOptions { Algorithm = algorithm });
+
+    /// <summary>
+    /// <see cref="Cholesky{T}(Var{T}, CholeskyAlgorithm)"/> with per-call options: the algorithm
+    /// and block size, each automatic field taken from the tape's <see cref="Tape.CholeskyOptions"/>.
+    /// </summary>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="options">How to factor and differentiate.</param>
+    /// <returns>L [batch, n, n], zero above the diagonal.</returns>
+    /// <exception cref="ArgumentException">Σ is not square, or the options cannot handle its order (raised when recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">A matrix is not positive-definite; names the first failing batch element and the order of its leading minor.</exception>
+    public static Var<T> Cholesky<T>(Var<T> sigma, CholeskyOptions options) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        var resolved = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, algorithm);
-        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true, resolved));
+        var (algorithm, blockSize) = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
+        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true, algorithm, blockSize));
     }
 
     /// <summary>
@@ -37,12 +50,20 @@ public static partial class Op
     /// <param name="sigma">SPD [batch, n, n].</param>
     /// <param name="algorithm">How to factor and differentiate; Auto defers to <see cref="CholeskyPolicy"/>.</param>
     /// <exception cref="ArgumentException">Σ is not square, or the algorithm cannot handle its order (raised when recorded).</exception>
-    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T> =>
+        CholeskyEx(sigma, new CholeskyOptions { Algorithm = algorithm });
+
+    /// <summary><see cref="CholeskyEx{T}(Var{T}, CholeskyAlgorithm)"/> with per-call options (see <see cref="Cholesky{T}(Var{T}, CholeskyOptions)"/>).</summary>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="options">How to factor and differentiate.</param>
+    /// <exception cref="ArgumentException">Σ is not square, or the options cannot handle its order (raised when recorded).</exception>
+    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyOptions options) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        var resolved = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, algorithm);
-        var node = new CholeskyNode<T>(sigma, throwOnFailure: false, resolved);
+        var (algorithm, blockSize) = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
+        var node = new CholeskyNode<T>(sigma, throwOnFailure: false, algorithm, blockSize);
         var l = tape.Record(node);
         return (l, node.Info!);
     }
@@ -63,13 +84,14 @@ public static partial class Op
 /// symmetric dΣ, ⟨Ā, dΣ⟩ = ⟨½(Ā + Āᵀ), dΣ⟩, and the symmetric gradient is unique, so
 /// Σ̄ = ½(Ā + Āᵀ): Ā's strict lower triangle halved and mirrored, its diagonal kept.
 /// </summary>
-internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, CholeskyAlgorithm algorithm) : Node<T>(OpName, sigma)
+internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, CholeskyAlgorithm algorithm, int blockSize) : Node<T>(OpName, sigma)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The resolved algorithm (never Auto).</summary>
     internal CholeskyAlgorithm Algorithm { get; } = algorithm;
 
-    private int BlockSize => CholeskyPolicy.BlockSize<T>(Device, Algorithm, In[0].Shape.Rows);
+    /// <summary>The resolved block size of the forward and backward kernels (never 0).</summary>
+    internal int BlockSize { get; } = blockSize;
 
     internal const string OpName = "Cholesky";
 
@@ -105,12 +127,15 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
         return l;
     }
 
-    // L̇ = L·Φ(L⁻¹·Σ̇·L⁻ᵀ)
+    // L̇ = L·Φ(L⁻¹·Σ̇·L⁻ᵀ), with Σ̇ symmetrized on entry: Σ ranges over symmetric matrices, and
+    // reverse mode returns the symmetric Σ̄, so ⟨Σ̄, Σ̇⟩ = ⟨Σ̄, ½(Σ̇ + Σ̇ᵀ)⟩ — the JVP of ½(Σ̇ + Σ̇ᵀ) is the
+    // one that agrees with the VJP (PyTorch's convention for tangents of SPD inputs).
     internal override Tensor<T> Jvp(Tensor<T>?[] t)
     {
         var l = Out.Value;
         int batch = l.Batch;
-        using var x = TrsmNew(l.Mat, t[0]!.Mat, batch, left: true, lower: true, transpose: false);   // L⁻¹Σ̇
+        using var sigmaDot = SymmetrizeNew(t[0]!);
+        using var x = TrsmNew(l.Mat, sigmaDot.Mat, batch, left: true, lower: true, transpose: false);   // L⁻¹Σ̇
         Blas.Trsm(Device, l.Mat, x.Mat, left: false, lower: true, transpose: true, unitDiagonal: false, T.One); // ·L⁻ᵀ
         using var phi = MapNew(new Maps.Phi<T>(), x);
         var ldot = Device.Allocate<T>(l.Shape);

@@ -4,7 +4,8 @@ public static partial class Op
 {
     /// <summary>
     /// <c>Y = Σ⁻¹·B</c> for symmetric positive-definite Σ, through its Cholesky factor (factored
-    /// here; only Σ's lower triangle is read). Σ's gradient is symmetric. Σ or B with batch 1 broadcasts.
+    /// here; only Σ's lower triangle is read). Σ's gradient is symmetric, and a forward-mode tangent
+    /// of Σ is symmetrized on entry. Σ or B with batch 1 broadcasts.
     /// </summary>
     /// <param name="sigma">SPD [batch, n, n].</param>
     /// <param name="b">[batch, n, k].</param>
@@ -97,7 +98,9 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
             var y = Out.Value.Mat;
             if (!fromFactor)
             {
-                Blas.Gemm(Device, Bc(d, shape.Batch), false, y, false, rhs.Mat, -T.One, T.One);
+                // Σ̇ symmetrized on entry, as in Cholesky: the VJP's Σ̄ is symmetric.
+                using var sigmaDot = SymmetrizeNew(d);
+                Blas.Gemm(Device, Bc(sigmaDot, shape.Batch), false, y, false, rhs.Mat, -T.One, T.One);
             }
             else
             {

@@ -15,7 +15,7 @@ namespace GpuAD.Graph;
 /// Every other input propagates NaN and ±Inf by IEEE arithmetic: the outputs they reach hold NaN
 /// or ±Inf, except where IEEE arithmetic has an exact limit (exp(−∞) = 0, x/∞ = 0). Elements an
 /// op does not read (the upper triangle of Σ or of a Cholesky factor, the unread triangle of a
-/// triangular solve, what Tril drops) do not affect it. <see cref="CholeskyEx{T}"/> returns the
+/// triangular solve, what Tril drops) do not affect it. <see cref="CholeskyEx{T}(Var{T}, CholeskyAlgorithm)"/> returns the
 /// failure codes instead of throwing.
 /// </para>
 /// <para>

@@ -5,8 +5,10 @@ namespace GpuAD.Kernels;
 
 /// <summary>
 /// A caching allocator for device memory. Freed blocks are kept by size class and reused, so a
-/// training loop reaches a steady state without device allocations. Reports bytes in use and
-/// the peak since the last <see cref="ResetPeak"/>. Thread-safe.
+/// training loop reaches a steady state without device allocations. Reports the bytes in use
+/// (handed out), cached (free, kept for reuse) and their sum, the device memory the pool holds
+/// (<see cref="TotalBytes"/>), and the peaks of in-use and total bytes since the last
+/// <see cref="ResetPeak"/>. Thread-safe.
 /// </summary>
 /// <remarks>
 /// Size classes are 256 bytes and up, rounded to the next of 1, 1.25, 1.5 or 1.75 times a power
@@ -19,7 +21,7 @@ public sealed class BufferPool : IDisposable
     private readonly string deviceName;
     private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> free = new();
     private readonly object gate = new();
-    private long inUse, peak, cached, allocations;
+    private long inUse, peak, cached, peakTotal, allocations;
     private bool disposed;
 
     internal BufferPool(Accelerator accelerator, string deviceName)
@@ -37,6 +39,18 @@ public sealed class BufferPool : IDisposable
     /// <summary>Bytes in free blocks kept for reuse.</summary>
     public long CachedBytes { get { lock (gate) return cached; } }
 
+    /// <summary>
+    /// Device memory the pool holds: <see cref="BytesInUse"/> plus <see cref="CachedBytes"/> —
+    /// the device footprint of everything the pool serves.
+    /// </summary>
+    public long TotalBytes { get { lock (gate) return inUse + cached; } }
+
+    /// <summary>
+    /// The largest <see cref="TotalBytes"/> since creation or the last <see cref="ResetPeak"/>:
+    /// the peak device footprint, cached blocks included.
+    /// </summary>
+    public long PeakTotalBytes { get { lock (gate) return peakTotal; } }
+
     /// <summary>Device allocations made so far (a steady-state loop stops adding to this).</summary>
     public long DeviceAllocations { get { lock (gate) return allocations; } }
 
@@ -52,8 +66,15 @@ public sealed class BufferPool : IDisposable
     /// </summary>
     internal int? FailAfterRents { get; set; }
 
-    /// <summary>Starts a new peak measurement at the current bytes in use.</summary>
-    public void ResetPeak() { lock (gate) peak = inUse; }
+    /// <summary>Starts new peak measurements at the current bytes in use and total bytes.</summary>
+    public void ResetPeak()
+    {
+        lock (gate)
+        {
+            peak = inUse;
+            peakTotal = inUse + cached;
+        }
+    }
 
     /// <summary>Frees every cached block back to the device.</summary>
     public void Trim()
@@ -128,6 +149,7 @@ public sealed class BufferPool : IDisposable
     {
         inUse += size;
         if (inUse > peak) peak = inUse;
+        if (inUse + cached > peakTotal) peakTotal = inUse + cached;
         return buffer;
     }
 

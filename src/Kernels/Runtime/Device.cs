@@ -215,12 +215,44 @@ public sealed class Device : IDisposable
     /// <exception cref="ArgumentException">The array's length is not batch·rows·cols.</exception>
     public Tensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, INumber<T>
     {
-        shape.Validate("Upload");
-        if (data.Length != shape.Length)
-            throw new ArgumentException($"Upload: the array has {data.Length} elements but shape {shape} needs {shape.Length}.");
+        HostTensors.ExpectLength(data.Length, shape, "Upload", nameof(data));
         var t = Allocate<T>(shape);
-        t.CopyFrom(data);
+        try
+        {
+            t.CopyFrom(data);
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
         return t;
+    }
+
+    /// <summary>Copies host memory, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
+    /// <exception cref="ArgumentException">The memory's length is not batch·rows·cols.</exception>
+    public Tensor<T> Upload<T>(ReadOnlyMemory<T> data, Shape shape) where T : unmanaged, INumber<T> => Upload(data.Span, shape);
+
+    /// <summary>
+    /// Copies a System.Numerics.Tensors tensor span to a new device tensor of its shape: rank 3
+    /// <c>[batch, rows, cols]</c>, or rank 2 <c>[rows, cols]</c> as a batch of 1.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The rank is not 2 or 3, or the strides are not those of a dense row-major array (a
+    /// transposed, sliced or broadcast view); raised before any allocation.
+    /// </exception>
+    public Tensor<T> Upload<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data) where T : unmanaged, INumber<T>
+    {
+        var shape = HostTensors.ShapeOf(data, "Upload", nameof(data));
+        return Upload(HostTensors.Elements(data), shape);
+    }
+
+    /// <summary>Copies a System.Numerics.Tensors tensor to a new device tensor of its shape (see <see cref="Upload{T}(System.Numerics.Tensors.ReadOnlyTensorSpan{T})"/>).</summary>
+    /// <exception cref="ArgumentException">The rank is not 2 or 3, or the tensor is not dense row-major.</exception>
+    public Tensor<T> Upload<T>(System.Numerics.Tensors.Tensor<T> data) where T : unmanaged, INumber<T>
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return Upload(data.AsReadOnlyTensorSpan());
     }
 
     /// <summary>Copies a host array, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>

@@ -21,6 +21,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     private readonly MemoryBuffer1D<byte, Stride1D.Dense>? buffer; // null for views
     private readonly Tensor<T>? owner;
     private readonly long offset;
+    private MemoryAccount? account; // the account charged for the buffer (owners only)
     private bool disposed;
 
     internal Tensor(Device device, MemoryBuffer1D<byte, Stride1D.Dense> buffer, Shape shape)
@@ -28,6 +29,8 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
         Device = device;
         this.buffer = buffer;
         Shape = shape;
+        account = MemoryAccount.Current;
+        account?.Charge(buffer.Length);
     }
 
     private Tensor(Tensor<T> owner, long offset, Shape shape)
@@ -126,7 +129,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     public unsafe void CopyFrom(ReadOnlySpan<T> data)
     {
         if (data.Length != Length)
-            throw new ArgumentException($"Copy: the array has {data.Length} elements but the tensor {Shape} has {Length}.");
+            throw new ArgumentException($"Copy: {nameof(data)} has {data.Length} elements but the tensor {Shape} has {Length}.", nameof(data));
         using var _ = Device.Enter();
         // ILGPU copies through a raw pointer to the host memory without pinning it; a garbage
         // collection during the copy could move a managed array away from under it.
@@ -134,6 +137,36 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
             if (Length > 0) View.CopyFromCPU(ref MemoryMarshal.GetReference(data), data.Length);
         Device.CountHostToDevice();
     }
+
+    /// <summary>
+    /// Copies a System.Numerics.Tensors tensor span into this tensor: rank 3
+    /// <c>[batch, rows, cols]</c>, or rank 2 <c>[rows, cols]</c> for a batch of 1; dense row-major.
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The rank is not 2 or 3, the shape is not this tensor's, or the strides are not row-major
+    /// (checked before any copy).
+    /// </exception>
+    public void CopyFrom(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data)
+    {
+        HostTensors.Expect(data, Shape, "Copy", nameof(data));
+        CopyFrom(HostTensors.Elements(data));
+    }
+
+    /// <summary>Copies the tensor into a host tensor span of its shape (rank 3, or rank 2 for a batch of 1; dense row-major). Waits for pending work.</summary>
+    /// <exception cref="ArgumentException">The rank, shape or strides do not fit (checked before any copy).</exception>
+    public void CopyTo(System.Numerics.Tensors.TensorSpan<T> destination)
+    {
+        HostTensors.Expect<T>(destination, Shape, "Copy", nameof(destination));
+        CopyTo(HostTensors.Elements(destination));
+    }
+
+    /// <summary>Copies the tensor into host memory of exactly <see cref="Length"/> elements. Waits for pending work.</summary>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    public void CopyTo(Memory<T> destination) => CopyTo(destination.Span);
+
+    /// <summary>Copies the tensor to a new System.Numerics.Tensors tensor of lengths <c>[batch, rows, cols]</c>. Waits for pending work.</summary>
+    public System.Numerics.Tensors.Tensor<T> ToHostTensor() =>
+        System.Numerics.Tensors.Tensor.Create(ToArray(), [Batch, Rows, Cols]);
 
     /// <summary>Copies the tensor to a new host array, row-major <c>[batch, rows, cols]</c>. Waits for pending work.</summary>
     public T[] ToArray()
@@ -147,7 +180,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     public unsafe void CopyTo(Span<T> destination)
     {
         if (destination.Length != Length)
-            throw new ArgumentException($"Copy: the destination has {destination.Length} elements but the tensor {Shape} has {Length}.");
+            throw new ArgumentException($"Copy: {nameof(destination)} has {destination.Length} elements but the tensor {Shape} has {Length}.", nameof(destination));
         using var _ = Device.Enter();
         fixed (T* pinned = destination) // pinned for the copy, as in CopyFrom
             if (Length > 0) View.CopyToCPU(ref MemoryMarshal.GetReference(destination), destination.Length);
@@ -162,6 +195,18 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
         return copy;
     }
 
+    /// <summary>
+    /// Moves this tensor's bytes from the account it was allocated under to <paramref name="to"/>
+    /// (a tape taking ownership of a tensor). Views own no bytes: nothing moves.
+    /// </summary>
+    internal void ChargeTo(MemoryAccount? to)
+    {
+        if (buffer is null || disposed || ReferenceEquals(account, to)) return;
+        account?.Credit(buffer.Length);
+        account = to;
+        account?.Charge(buffer.Length);
+    }
+
     private void ThrowIfDisposed()
     {
         if (IsDisposed)
@@ -173,7 +218,9 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     {
         if (disposed) return;
         disposed = true;
-        if (buffer is not null && !Device.IsDisposed) Device.Pool.Return(buffer);
+        if (buffer is null) return;
+        account?.Credit(buffer.Length);
+        if (!Device.IsDisposed) Device.Pool.Return(buffer);
     }
 
     /// <inheritdoc/>
