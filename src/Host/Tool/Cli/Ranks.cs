@@ -18,6 +18,8 @@ internal sealed class Ranks : IDisposable
     {
         this.world = world;
         Terminal.Quiet = world is { IsRoot: false };
+        // mpirun forwards each rank's output through a terminal of its own, 80 columns wide.
+        if (world is not null) Terminal.Plain();
     }
 
     /// <summary>This process alone.</summary>

@@ -24,6 +24,13 @@ internal static class Terminal
         }
     }
 
+    /// <summary>Plain text from here on: no escape codes, a fixed width (files, pipes, output forwarded by mpirun).</summary>
+    public static void Plain()
+    {
+        AnsiConsole.Profile.Capabilities.Ansi = false;
+        AnsiConsole.Profile.Width = RedirectedWidth;
+    }
+
     /// <summary>Writes a plain line (no markup: shapes such as [2, 3, 3] print as they are).</summary>
     public static void Line(string text = "")
     {
