@@ -11,24 +11,68 @@ public static partial class Op
     /// <param name="b">[batch, n, q].</param>
     /// <returns>[batch, p, q].</returns>
     /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
-    /// <exception cref="SingularMatrixException">X is singular (batch element and zero pivot named).</exception>
+    /// <exception cref="SingularMatrixException">
+    /// X is singular to working precision: a pivot U[k,k] is zero, NaN or infinite, or at most
+    /// n·ε·max|U[0…k, k]| (see <see cref="Blas.CheckDiagonal{T}"/>); names the batch element and the pivot.
+    /// </exception>
     public static Var<T> AXInvB<T>(Var<T> a, Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(InverseProductNode<T>.AXInvBName, a, x, b);
         var shape = InverseProductNode<T>.OutputShape(a.Shape, x.Shape, b.Shape);
-        return tape.Record(new InverseProductNode<T>(InverseProductNode<T>.AXInvBName, [a, x, b], shape));
+        return tape.Record(new InverseProductNode<T>(InverseProductNode<T>.AXInvBName, [a, x, b], shape, throwOnFailure: true));
+    }
+
+    /// <summary>
+    /// <see cref="AXInvB{T}"/> without the check, like <c>torch.linalg.solve_ex</c>: returns the
+    /// per-matrix info codes on the device (0, or the one-based index of the first pivot that is
+    /// singular to working precision) and makes no host round trip. Values and gradients of
+    /// failed matrices are unspecified. The caller owns <c>Info</c>.
+    /// </summary>
+    /// <param name="a">[batch, p, n].</param>
+    /// <param name="x">[batch, n, n].</param>
+    /// <param name="b">[batch, n, q].</param>
+    /// <returns>Y [batch, p, q], and Info [X's batch, 1, 1].</returns>
+    /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
+    public static (Var<T> Y, Tensor<int> Info) AXInvBEx<T>(Var<T> a, Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(InverseProductNode<T>.AXInvBName, a, x, b);
+        var shape = InverseProductNode<T>.OutputShape(a.Shape, x.Shape, b.Shape);
+        var node = new InverseProductNode<T>(InverseProductNode<T>.AXInvBName, [a, x, b], shape, throwOnFailure: false);
+        var y = tape.Record(node);
+        return (y, node.Info!);
     }
 
     /// <summary><c>Y = X⁻¹·B</c> for a general square X (LU with partial pivoting), like <c>torch.linalg.solve</c>.</summary>
     /// <param name="x">Invertible [batch, n, n].</param>
     /// <param name="b">[batch, n, q].</param>
     /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
-    /// <exception cref="SingularMatrixException">X is singular (batch element and zero pivot named).</exception>
+    /// <exception cref="SingularMatrixException">
+    /// X is singular to working precision (see <see cref="AXInvB{T}"/>); names the batch element and the pivot.
+    /// </exception>
     public static Var<T> Solve<T>(Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(InverseProductNode<T>.SolveName, x, b);
         var shape = InverseProductNode<T>.OutputShape(null, x.Shape, b.Shape);
-        return tape.Record(new InverseProductNode<T>(InverseProductNode<T>.SolveName, [x, b], shape));
+        return tape.Record(new InverseProductNode<T>(InverseProductNode<T>.SolveName, [x, b], shape, throwOnFailure: true));
+    }
+
+    /// <summary>
+    /// <see cref="Solve{T}"/> without the check, like <c>torch.linalg.solve_ex</c>: returns the
+    /// per-matrix info codes on the device (0, or the one-based index of the first pivot that is
+    /// singular to working precision) and makes no host round trip. Values and gradients of
+    /// failed matrices are unspecified. The caller owns <c>Info</c>.
+    /// </summary>
+    /// <param name="x">[batch, n, n].</param>
+    /// <param name="b">[batch, n, q].</param>
+    /// <returns>Y [batch, n, q], and Info [X's batch, 1, 1].</returns>
+    /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
+    public static (Var<T> Y, Tensor<int> Info) SolveEx<T>(Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(InverseProductNode<T>.SolveName, x, b);
+        var shape = InverseProductNode<T>.OutputShape(null, x.Shape, b.Shape);
+        var node = new InverseProductNode<T>(InverseProductNode<T>.SolveName, [x, b], shape, throwOnFailure: false);
+        var y = tape.Record(node);
+        return (y, node.Info!);
     }
 }
 
@@ -48,11 +92,17 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     private Tensor<T>? lu, z;
     private Tensor<int>? pivots;
 
-    internal InverseProductNode(string name, Var<T>[] inputs, Shape shape) : base(name, inputs)
+    private readonly bool throwOnFailure;
+
+    internal InverseProductNode(string name, Var<T>[] inputs, Shape shape, bool throwOnFailure) : base(name, inputs)
     {
         this.shape = shape;
+        this.throwOnFailure = throwOnFailure;
         hasA = inputs.Length == 3;
     }
+
+    /// <summary>The info codes, for the non-throwing variants (owned by their caller).</summary>
+    internal Tensor<int>? Info { get; private set; }
 
     private Var<T>? AVar => hasA ? In[0] : null;
     private Var<T> XVar => In[hasA ? 1 : 0];
@@ -94,16 +144,23 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
         var x = XVar.Value;
         lu = x.Clone();
         pivots = Device.Allocate<int>(new Shape(x.Batch, x.Rows, 1));
-        using (var info = Device.Allocate<int>(new Shape(x.Batch, 1, 1)))
+        var info = Device.Allocate<int>(new Shape(x.Batch, 1, 1));
+        Blas.Getrf(Device, lu.Mat, pivots, info);
+        Blas.CheckDiagonal(Device, lu.Mat, upper: true, info); // pivots singular to working precision
+        if (throwOnFailure)
         {
-            Blas.Getrf(Device, lu.Mat, pivots, info);
             var host = info.ToArray();
+            info.Dispose();
             for (int i = 0; i < host.Length; i++)
             {
                 if (host[i] == 0) continue;
                 ReleaseSaved();
                 throw new SingularMatrixException(Name, i, host[i]);
             }
+        }
+        else
+        {
+            Info = info;
         }
         z = SolveX(Bc(BVar.Value, Batch), transpose: false); // Z = X⁻¹·B
         if (!hasA) return z.Clone();

@@ -16,12 +16,44 @@ public static partial class Op
     /// <param name="transpose">Use Tᵀ.</param>
     /// <param name="unitDiagonal">T's diagonal is 1 and not read.</param>
     /// <exception cref="ArgumentException">T is not square, or its order does not match B (raised when recorded).</exception>
+    /// <exception cref="SingularMatrixException">
+    /// T is singular to working precision (unless <paramref name="unitDiagonal"/>): a diagonal
+    /// entry T[k,k] is zero, or at most n·ε times the largest finite entry of column k
+    /// of the triangle read (see <see cref="Blas.CheckDiagonal{T}"/>); names the batch element and k,
+    /// as LAPACK's trtrs reports it.
+    /// </exception>
     public static Var<T> TriangularSolve<T>(Var<T> t, Var<T> b, bool lower, bool left = true, bool transpose = false, bool unitDiagonal = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(TriangularSolveNode<T>.OpName, t, b);
         var shape = TriangularSolveNode<T>.OutputShape(t.Shape, b.Shape, left);
-        return tape.Record(new TriangularSolveNode<T>(t, b, new TriangularSolveNode<T>.Flags(lower, left, transpose, unitDiagonal), shape));
+        var flags = new TriangularSolveNode<T>.Flags(lower, left, transpose, unitDiagonal);
+        return tape.Record(new TriangularSolveNode<T>(t, b, flags, shape, throwOnFailure: true));
+    }
+
+    /// <summary>
+    /// <see cref="TriangularSolve{T}"/> without the check: returns the per-matrix info codes on the
+    /// device (0, or the one-based index k of the first diagonal entry T[k,k] that is singular to
+    /// working precision; always 0 with <paramref name="unitDiagonal"/>) and makes no host round
+    /// trip. Values and gradients of failed matrices are unspecified (typically ±Inf or NaN). The
+    /// caller owns <c>Info</c>.
+    /// </summary>
+    /// <param name="t">Triangular [batch, n, n].</param>
+    /// <param name="b">[batch, n, k] (left) or [batch, k, n] (right).</param>
+    /// <param name="lower">T is lower (true) or upper triangular.</param>
+    /// <param name="left">Solve op(T)·Y = B (true) or Y·op(T) = B.</param>
+    /// <param name="transpose">Use Tᵀ.</param>
+    /// <param name="unitDiagonal">T's diagonal is 1 and not read.</param>
+    /// <returns>Y, and Info [T's batch, 1, 1].</returns>
+    /// <exception cref="ArgumentException">T is not square, or its order does not match B (raised when recorded).</exception>
+    public static (Var<T> Y, Tensor<int> Info) TriangularSolveEx<T>(Var<T> t, Var<T> b, bool lower, bool left = true, bool transpose = false, bool unitDiagonal = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = Tape.Of(TriangularSolveNode<T>.OpName, t, b);
+        var shape = TriangularSolveNode<T>.OutputShape(t.Shape, b.Shape, left);
+        var node = new TriangularSolveNode<T>(t, b, new TriangularSolveNode<T>.Flags(lower, left, transpose, unitDiagonal), shape, throwOnFailure: false);
+        var y = tape.Record(node);
+        return (y, node.Info!);
     }
 }
 
@@ -33,10 +65,13 @@ public static partial class Op
 /// where P projects onto the triangle T's value is read from (the strict triangle for a unit diagonal).
 /// Right: Y·op(T) = B ⇒ dY = (dB − Y·op(dT))·op(T)⁻¹, B̄ = Ȳ·op(T)⁻ᵀ, T̄ = −P(Yᵀ·B̄) or −P(B̄ᵀ·Y).
 /// </summary>
-internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolveNode<T>.Flags f, Shape shape)
+internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolveNode<T>.Flags f, Shape shape, bool throwOnFailure)
     : Node<T>(OpName, t, b) where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal const string OpName = "TriangularSolve";
+
+    /// <summary>The info codes, for the non-throwing variant (owned by its caller).</summary>
+    internal Tensor<int>? Info { get; private set; }
 
     internal readonly record struct Flags(bool Lower, bool Left, bool Transpose, bool Unit);
 
@@ -68,7 +103,32 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
         ? MapNew(new Maps.Tril<T>(f.Unit ? -1 : 0, alpha), x)
         : MapNew(new Maps.Triu<T>(f.Unit ? 1 : 0, alpha), x);
 
-    internal override Tensor<T> Forward() => Solve(Bc(In[1].Value, shape.Batch), transposed: false);
+    internal override Tensor<T> Forward()
+    {
+        // The singularity check: one info read, as Cholesky's; none in the JVP or the backward.
+        var t = In[0].Value;
+        if (!throwOnFailure || !f.Unit)
+        {
+            var info = Device.Allocate<int>(new Shape(t.Batch, 1, 1));
+            info.Clear();
+            if (!f.Unit) Blas.CheckDiagonal(Device, t.Mat, upper: !f.Lower, info);
+            if (!throwOnFailure)
+            {
+                Info = info;
+            }
+            else
+            {
+                int[] host = info.ToArray();
+                info.Dispose();
+                for (int i = 0; i < host.Length; i++)
+                {
+                    if (host[i] != 0) throw new SingularMatrixException(OpName, i, host[i],
+                        $"the diagonal entry T[{host[i]},{host[i]}] (one-based) is zero or at most n·ε times the largest entry of its column in the triangle read");
+                }
+            }
+        }
+        return Solve(Bc(In[1].Value, shape.Batch), transposed: false);
+    }
 
     // dY = op(T)⁻¹·(dB − op(P dT)·Y)  (left),  dY = (dB − Y·op(P dT))·op(T)⁻¹  (right)
     internal override Tensor<T> Jvp(Tensor<T>?[] tangents)

@@ -38,15 +38,31 @@ public sealed class NotPositiveDefiniteException : GpuADException
     public int MinorOrder { get; }
 }
 
-/// <summary>An LU factorization met an exactly zero (or non-finite) pivot.</summary>
+/// <summary>
+/// A matrix is singular to working precision: a pivot of its LU factorization (Solve, AXInvB; also
+/// NaN or infinite) or a diagonal entry of a triangular matrix (TriangularSolve) is zero or at
+/// most n·ε times the largest entry of its column (see <see cref="Blas.CheckDiagonal{T}"/>), like
+/// the errors of <c>numpy.linalg.solve</c> and LAPACK's getrf/trtrs info.
+/// </summary>
 public sealed class SingularMatrixException : GpuADException
 {
-    /// <summary>Creates the exception for one batch element.</summary>
+    /// <summary>Creates the exception for a pivot of an LU factorization.</summary>
     /// <param name="op">The operation that factored the matrix.</param>
     /// <param name="batchIndex">Zero-based batch element.</param>
-    /// <param name="pivot">One-based index of the zero pivot, as LAPACK's info.</param>
+    /// <param name="pivot">One-based index of the pivot, as LAPACK's info.</param>
     public SingularMatrixException(string op, int batchIndex, int pivot)
-        : base($"{op}: batch element {batchIndex}: the matrix is singular or not finite: the pivot U[{pivot},{pivot}] (one-based) is zero, NaN or infinite.")
+        : this(op, batchIndex, pivot,
+               $"the pivot U[{pivot},{pivot}] (one-based) of its LU factorization is zero, NaN or infinite, or at most n·ε times the largest entry of its column")
+    {
+    }
+
+    /// <summary>Creates the exception for a diagonal entry, described in words.</summary>
+    /// <param name="op">The operation that found it.</param>
+    /// <param name="batchIndex">Zero-based batch element.</param>
+    /// <param name="pivot">One-based index of the diagonal entry, as LAPACK's info.</param>
+    /// <param name="problem">What is wrong with the entry, naming it with its one-based index, e.g. "the diagonal entry T[3,3] (one-based) is zero".</param>
+    public SingularMatrixException(string op, int batchIndex, int pivot, string problem)
+        : base($"{op}: batch element {batchIndex}: the matrix is singular to working precision: {problem}.")
     {
         Op = op;
         BatchIndex = batchIndex;
@@ -59,7 +75,7 @@ public sealed class SingularMatrixException : GpuADException
     /// <summary>Zero-based batch element that failed first.</summary>
     public int BatchIndex { get; }
 
-    /// <summary>One-based index of the first zero pivot.</summary>
+    /// <summary>One-based index of the first singular pivot (or diagonal entry).</summary>
     public int Pivot { get; }
 }
 
