@@ -24,6 +24,8 @@ Each case folder gp-sklearn/<case>/ holds
   xstar.npy  [m, d]      test inputs (the rows after the training rows)
   mean.npy   [m]         the posterior predictive mean at xstar (GaussianProcessRegressor.predict)
   var.npy    [m]         its variance, noise included (predict's std squared)
+  fit_theta.npy [p], fit_nll.npy [1]: scikit-learn's own fit (L-BFGS-B, default bounds
+             1e-5..1e5, no restarts) started from theta
 """
 import os
 
@@ -69,11 +71,13 @@ def write(case, x, y, xstar, name, signal, lengthscale, noise):
     lml, grad = gpr.log_marginal_likelihood(theta, eval_gradient=True)
     kk, dk = gpr.kernel_(x, eval_gradient=True)
     mean, std = gpr.predict(xstar, return_std=True)
+    fitted = GaussianProcessRegressor(kernel=k, alpha=0.0, normalize_y=False, n_restarts_optimizer=0).fit(x, y)
     folder = os.path.join(ROOT, case)
     os.makedirs(folder, exist_ok=True)
     for fname, arr in [("x", x), ("y", y), ("theta", theta), ("nll", np.array([-lml])), ("grad", -grad),
                        ("k", kk), ("dk", np.ascontiguousarray(np.moveaxis(dk, 2, 0))),
-                       ("xstar", xstar), ("mean", mean), ("var", std ** 2)]:
+                       ("xstar", xstar), ("mean", mean), ("var", std ** 2),
+                       ("fit_theta", fitted.kernel_.theta), ("fit_nll", np.array([-fitted.log_marginal_likelihood_value_]))]:
         np.save(os.path.join(folder, fname + ".npy"), np.ascontiguousarray(arr, dtype=np.float64))
     print(f"{case}: n {x.shape[0]}, d {x.shape[1]}, nll {-lml:.12g}")
 
