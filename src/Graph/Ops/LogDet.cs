@@ -19,7 +19,10 @@ public static partial class Op
 /// <summary>
 /// y = log det Σ = 2·Σᵢ log Lᵢᵢ with Σ = L·Lᵀ.
 /// Derivative (Jacobi's formula): dy = tr(Σ⁻¹·dΣ) = tr(L⁻¹·dΣ·L⁻ᵀ).
-/// Adjoint: ȳ·tr(Σ⁻¹dΣ) = ⟨ȳ·Σ⁻ᵀ, dΣ⟩ ⇒ Σ̄ = ȳ·Σ⁻¹ (symmetric), with Σ⁻¹ = L⁻ᵀ·(L⁻¹·I).
+/// Adjoint: ȳ·tr(Σ⁻¹dΣ) = ⟨ȳ·Σ⁻ᵀ, dΣ⟩ ⇒ Σ̄ = ȳ·Σ⁻¹ (symmetric).
+/// Computed without forming I or L⁻¹: y = 2·Σᵢ log Lᵢᵢ(Σ) gives L̄ = 2ȳ·diag(1/Lᵢᵢ), and the
+/// Cholesky reverse (<see cref="Blas.PotrfBackward{T}"/>, symmetrized) carries it to the symmetric
+/// Σ̄ = ȳ·Σ⁻¹ in place, in the one n² buffer that is the gradient (Murray 2016, §4).
 /// </summary>
 internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -49,12 +52,9 @@ internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where
     internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
     {
         var l = factor!;
-        using var eye = IdentityNew(l.Batch, l.Rows);
-        using var inv = TrsmNew(l.Mat, eye.Mat, l.Batch, left: true, lower: true, transpose: false);   // L⁻¹
-        Blas.Trsm(Device, l.Mat, inv.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One); // L⁻ᵀL⁻¹
-        using var sym = SymmetrizeNew(inv);
         var g = Device.Allocate<T>(l.Shape);
-        Elementwise.Map(Device, new Maps.Multiply<T>(T.One), sym.Mat, ybar.Mat, YAccess.ScalarPerMatrix, g.Mat);
+        Elementwise.Map(Device, new Maps.LogDetCotangent<T>(), l.Mat, ybar.Mat, YAccess.ScalarPerMatrix, g.Mat); // L̄ = 2ȳ·diag(1/Lᵢᵢ)
+        Blas.PotrfBackward(Device, l.Mat, g.Mat, symmetrize: true);                                             // Σ̄ = ȳ·Σ⁻¹
         grads.Add(0, g);
     }
 

@@ -15,6 +15,23 @@ internal struct GemmArgs<T> where T : unmanaged
     public int LowerOnly; // C is square: compute only the tiles that reach on or below the diagonal
 }
 
+/// <summary>One product of a grouped GEMM: C = α·op(A)·op(B) + β·C, optionally C's lower triangle only.</summary>
+internal readonly record struct GemmProduct<T>(MatRef<T> A, bool TransA, MatRef<T> B, bool TransB, MatRef<T> C, T Alpha, T Beta, bool LowerOnly = false)
+    where T : unmanaged;
+
+/// <summary>Up to three products of one grouped launch; the grid's x index runs over their tiles in order.</summary>
+internal struct GemmGroupArgs<T> where T : unmanaged
+{
+    public GemmArgs<T> P0, P1, P2;
+    public int Count;
+
+    public void Set(int i, GemmArgs<T> args)
+    {
+        if (i == 0) P0 = args; else if (i == 1) P1 = args; else P2 = args;
+        Count = Math.Max(Count, i + 1);
+    }
+}
+
 /// <summary>Batched dense matrix products.</summary>
 public static partial class Blas
 {
@@ -38,6 +55,51 @@ public static partial class Blas
     internal static void Gemm<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly)
         where T : unmanaged, INumber<T>
     {
+        if (!GemmArgsOf(device, a, transA, b, transB, c, alpha, beta, lowerOnly, out var args)) return;
+        using var _ = device.Enter();
+        if (device.Family == KernelFamily.GpuTuned)
+            GemmGpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
+        else
+            GemmCpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
+    }
+
+    /// <summary>
+    /// Up to three independent products C_i = α_i·op(A_i)·op(B_i) + β_i·C_i over one batch, whose
+    /// A, B and C views are each one array (blocks of the same tensors, the caller's promise,
+    /// checked only by length: a blocked Cholesky reverse's updates): one launch on the GPU family, one per product on the CPU family. The
+    /// outputs must not overlap each other or any input.
+    /// </summary>
+    internal static void GemmGrouped<T>(Device device, ReadOnlySpan<GemmProduct<T>> products) where T : unmanaged, INumber<T>
+    {
+        if (device.Family != KernelFamily.GpuTuned || products.Length > GemmGpu.MaxGroup)
+        {
+            foreach (var q in products)
+                Gemm(device, q.A, q.TransA, q.B, q.TransB, q.C, q.Alpha, q.Beta, q.LowerOnly);
+            return;
+        }
+        var group = new GemmGroupArgs<T>();
+        int count = 0, batch = 0;
+        ArrayView<T> av = default, bv = default, cv = default;
+        foreach (var q in products)
+        {
+            if (count > 0 && (q.C.Batch != batch || q.A.Data.Length != av.Length || q.B.Data.Length != bv.Length || q.C.Data.Length != cv.Length))
+                throw new ArgumentException("Gemm: grouped products must share their A, B and C arrays and their batch.");
+            if (GemmArgsOf(device, q.A, q.TransA, q.B, q.TransB, q.C, q.Alpha, q.Beta, q.LowerOnly, out var args))
+            {
+                if (count == 0) { av = q.A.Data; bv = q.B.Data; cv = q.C.Data; batch = q.C.Batch; }
+                group.Set(count++, args);
+            }
+        }
+        if (count == 0) return;
+        using var _ = device.Enter();
+        GemmGpu.LaunchGrouped(device, av, bv, cv, group, batch);
+    }
+
+    /// <summary>Validates one product and builds its kernel arguments; false when nothing is left to launch.</summary>
+    private static bool GemmArgsOf<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly, out GemmArgs<T> args)
+        where T : unmanaged, INumber<T>
+    {
+        args = default;
         int m = transA ? a.Cols : a.Rows, ka = transA ? a.Rows : a.Cols;
         int kb = transB ? b.Cols : b.Rows, n = transB ? b.Rows : b.Cols;
         if (ka != kb || c.Rows != m || c.Cols != n)
@@ -46,13 +108,13 @@ public static partial class Blas
             throw new ArgumentException($"Gemm: a lower-triangle update needs a square C, got [{m}, {n}].");
         CheckBatch("Gemm", a.Batch, a.BatchStride, c.Batch);
         CheckBatch("Gemm", b.Batch, b.BatchStride, c.Batch);
-        if (m == 0 || n == 0 || c.Batch == 0) return;
+        if (m == 0 || n == 0 || c.Batch == 0) return false;
         if (ka == 0 || alpha == T.Zero)
         {
             Elementwise.ScaleInPlace(device, c, beta);
-            return;
+            return false;
         }
-        var args = new GemmArgs<T>
+        args = new GemmArgs<T>
         {
             A = a.Layout, B = b.Layout, C = c.Layout,
             M = m, N = n, K = ka,
@@ -60,11 +122,7 @@ public static partial class Blas
             Alpha = alpha, Beta = beta,
             LowerOnly = lowerOnly ? 1 : 0,
         };
-        using var _ = device.Enter();
-        if (device.Family == KernelFamily.GpuTuned)
-            GemmGpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
-        else
-            GemmCpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
+        return true;
     }
 
     /// <summary>

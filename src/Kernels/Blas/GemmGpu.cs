@@ -31,16 +31,59 @@ internal static class GemmGpu
         }
     }
 
+    /// <summary>Most products of one grouped launch.</summary>
+    internal const int MaxGroup = 3;
+
+    /// <summary>
+    /// Up to three products in one launch: the grid's x index runs over the tiles of the first
+    /// product, then the second's, then the third's (each row-major over its tile grid).
+    /// </summary>
+    internal static void LaunchGrouped<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> args, int batch)
+        where T : unmanaged, INumber<T>
+    {
+        var kernel = device.Kernel(GroupedKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(GroupedKernel<T>));
+        var group = new Index3D(ThreadsX, ThreadsY, 1);
+        int tiles = Tiles(args.P0) + (args.Count > 1 ? Tiles(args.P1) : 0) + (args.Count > 2 ? Tiles(args.P2) : 0);
+        for (int start = 0; start < batch; start += MaxGridZ)
+        {
+            args.P0.BatchBase = args.P1.BatchBase = args.P2.BatchBase = start;
+            kernel(new KernelConfig(new Index3D(tiles, 1, Math.Min(MaxGridZ, batch - start)), group), a, b, c, args);
+        }
+    }
+
+    private static int Tiles<T>(GemmArgs<T> p) where T : unmanaged => TileColumns(p) * ((p.M + TileM - 1) / TileM);
+
+    private static int TileColumns<T>(GemmArgs<T> p) where T : unmanaged => (p.N + TileN - 1) / TileN;
+
+    internal static void GroupedKernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> g)
+        where T : unmanaged, INumber<T>
+    {
+        var sa = SharedMemory.Allocate<T>(TileK * StrideA);
+        var sb = SharedMemory.Allocate<T>(TileK * StrideB);
+        int x = Grid.IdxX, t0 = Tiles(g.P0), t1 = g.Count > 1 ? Tiles(g.P1) : 0;
+        var p = x < t0 ? g.P0 : x < t0 + t1 ? g.P1 : g.P2;
+        x = x < t0 ? x : x < t0 + t1 ? x - t0 : x - t0 - t1;
+        int cols = TileColumns(p);
+        Tile(a, b, c, p, sa, sb, x / cols, x % cols);
+    }
+
     internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
-        if (p.LowerOnly != 0 && Grid.IdxX * TileN > Grid.IdxY * TileM + TileM - 1)
-            return; // the whole tile lies above the diagonal (uniform over the group, before any barrier)
         var sa = SharedMemory.Allocate<T>(TileK * StrideA); // sa[kk·StrideA + ii] = op(A)[i0+ii, k0+kk]
         var sb = SharedMemory.Allocate<T>(TileK * StrideB); // sb[kk·StrideB + jj] = op(B)[k0+kk, j0+jj]
+        Tile(a, b, c, p, sa, sb, Grid.IdxY, Grid.IdxX);
+    }
+
+    /// <summary>One 64×64 tile of C, at tile row <paramref name="tileRow"/> and column <paramref name="tileCol"/>, of matrix Grid.IdxZ + BatchBase.</summary>
+    private static void Tile<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p, ArrayView<T> sa, ArrayView<T> sb, int tileRow, int tileCol)
+        where T : unmanaged, INumber<T>
+    {
+        if (p.LowerOnly != 0 && tileCol * TileN > tileRow * TileM + TileM - 1)
+            return; // the whole tile lies above the diagonal (uniform over the group, before any barrier)
         int tx = Group.IdxX, ty = Group.IdxY, tid = ty * ThreadsX + tx;
         int batch = Grid.IdxZ + p.BatchBase;
-        int i0 = Grid.IdxY * TileM, j0 = Grid.IdxX * TileN;
+        int i0 = tileRow * TileM, j0 = tileCol * TileN;
         long aBase = p.A.Offset + batch * p.A.BatchStride;
         long bBase = p.B.Offset + batch * p.B.BatchStride;
         long cBase = p.C.Offset + batch * p.C.BatchStride;

@@ -76,6 +76,11 @@ public static partial class Blas
             FactorDiagonalBlock(device, a, info.View, 0, whole: true); // writes info and clears the upper triangle itself
             return;
         }
+        if (device.Family == KernelFamily.GpuTuned)
+        {
+            FactorBlockedGpu(device, a, info, nb);
+            return;
+        }
         info.Clear();
         for (int k0 = 0; k0 < n; k0 += nb)
         {
@@ -88,6 +93,58 @@ public static partial class Blas
             Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true);
         }
         Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
+    }
+
+    /// <summary>
+    /// The GPU family's blocked factorization: per diagonal block one launch factoring it, solving
+    /// the panel below it and clearing the upper triangle of its rows (<see cref="PotrfPanelGpu"/>,
+    /// which also writes info), then one for the trailing update A22 −= L21·L21ᵀ; no separate
+    /// TRSM, clearing of info or final tril. <see cref="PotrfLaunches"/> counts these launches.
+    /// </summary>
+    private static void FactorBlockedGpu<T>(Device device, MatRef<T> a, Tensor<int> info, int nb) where T : unmanaged, INumber<T>
+    {
+        int n = a.Rows;
+        using var work = device.Allocate<T>(new Shape(a.Batch, nb, nb));
+        for (int k0 = 0; k0 < n; k0 += nb)
+        {
+            int w = Math.Min(nb, n - k0), k1 = k0 + w;
+            var args = new PotrfPanelArgs
+            {
+                A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
+                Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
+                N = w, Rows = n - k1, Offset = k0,
+            };
+            if (typeof(T) == typeof(double))
+                PotrfPanelGpu.Launch(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args, a.Batch);
+            else
+                PotrfPanelGpu.Launch(device, a.Data.Cast<float>(), work.View.Cast<float>(), info.View, args, a.Batch);
+            if (k1 == n) break;
+            var a21 = a.Block(k1, k0, n - k1, w);
+            Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true);
+        }
+    }
+
+    /// <summary>
+    /// The kernel launches (and fills) <see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/>
+    /// makes for a batch of order-n matrices with diagonal blocks of <paramref name="blockSize"/>
+    /// (0: the automatic choice), as <see cref="Device.Launches"/> counts them, without running it:
+    /// the same block walk as the factorization. Assumes a batch within one launch's grid.
+    /// </summary>
+    /// <param name="device">The device whose kernel family and policy decide.</param>
+    /// <param name="n">The order of the matrices.</param>
+    /// <param name="batch">The number of matrices.</param>
+    /// <param name="blockSize">The block size, as given to Potrf.</param>
+    internal static int PotrfLaunches<T>(Device device, int n, int batch, int blockSize = 0) where T : unmanaged, INumber<T>
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (n == 0 || batch == 0) return n == 0 && batch > 0 ? 1 : 0;
+        int nb = blockSize == 0 ? PotrfBlockSize<T>(device, n, batch) : blockSize;
+        if (nb >= n) return 1;
+        int blocks = (n + nb - 1) / nb;
+        if (device.Family == KernelFamily.GpuTuned)
+            return 2 * blocks - 1;                       // panel step per block, trailing update but the last
+        int trsm = TrsmLaunches(device, nb, 0);
+        return 1 + blocks + (blocks - 1) * (trsm + 1) + 1; // clear info, per block factor (+ TRSM + update), tril
     }
 
     /// <summary>

@@ -108,14 +108,16 @@ public static partial class Blas
             {
                 var b = l.Block(j1, j0, below, jb);
                 var bBar = lbar.Block(j1, j0, below, jb);
-                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One); // B̄ ← B̄·T⁻¹
-                Gemm(device, bBar, transA: true, b, transB: false, tBar, -T.One, T.One, lowerOnly: true);      // T̄ −= tril(B̄ᵀ·B)
-                if (j0 > 0)
-                {
-                    var d = l.Block(j1, 0, below, j0);
-                    Gemm(device, bBar, transA: false, c, transB: false, lbar.Block(j1, 0, below, j0), -T.One, T.One); // D̄ −= B̄·C
-                    Gemm(device, bBar, transA: true, d, transB: false, cBar, -T.One, T.One);                         // C̄ −= B̄ᵀ·D
-                }
+                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb); // B̄ ← B̄·T⁻¹, one panel
+                // Three independent updates reading B̄, in one launch on the GPU family.
+                var d = l.Block(j1, 0, below, j0);
+                ReadOnlySpan<GemmProduct<T>> updates =
+                [
+                    new(bBar, true, b, false, tBar, -T.One, T.One, LowerOnly: true),      // T̄ −= tril(B̄ᵀ·B)
+                    new(bBar, false, c, false, lbar.Block(j1, 0, below, j0), -T.One, T.One), // D̄ −= B̄·C
+                    new(bBar, true, d, false, cBar, -T.One, T.One),                        // C̄ −= B̄ᵀ·D
+                ];
+                GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
             }
             if (j0 == 0)
             {
@@ -131,6 +133,29 @@ public static partial class Blas
             PotrfBackwardGpu.LaunchSymmetrize(device, lbar);
         else
             PotrfBackwardCpu.LaunchSymmetrize(device, lbar);
+    }
+
+    /// <summary>
+    /// The kernel launches <see cref="PotrfBackward{T}"/> makes for a batch of order-n matrices
+    /// (block size 0: automatic), as <see cref="Device.Launches"/> counts them, without running it:
+    /// the same block walk as the reverse. Assumes a batch within one launch's grid.
+    /// </summary>
+    internal static int PotrfBackwardLaunches<T>(Device device, int n, int batch, int blockSize = 0, bool symmetrize = false)
+        where T : unmanaged, INumber<T>
+    {
+        if (n == 0 || batch == 0) return 0;
+        int nb = blockSize == 0 ? PotrfBackwardBlockSize<T>(device, n, batch) : blockSize;
+        if (nb >= n) return 1;
+        bool grouped = device.Family == KernelFamily.GpuTuned;
+        int launches = symmetrize ? 1 : 0;
+        for (int j0 = (n - 1) / nb * nb; j0 >= 0; j0 -= nb)
+        {
+            int jb = Math.Min(nb, n - j0);
+            if (j0 + jb < n)
+                launches += TrsmLaunches(device, jb, jb) + (grouped || j0 == 0 ? 1 : 3);
+            launches += j0 == 0 ? 1 : 2; // the diagonal block's reverse (and C̄ −= (T̄ + T̄ᵀ)·C)
+        }
+        return launches;
     }
 
     /// <summary>The block size <see cref="PotrfBackward{T}"/> uses when given 0 (see <see cref="PotrfBlockSize{T}"/>).</summary>

@@ -43,6 +43,16 @@ public static partial class Blas
     /// gives infinities or NaN, as in BLAS; nothing is checked.
     /// </remarks>
     public static void Trsm<T>(Device device, MatRef<T> t, MatRef<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T alpha)
+        where T : unmanaged, INumber<T> =>
+        Trsm(device, t, b, left, lower, transpose, unitDiagonal, alpha, blockSize: 0);
+
+    /// <summary>
+    /// <see cref="Trsm{T}(Device, MatRef{T}, MatRef{T}, bool, bool, bool, bool, T)"/> with diagonal
+    /// blocks of <paramref name="blockSize"/> (0: the family's default): a blocked Cholesky passes
+    /// its panel width, so each of its panels is solved in one launch. On the GPU family a block
+    /// is at most <see cref="TrsmGpu.MaxBlockSize"/>.
+    /// </summary>
+    internal static void Trsm<T>(Device device, MatRef<T> t, MatRef<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T alpha, int blockSize)
         where T : unmanaged, INumber<T>
     {
         int n = t.Rows;
@@ -64,7 +74,7 @@ public static partial class Blas
         // op(T) (forward substitution), or a right solve with an upper one, runs from the first
         // unknown to the last; the other cases run backwards.
         bool forward = left == (lower != transpose);
-        int nb = device.Family == KernelFamily.GpuTuned ? TrsmGpu.BlockSize : TrsmCpu.BlockSize;
+        int nb = TrsmBlockSize<T>(device, blockSize);
         int blocks = (n + nb - 1) / nb;
         using var _ = device.Enter();
         T scale = alpha; // applied by the first block's solve and update; B is fully scaled after them
@@ -115,6 +125,30 @@ public static partial class Blas
         if (t.Batch != b.Batch && t.Batch != 1)
             throw ShapeErrors.Mismatch("Trsm", "T's batch must be B's or 1", t.Shape, b.Shape);
         Trsm(t.Device, Broadcast(t, b.Batch, "Trsm"), b.Mat, left, lower, transpose, unitDiagonal, alpha ?? T.One);
+    }
+
+    /// <summary>The diagonal blocks of a triangular solve: <paramref name="requested"/>, or the family's default for 0.</summary>
+    private static int TrsmBlockSize<T>(Device device, int requested) where T : unmanaged, INumber<T>
+    {
+        if (requested < 0)
+            throw new ArgumentOutOfRangeException(nameof(requested), requested, "Trsm: the block size must be positive (or 0 for the default).");
+        if (device.Family == KernelFamily.CpuTuned)
+            return requested == 0 ? TrsmCpu.BlockSize : requested;
+        int max = TrsmGpu.MaxBlockSize(System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        if (requested > max)
+            throw new ArgumentOutOfRangeException(nameof(requested), requested, $"Trsm: diagonal blocks of order {requested} exceed the {max} one thread group solves in shared memory.");
+        return requested == 0 ? TrsmGpu.BlockSize : requested;
+    }
+
+    /// <summary>
+    /// The launches of a triangular solve of order <paramref name="n"/> with the given block size
+    /// (0: default): one per diagonal block and one GEMM update between consecutive blocks.
+    /// </summary>
+    internal static int TrsmLaunches(Device device, int n, int blockSize)
+    {
+        int nb = blockSize > 0 ? blockSize : device.Family == KernelFamily.GpuTuned ? TrsmGpu.BlockSize : TrsmCpu.BlockSize;
+        int blocks = (n + nb - 1) / nb;
+        return n == 0 ? 0 : 2 * blocks - 1;
     }
 
     /// <summary>The block op(T)[r0.., c0..] of size rows×cols, as stored (to be read transposed when <paramref name="transpose"/>).</summary>

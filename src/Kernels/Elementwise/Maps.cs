@@ -37,6 +37,16 @@ public static class Maps
         public T Apply(T x, T y, int i, int j) => j - i <= diagonal ? alpha * x : T.Zero;
     }
 
+    /// <summary>
+    /// 2·y / x on the diagonal, 0 elsewhere: with x = L and y = ȳ (one per matrix), the cotangent
+    /// L̄ of y = 2·Σᵢ log Lᵢᵢ, whose Cholesky reverse is log det's gradient ȳ·Σ⁻¹.
+    /// </summary>
+    public readonly struct LogDetCotangent<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? (y + y) / x : T.Zero;
+    }
+
     /// <summary>x where j − i ≥ <c>diagonal</c> (upper part), else 0; scaled by α.</summary>
     public readonly struct Triu<T>(int diagonal, T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
     {

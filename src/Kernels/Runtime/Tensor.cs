@@ -109,6 +109,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
         if (Length == 0) return;
         using var _ = Device.Enter();
         View.MemSetToZero();
+        Device.CountLaunch();
     }
 
     /// <summary>Copies another tensor of the same length into this one, on the device.</summary>

@@ -1,0 +1,171 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAD.Kernels;
+
+/// <summary>Parameters of one fused diagonal-factor and panel-solve launch of a blocked Cholesky.</summary>
+internal struct PotrfPanelArgs
+{
+    public MatLayout A;    // the diagonal block: its (0, 0) is the block's corner; the panel is below it
+    public MatLayout Work; // [N, N] per matrix: the factored diagonal block, moved into place by the next launch
+    public MatLayout Prev; // the previous diagonal block (PrevN > 0): copied from Work before Work is rewritten
+    public int N;          // order of the diagonal block
+    public int PrevN;      // order of the previous diagonal block, 0 for the first
+    public int Rows;       // rows of the panel below the block (and columns right of it, cleared)
+    public int Offset;     // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
+}
+
+/// <summary>
+/// GPU-tuned step of a blocked Cholesky, one launch per diagonal block: the block's factor
+/// L11, the panel L21 = A21·L11⁻ᵀ below it, and the zeros above the diagonal in its rows.
+/// Group (b, 0) of matrix b factors the diagonal block (as <see cref="PotrfGpu"/>) and records
+/// info; each group (b, g ≥ 1) factors it too, redundantly in its own shared memory — the serial
+/// chain costs the same time in every group, and no second launch waits for the first — then
+/// solves 32 rows of the panel (one thread per row, forward substitution against L11 in shared
+/// memory) and clears the 32 columns of the block's rows that mirror them.
+/// </summary>
+/// <remarks>
+/// Every group reads A11 as it was before the launch, so group 0 cannot overwrite it: it leaves
+/// L11 in a [N, N] workspace, and the next launch's group 0 copies it into place (the last block
+/// has no panel, so it writes its factor directly). A matrix that failed in an earlier block
+/// (info ≠ 0) is skipped — its later blocks keep their values — but its upper triangle is still
+/// cleared. A group that reads info while group 0 records a failure in the same launch either
+/// skips or fails the same way: the outcome does not depend on timing.
+/// </remarks>
+internal static class PotrfPanelGpu
+{
+    /// <summary>Panel rows one group solves.</summary>
+    internal const int PanelRows = 32;
+
+    /// <summary>Elements of dynamic shared memory: the packed triangle and the group's panel rows.</summary>
+    internal static int SharedElements(int n) => PotrfGpu.Packed(n) + PanelRows * n;
+
+    internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs args, int batch)
+        where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<int>, PotrfPanelArgs>(Kernel<T>));
+        var grid = new Index3D(batch, 1 + (args.Rows + PanelRows - 1) / PanelRows, 1);
+        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N))), a, work, info, args);
+    }
+
+    internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p)
+        where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        var shared = SharedMemory.GetDynamic<T>();
+        int n = p.N, packed = n * (n + 1) / 2;
+        var s = shared.SubView(0, packed);               // s[i(i+1)/2 + c] = A[i, c], c ≤ i
+        var x = shared.SubView(packed, PanelRows * n);   // x[c·PanelRows + r] = A21[i0 + r, c]
+        int r = Group.IdxX, threads = Group.DimX, b = Grid.IdxX, g = Grid.IdxY;
+        long a0 = p.A.Offset + b * p.A.BatchStride, w0 = p.Work.Offset + b * p.Work.BatchStride;
+        bool skip = p.Offset > 0 && info[b] != 0; // failed in an earlier block (uniform over the group)
+
+        if (g == 0 && p.PrevN > 0)
+        {
+            // The previous block's factor, left in the workspace by the previous launch.
+            long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
+            for (int e = r; e < p.PrevN * p.PrevN; e += threads)
+            {
+                int i = e / p.PrevN, c = e % p.PrevN;
+                if (c <= i) a[v0 + (long)i * p.Prev.Ld + c] = work[w0 + (long)i * p.Work.Ld + c];
+            }
+            Group.Barrier();
+        }
+
+        bool failed = skip;
+        if (!skip)
+        {
+            for (int e = r; e < n * n; e += threads)
+            {
+                int i = e / n, c = e % n;
+                if (c <= i) s[i * (i + 1) / 2 + c] = a[a0 + (long)i * p.A.Ld + c];
+            }
+            Group.Barrier();
+
+            int row = r * (r + 1) / 2;
+            T lPrev = T.One; // L[j−1, j−1]
+            for (int j = 0; j < n; j++)
+            {
+                T d = s[j * (j + 1) / 2 + j];
+                if (j > 0 && r >= j - 1 && r < n)
+                    s[row + j - 1] = r == j - 1 ? lPrev : s[row + j - 1] / lPrev;
+                if (!(d > T.Zero) || !T.IsFinite(d))
+                {
+                    if (g == 0 && r == 0) info[b] = p.Offset + j + 1;
+                    failed = true;
+                    break;
+                }
+                lPrev = T.Sqrt(d);
+                if (r > j && r < n)
+                {
+                    T t = s[row + j] / d;
+                    int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
+                    for (int c = j + 1; c <= r; c++)
+                    {
+                        s[row + c] -= t * s[cj];
+                        cj += c + 1;
+                    }
+                }
+                Group.Barrier();
+            }
+            if (!failed && r == n - 1)
+                s[row + r] = lPrev; // the last column has nothing below its pivot
+            if (!failed && g == 0 && r == 0 && p.Offset == 0)
+                info[b] = 0;
+            Group.Barrier();
+        }
+
+        if (g == 0)
+        {
+            for (int e = r; e < n * n; e += threads)
+            {
+                int i = e / n, c = e % n;
+                if (c > i)
+                    a[a0 + (long)i * p.A.Ld + c] = T.Zero;
+                else if (!skip && p.Rows == 0)
+                    a[a0 + (long)i * p.A.Ld + c] = s[i * (i + 1) / 2 + c];
+                else if (!skip)
+                    work[w0 + (long)i * p.Work.Ld + c] = s[i * (i + 1) / 2 + c];
+            }
+            return;
+        }
+
+        int i0 = (g - 1) * PanelRows, rows = Math.Min(PanelRows, p.Rows - i0);
+        long panel = a0 + (long)(n + i0) * p.A.Ld; // A21[i0, 0]
+        if (!failed)
+        {
+            for (int e = r; e < rows * n; e += threads)
+            {
+                int rr = e / n, c = e % n;
+                x[c * PanelRows + rr] = a[panel + (long)rr * p.A.Ld + c];
+            }
+            Group.Barrier();
+            if (r < rows)
+            {
+                // x·L11ᵀ = a21: x_j = (a_j − Σ_{q<j} x_q·L[j, q]) / L[j, j]
+                for (int j = 0; j < n; j++)
+                {
+                    int rj = j * (j + 1) / 2;
+                    T v = x[j * PanelRows + r];
+                    for (int q = 0; q < j; q++)
+                        v -= x[q * PanelRows + r] * s[rj + q];
+                    x[j * PanelRows + r] = v / s[rj + j];
+                }
+            }
+            Group.Barrier();
+            for (int e = r; e < rows * n; e += threads)
+            {
+                int rr = e / n, c = e % n;
+                a[panel + (long)rr * p.A.Ld + c] = x[c * PanelRows + rr];
+            }
+        }
+
+        // The mirror of these panel rows above the diagonal: A[0..N, N + i0 .. N + i0 + rows] = 0.
+        for (int e = r; e < n * rows; e += threads)
+        {
+            int i = e / rows, c = e % rows;
+            a[a0 + (long)i * p.A.Ld + n + i0 + c] = T.Zero;
+        }
+    }
+}
