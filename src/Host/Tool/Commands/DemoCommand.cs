@@ -77,6 +77,7 @@ internal static class DemoCommand
         Terminal.Line($"optimizer  Adam on log ℓ, log s², log σ² (one set per batch element), step size {s.LearningRate}");
         Terminal.Line();
 
+        device.EnsureFits<double>(new Shape(s.Batch, s.N, s.N)); // before the host data: the float64 spot check holds Σ's distances too
         var data = GpData.Generate(s.Batch, s.N, s.Seed);
         var theta = new[]
         {
