@@ -116,16 +116,15 @@ internal static class PotrfBackwardGpu
 
     internal static void LaunchSymmetrize<T>(Device device, MatRef<T> a) where T : unmanaged, INumber<T>
     {
-        var kernel = device.Kernel(SymmetrizeKernel<T>, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, MatLayout, int>(SymmetrizeKernel<T>));
-        long count = (long)a.Batch * a.Rows * a.Rows;
-        if (count > int.MaxValue) throw new ArgumentException($"PotrfBackward: {count} elements exceed one launch.");
-        kernel((int)count, a.Data, a.Layout, a.Rows);
+        var kernel = device.Kernel(SymmetrizeKernel<T>, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, MatLayout, LaunchSegment>(SymmetrizeKernel<T>));
+        foreach (var segment in Launches.Plan(a.Batch, a.Rows, a.Rows, device.MaxLaunchItems)) // one thread per element
+            kernel((int)segment.Items, a.Data, a.Layout, segment);
     }
 
     /// <summary>One element (i, q) with q &lt; i: A[i, q] = A[q, i] = A[i, q] / 2; other threads do nothing.</summary>
-    internal static void SymmetrizeKernel<T>(Index1D e, ArrayView<T> a, MatLayout layout, int n) where T : unmanaged, INumber<T>
+    internal static void SymmetrizeKernel<T>(Index1D e, ArrayView<T> a, MatLayout layout, LaunchSegment s) where T : unmanaged, INumber<T>
     {
-        int q = e % n, rest = e / n, i = rest % n, b = rest / n;
+        int q = s.Col(e), i = s.Row(e), b = s.Batch(e);
         if (q >= i) return;
         long lower = layout.At(b, i, q);
         T v = a[lower] / (T.One + T.One);

@@ -67,20 +67,20 @@ public static partial class Elementwise
             throw new ArgumentException($"Map: y is [{y.Rows}, {y.Cols}] ({access}) but the output is [{rows}, {cols}].");
         Blas.CheckBatch("Map", x.Batch, x.BatchStride, output.Batch);
         Blas.CheckBatch("Map", y.Batch, y.BatchStride, output.Batch);
-        long count = (long)output.Batch * rows * (device.Family == KernelFamily.GpuTuned ? cols : 1);
-        if (count == 0 || cols == 0) return;
-        if (count > int.MaxValue) throw new ArgumentException($"Map: {count} elements exceed one launch.");
+        if (output.Batch == 0 || rows == 0 || cols == 0) return;
         var args = new MapArgs { X = x.Layout, Y = y.Layout, Out = output.Layout, Rows = rows, Cols = cols, Access = access };
         using var _ = device.Enter();
         if (device.Family == KernelFamily.GpuTuned)
         {
-            var k = device.Kernel(MapGpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(MapGpu<T, TOp>));
-            k((int)count, x.Data, y.Data, output.Data, args, op);
+            var k = device.Kernel(MapGpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, LaunchSegment, TOp>(MapGpu<T, TOp>));
+            foreach (var segment in Launches.Plan(output.Batch, rows, cols, device.MaxLaunchItems)) // one thread per element
+                k((int)segment.Items, x.Data, y.Data, output.Data, args, segment, op);
         }
         else
         {
-            var k = device.Kernel(MapCpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(MapCpu<T, TOp>));
-            k((int)count, x.Data, y.Data, output.Data, args, op);
+            var k = device.Kernel(MapCpu<T, TOp>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, LaunchSegment, TOp>(MapCpu<T, TOp>));
+            foreach (var segment in Launches.Plan(output.Batch, rows, 1, device.MaxLaunchItems)) // one thread per row
+                k((int)segment.Items, x.Data, y.Data, output.Data, args, segment, op);
         }
     }
 
@@ -90,25 +90,22 @@ public static partial class Elementwise
         where TOp : struct, IElementMap<T> =>
         Map(device, op, x, x, YAccess.Same, output);
 
-    internal static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
+    internal static void MapGpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, LaunchSegment s, TOp op)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T>
     {
-        int j = index % p.Cols;
-        int rest = index / p.Cols;
-        int i = rest % p.Rows;
-        int b = rest / p.Rows;
+        int j = s.Col(index), i = s.Row(index), b = s.Batch(index);
         T xv = x[p.X.At(b, i, j)];
         T yv = y[p.Access == YAccess.Same ? p.Y.At(b, i, j) : p.Access == YAccess.Transposed ? p.Y.At(b, j, i) : p.Y.At(b, 0, 0)];
         output[p.Out.At(b, i, j)] = op.Apply(xv, yv, i, j);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void MapCpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, TOp op)
+    private static unsafe void MapCpu<T, TOp>(Index1D index, ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, MapArgs p, LaunchSegment s, TOp op)
         where T : unmanaged, INumber<T>
         where TOp : struct, IElementMap<T>
     {
-        int i = index % p.Rows, b = index / p.Rows;
+        int i = s.Row(index), b = s.Batch(index);
         fixed (T* x0 = &x[0L])
         fixed (T* y0 = &y[0L])
         fixed (T* o0 = &output[0L])
@@ -217,13 +214,14 @@ public static partial class Elementwise
         if (output.Rows == 0 || output.Cols == 0) return;
         var args = new ReduceArgs { X = x.Layout, Out = output.Layout, Rows = x.Rows, Cols = x.Cols };
         using var _ = device.Enter();
-        var k = device.Kernel(SumBatchKernel<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ReduceArgs, int, T, T>(SumBatchKernel<T>));
-        k(output.Rows * output.Cols, x.Data, output.Data, args, x.Batch, alpha, beta);
+        var k = device.Kernel(SumBatchKernel<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ReduceArgs, LaunchSegment, int, T, T>(SumBatchKernel<T>));
+        foreach (var segment in Launches.Plan(1, output.Rows, output.Cols, device.MaxLaunchItems)) // one thread per output element
+            k((int)segment.Items, x.Data, output.Data, args, segment, x.Batch, alpha, beta);
     }
 
-    internal static void SumBatchKernel<T>(Index1D e, ArrayView<T> x, ArrayView<T> output, ReduceArgs p, int batch, T alpha, T beta) where T : unmanaged, INumber<T>
+    internal static void SumBatchKernel<T>(Index1D e, ArrayView<T> x, ArrayView<T> output, ReduceArgs p, LaunchSegment segment, int batch, T alpha, T beta) where T : unmanaged, INumber<T>
     {
-        int i = e / p.Cols, j = e % p.Cols;
+        int i = segment.Row(e), j = segment.Col(e);
         T s = T.Zero;
         for (int b = 0; b < batch; b++) s += x[p.X.At(b, i, j)];
         long o = p.Out.At(0, i, j);

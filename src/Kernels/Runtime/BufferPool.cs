@@ -19,15 +19,17 @@ public sealed class BufferPool : IDisposable
     private const long MinBlockBytes = 256;
     private readonly Accelerator accelerator;
     private readonly string deviceName;
+    private readonly Func<long> deviceMemory;
     private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> free = new();
     private readonly object gate = new();
     private long inUse, peak, cached, peakTotal, allocations;
     private bool disposed;
 
-    internal BufferPool(Accelerator accelerator, string deviceName)
+    internal BufferPool(Accelerator accelerator, string deviceName, Func<long> deviceMemory)
     {
         this.accelerator = accelerator;
         this.deviceName = deviceName;
+        this.deviceMemory = deviceMemory;
     }
 
     /// <summary>Bytes in blocks handed out and not yet returned.</summary>
@@ -109,6 +111,10 @@ public sealed class BufferPool : IDisposable
             {
                 throw new DeviceOutOfMemoryException(deviceName, size, Math.Max(0, cap - inUse));
             }
+            // A block larger than the whole device can never be had: say so before asking the
+            // allocator (the CPU accelerator's allocator may promise memory it cannot deliver).
+            long memory = deviceMemory();
+            if (size > memory) throw new DeviceOutOfMemoryException(deviceName, size, Math.Max(0, memory - inUse));
             if (FailAfterRents is int served)
             {
                 if (served <= 0) throw new DeviceOutOfMemoryException(deviceName, size, 0);

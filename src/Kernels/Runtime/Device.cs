@@ -71,7 +71,7 @@ public sealed class Device : IDisposable
         ChoiceName = accelerator is CudaAccelerator cuda ? $"cuda:{cuda.DeviceId}"
             : Kind == DeviceKind.Cuda ? "cuda"
             : family == KernelFamily.CpuTuned ? "cpu" : "emulated-gpu";
-        Pool = new BufferPool(accelerator, Name);
+        Pool = new BufferPool(accelerator, Name, () => MemoryBytes);
         boundThread = Environment.CurrentManagedThreadId;
     }
 
@@ -168,6 +168,12 @@ public sealed class Device : IDisposable
     /// <summary>Largest thread group.</summary>
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
 
+    /// <summary>
+    /// Work items one element-map launch may index (<see cref="Launches.MaxItems"/>); tests lower
+    /// it on their own device to run the split launches at small sizes.
+    /// </summary>
+    internal int MaxLaunchItems { get; set; } = Launches.MaxItems;
+
     /// <summary>The caching allocator every tensor of this device draws from.</summary>
     public BufferPool Pool { get; }
 
@@ -210,6 +216,23 @@ public sealed class Device : IDisposable
     /// <summary>Allocates an uninitialized tensor from the pool.</summary>
     public Tensor<T> Allocate<T>(int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
         Allocate<T>(new Shape(batch, rows, cols));
+
+    /// <summary>
+    /// Checks, without allocating, that tensors of <paramref name="shapes"/> held at once could fit
+    /// beside what the pool already holds: call it before building host data for a large problem.
+    /// </summary>
+    /// <exception cref="DeviceOutOfMemoryException">They need more bytes (in pool blocks) than the device has left.</exception>
+    public void EnsureFits<T>(params ReadOnlySpan<Shape> shapes) where T : unmanaged, INumber<T>
+    {
+        long bytes = 0;
+        foreach (var shape in shapes)
+        {
+            shape.Validate("EnsureFits");
+            bytes += BufferPool.SizeClass(shape.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        }
+        long available = Math.Max(0, MemoryBytes - Pool.BytesInUse);
+        if (bytes > available) throw new DeviceOutOfMemoryException(Name, bytes, available);
+    }
 
     /// <summary>Allocates a tensor of zeros.</summary>
     public Tensor<T> Zeros<T>(Shape shape) where T : unmanaged, INumber<T>

@@ -32,6 +32,22 @@ public sealed class CliErrorTests
         new("not positive-definite", 1, ["Cholesky", "batch element 1", "not positive-definite"], d => Vjp(d, "cholesky", $"sigma={d["indefinite.npy"]}")),
         new("singular X", 1, ["AXInvB", "batch element 1", "singular"], d => Vjp(d, "a-xinv-b", $"a={d["spd.npy"]}", $"x={d["singular.npy"]}", $"b={d["spd.npy"]}")),
         new("no CUDA GPU", 1, ["CUDA"], d => ["demo", "--device", "cuda:7"]),
+        // Output paths are checked before any work (a sweep of large sizes would run first otherwise).
+        new("bench --out is a file", 2, ["--out", "junk.npy", "is a file, not a directory"],
+            d => ["bench", "--ops", "matmul,cholesky", "--sizes", "4096", "--no-torch", "--out", d["junk.npy"], "--device", "cpu"]),
+        new("bench --out holds a directory where a result goes", 2, ["--out", "bench.json there is a directory"],
+            d => ["bench", "--ops", "matmul", "--sizes", "4096", "--no-torch", "--out", d["results"], "--device", "cpu"]),
+        new("bench --out under a file", 2, ["--out", "cannot create the directory"],
+            d => ["bench", "--ops", "matmul", "--sizes", "4096", "--no-torch", "--out", d["junk.npy"] + "/sub", "--device", "cpu"]),
+        new("bench --json is a directory", 2, ["--json", "is a directory, not a file"],
+            d => ["bench", "--op", "cholesky", "--n", "4096", "--json", d["results"], "--device", "cpu"]),
+        new("bench --json under a file", 2, ["--json", "is a file, not a directory"],
+            d => ["bench", "--op", "cholesky", "--n", "4096", "--json", d["junk.npy"] + "/one.json", "--device", "cpu"]),
+        // 1024 float64 matrices of order 65536: 32 TiB, more than any machine has.
+        new("bench larger than the device", 1, ["Out of device memory", "requested 35,184,372,088,832 bytes"],
+            d => ["bench", "--op", "cholesky", "--n", "65536", "--batch", "1024", "--dtype", "f64", "--device", "cpu"]),
+        new("demo larger than the device", 1, ["Out of device memory", "requested 35,184,372,088,832 bytes"],
+            d => ["demo", "--n", "65536", "--batch", "1024", "--device", "cpu"]),
     ];
 
     public static TheoryData<BadInput> Data() => new(Cases);
@@ -68,5 +84,6 @@ public sealed class CliErrorTests
         for (int j = 0; j < 3; j++) singular[9 + 6 + j] = singular[9 + j];
         Npy.Write<double>(d["singular.npy"], singular, 2, 3, 3);
         File.WriteAllText(d["junk.npy"], "not numpy");
+        Directory.CreateDirectory(Path.Combine(d["results"], "bench.json"));
     }
 }

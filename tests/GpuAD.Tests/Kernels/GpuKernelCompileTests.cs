@@ -63,8 +63,8 @@ public sealed class GpuKernelCompileTests
         Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArgs<float>>(GemmGpu.Kernel), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmArgs<double>>(GemmGpu.Kernel), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs>(Elementwise.ReduceGpu), true));
-        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs, int, float, float>(Elementwise.SumBatchKernel), false));
-        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, MatLayout, int>(PotrfBackwardGpu.SymmetrizeKernel), false));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs, LaunchSegment, int, float, float>(Elementwise.SumBatchKernel), false));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, MatLayout, LaunchSegment>(PotrfBackwardGpu.SymmetrizeKernel), false));
         MapsCompile<float>(Compile);
         MapsCompile<double>(Compile);
     }
@@ -72,7 +72,7 @@ public sealed class GpuKernelCompileTests
     private static void MapsCompile<T>(Func<MethodInfo, bool, string> compile) where T : unmanaged, IFloatingPointIeee754<T>
     {
         void One<TOp>() where TOp : struct, IElementMap<T> =>
-            Assert.Contains(".entry", compile(M<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, TOp>(Elementwise.MapGpu<T, TOp>), false));
+            Assert.Contains(".entry", compile(M<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, LaunchSegment, TOp>(Elementwise.MapGpu<T, TOp>), false));
         One<Maps.Axpby<T>>(); One<Maps.Multiply<T>>(); One<Maps.Tril<T>>(); One<Maps.Triu<T>>(); One<Maps.Phi<T>>();
         One<Maps.PhiStarOfTril<T>>(); One<Maps.PhiStar<T>>(); One<Maps.AddTransposed<T>>(); One<Maps.Transpose<T>>();
         One<Maps.Fill<T>>(); One<Maps.Identity<T>>(); One<Maps.ScaledIdentity<T>>(); One<Maps.AddDiagonal<T>>();
@@ -84,6 +84,8 @@ public sealed class GpuKernelCompileTests
     private static MethodInfo M<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
 }

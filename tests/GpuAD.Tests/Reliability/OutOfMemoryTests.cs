@@ -44,6 +44,23 @@ public sealed class OutOfMemoryTests(DeviceFixture devices)
     }
 
     [Fact]
+    public void ARequestLargerThanTheDeviceNamesTheBytesBeforeAnyAllocation()
+    {
+        long baseline = D.Pool.BytesInUse, allocations = D.Pool.DeviceAllocations;
+        var huge = new Shape(1024, 65536, 65536); // 32 TiB of float64: more than any machine has
+        var e = Assert.Throws<DeviceOutOfMemoryException>(() => D.Allocate<double>(huge));
+        Assert.Equal(1L << 45, e.RequestedBytes);
+        Assert.InRange(e.AvailableBytes, 0, D.MemoryBytes);
+        Assert.Contains("requested 35,184,372,088,832 bytes", e.Message);
+        Assert.Contains(D.Name, e.Message);
+        var check = Assert.Throws<DeviceOutOfMemoryException>(() => D.EnsureFits<double>(new Shape(2, 4, 4), huge));
+        Assert.Equal(256 + (1L << 45), check.RequestedBytes);
+        Assert.Equal(baseline, D.Pool.BytesInUse);
+        Assert.Equal(allocations, D.Pool.DeviceAllocations);
+        D.EnsureFits<double>(new Shape(2, 4, 4)); // a small request fits
+    }
+
+    [Fact]
     public void ARequestBeyondTheCapNamesTheRequestedAndAvailableBytesAndThePoolStaysUsable()
     {
         long baseline = D.Pool.BytesInUse;

@@ -25,6 +25,9 @@ internal static class BenchReport
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>The files <see cref="Write"/> writes into its directory.</summary>
+    public static readonly string[] FileNames = ["bench.md", "bench.json", "bench.png"];
+
     /// <summary>Writes bench.md, bench.json and bench.png into the directory; returns their paths.</summary>
     public static string[] Write(string dir, BenchContext context, IReadOnlyList<BenchResult> results)
     {

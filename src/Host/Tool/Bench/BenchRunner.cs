@@ -37,6 +37,7 @@ internal static class BenchRunner
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var shape = new Shape(batch, n, n);
+        device.EnsureFits<T>([.. op.Operands.Select(_ => shape)]);
         var inputs = op.BenchInputs(n, batch, seed).Select(d => device.Upload<T>(Synthetic.To<T>(d), shape)).ToList();
         Tensor<T>? cotangent = null;
         try

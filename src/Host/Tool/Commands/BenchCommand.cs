@@ -65,6 +65,7 @@ internal static class BenchCommand
                 if (opList.Length == 0) throw new UsageException("--ops is empty.");
                 int[]? sizeList = parse.GetValue(sizes) is { } text ? CommonOptions.ParseSizes("--sizes", text) : null;
                 var sweep = new Sweep(opList, sizeList, b, r, s, parse.GetValue(outDir)!, parse.GetValue(noTorch), parse.GetValue(python));
+                OutputPaths.Directory("--out", sweep.OutDir, BenchReport.FileNames);
                 using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
                 return type == DType.F32 ? RunSweep<float>(dev, sweep) : RunSweep<double>(dev, sweep);
             }
@@ -72,6 +73,7 @@ internal static class BenchCommand
                 if (parse.Given(o)) throw new UsageException($"{o.Name} belongs to the sweep, not to the single-case form (--op).");
             var cliOp = CliOps.Find(single);
             int order = CommonOptions.Positive("--n", parse.GetValue(n) ?? 1024, max: 1 << 16);
+            if (parse.GetValue(json) is { } jsonFile) OutputPaths.File("--json", jsonFile);
             using (var dev = CommonOptions.OpenDevice(parse.GetValue(device)))
             {
                 var result = type == DType.F32 ? BenchRunner.Measure<float>(dev, cliOp, order, b, r, s) : BenchRunner.Measure<double>(dev, cliOp, order, b, r, s);

@@ -106,6 +106,7 @@ internal static class DemoCommand
         Terminal.Line($"optimizer  Adam on log ℓ, log s², log σ² (one set per batch element), step size {s.LearningRate}");
         Terminal.Line();
 
+        device.EnsureFits<double>(new Shape(s.Batch, s.N, s.N)); // before the host data: the float64 spot check holds Σ's distances too
         var data = GpData.Generate(s.Batch, s.N, s.Seed);
         if (s.CorruptElement is int bad) data.SquaredDistances[(long)bad * s.N * s.N] = double.NaN;
         var shard = ranks.Shard(s.Batch);
