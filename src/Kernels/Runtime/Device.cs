@@ -169,10 +169,10 @@ public sealed class Device : IDisposable
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
 
     /// <summary>
-    /// Work items one element-map launch may index (<see cref="Launches.MaxItems"/>); tests lower
+    /// Work items one element-map launch may index (<see cref="GpuAD.Kernels.Launches.MaxItems"/>); tests lower
     /// it on their own device to run the split launches at small sizes.
     /// </summary>
-    internal int MaxLaunchItems { get; set; } = Launches.MaxItems;
+    internal int MaxLaunchItems { get; set; } = GpuAD.Kernels.Launches.MaxItems;
 
     /// <summary>The caching allocator every tensor of this device draws from.</summary>
     public BufferPool Pool { get; }
