@@ -4,8 +4,9 @@ namespace GpuAD.Graph;
 public enum CholeskyAlgorithm
 {
     /// <summary>
-    /// <see cref="CholeskyPolicy.Default"/> unless that is Auto too; then
-    /// <see cref="CholeskyPolicy.Choose{T}"/> picks by device, element type, order and batch.
+    /// The tape's <see cref="Tape.CholeskyOptions"/>, else <see cref="CholeskyPolicy.Default"/>,
+    /// unless Auto too; then <see cref="CholeskyPolicy.Choose{T}"/> picks by device, element type,
+    /// order and batch.
     /// </summary>
     Auto,
 

@@ -111,6 +111,13 @@ public sealed class Tape : IDisposable
     public Var<T> Variable<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
         UploadLeaf(data, shape, hasTangent: false, default, requiresGrad: true);
 
+    /// <summary>A variable uploaded from host memory (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
+    /// <param name="data">The values.</param>
+    /// <param name="shape">Their shape.</param>
+    /// <exception cref="ArgumentException">The length does not match the shape (checked before anything is uploaded).</exception>
+    public Var<T> Variable<T>(ReadOnlyMemory<T> data, Shape shape) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Variable(data.Span, shape);
+
     /// <summary>A variable uploaded from host memory with its forward-mode tangent, both row-major <c>[batch, rows, cols]</c>, owned by the tape.</summary>
     /// <param name="data">The values.</param>
     /// <param name="shape">Their shape.</param>
@@ -241,6 +248,11 @@ public sealed class Tape : IDisposable
             throw;
         }
     }
+
+    /// <summary>Reverse mode with a cotangent given as host memory, row-major, of the output's length (see <see cref="Backward{T}(Var{T}, ReadOnlySpan{T}, bool)"/>).</summary>
+    /// <exception cref="ArgumentException">The length is not the output's (checked before anything is uploaded).</exception>
+    public void Backward<T>(Var<T> output, ReadOnlyMemory<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Backward(output, cotangent.Span, retainGraph);
 
     /// <summary>
     /// Reverse mode with a cotangent given as a System.Numerics.Tensors tensor span of the output's

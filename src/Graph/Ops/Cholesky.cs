@@ -5,12 +5,14 @@ public static partial class Op
     /// <summary>
     /// The lower Cholesky factor L of each symmetric positive-definite matrix, Σ = L·Lᵀ, like
     /// <c>torch.linalg.cholesky</c>. Only Σ's lower triangle is read; Σ's gradient is the symmetric
-    /// Σ̄ that PyTorch returns. Σ is left untouched.
+    /// Σ̄ that PyTorch returns, and a forward-mode tangent Σ̇ is symmetrized on entry, ½(Σ̇ + Σ̇ᵀ),
+    /// so that forward and reverse mode agree. Σ is left untouched.
     /// </summary>
     /// <param name="sigma">SPD [batch, n, n].</param>
     /// <param name="algorithm">
-    /// How to factor and differentiate (see <see cref="CholeskyAlgorithm"/>); Auto defers to
-    /// <see cref="CholeskyPolicy"/>. Every algorithm gives the same values and gradients up to rounding.
+    /// How to factor and differentiate (see <see cref="CholeskyAlgorithm"/>); Auto defers to the
+    /// tape's <see cref="Tape.CholeskyOptions"/>, then to <see cref="CholeskyPolicy"/>. Every algorithm gives the same
+    /// values and gradients up to rounding.
     /// </param>
     /// <returns>L [batch, n, n], zero above the diagonal.</returns>
     /// <exception cref="ArgumentException">
@@ -48,7 +50,7 @@ public static partial class Op
     /// unspecified. The caller owns <c>Info</c>.
     /// </summary>
     /// <param name="sigma">SPD [batch, n, n].</param>
-    /// <param name="algorithm">How to factor and differentiate; Auto defers to <see cref="CholeskyPolicy"/>.</param>
+    /// <param name="algorithm">How to factor and differentiate; Auto defers to the tape's <see cref="Tape.CholeskyOptions"/>, then to <see cref="CholeskyPolicy"/>.</param>
     /// <exception cref="ArgumentException">Σ is not square, or the algorithm cannot handle its order (raised when recorded).</exception>
     public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T> =>
         CholeskyEx(sigma, new CholeskyOptions { Algorithm = algorithm });

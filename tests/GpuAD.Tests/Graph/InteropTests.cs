@@ -61,8 +61,10 @@ public sealed class InteropTests(DeviceFixture devices)
         // A rank-2 tensor span is a batch of 1, for the variable and for the cotangent.
         var fromTensorSpans = Gradient(t => t.Variable(new ReadOnlyTensorSpan<double>(x, [4, 3])), (t, y) => t.Backward(y, new ReadOnlyTensorSpan<double>(ybar, [4, 3])));
         var fromSpans = Gradient(t => t.Variable(new ReadOnlySpan<double>(x), s), (t, y) => t.Backward(y, new ReadOnlySpan<double>(ybar)));
+        var fromMemory = Gradient(t => t.Variable(new ReadOnlyMemory<double>(x), s), (t, y) => t.Backward(y, new ReadOnlyMemory<double>(ybar)));
         Assert.Equal(fromArrays, fromTensorSpans);
         Assert.Equal(fromArrays, fromSpans);
+        Assert.Equal(fromArrays, fromMemory);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using GpuAD.Graph;
 using GpuAD.Kernels;
 
@@ -35,6 +36,38 @@ public sealed class ReadmeExampleTests(DeviceFixture devices)
             var expected = new double[n * n];
             for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) expected[i * n + j] = 0.5 * (inv[i * n + j] - alpha[i] * alpha[j]);
             TestData.AssertClose(expected, dSigma.AsSpan(b * n * n, n * n).ToArray(), 1e-10, "∂/∂Σ");
+        }
+    }
+
+    /// <summary>The README's interop example: a System.Numerics.Tensors tensor and a span in, gradients out.</summary>
+    [Fact]
+    public void InteropExample()
+    {
+        const int n = 8;
+        double[] sigmaData = TestData.Spd(4, n, seed: 3);
+        double[] yData = TestData.Random(new Shape(4, n, 1), seed: 4);
+
+        using var tape = new Tape(devices.Cpu);
+        var sigma = tape.Variable(Tensor.Create(sigmaData, [4, n, n]));
+        var y = tape.Variable(new ReadOnlySpan<double>(yData), new Shape(4, n, 1));
+        var loss = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(sigma, y));
+        tape.Backward(loss);
+        var dSigma = sigma.Grad!.ToHostTensor();
+        var dY = new double[4 * n];
+        y.Grad!.CopyTo(dY);
+
+        Assert.Equal([4, n, n], dSigma.Lengths.ToArray());
+        var dSigmaFlat = new double[dSigma.FlattenedLength];
+        dSigma.FlattenTo(dSigmaFlat);
+        for (int b = 0; b < 4; b++)
+        {
+            var inv = Invert(sigmaData.AsSpan(b * n * n, n * n).ToArray(), n);
+            var alpha = new double[n];
+            for (int i = 0; i < n; i++) for (int k = 0; k < n; k++) alpha[i] += inv[i * n + k] * yData[b * n + k];
+            TestData.AssertClose(alpha, dY.AsSpan(b * n, n).ToArray(), 1e-10, "∂/∂y");
+            var expected = new double[n * n];
+            for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) expected[i * n + j] = 0.5 * (inv[i * n + j] - alpha[i] * alpha[j]);
+            TestData.AssertClose(expected, dSigmaFlat.AsSpan(b * n * n, n * n).ToArray(), 1e-10, "∂/∂Σ");
         }
     }
 
