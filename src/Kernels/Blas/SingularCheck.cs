@@ -64,7 +64,7 @@ public static partial class Blas
     }
 
     /// <summary>flags[b, k] = k + 1 when diagonal entry k of matrix b is singular to working precision, else 0.</summary>
-    private static void CheckKernel<T>(Index1D index, ArrayView<T> a, ArrayView<int> flags, DiagonalCheckArgs<T> p) where T : unmanaged, INumber<T>
+    internal static void CheckKernel<T>(Index1D index, ArrayView<T> a, ArrayView<int> flags, DiagonalCheckArgs<T> p) where T : unmanaged, INumber<T>
     {
         int b = index / p.N, k = index % p.N;
         T pivot = LuPivot.Abs(a[p.A.At(b, k, k)]);
@@ -80,7 +80,7 @@ public static partial class Blas
     }
 
     /// <summary>info[b] = the smaller of its non-zero value and the first non-zero flag of matrix b.</summary>
-    private static void FirstFlagKernel(Index1D b, ArrayView<int> flags, ArrayView<int> info, int n)
+    internal static void FirstFlagKernel(Index1D b, ArrayView<int> flags, ArrayView<int> info, int n)
     {
         int first = 0;
         long row = (long)(int)b * n;

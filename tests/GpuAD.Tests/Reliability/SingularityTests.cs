@@ -1,6 +1,11 @@
 using System.Numerics;
 using GpuAD.Graph;
 using GpuAD.Kernels;
+using ILGPU;
+using ILGPU.Backends.EntryPoints;
+using ILGPU.Backends.PTX;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
 
 namespace GpuAD.Tests.Reliability;
 
@@ -151,5 +156,21 @@ public sealed class SingularityTests(DeviceFixture devices)
         var (y, info) = Op.TriangularSolveEx(tape.Constant(t, new Shape(2, n, n)), tape.Constant(TestData.Random(new Shape(2, n, 1), 8), new Shape(2, n, 1)), lower: true);
         using (info) Assert.Equal([0, 0], info.ToArray());
         Assert.True(y.ToArray().All(double.IsFinite));
+    }
+
+    /// <summary>The check's kernels compile to PTX (the emulated GPU runs their .NET code, not CUDA's).</summary>
+    [Fact]
+    public void CheckKernelsCompileToPtx()
+    {
+        using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var backend = new PTXBackend(context, new CudaCapabilityContext(CudaArchitecture.SM_90), CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+        Action<Index1D, ArrayView<float>, ArrayView<int>, DiagonalCheckArgs<float>> f = Blas.CheckKernel;
+        Action<Index1D, ArrayView<double>, ArrayView<int>, DiagonalCheckArgs<double>> d = Blas.CheckKernel;
+        Action<Index1D, ArrayView<int>, ArrayView<int>, int> first = Blas.FirstFlagKernel;
+        foreach (var method in new[] { f.Method, d.Method, first.Method })
+        {
+            var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromImplicitlyGroupedKernel(method), KernelSpecialization.Empty);
+            Assert.Contains(".entry", compiled.PTXAssembly);
+        }
     }
 }
