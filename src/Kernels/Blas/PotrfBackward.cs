@@ -67,7 +67,10 @@ public static partial class Blas
     /// </para>
     /// <para>
     /// Workspace: besides L̄ itself, one [batch, NB, NB] buffer from the device pool for T̄ + T̄ᵀ
-    /// (none when the matrices are differentiated whole).
+    /// (on the GPU family for the reversed T̄ between launches; none when the matrices are
+    /// differentiated whole). Launches per block on the GPU family: the panel TRSM, the three
+    /// GEMM updates in one, and the block's reverse fused with C̄ −= (T̄ + T̄ᵀ)·C
+    /// (<see cref="PotrfBackwardPanelGpu"/>).
     /// </para>
     /// </remarks>
     public static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, int blockSize = 0, bool symmetrize = false)
@@ -119,6 +122,20 @@ public static partial class Blas
                 ];
                 GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
             }
+            if (device.Family == KernelFamily.GpuTuned)
+            {
+                // T̄ ← unblocked reverse and C̄ −= (T̄ + T̄ᵀ)·C in one launch; the reversed T̄ goes
+                // through the workspace and is moved into place by the next block's launch.
+                int prev = j1 < n ? Math.Min(nb, n - j1) : 0;
+                var args = new PotrfBackwardPanelArgs
+                {
+                    L = t.Layout, LBar = tBar.Layout, C = c.Layout, CBar = cBar.Layout, Work = work.Mat.Layout,
+                    Prev = prev > 0 ? lbar.Block(j1, j1, prev, prev).Layout : default, PrevN = prev,
+                    N = jb, Cols = j0,
+                };
+                PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
+                continue;
+            }
             if (j0 == 0)
             {
                 ReverseDiagonalBlock(device, t, tBar, w: null, symmetrize: false);
@@ -153,7 +170,7 @@ public static partial class Blas
             int jb = Math.Min(nb, n - j0);
             if (j0 + jb < n)
                 launches += TrsmLaunches(device, jb, jb) + (grouped || j0 == 0 ? 1 : 3);
-            launches += j0 == 0 ? 1 : 2; // the diagonal block's reverse (and C̄ −= (T̄ + T̄ᵀ)·C)
+            launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (and C̄ −= (T̄ + T̄ᵀ)·C, fused on the GPU family)
         }
         return launches;
     }

@@ -48,6 +48,29 @@ internal static class PotrfBackwardGpu
         }
         Group.Barrier();
 
+        Reverse(sl, sa, n, t);
+        T two = T.One + T.One;
+
+        for (int e = t; e < n * n; e += threads)
+        {
+            int i = e / n, q = e % n;
+            int hi = Math.Max(i, q), lo = Math.Min(i, q);
+            T v = sa[hi * (hi + 1) / 2 + lo]; // Ā[hi, lo]
+            if (p.Symmetrize != 0)
+                lbar[a0 + (long)i * p.LBar.Ld + q] = i == q ? v : v / two; // ½(Ā + Āᵀ)
+            else if (q <= i)
+                lbar[a0 + (long)i * p.LBar.Ld + q] = v;
+            if (p.WriteSym != 0)
+                w[p.W.Offset + b * p.W.BatchStride + (long)i * p.W.Ld + q] = i == q ? two * v : v; // Ā + Āᵀ
+        }
+    }
+
+    /// <summary>
+    /// The unblocked reverse on the packed triangles in shared memory: sa (L̄ on entry) becomes Ā.
+    /// Thread t owns row t; the group has at least n threads. Ends with a barrier.
+    /// </summary>
+    internal static void Reverse<T>(ArrayView<T> sl, ArrayView<T> sa, int n, int t) where T : unmanaged, INumber<T>
+    {
         int row = t * (t + 1) / 2; // this thread's row
         T two = T.One + T.One;
         for (int j = n - 1; j >= 0; j--)
@@ -100,18 +123,6 @@ internal static class PotrfBackwardGpu
             Group.Barrier();
         }
 
-        for (int e = t; e < n * n; e += threads)
-        {
-            int i = e / n, q = e % n;
-            int hi = Math.Max(i, q), lo = Math.Min(i, q);
-            T v = sa[hi * (hi + 1) / 2 + lo]; // Ā[hi, lo]
-            if (p.Symmetrize != 0)
-                lbar[a0 + (long)i * p.LBar.Ld + q] = i == q ? v : v / two; // ½(Ā + Āᵀ)
-            else if (q <= i)
-                lbar[a0 + (long)i * p.LBar.Ld + q] = v;
-            if (p.WriteSym != 0)
-                w[p.W.Offset + b * p.W.BatchStride + (long)i * p.W.Ld + q] = i == q ? two * v : v; // Ā + Āᵀ
-        }
     }
 
     internal static void LaunchSymmetrize<T>(Device device, MatRef<T> a) where T : unmanaged, INumber<T>

@@ -122,7 +122,9 @@ public static partial class Elementwise
     /// <summary>
     /// <c>out[b] = Σᵢⱼ x(i, j)·y(i, j)</c> (the Frobenius dot), or <c>Σ x</c> when
     /// <paramref name="y"/> is null; out is a batch of 1×1 matrices. Fixed summation order. Empty
-    /// matrices sum to 0.
+    /// matrices sum to 0. On the GPU family a matrix of more than 32,768 elements is spread over
+    /// up to 1,024 groups (two launches, a [batch, 1, groups] buffer of partial sums from the pool),
+    /// so one large matrix occupies the whole device; the order depends only on the size.
     /// </summary>
     public static void Reduce<T>(Device device, MatRef<T> x, MatRef<T>? y, MatRef<T> output) where T : unmanaged, INumber<T>
     {
@@ -141,7 +143,29 @@ public static partial class Elementwise
         }
         var args = new ReduceArgs { X = x.Layout, Y = yy.Layout, Out = output.Layout, Rows = x.Rows, Cols = x.Cols, UseY = y is null ? 0 : 1 };
         using var _ = device.Enter();
-        if (device.Family == KernelFamily.GpuTuned)
+        int groups = ReduceGroups((long)x.Rows * x.Cols);
+        if (device.Family == KernelFamily.GpuTuned && groups > 1)
+        {
+            // Two passes: `groups` groups per matrix sum fixed chunks into partials, then one
+            // group per matrix sums the partials, in a fixed order: bitwise reproducible.
+            using var partials = device.Allocate<T>(new Shape(output.Batch, 1, groups));
+            var first = args with { Out = partials.Mat.Layout };
+            long chunk = ((long)x.Rows * x.Cols + groups - 1) / groups;
+            var k1 = device.Kernel(ReducePartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs, long>(ReducePartialGpu<T>));
+            for (int start = 0; start < output.Batch; start += 65535)
+            {
+                int count = Math.Min(65535, output.Batch - start);
+                k1(new KernelConfig(new Index3D(groups, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, partials.View, Shifted(first, start), chunk);
+            }
+            var second = new ReduceArgs { X = partials.Mat.Layout, Y = partials.Mat.Layout, Out = output.Layout, Rows = 1, Cols = groups };
+            var k2 = device.Kernel(ReduceGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceGpu<T>));
+            for (int start = 0; start < output.Batch; start += 65535)
+            {
+                int count = Math.Min(65535, output.Batch - start);
+                k2(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), partials.View, partials.View, output.Data, Shifted(second, start));
+            }
+        }
+        else if (device.Family == KernelFamily.GpuTuned)
         {
             var k = device.Kernel(ReduceGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceGpu<T>));
             for (int start = 0; start < output.Batch; start += 65535)
@@ -159,6 +183,57 @@ public static partial class Elementwise
             var k = device.Kernel(ReduceCpu<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceCpu<T>));
             k(output.Batch, x.Data, yy.Data, output.Data, args);
         }
+    }
+
+    /// <summary>Matrices up to this many elements are reduced by one group each, in one launch.</summary>
+    internal const long ReduceOneGroupUpTo = 1 << 15;
+
+    /// <summary>Elements each group of a two-pass reduction sums, at least.</summary>
+    private const long ReduceChunk = 1 << 14;
+
+    /// <summary>Largest number of groups per matrix of a two-pass reduction.</summary>
+    private const int ReduceMaxGroups = 1024;
+
+    /// <summary>
+    /// Groups per matrix of a GPU-family reduction over <paramref name="total"/> elements: 1 up to
+    /// <see cref="ReduceOneGroupUpTo"/>, else one per <see cref="ReduceChunk"/> elements, at most
+    /// <see cref="ReduceMaxGroups"/>. A function of the size only, so the summation order, and the
+    /// result, do not depend on the device.
+    /// </summary>
+    internal static int ReduceGroups(long total) =>
+        total <= ReduceOneGroupUpTo ? 1 : (int)Math.Min(ReduceMaxGroups, (total + ReduceChunk - 1) / ReduceChunk);
+
+    private static ReduceArgs Shifted(ReduceArgs p, int start) => p with
+    {
+        X = p.X with { Offset = p.X.Offset + start * p.X.BatchStride },
+        Y = p.Y with { Offset = p.Y.Offset + start * p.Y.BatchStride },
+        Out = p.Out with { Offset = p.Out.Offset + start * p.Out.BatchStride },
+    };
+
+    /// <summary>
+    /// First pass: group g of matrix b sums elements [g·chunk, (g+1)·chunk) of the row-major
+    /// matrix (each thread a strided subset, then a tree over the group) into Out(b, 0, g).
+    /// </summary>
+    internal static void ReducePartialGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> partials, ReduceArgs p, long chunk) where T : unmanaged, INumber<T>
+    {
+        var partial = SharedMemory.Allocate<T>(ReduceGroup);
+        int b = Grid.IdxZ, g = Grid.IdxX, t = Group.IdxX;
+        long total = (long)p.Rows * p.Cols, begin = g * chunk, end = Math.Min(total, begin + chunk);
+        T s = T.Zero;
+        for (long e = begin + t; e < end; e += ReduceGroup)
+        {
+            int i = (int)(e / p.Cols), j = (int)(e % p.Cols);
+            T v = x[p.X.At(b, i, j)];
+            s += p.UseY != 0 ? v * y[p.Y.At(b, i, j)] : v;
+        }
+        partial[t] = s;
+        Group.Barrier();
+        for (int half = ReduceGroup / 2; half > 0; half /= 2)
+        {
+            if (t < half) partial[t] += partial[t + half];
+            Group.Barrier();
+        }
+        if (t == 0) partials[p.Out.At(b, 0, g)] = partial[0];
     }
 
     internal static void ReduceGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>

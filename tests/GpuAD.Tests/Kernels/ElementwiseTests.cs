@@ -149,7 +149,43 @@ public sealed class ElementwiseTests(DeviceFixture devices)
         foreach (var family in new[] { KernelFamily.CpuTuned, KernelFamily.GpuTuned })
         foreach (var (batch, rows, cols) in new[] { (1, 1, 1), (3, 7, 5), (2, 33, 65), (3, 130, 3) })
             data.Add(family, batch, rows, cols);
+        // Past one group per matrix on the GPU family: 3 and 5 groups, ragged last chunks.
+        data.Add(KernelFamily.GpuTuned, 2, 181, 200);
+        data.Add(KernelFamily.GpuTuned, 1, 260, 301);
         return data;
+    }
+
+    /// <summary>
+    /// The GPU family's two-pass reduction: two launches, more groups as the matrix grows (up to
+    /// the cap), and bitwise the same result on every run, in float32 where order shows most.
+    /// </summary>
+    [Fact]
+    public void LargeReductionsUseManyGroupsAndAreBitwiseReproducible()
+    {
+        Assert.Equal(1, Elementwise.ReduceGroups(Elementwise.ReduceOneGroupUpTo));
+        Assert.Equal(3, Elementwise.ReduceGroups(Elementwise.ReduceOneGroupUpTo + 1));
+        Assert.Equal(1024, Elementwise.ReduceGroups(8192L * 8192));
+        Assert.Equal(1024, Elementwise.ReduceGroups(3L * int.MaxValue));
+
+        var device = devices.GpuEmulated;
+        var s = new Shape(2, 190, 211);
+        var x = TestData.Random(s, 15);
+        var y = TestData.Random(s, 16);
+        using var dx = TestData.Upload<float>(device, x, s);
+        using var dy = TestData.Upload<float>(device, y, s);
+        using var dots = TestData.Poisoned<float>(device, new Shape(2, 1, 1));
+        long before = device.Launches;
+        Elementwise.Reduce(device, dx.Mat, dy.Mat, dots.Mat);
+        Assert.Equal(2, device.Launches - before);
+        var first = dots.ToArray();
+        long m = s.MatrixLength;
+        var expected = Enumerable.Range(0, 2).Select(b => Enumerable.Range((int)(b * m), (int)m).Sum(e => (double)(float)x[e] * (float)y[e])).ToArray();
+        TestData.AssertClose(expected, first, 1e-4, "float32 dots over 3 groups");
+        for (int run = 0; run < 3; run++)
+        {
+            Elementwise.Reduce(device, dx.Mat, dy.Mat, dots.Mat);
+            Assert.Equal(first, dots.ToArray());
+        }
     }
 
     [Theory]

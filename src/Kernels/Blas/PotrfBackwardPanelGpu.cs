@@ -1,0 +1,129 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace GpuAD.Kernels;
+
+/// <summary>Parameters of one fused diagonal-reverse and C̄-update launch of a blocked Cholesky reverse.</summary>
+internal struct PotrfBackwardPanelArgs
+{
+    public MatLayout L;    // the diagonal block T of L
+    public MatLayout LBar; // the same block T̄ of the cotangent
+    public MatLayout C;    // L's block left of T: [N, Cols]
+    public MatLayout CBar; // the cotangent's block left of T̄, updated C̄ −= (T̄ + T̄ᵀ)·C
+    public MatLayout Work; // [N, N] per matrix: the reversed T̄, moved into place by the next launch
+    public MatLayout Prev; // the previously reversed diagonal block of the cotangent (PrevN > 0)
+    public int N;          // order of the diagonal block
+    public int PrevN;      // order of the previous block, 0 for none
+    public int Cols;       // columns of C (the block's first row), 0 for the first block
+}
+
+/// <summary>
+/// GPU-tuned step of the blocked Cholesky reverse, one launch per diagonal block: the unblocked
+/// reverse of the block (<see cref="PotrfBackwardGpu.Reverse{T}"/>) and C̄ −= (T̄ + T̄ᵀ)·C. Group
+/// (b, 0) of matrix b reverses the block and keeps T̄; each group (b, g ≥ 1) reverses it too,
+/// redundantly in its own shared memory (the serial chain takes the same time in every group),
+/// then updates 32 columns of C̄ with W = T̄ + T̄ᵀ read from its packed Ā and a tile of C staged
+/// in shared memory, consecutive threads on consecutive columns.
+/// </summary>
+/// <remarks>
+/// Every group reads T̄ as it was before the launch, so group 0 leaves the reversed block in a
+/// workspace when other groups exist; the next launch's group 0 moves it into place (no launch in
+/// between reads or writes that block). The first block (no C) has one group and writes directly.
+/// </remarks>
+internal static class PotrfBackwardPanelGpu
+{
+    /// <summary>Columns of C̄ one group updates.</summary>
+    internal const int PanelCols = 32;
+
+    /// <summary>Where the staged C tile starts: over L's packed triangle (no longer needed) when it fits there.</summary>
+    private static int TileOffset(int n) => PanelCols * n <= PotrfGpu.Packed(n) ? 0 : 2 * PotrfGpu.Packed(n);
+
+    /// <summary>Elements of dynamic shared memory: two packed triangles, and the C tile unless it fits over the first.</summary>
+    internal static int SharedElements(int n) => Math.Max(2 * PotrfGpu.Packed(n), TileOffset(n) + PanelCols * n);
+
+    internal static void Launch<T>(Device device, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, PotrfBackwardPanelArgs args, int batch)
+        where T : unmanaged, INumber<T>
+    {
+        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardPanelArgs, int>(Kernel<T>));
+        var grid = new Index3D(batch, 1 + (args.Cols + PanelCols - 1) / PanelCols, 1);
+        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N))), l, lbar, work, args, TileOffset(args.N));
+    }
+
+    internal static void Kernel<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, PotrfBackwardPanelArgs p, int tileOffset)
+        where T : unmanaged, INumber<T>
+    {
+        var shared = SharedMemory.GetDynamic<T>();
+        int n = p.N, packed = n * (n + 1) / 2;
+        var sl = shared.SubView(0, packed);                    // sl[P(i, q)] = L[i, q]
+        var sa = shared.SubView(packed, packed);               // sa[P(i, q)] = T̄, then Ā
+        var sc = shared.SubView(tileOffset, PanelCols * n);    // sc[q·PanelCols + c] = C[q, c0 + c], after the reverse
+        int t = Group.IdxX, threads = Group.DimX, b = Grid.IdxX, g = Grid.IdxY;
+        long l0 = p.L.Offset + b * p.L.BatchStride, a0 = p.LBar.Offset + b * p.LBar.BatchStride;
+        long w0 = p.Work.Offset + b * p.Work.BatchStride;
+
+        if (g == 0 && p.PrevN > 0)
+        {
+            long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
+            for (int e = t; e < p.PrevN * p.PrevN; e += threads)
+            {
+                int i = e / p.PrevN, q = e % p.PrevN;
+                if (q <= i) lbar[v0 + (long)i * p.Prev.Ld + q] = work[w0 + (long)i * p.Work.Ld + q];
+            }
+            Group.Barrier();
+        }
+
+        for (int e = t; e < n * n; e += threads)
+        {
+            int i = e / n, q = e % n;
+            if (q > i) continue;
+            sl[i * (i + 1) / 2 + q] = l[l0 + (long)i * p.L.Ld + q];
+            sa[i * (i + 1) / 2 + q] = lbar[a0 + (long)i * p.LBar.Ld + q];
+        }
+        Group.Barrier();
+        PotrfBackwardGpu.Reverse(sl, sa, n, t);
+
+        if (g == 0)
+        {
+            for (int e = t; e < n * n; e += threads)
+            {
+                int i = e / n, q = e % n;
+                if (q > i) continue;
+                if (p.Cols == 0) lbar[a0 + (long)i * p.LBar.Ld + q] = sa[i * (i + 1) / 2 + q];
+                else work[w0 + (long)i * p.Work.Ld + q] = sa[i * (i + 1) / 2 + q];
+            }
+            return;
+        }
+
+        int c0 = (g - 1) * PanelCols, cols = Math.Min(PanelCols, p.Cols - c0);
+        long cl = p.C.Offset + b * p.C.BatchStride + c0, cb = p.CBar.Offset + b * p.CBar.BatchStride + c0;
+        for (int e = t; e < n * PanelCols; e += threads)
+        {
+            int q = e / PanelCols, c = e % PanelCols;
+            sc[e] = c < cols ? l[cl + (long)q * p.C.Ld + c] : T.Zero;
+        }
+        Group.Barrier();
+
+        int col = t % PanelCols;
+        if (col >= cols) return;
+        T two = T.One + T.One;
+        for (int i = t / PanelCols; i < n; i += threads / PanelCols)
+        {
+            // (W·C)[i, col], W[i, q] = Ā[max, min], doubled on the diagonal.
+            T acc = T.Zero;
+            int ri = i * (i + 1) / 2;
+            for (int q = 0; q < i; q++)
+                acc += sa[ri + q] * sc[q * PanelCols + col];
+            acc += two * sa[ri + i] * sc[i * PanelCols + col];
+            int qi = (i + 1) * (i + 2) / 2 + i; // Ā[q, i], stepping down column i
+            for (int q = i + 1; q < n; q++)
+            {
+                acc += sa[qi] * sc[q * PanelCols + col];
+                qi += q + 1;
+            }
+            long o = cb + (long)i * p.CBar.Ld + col;
+            lbar[o] -= acc;
+        }
+    }
+}
