@@ -36,7 +36,7 @@ cat <<'CMD'
 
 Device command (device tool `run`, carry [".device"], timeout_s 600; about 8 minutes on an H100):
 
-  set -o pipefail; export PYTHONUNBUFFERED=1; GPUAD_DEVICE=cuda bash .device/run.sh GpuAD.Bench.dll run --suite gpu --out $OUT 2>&1 | tee $OUT/gpuad.log; python3 bench/gpu/torch_ref.py --out $OUT 2>&1 | tee $OUT/torch.log; python3 bench/gpu/compare.py $OUT
+  set -o pipefail; export PYTHONUNBUFFERED=1; GPUAD_DEVICE=cuda bash .device/run.sh GpuAD.Bench.dll run --suite gpu --out $OUT 2>&1 | tee $OUT/gpuad.log; python3 bench/torch_ref.py --out $OUT 2>&1 | tee $OUT/torch.log; python3 bench/gpu/compare.py $OUT
 
 The results come back in $OUT: gpuad.json, gpuad.md, torch.json, the logs, and DATE-GPU.md (the
 comparison table); copy DATE-GPU.md to bench/results/.
