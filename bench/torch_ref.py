@@ -11,6 +11,9 @@ Times, on CUDA when available (else the CPU), exactly the problems GpuAD's engin
                     (cholesky checks info on the host, as GpuAD's Op.Cholesky does)
   matmul, axb, triangular-solve, a-xinv-b, logdet, cholesky-solve
                     forward, then backward with a random cotangent (every input's gradient)
+  gp-nll            GPyTorch: -ExactMarginalLogLikelihood of an exact GP (ScaleKernel(RBFKernel), zero
+                    mean, GaussianLikelihood) with Cholesky forced (max_cholesky_size), then backward
+                    to the hyperparameters; batch 1
 
 with the same input kinds (HostData.cs: uniform(-1, 1); SPD: symmetric uniform(-1, 1) off the
 diagonal, n on it; lower triangles: diagonal in [1, 2], strict lower part uniform(-1/n, 1/n);
@@ -50,7 +53,43 @@ GRAPH_OPS = {  # op: (input kinds, function), as src/Host/Benchmarking/Workloads
     "logdet": (["spd"], lambda s: 2 * torch.log(torch.diagonal(torch.linalg.cholesky(s), dim1=-2, dim2=-1)).sum(-1)),
     "cholesky-solve": (["spd", "uniform"], lambda s, b: torch.cholesky_solve(b, torch.linalg.cholesky(s))),
 }
-OPS = ("gemm", "trsm", "potrf", "cholesky") + tuple(GRAPH_OPS)
+OPS = ("gemm", "trsm", "potrf", "cholesky", "gp-nll") + tuple(GRAPH_OPS)
+
+
+class GpModel:
+    """GPyTorch's exact GP (zero mean, ScaleKernel(RBFKernel)), GaussianLikelihood, ExactMarginalLogLikelihood,
+    at the hyperparameters GpuAD's gp-nll starts from: lengthscale 1, outputscale 1, noise 0.01."""
+
+    def __init__(self, x, y):
+        import gpytorch  # only this op needs it
+
+        class Exact(gpytorch.models.ExactGP):
+            def __init__(self, x, y, likelihood):
+                super().__init__(x, y, likelihood)
+                self.mean_module = gpytorch.means.ZeroMean()
+                self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel())
+
+            def forward(self, x):
+                return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+        self.gpytorch = gpytorch
+        self.likelihood = gpytorch.likelihoods.GaussianLikelihood().to(x)
+        self.model = Exact(x, y, self.likelihood).to(x)
+        self.model.covar_module.base_kernel.lengthscale = 1.0
+        self.model.covar_module.outputscale = 1.0
+        self.likelihood.noise = 0.01
+        self.model.train()
+        self.likelihood.train()
+        self.mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.likelihood, self.model)
+        self.x, self.y = x, y
+
+    def loss(self):
+        # Cholesky forced: GPyTorch uses iterative solvers above max_cholesky_size (800 by default).
+        with self.gpytorch.settings.max_cholesky_size(10 ** 9):
+            return -self.mll(self.model(self.x), self.y)
+
+    def params(self):
+        return list(self.model.parameters())
 
 
 def parse_case(case_id):
@@ -67,7 +106,7 @@ class Workload:
     def __init__(self, op, dtype, batch, n, device, seed=1):
         self.op, self.batch, self.n, self.device = op, batch, n, device
         self.dtype = torch.float32 if dtype == "fp32" else torch.float64
-        self.phases = ["forward", "backward"] if op == "cholesky" or op in GRAPH_OPS else ["op"]
+        self.phases = ["forward", "backward"] if op in ("cholesky", "gp-nll") or op in GRAPH_OPS else ["op"]
         self.peak_bytes = None
         gen = torch.Generator(device=device)
         gen.manual_seed(seed)
@@ -86,7 +125,13 @@ class Workload:
             off = torch.tril(uniform(), -1)
             return off + off.transpose(-2, -1) + n * eye
 
-        if op in GRAPH_OPS:
+        if op == "gp-nll":
+            if batch != 1:
+                raise RuntimeError("gp-nll: GPyTorch's reference takes batch 1")
+            x = torch.rand(n, 1, generator=gen, device=device, dtype=self.dtype) * 10
+            y = torch.sin(x[:, 0]) + 0.1 * torch.randn(n, generator=gen, device=device, dtype=self.dtype)
+            self.gp = GpModel(x, y)
+        elif op in GRAPH_OPS:
             kinds, self.f = GRAPH_OPS[op]
             self.inputs = [make(k).requires_grad_(True) for k in kinds]
             with torch.no_grad():
@@ -111,6 +156,8 @@ class Workload:
             raise RuntimeError("cholesky_ex reported a failure on an SPD input")
         if self.op == "cholesky" and not bool(torch.isfinite(self.a.grad).all()):
             raise RuntimeError("the gradient is not finite")
+        if self.op == "gp-nll" and not all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in self.gp.params()):
+            raise RuntimeError("the hyperparameters' gradient is not finite")
         if self.op in GRAPH_OPS and not all(bool(torch.isfinite(x.grad).all()) for x in self.inputs):
             raise RuntimeError("a gradient is not finite")
 
@@ -121,6 +168,22 @@ class Workload:
     def run(self):
         """One run; returns the seconds of each phase."""
         cuda = self.device.type == "cuda"
+        if self.op == "gp-nll":
+            for p in self.gp.params():
+                p.grad = None
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
+            t0 = time.perf_counter()
+            loss = self.gp.loss()
+            self.sync()
+            t1 = time.perf_counter()
+            loss.backward()
+            self.sync()
+            t2 = time.perf_counter()
+            if cuda:
+                self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            del loss
+            return [t1 - t0, t2 - t1]
         if self.op in GRAPH_OPS:
             for x in self.inputs:
                 x.grad = None
@@ -170,7 +233,7 @@ def measure(case_id, suite, cap_s, device, loaded):
     try:
         if (op, dtype) not in loaded:
             loaded.add((op, dtype))
-            Workload(op, dtype, KERNEL_LOAD_SIZE[0], min(n, KERNEL_LOAD_SIZE[1]), device).run()
+            Workload(op, dtype, 1 if op == "gp-nll" else KERNEL_LOAD_SIZE[0], min(n, KERNEL_LOAD_SIZE[1]), device).run()
         work = Workload(op, dtype, batch, n, device)
         work.sync()
         setup_s = time.perf_counter() - started
@@ -207,7 +270,7 @@ def measure(case_id, suite, cap_s, device, loaded):
             result["peak_bytes"] = work.peak_bytes
         del work
         return result
-    except (RuntimeError, MemoryError) as e:  # CUDA out of memory is a RuntimeError
+    except (RuntimeError, MemoryError, ImportError) as e:  # CUDA out of memory is a RuntimeError
         return dict(base, status="failed", note=f"{type(e).__name__}: {str(e).splitlines()[0]}")
     finally:
         if device.type == "cuda":

@@ -156,9 +156,9 @@ internal sealed record CaseResult
             Phases = work.Phases.Select((name, i) => (name, i)).ToDictionary(
                 x => x.name,
                 x => new PhaseResult(Round(Median(samples.Select(s => s[x.i]).ToArray()) * 1e3), Round(samples.Min(s => s[x.i]) * 1e3))),
-            ExecutedFlops = flops.Sum(),
-            PhaseFlops = work.Phases.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => flops[x.i]),
-            Gflops = Math.Round(flops.Sum() / median / 1e9, 3),
+            ExecutedFlops = double.IsNaN(flops.Sum()) ? null : flops.Sum(),
+            PhaseFlops = double.IsNaN(flops.Sum()) ? null : work.Phases.Select((name, i) => (name, i)).ToDictionary(x => x.name, x => flops[x.i]),
+            Gflops = double.IsNaN(flops.Sum()) ? null : Math.Round(flops.Sum() / median / 1e9, 3),
             PeakBytes = work.PeakBytes,
             SetupS = Math.Round(setupSeconds, 2),
             WarmupMs = Round(warmupSeconds * 1e3),
@@ -166,7 +166,7 @@ internal sealed record CaseResult
     }
 
     public string Line() => Ran
-        ? $"  {Id,-32} {MedianMs,10:F3} ms  {Gflops,9:F1} GFLOP/s executed{(Path is null ? "" : $" ({Path})")}  reps {Reps}{(Note is null ? "" : "  (" + Note + ")")}"
+        ? $"  {Id,-32} {MedianMs,10:F3} ms  {(Gflops is double g ? $"{g,9:F1} GFLOP/s executed" : "")}{(Path is null ? "" : $" ({Path})")}  reps {Reps}{(Note is null ? "" : "  (" + Note + ")")}"
         : $"  {Id,-32} {Status}: {Note}";
 
     /// <summary>The median of <paramref name="xs"/> (the mean of the middle two for an even count).</summary>

@@ -40,13 +40,18 @@ internal static class HostData
     private const long BlockElements = 1 << 22;
 
     /// <summary>Fills <paramref name="tensor"/> ([batch, n, n]) with inputs of <paramref name="kind"/>.</summary>
-    public static void Fill<T>(Tensor<T> tensor, InputKind kind, int seed) where T : unmanaged, INumber<T>
+    public static void Fill<T>(Tensor<T> tensor, InputKind kind, int seed) where T : unmanaged, INumber<T> =>
+        Fill(tensor, (b, i, j) => Entry(kind, seed, b, i, j, tensor.Cols));
+
+    /// <summary>Fills <paramref name="tensor"/> with <c>entry(b, i, j)</c>, a block of rows at a time, in parallel.</summary>
+    public static void Fill<T>(Tensor<T> tensor, Func<int, int, int, double> entry) where T : unmanaged, INumber<T>
     {
         int n = tensor.Cols;
         int rowsPerBlock = (int)Math.Max(1, BlockElements / Math.Max(1, n));
         var block = new T[Math.Min((long)rowsPerBlock, tensor.Rows) * n];
         for (int b = 0; b < tensor.Batch; b++)
         {
+            if (n == 0) break;
             for (int r0 = 0; r0 < tensor.Rows; r0 += rowsPerBlock)
             {
                 int rows = Math.Min(rowsPerBlock, tensor.Rows - r0);
@@ -54,7 +59,7 @@ internal static class HostData
                 {
                     int i = r0 + r;
                     var row = block.AsSpan(r * n, n);
-                    for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(Entry(kind, seed, b, i, j, n));
+                    for (int j = 0; j < n; j++) row[j] = T.CreateTruncating(entry(b, i, j));
                 });
                 var span = new ReadOnlySpan<T>(block, 0, rows * n);
                 long offset = ((long)b * tensor.Rows + r0) * n;
@@ -73,10 +78,11 @@ internal static class HostData
         _ => (i == j ? 2 : 0) + Uniform(seed, b, i, j) / Math.Sqrt(n),
     };
 
-    private static double Uniform(int seed, int b, int i, int j) => 2 * Unit(seed, b, i, j) - 1;
+    /// <summary>Uniform in (−1, 1), a hash of the coordinates.</summary>
+    public static double Uniform(int seed, int b, int i, int j) => 2 * Unit(seed, b, i, j) - 1;
 
     /// <summary>A double in [0, 1) from SplitMix64 of the entry's coordinates.</summary>
-    private static double Unit(int seed, int b, int i, int j)
+    public static double Unit(int seed, int b, int i, int j)
     {
         ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)b << 42 ^ (ulong)(uint)i << 21 ^ (uint)j;
         z += 0x9E3779B97F4A7C15UL;

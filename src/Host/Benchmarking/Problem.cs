@@ -41,6 +41,13 @@ public enum BenchOp
 
     /// <summary>Y = Σ⁻¹·B through Cholesky forward and backward.</summary>
     CholeskySolve,
+
+    /// <summary>
+    /// A Gaussian process end to end: the RBF covariance from pairwise squared distances and the
+    /// hyperparameters (log ℓ, log s², log σ²), its negative log marginal likelihood, and the
+    /// gradient with respect to the hyperparameters.
+    /// </summary>
+    GpNll,
 }
 
 /// <summary>Element types measured.</summary>
@@ -66,7 +73,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         (BenchOp.Cholesky, "cholesky"), (BenchOp.CholeskyComposed, "cholesky-composed"),
         (BenchOp.CholeskyBlocked, "cholesky-blocked"), (BenchOp.CholeskyWhole, "cholesky-whole"),
         (BenchOp.MatMul, "matmul"), (BenchOp.Axb, "axb"), (BenchOp.TriangularSolve, "triangular-solve"),
-        (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"),
+        (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"), (BenchOp.GpNll, "gp-nll"),
     ];
 
     /// <summary>Every op key, for help texts.</summary>
@@ -145,7 +152,7 @@ public static class Flops
     /// <summary>
     /// Forward and backward flops per matrix of the op on n×n operands, as GpuAD's forward and VJP
     /// rules compute them (<paramref name="composedCholesky"/>: which Cholesky backward ran).
-    /// Kernel ops have no backward (0).
+    /// Kernel ops have no backward (0); NaN where the engine does not count an op (gp-nll).
     /// </summary>
     public static (double Forward, double Backward) Of(BenchOp op, double n, bool composedCholesky) => op switch
     {
@@ -166,6 +173,8 @@ public static class Flops
         BenchOp.LogDet => (Potrf(n), 2 * Trsm(n, n)),
         // forward POTRF and two TRSMs; backward B̄ = Σ⁻¹·Ȳ (two TRSMs), Σ̄ from B̄·Yᵀ + Y·B̄ᵀ (two GEMMs)
         BenchOp.CholeskySolve => (Potrf(n) + 2 * Trsm(n, n), 2 * Trsm(n, n) + 2 * Gemm(n, n, n)),
+        // not counted: its backward runs through several ops whose paths depend on the shapes
+        BenchOp.GpNll => (double.NaN, double.NaN),
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, null),
     };
 }

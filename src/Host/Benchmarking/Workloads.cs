@@ -91,6 +91,7 @@ internal abstract class Workload : IDisposable
         BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked),
         BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.SmallBatched),
         BenchOp.Cholesky => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Auto),
+        BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),
     };
 
@@ -350,5 +351,81 @@ internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloating
     {
         foreach (var t in inputs) t.Dispose();
         cotangent.Dispose();
+    }
+}
+
+/// <summary>
+/// A Gaussian process end to end, as bench/torch_ref.py times GPyTorch's exact marginal log
+/// likelihood: points xᵢ uniform in [0, 10] (one dimension), targets sin(x) + 0.1·noise; per run a
+/// fresh tape, Σ = s²·exp(−D/(2ℓ²)) + σ²·I from the pairwise squared distances D (computed once,
+/// untimed) at ℓ = 1, s² = 1, σ² = 0.01, the negative log marginal likelihood, then its gradient
+/// with respect to log ℓ, log s², log σ². Phases forward and backward.
+/// </summary>
+internal sealed class GpWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> distances, targets;
+    private readonly T[] theta = [T.Zero, T.Zero, T.CreateChecked(Math.Log(0.01))];
+
+    public GpWorkload(Device device, Problem p, int seed) : base(device, p)
+    {
+        int n = p.N;
+        device.EnsureFits<T>(new Shape(p.Batch, n, n), new Shape(p.Batch, n, n), new Shape(p.Batch, n, n));
+        var x = new double[p.Batch, n];
+        var y = new double[p.Batch * n];
+        for (int b = 0; b < p.Batch; b++)
+            for (int i = 0; i < n; i++)
+            {
+                x[b, i] = 10 * HostData.Unit(seed, b, i, 0);
+                double u1 = HostData.Unit(seed + 1, b, i, 0), u2 = HostData.Unit(seed + 2, b, i, 0);
+                y[b * n + i] = Math.Sin(x[b, i]) + 0.1 * Math.Sqrt(-2 * Math.Log(1 - u1)) * Math.Cos(2 * Math.PI * u2);
+            }
+        distances = device.Allocate<T>(new Shape(p.Batch, n, n));
+        try
+        {
+            HostData.Fill(distances, (b, i, j) => (x[b, i] - x[b, j]) * (x[b, i] - x[b, j]));
+            targets = device.Upload<T>(y.Select(T.CreateChecked).ToArray(), new Shape(p.Batch, n, 1));
+        }
+        catch
+        {
+            distances.Dispose();
+            throw;
+        }
+    }
+
+    public override IReadOnlyList<string> Phases { get; } = ["forward", "backward"];
+
+    public override double[] PhaseFlops => [double.NaN, double.NaN];
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        using var tape = new Tape(Device);
+        var one = new Shape(1, 1, 1);
+        var p = theta.Select(t => tape.Variable(new[] { t }, one)).ToArray();
+        var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]);
+        var nll = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets)));
+        Device.Synchronize();
+        timer?.Lap(0);
+        tape.Backward(nll);
+        Device.Synchronize();
+        timer?.Lap(1);
+        PeakBytes = tape.LastBackwardPeakBytes;
+    }
+
+    public override void Validate()
+    {
+        using var tape = new Tape(Device);
+        var one = new Shape(1, 1, 1);
+        var p = theta.Select(t => tape.Variable(new[] { t }, one)).ToArray();
+        var nll = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]), tape.Constant(targets)));
+        tape.Backward(nll);
+        if (!p.All(v => v.Grad!.ToArray().All(T.IsFinite)))
+            throw new InvalidOperationException($"{Problem.Id}: the hyperparameters' gradient is not finite.");
+    }
+
+    public override void Dispose()
+    {
+        distances.Dispose();
+        targets.Dispose();
     }
 }
