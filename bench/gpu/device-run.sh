@@ -7,13 +7,13 @@
 # Steps, each under its own time limit and independent of the others' failure, all within
 # BUDGET_S seconds (default 520, inside the device tool's 600):
 #   info   the GPU and driver (nvidia-smi), what ILGPU sees (gpuad devices; GpuAD.Bench diagnose:
-#          architecture, PTX ISA, the PTX of the GEMM kernel, one GEMM checked), and ptxas's log
-#          of that PTX for the GPU's architecture (the JIT's view when ILGPU's module load fails)
+#          architecture, PTX ISA, the PTX of the GEMM kernel, one GEMM checked), the driver's JIT
+#          log of that PTX (jit_log.py) and ptxas's (the cause when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
-#   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
-#          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory
 #   gp     a Gaussian process's NLL and gradient at n = 4096 and 16384, fp64: GpuAD against
 #          GPyTorch's exact marginal log likelihood with Cholesky forced (suite gp)
+#   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
+#          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory
 # Results: $OUT/info.log, check.log, DATE-GPU.md, DATE-GPU-gp.md, device-run.tar.gz (everything).
 #
 # Without a GPU (to test the pipeline): GPUAD_DEVICE=cpu QUICK=1 PYTHON=/usr/bin/python3 runs the
@@ -58,10 +58,14 @@ info() {
   echo "--- GpuAD.Bench diagnose"; bench diagnose --out "$work/diagnose" 2>&1
   local ptx=$work/diagnose/gemm_f64.ptx cap
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
-  if [ -f "$ptx" ] && [ -n "$cap" ] && command -v ptxas > /dev/null; then
-    echo "--- ptxas -arch=sm_$cap on the PTX ILGPU emitted (the JIT's log)"
-    ptxas -arch="sm_$cap" -v "$ptx" -o "$work/diagnose/gemm_f64.cubin" 2>&1
-    echo "ptxas exit $?"
+  if [ -f "$ptx" ]; then
+    echo "--- the driver's JIT on the PTX ILGPU emitted (cuModuleLoadDataEx's info and error logs)"
+    "$py" bench/gpu/jit_log.py "$ptx" 2>&1
+    if [ -n "$cap" ] && command -v ptxas > /dev/null; then
+      echo "--- ptxas -arch=sm_$cap -v on the same PTX"
+      ptxas -arch="sm_$cap" -v "$ptx" -o "$work/diagnose/gemm_f64.cubin" 2>&1
+      echo "ptxas exit $?"
+    fi
   fi
 }
 
@@ -70,11 +74,12 @@ export -f gpuad bench info
 echo "GpuAD device run: budget ${budget} s, device ${device}${quick:+, quick suites}, $(date -u)"
 step info 60 info
 step check 100 gpuad check --device "$device"
-suite_s=$(( $(left) - 150 )); [ $suite_s -gt 240 ] && suite_s=240
-step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick --budget-s "$suite_s" --out "$work/suite"
-step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
 step gp-gpuad 80 bench run --suite gp $quick --budget-s 60 --out "$work/gp"
 step gp-torch 60 "$py" bench/torch_ref.py --suite gp $quick --budget-s 45 --out "$work/gp"
+# The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.
+suite_s=$(( $(left) - 140 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
+step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick --budget-s "$suite_s" --out "$work/suite"
+step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z ' 'a-z-')
 name=$(date +%F)-${gpu:-cpu}

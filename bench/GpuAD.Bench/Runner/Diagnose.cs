@@ -49,17 +49,21 @@ internal static class Diagnose
             accelerator = device.CreateCudaAccelerator(context);
             Console.WriteLine($"  accelerator: architecture {accelerator.Architecture}, instruction set {accelerator.InstructionSet}, backend {accelerator.Backend.GetType().Name}");
         });
-        if (accelerator is null) return 1;
-        using var acc = accelerator;
         Step("ptx", () =>
         {
+            // The accelerator's own back end; without one (its creation failed), a PTX back end for
+            // the architecture and ISA ILGPU chose for the device, as the accelerator would have used.
+            var backend = accelerator?.Backend as PTXBackend ?? new PTXBackend(context,
+                new CudaCapabilityContext(device.Architecture!.Value), device.Architecture.Value, device.InstructionSet!.Value, nvvmAPI: null!);
             var method = ((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmArgs<double>>)GemmGpu.Kernel<double>).Method;
-            var compiled = (PTXCompiledKernel)acc.Backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
+            var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
             string path = Path.Combine(output, "gemm_f64.ptx");
             File.WriteAllText(path, compiled.PTXAssembly);
             var header = compiled.PTXAssembly.Split('\n').Where(l => l.StartsWith(".version", StringComparison.Ordinal) || l.StartsWith(".target", StringComparison.Ordinal));
             Console.WriteLine($"  {string.Join("; ", header)} → {path}");
         });
+        if (accelerator is null) return 1;
+        using var acc = accelerator;
         bool ok = false;
         Step("gemm", () =>
         {
