@@ -8,11 +8,13 @@ namespace GpuAD.Bench;
 /// <summary>
 /// <c>GpuAD.Bench [BenchmarkDotNet arguments] [--quick]</c>: BenchmarkDotNet on the CPU accelerator.
 /// <c>GpuAD.Bench run --suite gpu|cpu --out DIR [...]</c>: the self-timed runner (see <see cref="SuiteRunner"/>).
+/// <c>GpuAD.Bench diagnose --out DIR</c>: what ILGPU sees of CUDA, and one GEMM (see <see cref="Diagnose"/>).
 /// </summary>
 internal static class Program
 {
-    private static int Main(string[] args) =>
-        args.Length > 0 && args[0] == "run" ? SuiteRunner.Run(args[1..]) : RunBenchmarkDotNet(args);
+    private static int Main(string[] args) => args.Length > 0 && args[0] == "run" ? SuiteRunner.Run(args[1..])
+        : args.Length > 0 && args[0] == "diagnose" ? Diagnose.Run(args[1..])
+        : RunBenchmarkDotNet(args);
 
     /// <summary>
     /// Kept out of <see cref="Main"/> so that the runner never loads BenchmarkDotNet: the package

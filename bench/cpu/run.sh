@@ -31,14 +31,14 @@ rm -rf "$work" && mkdir -p "$work"
 dotnet build bench/GpuAD.Bench -c Release -nologo -v quiet
 dll=bench/GpuAD.Bench/bin/Release/net10.0/GpuAD.Bench.dll
 gpuad_cmd="GPUAD_DEVICE=cpu dotnet $dll run --suite cpu $quick --out $work"
-torch_cmd="$python bench/gpu/torch_ref.py --suite cpu $quick --device cpu --threads 2 --out $work"
+torch_cmd="$python bench/torch_ref.py --suite cpu $quick --device cpu --threads 2 --out $work"
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(load)
 echo "load average at start: $load_start"
 env GPUAD_DEVICE=cpu dotnet "$dll" run --suite cpu $quick --out "$work"
 load_mid=$(load)
-"$python" bench/gpu/torch_ref.py --suite cpu $quick --device cpu --threads 2 --out "$work"
+"$python" bench/torch_ref.py --suite cpu $quick --device cpu --threads 2 --out "$work"
 load_end=$(load)
 echo "load average at end: $load_end"
 

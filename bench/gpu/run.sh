@@ -11,13 +11,16 @@ top=$(pwd)
 pack=$(readlink -f ../shared/device/pack-dotnet.sh 2>/dev/null || true)
 [ -x "$pack" ] || { echo "run.sh: ../shared/device/pack-dotnet.sh not found beside this checkout" >&2; exit 2; }
 
-pub=artifacts/bench-publish app=artifacts/bench-device
-rm -rf "$pub" "$app"
+pub=artifacts/bench-publish tool=artifacts/tool-publish app=artifacts/bench-device
+rm -rf "$pub" "$tool" "$app"
 dotnet publish bench/GpuAD.Bench -c Release -o "$pub" -nologo -v quiet
-# The runner needs GpuAD, ILGPU and the suites; BenchmarkDotNet and its dependencies (about 30 MB)
-# stay behind. Without a deps.json the host loads the assemblies of the app's folder.
+dotnet publish src/Host/Tool -c Release -o "$tool" -nologo -v quiet
+# The runner and `gpuad check`/`gpuad devices` need GpuAD, ILGPU, the suites, System.CommandLine and
+# Spectre.Console; BenchmarkDotNet, ScottPlot and SkiaSharp (charts) stay behind. Without a deps.json
+# the host loads the assemblies of the app's folder.
 mkdir -p "$app"
 cp "$pub"/GpuAD*.dll "$pub"/ILGPU*.dll "$pub"/GpuAD.Bench.runtimeconfig.json "$pub"/suites.json "$app"/
+cp "$tool"/GpuAD.Tool.dll "$tool"/GpuAD.Tool.runtimeconfig.json "$tool"/System.CommandLine.dll "$tool"/Spectre.Console.dll "$app"/
 
 if [ -d .git ]; then
   "$pack" "$app"
@@ -32,12 +35,14 @@ else
   rm -rf .device && mv "$scratch/.device" .device
 fi
 
+du -sh .device | awk '{print ".device: " $1 " (the carry limit is 64 MiB)"}'
+
 cat <<'CMD'
 
-Device command (device tool `run`, carry [".device"], timeout_s 600; about 8 minutes on an H100):
+Device command (device tool `run`, carry [".device"], timeout_s 600; at most 9 minutes on an H100):
 
-  set -o pipefail; export PYTHONUNBUFFERED=1; GPUAD_DEVICE=cuda bash .device/run.sh GpuAD.Bench.dll run --suite gpu --out $OUT 2>&1 | tee $OUT/gpuad.log; python3 bench/gpu/torch_ref.py --out $OUT 2>&1 | tee $OUT/torch.log; python3 bench/gpu/compare.py $OUT
+  bash bench/gpu/device-run.sh 2>&1 | tee $OUT/device-run.log
 
-The results come back in $OUT: gpuad.json, gpuad.md, torch.json, the logs, and DATE-GPU.md (the
-comparison table); copy DATE-GPU.md to bench/results/.
+What comes back in $OUT: device-run.log, info.log, check.log, DATE-GPU.md and DATE-GPU-gp.md (the
+comparison tables to copy to bench/results/), and device-run.tar.gz (every log and JSON).
 CMD

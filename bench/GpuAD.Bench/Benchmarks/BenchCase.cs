@@ -4,7 +4,7 @@ namespace GpuAD.Bench.Benchmarks;
 
 /// <summary>
 /// A BenchmarkDotNet parameter: the kernel family (the CPU accelerator running the CPU-tuned
-/// kernels, or emulating a GPU for the GPU-tuned ones) and the problem, which carries its nominal
+/// kernels, or emulating a GPU for the GPU-tuned ones) and the problem, which carries its executed
 /// flop count for the GFLOP/s column.
 /// </summary>
 public sealed record BenchCase(KernelFamily Family, Problem Problem)
@@ -28,7 +28,7 @@ public sealed record BenchCase(KernelFamily Family, Problem Problem)
     {
         (int Batch, int N)[] sizes = Quick ? [(256, 64), (1, 256)] : [(256, 64), (64, 128), (1, 256), (1, 512), (1, 1024)];
         foreach (var (batch, n) in sizes)
-            yield return new(KernelFamily.CpuTuned, new Problem(BenchOp.CholeskyForwardBackward, dtype, batch, n));
+            yield return new(KernelFamily.CpuTuned, new Problem(BenchOp.Cholesky, dtype, batch, n));
     }
 
     /// <inheritdoc/>

@@ -85,9 +85,7 @@ public class CholeskyBenchmarks<T> : WorkloadBenchmark where T : unmanaged, IFlo
     public void CholeskyForwardBackward() => RunOnce();
 
     private protected override Workload CreateWorkload(Device device, Problem problem) =>
-        new CholeskyWorkload<T>(device, problem, seed: 1, Factor);
-
-    private Var<T> Factor(Var<T> sigma) => Op.Cholesky(sigma);
+        new CholeskyWorkload<T>(device, problem, seed: 1, CholeskyAlgorithm.Auto);
 }
 
 /// <summary>Maps the benchmark's type argument to its <see cref="DType"/>.</summary>

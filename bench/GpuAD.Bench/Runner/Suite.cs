@@ -5,7 +5,7 @@ namespace GpuAD.Bench.Runner;
 
 /// <summary>
 /// A suite of bench/suites.json: the cases (ids <c>op/dtype/BATCHxN</c>) and the time budget.
-/// bench/gpu/torch_ref.py reads the same file, so both sides measure the same problems.
+/// bench/torch_ref.py reads the same file, so both sides measure the same problems.
 /// </summary>
 internal sealed record Suite
 {
@@ -43,7 +43,7 @@ internal sealed record Suite
             : throw new ArgumentException($"{path} has no suite '{name}' (it has {string.Join(", ", file.Suites.Keys)})");
     }
 
-    /// <summary>Parses a case id <c>op/dtype/BATCHxN</c>, e.g. <c>cholesky_fwd_bwd/fp64/64x512</c>.</summary>
+    /// <summary>Parses a case id <c>op/dtype/BATCHxN</c>, e.g. <c>cholesky/fp64/64x512</c>.</summary>
     public static Problem ParseCase(string id)
     {
         var parts = id.Split('/');

@@ -22,8 +22,6 @@ internal static class SuiteRunner
     private const string Usage =
         "usage: GpuAD.Bench run --suite gpu|cpu --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu]";
 
-    private static readonly Problem KernelLoadSize = new(BenchOp.Gemm, DType.Fp64, 2, 130); // more than two blocks of every blocked kernel
-
     public static int Run(string[] args)
     {
         Options options;
@@ -68,13 +66,14 @@ internal static class SuiteRunner
                           $"{suite.Reps} reps, cap {suite.CaseCapSeconds} s per case, budget {suite.BudgetSeconds} s");
 
         var loaded = new HashSet<(BenchOp, DType)>();
+        var settings = new MeasureSettings(suite.Warmup, suite.Reps, suite.CaseCapSeconds);
         var results = new List<CaseResult>();
         foreach (var problem in problems)
         {
             double remaining = suite.BudgetSeconds - clock.Elapsed.TotalSeconds;
             var result = remaining <= 0
                 ? CaseResult.Skipped(problem, $"suite budget of {suite.BudgetSeconds} s spent")
-                : RunCase(device, problem, suite, Math.Min(suite.CaseCapSeconds, remaining), loaded);
+                : Engine.Measure(device, problem, settings with { CapSeconds = Math.Min(suite.CaseCapSeconds, remaining) }, loaded);
             results.Add(result);
             Console.WriteLine(result.Line());
         }
@@ -94,60 +93,6 @@ internal static class SuiteRunner
         File.WriteAllText(Path.Combine(options.Out, "gpuad.md"), report.Markdown());
         Console.WriteLine($"wrote {Path.Combine(options.Out, "gpuad.json")} and gpuad.md ({clock.Elapsed.TotalSeconds:F0} s)");
         return results.Any(r => r.Status == "failed") ? 1 : 0;
-    }
-
-    private static CaseResult RunCase(Device device, Problem problem, Suite suite, double capSeconds, HashSet<(BenchOp, DType)> loaded)
-    {
-        device.Pool.Trim(); // the previous case's blocks
-        var caseClock = Stopwatch.StartNew();
-        try
-        {
-            if (loaded.Add((problem.Op, problem.DType)))
-            {
-                using var small = Workload.Create(device, KernelLoadSize with { Op = problem.Op, DType = problem.DType });
-                small.Prepare();
-                small.Run(null);
-                small.Validate();
-            }
-            using var work = Workload.Create(device, problem);
-            double setupSeconds = caseClock.Elapsed.TotalSeconds;
-            var timer = new PhaseTimer(work.Phases.Count);
-
-            // Warm-up at full size (first-touch of the pool's blocks). A run that alone outlasts
-            // the cap is kept as the one sample.
-            caseClock.Restart();
-            var samples = new List<double[]>();
-            for (int i = 0; i < Math.Max(1, suite.Warmup); i++)
-            {
-                work.Prepare();
-                work.Run(timer);
-                if (caseClock.Elapsed.TotalSeconds > capSeconds)
-                {
-                    samples.Add((double[])timer.Seconds.Clone());
-                    break;
-                }
-            }
-            work.Validate();
-            double warmupSeconds = timer.Total;
-            bool capped = samples.Count > 0;
-            for (int r = 0; r < suite.Reps && !capped; r++)
-            {
-                work.Prepare();
-                work.Run(timer);
-                samples.Add((double[])timer.Seconds.Clone());
-                capped = r + 1 < suite.Reps && caseClock.Elapsed.TotalSeconds + timer.Total > capSeconds;
-            }
-            string? note = capped ? $"{samples.Count} of {suite.Reps} reps: case cap {capSeconds:F0} s" : null;
-            return CaseResult.Measured(problem, work.Phases, samples, work.PeakBytes, setupSeconds, warmupSeconds, capped, note);
-        }
-        catch (Exception e) // a failing case is reported and the suite goes on: a device lease is short
-        {
-            return CaseResult.Failed(problem, $"{e.GetType().Name}: {e.Message}");
-        }
-        finally
-        {
-            device.Pool.Trim();
-        }
     }
 
     private sealed record Options(string Suite, string Out, bool Quick, int? Reps, int? Warmup, double? CaseCapSeconds, double? BudgetSeconds, string? Filter, string SuitesPath, bool EmulateGpu)
@@ -212,16 +157,17 @@ internal sealed record Report
         md.AppendLine($"- Host: {Host.Cpu}, {Host.Processors} processors, {Host.Os}, .NET {Host.Dotnet}");
         md.AppendLine($"- Median of up to {Settings.Reps} runs after {Settings.Warmup} warm-up run(s); cap {Settings.CaseCapS} s per case; the device is synchronized inside each run");
         md.AppendLine($"- Command: `{Command}`").AppendLine();
-        md.AppendLine("| case | reps | forward ms | backward ms | total ms | nominal GFLOP/s | peak MiB | status |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        md.AppendLine("| case | path | reps | forward ms | backward ms | total ms | executed GFLOP/s | peak MiB | status |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var c in Cases)
         {
             string Phase(string name) => c.Phases is not null && c.Phases.TryGetValue(name, out var p) ? Ms(p.MedianMs) : "";
-            md.AppendLine($"| {c.Id} | {c.Reps} | {Phase("forward")} | {Phase("backward")} | {Ms(c.MedianMs)} | " +
+            md.AppendLine($"| {c.Id} | {c.Path} | {c.Reps} | {Phase("forward")} | {Phase("backward")} | {Ms(c.MedianMs)} | " +
                           $"{(c.Gflops is double g ? g.ToString("F1", CultureInfo.InvariantCulture) : "")} | " +
                           $"{(c.PeakBytes is long b ? (b / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) : "")} | {c.Status}{(c.Note is null ? "" : ": " + c.Note)} |");
         }
-        md.AppendLine().AppendLine("Nominal flops: GEMM 2n³, TRSM n³ (n right-hand sides), POTRF n³/3, Cholesky forward + backward n³/3 + 3n³; times the batch.");
+        md.AppendLine().AppendLine("Executed flops: what the algorithm that ran computes (GpuAD.Bench.Flops): GEMM 2n³, TRSM n³ (n right-hand sides), POTRF n³/3; " +
+            "Cholesky forward + backward n³/3 + 2n³/3 on the blocked and whole-matrix paths, n³/3 + 4n³ composed; times the batch.");
         return md.ToString();
     }
 
@@ -246,69 +192,4 @@ internal sealed record HostReport(string Cpu, int Processors, string Os, string 
         catch (UnauthorizedAccessException) { }
         return new HostReport(cpu, Environment.ProcessorCount, RuntimeInformation.OSDescription, Environment.Version.ToString());
     }
-}
-
-internal sealed record PhaseResult(double MedianMs, double MinMs);
-
-/// <summary>One case: status ok, capped (fewer reps than asked), skipped or failed.</summary>
-internal sealed record CaseResult
-{
-    public required string Id { get; init; }
-    public required string Op { get; init; }
-    public required string Dtype { get; init; }
-    public int Batch { get; init; }
-    public int N { get; init; }
-    public required string Status { get; init; }
-    public string? Note { get; init; }
-    public int Reps { get; init; }
-    public double? MedianMs { get; init; }
-    public double? MinMs { get; init; }
-    public Dictionary<string, PhaseResult>? Phases { get; init; }
-    public double NominalFlops { get; init; }
-    public double? Gflops { get; init; }
-    public long? PeakBytes { get; init; }
-    public double? SetupS { get; init; }
-    public double? WarmupMs { get; init; }
-
-    private static CaseResult Of(Problem p, string status, string? note) => new()
-    {
-        Id = p.Id, Op = p.OpKey, Dtype = p.DTypeKey, Batch = p.Batch, N = p.N,
-        Status = status, Note = note, NominalFlops = p.NominalFlops,
-    };
-
-    public static CaseResult Skipped(Problem p, string why) => Of(p, "skipped", why);
-
-    public static CaseResult Failed(Problem p, string why) => Of(p, "failed", why);
-
-    public static CaseResult Measured(Problem p, IReadOnlyList<string> phases, List<double[]> samples, long? peakBytes,
-        double setupSeconds, double warmupSeconds, bool capped, string? note)
-    {
-        var totals = samples.Select(s => s.Sum()).ToArray();
-        double median = Median(totals);
-        return Of(p, capped ? "capped" : "ok", note) with
-        {
-            Reps = samples.Count,
-            MedianMs = Round(median * 1e3),
-            MinMs = Round(totals.Min() * 1e3),
-            Phases = phases.Select((name, i) => (name, i)).ToDictionary(
-                x => x.name,
-                x => new PhaseResult(Round(Median(samples.Select(s => s[x.i]).ToArray()) * 1e3), Round(samples.Min(s => s[x.i]) * 1e3))),
-            Gflops = Math.Round(p.NominalFlops / median / 1e9, 3),
-            PeakBytes = peakBytes,
-            SetupS = Math.Round(setupSeconds, 2),
-            WarmupMs = Round(warmupSeconds * 1e3),
-        };
-    }
-
-    public string Line() => Status is "ok" or "capped"
-        ? $"  {Id,-32} {MedianMs,10:F3} ms  {Gflops,9:F1} GFLOP/s  reps {Reps}{(Note is null ? "" : "  (" + Note + ")")}"
-        : $"  {Id,-32} {Status}: {Note}";
-
-    private static double Median(double[] xs)
-    {
-        var s = xs.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    private static double Round(double ms) => Math.Round(ms, 4);
 }

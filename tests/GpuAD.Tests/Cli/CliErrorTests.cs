@@ -43,8 +43,8 @@ public sealed class CliErrorTests
             d => ["bench", "--op", "cholesky", "--n", "4096", "--json", d["results"], "--device", "cpu"]),
         new("bench --json under a file", 2, ["--json", "is a file, not a directory"],
             d => ["bench", "--op", "cholesky", "--n", "4096", "--json", d["junk.npy"] + "/one.json", "--device", "cpu"]),
-        // 1024 float64 matrices of order 65536: 32 TiB, more than any machine has.
-        new("bench larger than the device", 1, ["Out of device memory", "requested 35,184,372,088,832 bytes"],
+        // 1024 float64 matrices of order 65536: 32 TiB, more than any machine has (bench: Σ and L̄).
+        new("bench larger than the device", 1, ["Out of device memory", "requested 70,368,744,177,664 bytes"],
             d => ["bench", "--op", "cholesky", "--n", "65536", "--batch", "1024", "--dtype", "f64", "--device", "cpu"]),
         new("demo larger than the device", 1, ["Out of device memory", "requested 35,184,372,088,832 bytes"],
             d => ["demo", "--n", "65536", "--batch", "1024", "--device", "cpu"]),

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using GpuAD.Tool.Ops;
 
 namespace GpuAD.Tool.Bench;
 
@@ -49,16 +48,17 @@ internal static class BenchReport
         sb.AppendLine(inv, $"- Element type: {c.DType}; batch {c.Batch}; every operand n×n; median of {c.Repeat} runs after one untimed run that compiles the kernels");
         sb.AppendLine("- Forward and backward are each timed between device synchronizations; backward computes every input's gradient");
         sb.AppendLine(inv, $"- Reference: {c.Torch}");
-        sb.AppendLine("- Effective GFLOP/s from nominal operation counts per matrix (the composed formulas; an algorithm doing less work shows a higher rate): " + string.Join("; ",
-            CliOps.All.Where(o => results.Any(r => r.Op == o.Name)).Select(o => $"{o.Name} forward {Cubic(o.ForwardFlops)}, backward {Cubic(o.BackwardFlops)}")));
+        sb.AppendLine("- GFLOP/s: the flops the algorithm that ran executes (its path in parentheses where an op has several), over the median time: " + string.Join("; ",
+            results.Select(r => (r.Op, r.Path)).Distinct().Select(x => Counts(x.Op, x.Path))));
+        sb.AppendLine("- Peak: the device pool's peak bytes during the backward pass, inputs included");
         sb.AppendLine();
-        sb.Append("| op | n | forward ms | backward ms | total ms | forward GFLOP/s | backward GFLOP/s |");
+        sb.Append("| op | n | forward ms | backward ms | total ms | forward GFLOP/s | backward GFLOP/s | peak MiB |");
         sb.AppendLine(torch ? " PyTorch forward ms | PyTorch backward ms | PyTorch total ms | speed-up vs PyTorch |" : "");
-        sb.Append("|---|---:|---:|---:|---:|---:|---:|");
+        sb.Append("|---|---:|---:|---:|---:|---:|---:|---:|");
         sb.AppendLine(torch ? "---:|---:|---:|---:|" : "");
         foreach (var r in results)
         {
-            sb.Append(inv, $"| {r.Op} | {r.N} | {r.ForwardMs:0.000} | {r.BackwardMs:0.000} | {r.TotalMs:0.000} | {r.ForwardGflops:0.00} | {r.BackwardGflops:0.00} |");
+            sb.Append(inv, $"| {r.Op}{(r.Path is null ? "" : $" ({r.Path})")} | {r.N} | {r.ForwardMs:0.000} | {r.BackwardMs:0.000} | {r.TotalMs:0.000} | {r.ForwardGflops:0.00} | {r.BackwardGflops:0.00} | {(r.PeakBytes is long p ? (p / 1048576.0).ToString("0.0", inv) : "")} |");
             if (torch)
             {
                 sb.Append(r.Torch is { } t
@@ -71,10 +71,16 @@ internal static class BenchReport
         return sb.ToString();
     }
 
-    // "2n³", "n³/3", "14n³/3": the coefficient of n³ as a fraction with denominator 1 or 3.
-    private static string Cubic(Func<double, double> flops)
+    // "matmul forward 2n³, backward 4n³": the executed counts per matrix, as fractions of n³.
+    private static string Counts(string op, string? path)
     {
-        double c = flops(1);
+        var (forward, backward) = GpuAD.Bench.Flops.Of(GpuAD.Bench.Problem.ParseOp(op), 1, composedCholesky: path == "Composed");
+        return $"{op}{(path is null ? "" : $" ({path})")} forward {Cubic(forward)}" + (backward > 0 ? $", backward {Cubic(backward)}" : "");
+    }
+
+    // "2n³", "n³/3", "14n³/3": the coefficient of n³ as a fraction with denominator 1 or 3.
+    private static string Cubic(double c)
+    {
         int thirds = (int)Math.Round(3 * c);
         return thirds % 3 == 0 ? $"{(thirds / 3 == 1 ? "" : (thirds / 3).ToString(CultureInfo.InvariantCulture))}n³" : $"{(thirds == 1 ? "" : thirds.ToString(CultureInfo.InvariantCulture))}n³/3";
     }
@@ -90,11 +96,11 @@ internal static class BenchReport
             var color = palette.GetColor(colour++);
             var rows = group.OrderBy(r => r.N).ToArray();
             double[] x = rows.Select(r => Math.Log2(r.N)).ToArray();
-            var forward = plot.Add.Scatter(x, rows.Select(r => r.ForwardGflops).ToArray());
+            var forward = plot.Add.Scatter(x, rows.Select(r => r.ForwardGflops ?? double.NaN).ToArray());
             forward.LegendText = $"{group.Key} forward";
             forward.Color = color;
             forward.LineWidth = 2;
-            var backward = plot.Add.Scatter(x, rows.Select(r => r.BackwardGflops).ToArray());
+            var backward = plot.Add.Scatter(x, rows.Select(r => r.BackwardGflops ?? double.NaN).ToArray());
             backward.LegendText = $"{group.Key} backward";
             backward.Color = color;
             backward.LineWidth = 2;

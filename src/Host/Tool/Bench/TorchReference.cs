@@ -5,12 +5,13 @@ using System.Text.Json;
 namespace GpuAD.Tool.Bench;
 
 /// <summary>
-/// Runs the PyTorch reference script (Scripts/torch_reference_bench.py, next to the tool) on
-/// the same ops, sizes and timing rules, where a Python with torch is found.
+/// Runs the PyTorch reference script of the benchmark engine (bench/torch_ref.py, shipped as
+/// Scripts/torch_ref.py next to the tool; the bench suites run the same script) on the same
+/// cases and timing rules, where a Python with torch is found.
 /// </summary>
 internal static class TorchReference
 {
-    public const string ScriptName = "torch_reference_bench.py";
+    public const string ScriptName = "torch_ref.py";
 
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(120);
 
@@ -30,17 +31,16 @@ internal static class TorchReference
     /// <summary>Where the script lies: next to the tool's assembly.</summary>
     public static string ScriptPath => Path.Combine(AppContext.BaseDirectory, "Scripts", ScriptName);
 
-    /// <summary>Runs the script and returns its timings by (op, n), and its description of the run.</summary>
+    /// <summary>Runs the script on the cases and returns its timings by case id, and its description of the run.</summary>
     /// <exception cref="InvalidOperationException">The script failed or printed something else than its JSON.</exception>
-    public static (Dictionary<(string Op, int N), TorchTiming> Timings, string Description) Run(
-        string python, IEnumerable<string> ops, IEnumerable<int> sizes, int batch, string dtype, int repeat, bool cuda, TimeSpan timeout)
+    public static (Dictionary<string, TorchTiming> Timings, string Description) Run(
+        string python, IEnumerable<string> caseIds, int repeat, bool cuda, TimeSpan timeout)
     {
         if (!File.Exists(ScriptPath)) throw new InvalidOperationException($"the PyTorch script is missing: {ScriptPath}");
         var (code, stdout, stderr) = RunProcess(python,
         [
-            ScriptPath, "--ops", string.Join(',', ops), "--sizes", string.Join(',', sizes),
-            "--batch", batch.ToString(CultureInfo.InvariantCulture), "--dtype", dtype,
-            "--repeat", repeat.ToString(CultureInfo.InvariantCulture), "--device", cuda ? "cuda" : "cpu",
+            ScriptPath, "--cases", string.Join(',', caseIds), "--stdout", "--warmup", "1",
+            "--reps", repeat.ToString(CultureInfo.InvariantCulture), "--device", cuda ? "cuda" : "cpu",
         ], timeout);
         if (code != 0)
         {
@@ -49,13 +49,18 @@ internal static class TorchReference
         }
         using var doc = JsonDocument.Parse(stdout);
         var root = doc.RootElement;
-        var timings = new Dictionary<(string, int), TorchTiming>();
-        foreach (var r in root.GetProperty("results").EnumerateArray())
+        var timings = new Dictionary<string, TorchTiming>();
+        foreach (var r in root.GetProperty("cases").EnumerateArray())
         {
-            timings[(r.GetProperty("op").GetString()!, r.GetProperty("n").GetInt32())] = new TorchTiming(
-                r.GetProperty("forward_ms").GetDouble(), r.GetProperty("backward_ms").GetDouble(), r.GetProperty("total_ms").GetDouble());
+            if (r.GetProperty("status").GetString() is not ("ok" or "capped")) continue;
+            var phases = r.GetProperty("phases");
+            double Phase(string name) => phases.TryGetProperty(name, out var p) ? p.GetProperty("median_ms").GetDouble() : 0;
+            double forward = phases.TryGetProperty("forward", out _) ? Phase("forward") : Phase("op");
+            timings[r.GetProperty("id").GetString()!] = new TorchTiming(forward, Phase("backward"), r.GetProperty("median_ms").GetDouble());
         }
-        string description = $"PyTorch {root.GetProperty("torch").GetString()} on {root.GetProperty("device").GetString()}, {root.GetProperty("threads").GetInt32()} CPU thread(s)";
+        var device = root.GetProperty("device");
+        string threads = device.TryGetProperty("threads", out var t) ? $", {t.GetInt32()} CPU thread(s)" : "";
+        string description = $"PyTorch {root.GetProperty("torch").GetString()} on {device.GetProperty("name").GetString()}{threads}";
         return (timings, description);
     }
 

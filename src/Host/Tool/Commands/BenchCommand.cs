@@ -6,7 +6,9 @@ using GpuAD.Tool.Bench;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
 using Spectre.Console;
+using BenchOp = GpuAD.Bench.BenchOp;
 using Device = GpuAD.Kernels.Device;
+using Problem = GpuAD.Bench.Problem;
 
 namespace GpuAD.Tool.Commands;
 
@@ -17,13 +19,14 @@ namespace GpuAD.Tool.Commands;
 internal static class BenchCommand
 {
     private static readonly string[] DefaultOps = ["matmul", "cholesky", "triangular-solve", "a-xinv-b"];
+    private static readonly string OpNames = string.Join(", ", Problem.OpKeys);
     private static readonly int[] CpuSizes = [64, 128, 256, 512];
     private static readonly int[] GpuSizes = [256, 512, 1024, 2048, 4096];
     private static readonly TimeSpan TorchTimeout = TimeSpan.FromMinutes(30);
 
     public static Command Create()
     {
-        var ops = new Option<string?>("--ops") { Description = $"Ops to sweep, comma-separated, from: {CliOps.Names} [default: {string.Join(',', DefaultOps)}]", HelpName = "LIST" };
+        var ops = new Option<string?>("--ops") { Description = $"Ops to sweep, comma-separated, from: {OpNames} [default: {string.Join(',', DefaultOps)}]", HelpName = "LIST" };
         var sizes = new Option<string?>("--sizes") { Description = $"Orders n to sweep, comma-separated [default: {string.Join(',', CpuSizes)} on the CPU, {string.Join(',', GpuSizes)} on a GPU]", HelpName = "LIST" };
         var batch = new Option<int>("--batch") { HelpName = "N", Description = "Matrices per operand", DefaultValueFactory = _ => 1 };
         var repeat = new Option<int>("--repeat") { HelpName = "N", Description = "Timed runs per case (the median is reported), after one untimed run", DefaultValueFactory = _ => 5 };
@@ -41,12 +44,16 @@ internal static class BenchCommand
             Times the forward and backward passes (every input's gradient) of the ops over a sweep of
             sizes, every operand n×n, with a progress bar; reports the median of --repeat runs after one
             untimed run that compiles the kernels, each pass timed between device synchronizations.
-            Writes DIR/bench.md, DIR/bench.json and DIR/bench.png (GFLOP/s against n). Where a Python
-            with torch is found (or given by --python), runs the PyTorch reference script
-            ({TorchReference.ScriptName}, next to the tool) on the same sizes and prints the speed-up.
+            The same engine and cases as the bench suites (bench/suites.json). GFLOP/s count the flops
+            the algorithm that ran executes. Writes DIR/bench.md, DIR/bench.json and DIR/bench.png
+            (GFLOP/s against n); the paths are checked before any work. Where a Python with torch is
+            found (or given by --python), runs the PyTorch reference script ({TorchReference.ScriptName},
+            next to the tool) on the same cases and prints the speed-up. Kernel ops (gemm, trsm, potrf)
+            have one phase, reported as forward.
 
             Single case, for scripts: gpuad bench --op cholesky --n 1024 --batch 1 --dtype f64 --repeat 5 --json FILE
-            prints (and writes) the median milliseconds of forward, backward, and both.
+            prints (and writes) the median milliseconds of forward, backward, and both, the executed
+            GFLOP/s, the algorithm path and the pool's peak bytes (peak_bytes).
             """) { ops, sizes, batch, repeat, outDir, python, noTorch, op, n, json, device, dtype, seed };
 
         command.SetAction(Report.Guard(parse =>
@@ -61,27 +68,26 @@ internal static class BenchCommand
                 foreach (var o in new Option[] { n, json })
                     if (parse.Given(o)) throw new UsageException($"{o.Name} belongs to the single-case form: add --op OP.");
                 var opList = (parse.GetValue(ops) is { } list ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : DefaultOps)
-                    .Select(CliOps.Find).ToArray();
+                    .Select(FindOp).ToArray();
                 if (opList.Length == 0) throw new UsageException("--ops is empty.");
                 int[]? sizeList = parse.GetValue(sizes) is { } text ? CommonOptions.ParseSizes("--sizes", text) : null;
                 var sweep = new Sweep(opList, sizeList, b, r, s, parse.GetValue(outDir)!, parse.GetValue(noTorch), parse.GetValue(python));
                 OutputPaths.Directory("--out", sweep.OutDir, BenchReport.FileNames);
                 using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
-                return type == DType.F32 ? RunSweep<float>(dev, sweep) : RunSweep<double>(dev, sweep);
+                return RunSweep(dev, sweep, type);
             }
             foreach (var o in new Option[] { ops, sizes, python, noTorch })
                 if (parse.Given(o)) throw new UsageException($"{o.Name} belongs to the sweep, not to the single-case form (--op).");
-            var cliOp = CliOps.Find(single);
+            var benchOp = FindOp(single);
             int order = CommonOptions.Positive("--n", parse.GetValue(n) ?? 1024, max: 1 << 16);
             if (parse.GetValue(json) is { } jsonFile) OutputPaths.File("--json", jsonFile);
             using (var dev = CommonOptions.OpenDevice(parse.GetValue(device)))
             {
-                var result = type == DType.F32 ? BenchRunner.Measure<float>(dev, cliOp, order, b, r, s) : BenchRunner.Measure<double>(dev, cliOp, order, b, r, s);
-                Terminal.Line($"{result.Op} n={result.N} batch={result.Batch} {result.DType} on {CommonOptions.Describe(dev)}, median of {r}:");
-                Terminal.Line($"forward_ms {result.ForwardMs:F4}  backward_ms {result.BackwardMs:F4}  total_ms {result.TotalMs:F4}  forward_gflops {result.ForwardGflops:F3}  backward_gflops {result.BackwardGflops:F3}");
+                var result = BenchRunner.Measure(dev, new Problem(benchOp, Engine(type), b, order), r, s, new HashSet<(BenchOp, GpuAD.Bench.DType)>());
+                Terminal.Line($"{result.Op} n={result.N} batch={result.Batch} {result.DType} on {CommonOptions.Describe(dev)}, median of {r}{(result.Path is null ? "" : $", {result.Path} path")}:");
+                Terminal.Line($"forward_ms {result.ForwardMs:F4}  backward_ms {result.BackwardMs:F4}  total_ms {result.TotalMs:F4}  forward_gflops {result.ForwardGflops:F3}  backward_gflops {result.BackwardGflops:F3}  peak_bytes {result.PeakBytes}");
                 if (parse.GetValue(json) is { } file)
                 {
-                    if (Path.GetDirectoryName(Path.GetFullPath(file)) is { } parent) Directory.CreateDirectory(parent);
                     File.WriteAllText(file, JsonSerializer.Serialize(new { device = CommonOptions.Describe(dev), result }, BenchReport.Json));
                     Terminal.Line($"→ {file}");
                 }
@@ -91,20 +97,35 @@ internal static class BenchCommand
         return command;
     }
 
-    private sealed record Sweep(CliOp[] Ops, int[]? Sizes, int Batch, int Repeat, int Seed, string OutDir, bool NoTorch, string? Python);
+    private sealed record Sweep(BenchOp[] Ops, int[]? Sizes, int Batch, int Repeat, int Seed, string OutDir, bool NoTorch, string? Python);
 
-    private static int RunSweep<T>(Device device, Sweep s) where T : unmanaged, IFloatingPointIeee754<T>
+    private static BenchOp FindOp(string name)
+    {
+        try
+        {
+            return Problem.ParseOp(name);
+        }
+        catch (ArgumentException)
+        {
+            throw new UsageException($"unknown op '{name}'; the ops are {OpNames}.");
+        }
+    }
+
+    private static GpuAD.Bench.DType Engine(DType type) => type == DType.F32 ? GpuAD.Bench.DType.Fp32 : GpuAD.Bench.DType.Fp64;
+
+    private static int RunSweep(Device device, Sweep s, DType type)
     {
         int[] sizes = s.Sizes ?? (device.Kind == DeviceKind.Cuda ? GpuSizes : CpuSizes);
-        string dtype = typeof(T) == typeof(float) ? "f32" : "f64";
-        Terminal.Line($"Benchmarking {string.Join(", ", s.Ops.Select(o => o.Name))} at n = {string.Join(", ", sizes)}, batch {s.Batch}, {dtype}, on {CommonOptions.Describe(device)}.");
-        var cases = s.Ops.SelectMany(o => sizes.Select(n => (Op: o, N: n))).ToList();
+        string dtype = type == DType.F32 ? "f32" : "f64";
+        var problems = s.Ops.SelectMany(o => sizes.Select(n => new Problem(o, Engine(type), s.Batch, n))).ToList();
+        Terminal.Line($"Benchmarking {string.Join(", ", problems.Select(p => p.OpKey).Distinct())} at n = {string.Join(", ", sizes)}, batch {s.Batch}, {dtype}, on {CommonOptions.Describe(device)}.");
         var results = new List<BenchResult>();
-        Terminal.Progress("GpuAD", cases, c => $"{c.Op.Name} n={c.N}", c =>
+        var loaded = new HashSet<(BenchOp, GpuAD.Bench.DType)>();
+        Terminal.Progress("GpuAD", problems, p => $"{p.OpKey} n={p.N}", p =>
         {
-            var result = BenchRunner.Measure<T>(device, c.Op, c.N, s.Batch, s.Repeat, s.Seed);
+            var result = BenchRunner.Measure(device, p, s.Repeat, s.Seed, loaded);
             results.Add(result);
-            if (!Terminal.Interactive) Terminal.Line($"  {c.Op.Name} n={c.N}: forward {Terminal.Ms(result.ForwardMs)} ms, backward {Terminal.Ms(result.BackwardMs)} ms");
+            if (!Terminal.Interactive) Terminal.Line($"  {p.OpKey} n={p.N}: forward {Terminal.Ms(result.ForwardMs)} ms, backward {Terminal.Ms(result.BackwardMs)} ms");
         });
 
         string torchNote = "PyTorch reference not run (--no-torch)";
@@ -122,10 +143,10 @@ internal static class BenchCommand
                 Terminal.Line($"Running the PyTorch reference ({found.Value.Python}, torch {found.Value.Version}) on the same sizes...");
                 try
                 {
-                    var (timings, description) = TorchReference.Run(found.Value.Python, s.Ops.Select(o => o.Name), sizes, s.Batch, dtype, s.Repeat,
+                    var (timings, description) = TorchReference.Run(found.Value.Python, problems.Select(p => p.Id), s.Repeat,
                         cuda: device.Kind == DeviceKind.Cuda, TorchTimeout);
                     for (int i = 0; i < results.Count; i++)
-                        if (timings.TryGetValue((results[i].Op, results[i].N), out var t)) results[i] = results[i] with { Torch = t };
+                        if (timings.TryGetValue(results[i].Id, out var t)) results[i] = results[i] with { Torch = t };
                     torchNote = description;
                 }
                 catch (Exception e) when (e is InvalidOperationException or JsonException or KeyNotFoundException)
@@ -136,16 +157,18 @@ internal static class BenchCommand
         }
 
         bool torch = results.Any(x => x.Torch is not null);
-        var columns = new List<string> { "Op", "n", "Forward ms", "Backward ms", "Total ms", "Fwd GFLOP/s", "Bwd GFLOP/s" };
+        var columns = new List<string> { "Op", "n", "Forward ms", "Backward ms", "Total ms", "Fwd GFLOP/s", "Bwd GFLOP/s", "Peak MiB" };
         if (torch) columns.AddRange(["PyTorch total ms", "Speed-up"]);
         var table = Terminal.Table([.. columns]);
         foreach (var x in results)
         {
-            var cells = new List<string> { x.Op, x.N.ToString(), Terminal.Ms(x.ForwardMs), Terminal.Ms(x.BackwardMs), Terminal.Ms(x.TotalMs), $"{x.ForwardGflops:F2}", $"{x.BackwardGflops:F2}" };
+            var cells = new List<string> { x.Op + (x.Path is null ? "" : $" ({x.Path})"), x.N.ToString(), Terminal.Ms(x.ForwardMs), Terminal.Ms(x.BackwardMs), Terminal.Ms(x.TotalMs),
+                $"{x.ForwardGflops:F2}", x.BackwardGflops is double g ? $"{g:F2}" : "—", x.PeakBytes is long p ? $"{p / 1048576.0:F1}" : "—" };
             if (torch) cells.AddRange(x.Torch is { } t ? [Terminal.Ms(t.TotalMs), $"{x.SpeedupVsTorch:F2}×"] : ["—", "—"]);
             table.Row([.. cells]);
         }
         AnsiConsole.Write(table);
+        Terminal.Line("GFLOP/s: the flops the algorithm that ran executes, over its median time.");
         Terminal.Line(torchNote + (torch ? "; speed-up = PyTorch's total time / GpuAD's (above 1: GpuAD is faster)." : "."));
         var files = BenchReport.Write(s.OutDir, new BenchContext(CommonOptions.Describe(device), dtype, s.Batch, s.Repeat, torchNote), results);
         Terminal.Line($"Wrote {string.Join(", ", files)}.");

@@ -36,9 +36,7 @@ internal readonly record struct TriangularFlags(bool Lower, bool Left, bool Tran
 /// <param name="Name">The name on the command line.</param>
 /// <param name="Formula">What it computes.</param>
 /// <param name="Operands">Its inputs, in the library call's order.</param>
-/// <param name="ForwardFlops">Floating-point operations of the forward pass per matrix for n×n operands (the kernels' counts).</param>
-/// <param name="BackwardFlops">Floating-point operations of the backward pass (every input's gradient) per matrix for n×n operands.</param>
-internal sealed record CliOp(string Name, string Formula, Operand[] Operands, Func<double, double> ForwardFlops, Func<double, double> BackwardFlops)
+internal sealed record CliOp(string Name, string Formula, Operand[] Operands)
 {
     /// <summary>True for triangular-solve, the one op with flags.</summary>
     public bool HasFlags => Name == CliOps.TriangularSolveName;
@@ -55,15 +53,6 @@ internal sealed record CliOp(string Name, string Formula, Operand[] Operands, Fu
         "cholesky-solve" => Op.CholeskySolve(v[0], v[1]),
         _ => throw new InvalidOperationException($"No library call for op '{Name}'."),
     };
-
-    /// <summary>Benchmark inputs: every operand n×n, well-conditioned, generated in O(n²) per matrix.</summary>
-    public double[][] BenchInputs(int n, int batch, int seed) => Operands.Select((o, i) => o.Kind switch
-    {
-        OperandKind.Spd => Synthetic.DiagonallyDominantSpd(batch, n, seed + i),
-        OperandKind.Triangular => Synthetic.Triangular(batch, n, lower: true, seed + i, offDiagonalScale: 1.0 / n),
-        OperandKind.Invertible => Synthetic.Invertible(batch, n, seed + i),
-        _ => Synthetic.Uniform(new Shape(batch, n, n), seed + i),
-    }).ToArray();
 }
 
 /// <summary>The ops the tool knows by name.</summary>
@@ -71,33 +60,22 @@ internal static class CliOps
 {
     public const string TriangularSolveName = "triangular-solve";
 
-    // Nominal operation counts per matrix of order n (multiply-add = 2): GEMM 2n³, TRSM with n
-    // right-hand sides n³, POTRF n³/3, GETRF 2n³/3, GETRS with n right-hand sides 2n³. Backward
-    // counts are those of the composed backward formulas (the ones PyTorch evaluates), fixed so that
-    // rates stay comparable: an algorithm that does less work shows as a higher effective rate.
     public static readonly IReadOnlyList<CliOp> All =
     [
         new("matmul", "Y = A·B",
-            [new("a", "[batch, m, k]", OperandKind.General), new("b", "[batch, k, n]", OperandKind.General)],
-            n => 2 * n * n * n, n => 4 * n * n * n),
+            [new("a", "[batch, m, k]", OperandKind.General), new("b", "[batch, k, n]", OperandKind.General)]),
         new("axb", "Y = A·X·B",
-            [new("a", "[batch, p, m]", OperandKind.General), new("x", "[batch, m, n]", OperandKind.General), new("b", "[batch, n, q]", OperandKind.General)],
-            n => 4 * n * n * n, n => 12 * n * n * n),
+            [new("a", "[batch, p, m]", OperandKind.General), new("x", "[batch, m, n]", OperandKind.General), new("b", "[batch, n, q]", OperandKind.General)]),
         new("cholesky", "L with Σ = L·Lᵀ (lower triangle of Σ read)",
-            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd)],
-            n => n * n * n / 3, n => 4 * n * n * n),
+            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd)]),
         new(TriangularSolveName, "Y = op(T)⁻¹·B (--left true) or B·op(T)⁻¹; op(T) = Tᵀ with --transpose true",
-            [new("t", "triangular [batch, n, n]", OperandKind.Triangular), new("rhs", "[batch, n, k] (left) or [batch, k, n] (right)", OperandKind.General)],
-            n => n * n * n, n => 3 * n * n * n),
+            [new("t", "triangular [batch, n, n]", OperandKind.Triangular), new("rhs", "[batch, n, k] (left) or [batch, k, n] (right)", OperandKind.General)]),
         new("a-xinv-b", "Y = A·X⁻¹·B through LU with partial pivoting",
-            [new("a", "[batch, p, n]", OperandKind.General), new("x", "invertible [batch, n, n]", OperandKind.Invertible), new("b", "[batch, n, q]", OperandKind.General)],
-            n => 14 * n * n * n / 3, n => 8 * n * n * n),
+            [new("a", "[batch, p, n]", OperandKind.General), new("x", "invertible [batch, n, n]", OperandKind.Invertible), new("b", "[batch, n, q]", OperandKind.General)]),
         new("logdet", "log det Σ → [batch, 1, 1], through Cholesky",
-            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd)],
-            n => n * n * n / 3, n => 2 * n * n * n),
+            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd)]),
         new("cholesky-solve", "Y = Σ⁻¹·B through Cholesky",
-            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd), new("rhs", "[batch, n, k]", OperandKind.General)],
-            n => 7 * n * n * n / 3, n => 4 * n * n * n),
+            [new("sigma", "SPD [batch, n, n]", OperandKind.Spd), new("rhs", "[batch, n, k]", OperandKind.General)]),
     ];
 
     /// <summary>Names for help texts: "matmul, axb, …".</summary>

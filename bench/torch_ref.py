@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
-"""PyTorch reference timings for the cases of a GpuAD suite (bench/suites.json).
+"""The PyTorch reference of GpuAD's benchmark engine: the suites (bench/suites.json) and `gpuad bench`.
 
-Times, on CUDA when available (else the CPU), exactly the problems the GpuAD runner times:
+Times, on CUDA when available (else the CPU), exactly the problems GpuAD's engine times
+(src/Host/Benchmarking):
 
   gemm              C = A @ B                      (TF32 off: full fp32 products)
   trsm              torch.linalg.solve_triangular(L, B, upper=False), n right-hand sides
   potrf             torch.linalg.cholesky_ex(A)    (info stays on the device, as in GpuAD's Potrf)
-  cholesky_fwd_bwd  L = torch.linalg.cholesky(A); L.backward(Lbar)
+  cholesky          L = torch.linalg.cholesky(A); L.backward(Lbar)
                     (cholesky checks info on the host, as GpuAD's Op.Cholesky does)
+  matmul, axb, triangular-solve, a-xinv-b, logdet, cholesky-solve
+                    forward, then backward with a random cotangent (every input's gradient)
+  gp-nll            GPyTorch: -ExactMarginalLogLikelihood of an exact GP (ScaleKernel(RBFKernel), zero
+                    mean, GaussianLikelihood) with Cholesky forced (max_cholesky_size), then backward
+                    to the hyperparameters; batch 1
 
-with the same input distributions (SPD: symmetric uniform(-1, 1) off the diagonal, n on it;
-triangles: diagonal in [1, 2], strict lower part uniform(-1/n, 1/n)). Each run is synchronized;
-the result is the median of the runs after warm-up, with the same repetitions and time caps as
-the suite gives GpuAD. For cholesky_fwd_bwd the peak of torch.cuda.max_memory_allocated during
-forward + backward is recorded (inputs A and Lbar included, as in GpuAD's pool peak).
+with the same input kinds (HostData.cs: uniform(-1, 1); SPD: symmetric uniform(-1, 1) off the
+diagonal, n on it; lower triangles: diagonal in [1, 2], strict lower part uniform(-1/n, 1/n);
+invertible: 2I + E/sqrt(n)). Each phase is synchronized; the result is the median of the runs
+after warm-up, with the same repetitions and time caps as GpuAD gets. For the ops with a backward
+pass the peak of torch.cuda.max_memory_allocated during forward + backward is recorded (inputs
+included, as in GpuAD's pool peak). No GFLOP/s here: rates use GpuAD's executed count of a problem.
 
-    python3 bench/gpu/torch_ref.py --out DIR [--suite gpu|cpu] [--quick] [--device auto|cuda|cpu] [--threads N]
+    python3 bench/torch_ref.py --out DIR [--suite gpu|cpu] [--quick] [--device auto|cuda|cpu] [--threads N]
+    python3 bench/torch_ref.py --cases matmul/fp64/1x256,cholesky/fp64/1x256 --reps 5 --stdout
 
-Writes DIR/torch.json (the same layout as GpuAD's gpuad.json).
+Writes DIR/torch.json (the same layout as GpuAD's gpuad.json), or prints it (--stdout).
 """
 import argparse
 import datetime
@@ -32,25 +40,62 @@ from pathlib import Path
 
 import torch
 
-SUITES = Path(__file__).resolve().parent.parent / "suites.json"
+SUITES = Path(__file__).resolve().parent / "suites.json"
 KERNEL_LOAD_SIZE = (2, 130)  # batch, n: first use of an op and dtype loads its libraries and handles
 
 
-def nominal_flops(op, batch, n):
-    """The LAPACK-style nominal flop counts GpuAD uses (a multiply-add counts 2)."""
-    per = {
-        "gemm": 2.0 * n ** 3,
-        "trsm": float(n) ** 3,  # n^2 k with k = n right-hand sides
-        "potrf": n ** 3 / 3.0,
-        "cholesky_fwd_bwd": n ** 3 / 3.0 + 3.0 * n ** 3,  # POTRF + (TRMM + two TRSM)
-    }[op]
-    return batch * per
+GRAPH_OPS = {  # op: (input kinds, function), as src/Host/Benchmarking/Workloads.cs (GraphWorkload)
+    "matmul": (["uniform", "uniform"], lambda a, b: a @ b),
+    "axb": (["uniform", "uniform", "uniform"], lambda a, x, b: a @ x @ b),
+    "triangular-solve": (["lower", "uniform"], lambda t, b: torch.linalg.solve_triangular(t, b, upper=False)),
+    "a-xinv-b": (["uniform", "invertible", "uniform"], lambda a, x, b: a @ torch.linalg.solve(x, b)),
+    # log det through Cholesky, as GpuAD computes it
+    "logdet": (["spd"], lambda s: 2 * torch.log(torch.diagonal(torch.linalg.cholesky(s), dim1=-2, dim2=-1)).sum(-1)),
+    "cholesky-solve": (["spd", "uniform"], lambda s, b: torch.cholesky_solve(b, torch.linalg.cholesky(s))),
+}
+OPS = ("gemm", "trsm", "potrf", "cholesky", "gp-nll") + tuple(GRAPH_OPS)
+
+
+class GpModel:
+    """GPyTorch's exact GP (zero mean, ScaleKernel(RBFKernel)), GaussianLikelihood, ExactMarginalLogLikelihood,
+    at the hyperparameters GpuAD's gp-nll starts from: lengthscale 1, outputscale 1, noise 0.01."""
+
+    def __init__(self, x, y):
+        import gpytorch  # only this op needs it
+
+        class Exact(gpytorch.models.ExactGP):
+            def __init__(self, x, y, likelihood):
+                super().__init__(x, y, likelihood)
+                self.mean_module = gpytorch.means.ZeroMean()
+                self.covar_module = gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel())
+
+            def forward(self, x):
+                return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+        self.gpytorch = gpytorch
+        self.likelihood = gpytorch.likelihoods.GaussianLikelihood().to(x)
+        self.model = Exact(x, y, self.likelihood).to(x)
+        self.model.covar_module.base_kernel.lengthscale = 1.0
+        self.model.covar_module.outputscale = 1.0
+        self.likelihood.noise = 0.01
+        self.model.train()
+        self.likelihood.train()
+        self.mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.likelihood, self.model)
+        self.x, self.y = x, y
+
+    def loss(self):
+        # Cholesky forced: GPyTorch uses iterative solvers above max_cholesky_size (800 by default).
+        with self.gpytorch.settings.max_cholesky_size(10 ** 9):
+            return -self.mll(self.model(self.x), self.y)
+
+    def params(self):
+        return list(self.model.parameters())
 
 
 def parse_case(case_id):
     op, dtype, size = case_id.split("/")
     batch, n = (int(x) for x in size.split("x"))
-    if op not in ("gemm", "trsm", "potrf", "cholesky_fwd_bwd") or dtype not in ("fp32", "fp64"):
+    if op not in OPS or dtype not in ("fp32", "fp64"):
         raise ValueError(f"case '{case_id}' is not op/dtype/BATCHxN")
     return op, dtype, batch, n
 
@@ -61,14 +106,37 @@ class Workload:
     def __init__(self, op, dtype, batch, n, device, seed=1):
         self.op, self.batch, self.n, self.device = op, batch, n, device
         self.dtype = torch.float32 if dtype == "fp32" else torch.float64
-        self.phases = ["forward", "backward"] if op == "cholesky_fwd_bwd" else ["op"]
+        self.phases = ["forward", "backward"] if op in ("cholesky", "gp-nll") or op in GRAPH_OPS else ["op"]
         self.peak_bytes = None
         gen = torch.Generator(device=device)
         gen.manual_seed(seed)
         shape = (n, n) if batch == 1 else (batch, n, n)
         uniform = lambda: torch.rand(shape, generator=gen, device=device, dtype=self.dtype) * 2 - 1
         eye = torch.eye(n, device=device, dtype=self.dtype)
-        if op == "gemm":
+
+        def make(kind):
+            if kind == "uniform":
+                return uniform()
+            if kind == "lower":
+                diag = torch.rand(shape[:-1], generator=gen, device=device, dtype=self.dtype) + 1
+                return torch.tril(uniform(), -1) / n + torch.diag_embed(diag)
+            if kind == "invertible":
+                return 2 * eye + uniform() / n ** 0.5
+            off = torch.tril(uniform(), -1)
+            return off + off.transpose(-2, -1) + n * eye
+
+        if op == "gp-nll":
+            if batch != 1:
+                raise RuntimeError("gp-nll: GPyTorch's reference takes batch 1")
+            x = torch.rand(n, 1, generator=gen, device=device, dtype=self.dtype) * 10
+            y = torch.sin(x[:, 0]) + 0.1 * torch.randn(n, generator=gen, device=device, dtype=self.dtype)
+            self.gp = GpModel(x, y)
+        elif op in GRAPH_OPS:
+            kinds, self.f = GRAPH_OPS[op]
+            self.inputs = [make(k).requires_grad_(True) for k in kinds]
+            with torch.no_grad():
+                self.ybar = torch.rand(self.f(*self.inputs).shape, generator=gen, device=device, dtype=self.dtype) * 2 - 1
+        elif op == "gemm":
             self.a, self.b = uniform(), uniform()
             self.c = torch.empty_like(self.a)
         elif op == "trsm":
@@ -78,7 +146,7 @@ class Workload:
         else:
             off = torch.tril(uniform(), -1)
             self.a = off + off.transpose(-2, -1) + n * eye
-            if op == "cholesky_fwd_bwd":
+            if op == "cholesky":
                 self.a.requires_grad_(True)
                 self.lbar = uniform()
 
@@ -86,8 +154,12 @@ class Workload:
         """Raises when the last run's result would make its timing meaningless."""
         if self.op == "potrf" and int(torch.linalg.cholesky_ex(self.a).info.abs().sum()) != 0:
             raise RuntimeError("cholesky_ex reported a failure on an SPD input")
-        if self.op == "cholesky_fwd_bwd" and not bool(torch.isfinite(self.a.grad).all()):
+        if self.op == "cholesky" and not bool(torch.isfinite(self.a.grad).all()):
             raise RuntimeError("the gradient is not finite")
+        if self.op == "gp-nll" and not all(p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in self.gp.params()):
+            raise RuntimeError("the hyperparameters' gradient is not finite")
+        if self.op in GRAPH_OPS and not all(bool(torch.isfinite(x.grad).all()) for x in self.inputs):
+            raise RuntimeError("a gradient is not finite")
 
     def sync(self):
         if self.device.type == "cuda":
@@ -96,7 +168,39 @@ class Workload:
     def run(self):
         """One run; returns the seconds of each phase."""
         cuda = self.device.type == "cuda"
-        if self.op == "cholesky_fwd_bwd":
+        if self.op == "gp-nll":
+            for p in self.gp.params():
+                p.grad = None
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
+            t0 = time.perf_counter()
+            loss = self.gp.loss()
+            self.sync()
+            t1 = time.perf_counter()
+            loss.backward()
+            self.sync()
+            t2 = time.perf_counter()
+            if cuda:
+                self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            del loss
+            return [t1 - t0, t2 - t1]
+        if self.op in GRAPH_OPS:
+            for x in self.inputs:
+                x.grad = None
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(self.device)
+            t0 = time.perf_counter()
+            y = self.f(*self.inputs)
+            self.sync()
+            t1 = time.perf_counter()
+            y.backward(self.ybar)
+            self.sync()
+            t2 = time.perf_counter()
+            if cuda:
+                self.peak_bytes = torch.cuda.max_memory_allocated(self.device)
+            del y
+            return [t1 - t0, t2 - t1]
+        if self.op == "cholesky":
             self.a.grad = None
             if cuda:
                 torch.cuda.reset_peak_memory_stats(self.device)
@@ -124,13 +228,12 @@ class Workload:
 
 def measure(case_id, suite, cap_s, device, loaded):
     op, dtype, batch, n = parse_case(case_id)
-    base = {"id": case_id, "op": op, "dtype": dtype, "batch": batch, "n": n,
-            "nominal_flops": nominal_flops(op, batch, n)}
+    base = {"id": case_id, "op": op, "dtype": dtype, "batch": batch, "n": n}
     started = time.perf_counter()
     try:
         if (op, dtype) not in loaded:
             loaded.add((op, dtype))
-            Workload(op, dtype, *KERNEL_LOAD_SIZE, device).run()
+            Workload(op, dtype, 1 if op == "gp-nll" else KERNEL_LOAD_SIZE[0], min(n, KERNEL_LOAD_SIZE[1]), device).run()
         work = Workload(op, dtype, batch, n, device)
         work.sync()
         setup_s = time.perf_counter() - started
@@ -159,7 +262,6 @@ def measure(case_id, suite, cap_s, device, loaded):
                       phases={name: {"median_ms": round(statistics.median(s[i] for s in samples) * 1e3, 4),
                                      "min_ms": round(min(s[i] for s in samples) * 1e3, 4)}
                               for i, name in enumerate(work.phases)},
-                      gflops=round(base["nominal_flops"] / median / 1e9, 3),
                       setup_s=round(setup_s, 2),
                       warmup_ms=round(warmup_ms, 4))
         if capped:
@@ -168,7 +270,7 @@ def measure(case_id, suite, cap_s, device, loaded):
             result["peak_bytes"] = work.peak_bytes
         del work
         return result
-    except (RuntimeError, MemoryError) as e:  # CUDA out of memory is a RuntimeError
+    except (RuntimeError, MemoryError, ImportError) as e:  # CUDA out of memory is a RuntimeError
         return dict(base, status="failed", note=f"{type(e).__name__}: {str(e).splitlines()[0]}")
     finally:
         if device.type == "cuda":
@@ -201,7 +303,9 @@ def cpu_model():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="folder for torch.json")
+    ap.add_argument("--out", help="folder for torch.json")
+    ap.add_argument("--stdout", action="store_true", help="print the report's JSON on stdout instead (progress on stderr)")
+    ap.add_argument("--cases", help="comma-separated case ids op/dtype/BATCHxN instead of a suite's")
     ap.add_argument("--suite", default="gpu", help="suite of bench/suites.json (default gpu)")
     ap.add_argument("--quick", action="store_true", help="the suite's -quick variant (tiny sizes)")
     ap.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
@@ -214,15 +318,22 @@ def main():
     ap.add_argument("--suites", default=str(SUITES))
     args = ap.parse_args()
 
-    name = args.suite + ("-quick" if args.quick else "")
-    with open(args.suites) as f:
-        suite = json.load(f)["suites"][name]
+    if not args.out and not args.stdout:
+        ap.error("give --out DIR or --stdout")
+    log = sys.stderr if args.stdout else sys.stdout
+    if args.cases:
+        name = "cases"
+        suite = {"warmup": 1, "reps": 5, "case_cap_s": 1e9, "budget_s": 1e9, "cases": args.cases.split(",")}
+    else:
+        name = args.suite + ("-quick" if args.quick else "")
+        with open(args.suites) as f:
+            suite = json.load(f)["suites"][name]
     for key in ("reps", "warmup", "case_cap_s", "budget_s"):
         if getattr(args, key) is not None:
             suite[key] = getattr(args, key)
-    # GpuAD-only variants (cholesky_fwd_bwd_composed, _blocked, _whole) have no PyTorch counterpart of their own.
+    # GpuAD-only variants (cholesky-composed, -blocked, -whole) have no PyTorch counterpart of their own.
     cases = [c for c in suite["cases"] if (args.filter is None or args.filter.lower() in c.lower())
-             and not c.split("/")[0].startswith("cholesky_fwd_bwd_")]
+             and c.split("/")[0] not in ("cholesky-composed", "cholesky-blocked", "cholesky-whole")]
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -244,7 +355,7 @@ def main():
         blas = blas.group(1) if blas else "unknown"
         dev = {"name": f"CPU ({cpu_model()})", "kind": "Cpu", "threads": torch.get_num_threads(), "blas": blas}
     print(f"PyTorch {torch.__version__} {name}: {len(cases)} cases on {dev['name']}; "
-          f"{suite['reps']} reps, cap {suite['case_cap_s']} s per case, budget {suite['budget_s']} s", flush=True)
+          f"{suite['reps']} reps, cap {suite['case_cap_s']} s per case, budget {suite['budget_s']} s", file=log, flush=True)
 
     loaded, results = set(), []
     for case_id in cases:
@@ -252,15 +363,15 @@ def main():
         if remaining <= 0:
             op, dtype, batch, n = parse_case(case_id)
             r = {"id": case_id, "op": op, "dtype": dtype, "batch": batch, "n": n, "status": "skipped",
-                 "note": f"suite budget of {suite['budget_s']} s spent", "nominal_flops": nominal_flops(op, batch, n)}
+                 "note": f"suite budget of {suite['budget_s']} s spent"}
         else:
             r = measure(case_id, suite, min(suite["case_cap_s"], remaining), device, loaded)
         results.append(r)
         if r["status"] in ("ok", "capped"):
-            print(f"  {case_id:<32} {r['median_ms']:10.3f} ms  {r['gflops']:9.1f} GFLOP/s  reps {r['reps']}"
-                  + (f"  ({r['note']})" if "note" in r else ""), flush=True)
+            print(f"  {case_id:<32} {r['median_ms']:10.3f} ms  reps {r['reps']}"
+                  + (f"  ({r['note']})" if "note" in r else ""), file=log, flush=True)
         else:
-            print(f"  {case_id:<32} {r['status']}: {r['note']}", flush=True)
+            print(f"  {case_id:<32} {r['status']}: {r['note']}", file=log, flush=True)
 
     report = {
         "tool": "PyTorch",
@@ -276,11 +387,15 @@ def main():
         "wall_seconds": round(time.perf_counter() - clock, 1),
         "cases": results,
     }
-    os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "torch.json")
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-    print(f"wrote {path} ({report['wall_seconds']:.0f} s)", flush=True)
+    if args.stdout:
+        json.dump(report, sys.stdout)
+        print(flush=True)
+    else:
+        os.makedirs(args.out, exist_ok=True)
+        path = os.path.join(args.out, "torch.json")
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)
+        print(f"wrote {path} ({report['wall_seconds']:.0f} s)", flush=True)
     return 1 if any(r["status"] == "failed" for r in results) else 0
 
 

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The prepared device run: one command on the GPU machine (no .NET there: the packed .device/ from
+# bench/gpu/run.sh), run from the repository root with carry [".device"]:
+#
+#   bash bench/gpu/device-run.sh 2>&1 | tee $OUT/device-run.log
+#
+# Steps, each under its own time limit and independent of the others' failure, all within
+# BUDGET_S seconds (default 520, inside the device tool's 600):
+#   info   the GPU and driver (nvidia-smi), what ILGPU sees (gpuad devices; GpuAD.Bench diagnose:
+#          architecture, PTX ISA, the PTX of the GEMM kernel, one GEMM checked), the driver's JIT
+#          log of that PTX (jit_log.py) and ptxas's (the cause when ILGPU's module load fails)
+#   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
+#   gp     a Gaussian process's NLL and gradient at n = 4096 and 16384, fp64: GpuAD against
+#          GPyTorch's exact marginal log likelihood with Cholesky forced (suite gp)
+#   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
+#          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory
+# Results: $OUT/info.log, check.log, DATE-GPU.md, DATE-GPU-gp.md, device-run.tar.gz (everything).
+#
+# Without a GPU (to test the pipeline): GPUAD_DEVICE=cpu QUICK=1 PYTHON=/usr/bin/python3 runs the
+# same steps on the CPU accelerator with the -quick suites.
+set -u
+: "${OUT:?set OUT to the results folder}"
+cd "$(dirname "$0")/../.."
+budget=${BUDGET_S:-520}
+device=${GPUAD_DEVICE:-cuda}
+py=${PYTHON:-python3}
+quick=${QUICK:+--quick}
+work=$OUT/run
+mkdir -p "$work"
+start=$(date +%s)
+export PYTHONUNBUFFERED=1 NO_COLOR=1
+left() { echo $(( budget - ($(date +%s) - start) )); }
+
+# step NAME LIMIT_S COMMAND...: runs COMMAND with its output in $work/NAME.log, within LIMIT_S
+# and what is left of the budget; never stops the script.
+step() {
+  local name=$1 limit=$2; shift 2
+  local l; l=$(left)
+  if [ "$l" -lt 20 ]; then echo "== $name: not run, the budget of ${budget} s is spent"; return; fi
+  [ "$limit" -gt "$l" ] && limit=$l
+  echo "== $name (at most ${limit} s): $*"
+  local t0; t0=$(date +%s)
+  timeout -k 10 "$limit" bash -c '"$@"' step "$@" > "$work/$name.log" 2>&1
+  local rc=$?
+  tail -n 25 "$work/$name.log"
+  echo "== $name: exit $rc$([ $rc = 124 ] && echo ' (time limit)') after $(( $(date +%s) - t0 )) s"
+}
+
+gpuad() { GPUAD_DEVICE=$device bash .device/run.sh GpuAD.Tool.dll "$@"; }
+bench() { GPUAD_DEVICE=$device bash .device/run.sh GpuAD.Bench.dll "$@"; }
+
+info() {
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi: not available"
+  nvidia-smi 2>&1 | head -n 20
+  "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
+  echo "--- gpuad devices"; gpuad devices 2>&1
+  echo "--- GpuAD.Bench diagnose"; bench diagnose --out "$work/diagnose" 2>&1
+  local ptx=$work/diagnose/gemm_f64.ptx cap
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  if [ -f "$ptx" ]; then
+    echo "--- the driver's JIT on the PTX ILGPU emitted (cuModuleLoadDataEx's info and error logs)"
+    "$py" bench/gpu/jit_log.py "$ptx" 2>&1
+    if [ -n "$cap" ] && command -v ptxas > /dev/null; then
+      echo "--- ptxas -arch=sm_$cap -v on the same PTX"
+      ptxas -arch="sm_$cap" -v "$ptx" -o "$work/diagnose/gemm_f64.cubin" 2>&1
+      echo "ptxas exit $?"
+    fi
+  fi
+}
+
+export work device py
+export -f gpuad bench info
+echo "GpuAD device run: budget ${budget} s, device ${device}${quick:+, quick suites}, $(date -u)"
+step info 60 info
+step check 100 gpuad check --device "$device"
+step gp-gpuad 80 bench run --suite gp $quick --budget-s 60 --out "$work/gp"
+step gp-torch 60 "$py" bench/torch_ref.py --suite gp $quick --budget-s 45 --out "$work/gp"
+# The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.
+suite_s=$(( $(left) - 140 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
+step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick --budget-s "$suite_s" --out "$work/suite"
+step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
+
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z ' 'a-z-')
+name=$(date +%F)-${gpu:-cpu}
+"$py" bench/gpu/compare.py "$work/suite" --md "$OUT/$name.md" > "$work/compare.log" 2>&1 && cat "$OUT/$name.md"
+"$py" bench/gpu/compare.py "$work/gp" --md "$OUT/$name-gp.md" >> "$work/compare.log" 2>&1 && cat "$OUT/$name-gp.md"
+cp "$work/info.log" "$OUT/info.log" 2>/dev/null
+cp "$work/check.log" "$OUT/check.log" 2>/dev/null
+tar -C "$OUT" -czf "$OUT/device-run.tar.gz" run && rm -rf "$work"
+echo "GpuAD device run: done in $(( $(date +%s) - start )) s; results in $OUT: $(ls "$OUT" | tr '\n' ' ')"

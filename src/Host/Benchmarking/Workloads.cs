@@ -1,0 +1,431 @@
+using System.Diagnostics;
+using System.Numerics;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+
+namespace GpuAD.Bench;
+
+/// <summary>Splits one run into phases: <see cref="Start"/>, then <see cref="Lap"/> after each phase.</summary>
+internal sealed class PhaseTimer(int phases)
+{
+    private long last;
+
+    /// <summary>Seconds of each phase of the last run.</summary>
+    public double[] Seconds { get; } = new double[phases];
+
+    /// <summary>Sum of the phases.</summary>
+    public double Total => Seconds.Sum();
+
+    public void Start() => last = Stopwatch.GetTimestamp();
+
+    public void Lap(int phase)
+    {
+        long now = Stopwatch.GetTimestamp();
+        Seconds[phase] = (now - last) / (double)Stopwatch.Frequency;
+        last = now;
+    }
+}
+
+/// <summary>
+/// One problem set up on a device, run by the BenchmarkDotNet benchmarks and by the self-timed
+/// runner alike. <see cref="Run"/> queues the work and waits for the device, so a wall-clock
+/// time around it is the device time of the operation. <see cref="Prepare"/> restores the inputs
+/// of an in-place operation; it is not part of the measurement.
+/// </summary>
+internal abstract class Workload : IDisposable
+{
+    protected Workload(Device device, Problem problem)
+    {
+        Device = device;
+        Problem = problem;
+    }
+
+    public Device Device { get; }
+
+    public Problem Problem { get; }
+
+    /// <summary>Names of the phases <see cref="Run"/> laps.</summary>
+    public virtual IReadOnlyList<string> Phases { get; } = ["op"];
+
+    /// <summary>The algorithm path that runs, where the op has several (Cholesky).</summary>
+    public virtual string? Path => null;
+
+    /// <summary>Peak pool bytes of the last run, where the workload measures it.</summary>
+    public long? PeakBytes { get; protected set; }
+
+    /// <summary>Restores in-place inputs (untimed) and waits for the device.</summary>
+    public virtual void Prepare() { }
+
+    /// <summary>Runs the operation once and synchronizes the device after each phase.</summary>
+    public abstract void Run(PhaseTimer? timer);
+
+    /// <summary>Throws when the last run produced a result that would make its timing meaningless.</summary>
+    public virtual void Validate() { }
+
+    public abstract void Dispose();
+
+    /// <summary>Executed flops of one run's phases (see <see cref="Flops"/>), the whole batch.</summary>
+    public virtual double[] PhaseFlops
+    {
+        get
+        {
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: false);
+            return [Problem.Batch * forward];
+        }
+    }
+
+    /// <summary>
+    /// Allocates and fills the inputs of <paramref name="problem"/> (seeded, reproducible).
+    /// </summary>
+    /// <exception cref="DeviceOutOfMemoryException">The inputs do not fit on the device (checked before any host data is made).</exception>
+    public static Workload Create(Device device, Problem problem, int seed = 1) => problem.DType == DType.Fp32
+        ? Create<float>(device, problem, seed)
+        : Create<double>(device, problem, seed);
+
+    private static Workload Create<T>(Device device, Problem p, int seed) where T : unmanaged, IFloatingPointIeee754<T> => p.Op switch
+    {
+        BenchOp.Gemm => new GemmWorkload<T>(device, p, seed),
+        BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
+        BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
+        BenchOp.CholeskyComposed => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Composed),
+        BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked),
+        BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.SmallBatched),
+        BenchOp.Cholesky => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Auto),
+        BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
+        _ => new GraphWorkload<T>(device, p, seed),
+    };
+
+    /// <summary>
+    /// Checks that <paramref name="count"/> [batch, n, n] tensors fit, then allocates and fills one
+    /// per kind (the rest are left uninitialized for the workload to use).
+    /// </summary>
+    protected Tensor<T>[] Inputs<T>(int seed, int count, params InputKind[] kinds) where T : unmanaged, INumber<T>
+    {
+        var shape = new Shape(Problem.Batch, Problem.N, Problem.N);
+        Device.EnsureFits<T>([.. Enumerable.Repeat(shape, count)]);
+        var tensors = new Tensor<T>[count];
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                tensors[i] = Device.Allocate<T>(shape);
+                if (i < kinds.Length) HostData.Fill(tensors[i], kinds[i], seed + i);
+            }
+            return tensors;
+        }
+        catch
+        {
+            foreach (var t in tensors) t?.Dispose();
+            throw;
+        }
+    }
+}
+
+/// <summary>C = A·B.</summary>
+internal sealed class GemmWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> a, b, c;
+
+    public GemmWorkload(Device device, Problem p, int seed) : base(device, p) =>
+        (a, b, c) = Inputs<T>(seed, 3, InputKind.Uniform, InputKind.Uniform) is var t ? (t[0], t[1], t[2]) : default;
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        Blas.Gemm(Device, a.Mat, transA: false, b.Mat, transB: false, c.Mat, T.One, T.Zero);
+        Device.Synchronize();
+        timer?.Lap(0);
+    }
+
+    public override void Dispose()
+    {
+        a.Dispose();
+        b.Dispose();
+        c.Dispose();
+    }
+}
+
+/// <summary>B := L⁻¹·B in place (left, lower, no transpose); B is restored from a copy before each run.</summary>
+internal sealed class TrsmWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> l, b0, b;
+
+    public TrsmWorkload(Device device, Problem p, int seed) : base(device, p)
+    {
+        (l, b0, b) = Inputs<T>(seed, 3, InputKind.LowerTriangular, InputKind.Uniform) is var t ? (t[0], t[1], t[2]) : default;
+        b.CopyFrom(b0);
+    }
+
+    public override void Prepare()
+    {
+        b.CopyFrom(b0);
+        Device.Synchronize();
+    }
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        Blas.Trsm(Device, l.Mat, b.Mat, left: true, lower: true, transpose: false, unitDiagonal: false, T.One);
+        Device.Synchronize();
+        timer?.Lap(0);
+    }
+
+    public override void Dispose()
+    {
+        l.Dispose();
+        b0.Dispose();
+        b.Dispose();
+    }
+}
+
+/// <summary>In-place Cholesky of A with device-side info; A is restored from a copy before each run.</summary>
+internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> a0, a;
+    private readonly Tensor<int> info;
+
+    public PotrfWorkload(Device device, Problem p, int seed) : base(device, p)
+    {
+        (a0, a) = Inputs<T>(seed, 2, InputKind.Spd) is var t ? (t[0], t[1]) : default;
+        a.CopyFrom(a0);
+        info = device.Allocate<int>(new Shape(p.Batch, 1, 1));
+    }
+
+    public override void Prepare()
+    {
+        a.CopyFrom(a0);
+        Device.Synchronize();
+    }
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        Blas.Potrf(Device, a.Mat, info);
+        Device.Synchronize();
+        timer?.Lap(0);
+    }
+
+    public override void Validate()
+    {
+        var codes = info.ToArray();
+        int bad = Array.FindIndex(codes, c => c != 0);
+        if (bad >= 0) throw new InvalidOperationException($"{Problem.Id}: POTRF reported info {codes[bad]} for matrix {bad} of an SPD input.");
+    }
+
+    public override void Dispose()
+    {
+        a0.Dispose();
+        a.Dispose();
+        info.Dispose();
+    }
+}
+
+/// <summary>
+/// Cholesky forward and backward through the graph: a fresh tape per run, L = factor(Σ), then
+/// Tape.Backward(L, L̄). Phases: forward (factorization, including the host check of the info
+/// codes that Op.Cholesky makes) and backward. The peak is the pool's during the backward pass,
+/// which holds the inputs Σ and L̄, the factor L and the backward's temporaries.
+/// </summary>
+internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> sigma, lbar;
+    private readonly CholeskyAlgorithm algorithm;
+
+    /// <param name="device">The device.</param>
+    /// <param name="p">The problem.</param>
+    /// <param name="seed">Seed of the inputs.</param>
+    /// <param name="algorithm">The algorithm asked for (Auto: the policy's choice).</param>
+    public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm) : base(device, p)
+    {
+        (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.Uniform) is var t ? (t[0], t[1]) : default;
+        this.algorithm = algorithm;
+    }
+
+    public override IReadOnlyList<string> Phases { get; } = ["forward", "backward"];
+
+    /// <summary>The algorithm that runs: the one forced, or the policy's choice for this device and shape.</summary>
+    public CholeskyAlgorithm Resolved => CholeskyPolicy.Resolve<T>(Device, sigma.Shape, algorithm);
+
+    public override double[] PhaseFlops
+    {
+        get
+        {
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: Resolved == CholeskyAlgorithm.Composed);
+            return [Problem.Batch * forward, Problem.Batch * backward];
+        }
+    }
+
+    public override string? Path => Resolved.ToString();
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        using var tape = new Tape(Device);
+        var l = Op.Cholesky(tape.Variable(sigma), algorithm);
+        Device.Synchronize();
+        timer?.Lap(0);
+        tape.Backward(l, lbar);
+        Device.Synchronize();
+        timer?.Lap(1);
+        PeakBytes = tape.LastBackwardPeakBytes;
+    }
+
+    public override void Dispose()
+    {
+        sigma.Dispose();
+        lbar.Dispose();
+    }
+}
+
+/// <summary>
+/// An op of the graph other than Cholesky, forward and backward (every input's gradient) with a
+/// random cotangent: a fresh tape per run; phases forward and backward; the pool's peak during
+/// the backward pass.
+/// </summary>
+internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T>[] inputs;
+    private readonly Tensor<T> cotangent;
+
+    public GraphWorkload(Device device, Problem p, int seed) : base(device, p)
+    {
+        InputKind[] kinds = p.Op switch
+        {
+            BenchOp.MatMul => [InputKind.Uniform, InputKind.Uniform],
+            BenchOp.Axb => [InputKind.Uniform, InputKind.Uniform, InputKind.Uniform],
+            BenchOp.TriangularSolve => [InputKind.LowerTriangular, InputKind.Uniform],
+            BenchOp.AXInvB => [InputKind.Uniform, InputKind.Invertible, InputKind.Uniform],
+            BenchOp.LogDet => [InputKind.Spd],
+            BenchOp.CholeskySolve => [InputKind.Spd, InputKind.Uniform],
+            _ => throw new ArgumentException($"{p.Op} is not a graph op of the engine"),
+        };
+        // The cotangent: n×n, or 1×1 for log det; checked together with the inputs.
+        var all = Inputs<T>(seed, kinds.Length + (p.Op == BenchOp.LogDet ? 0 : 1), [.. kinds, InputKind.Uniform]);
+        inputs = all[..kinds.Length];
+        if (p.Op == BenchOp.LogDet)
+        {
+            cotangent = device.Allocate<T>(new Shape(p.Batch, 1, 1));
+            HostData.Fill(cotangent, InputKind.Uniform, seed + 99);
+        }
+        else
+        {
+            cotangent = all[^1];
+        }
+    }
+
+    public override IReadOnlyList<string> Phases { get; } = ["forward", "backward"];
+
+    public override double[] PhaseFlops
+    {
+        get
+        {
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: false);
+            return [Problem.Batch * forward, Problem.Batch * backward];
+        }
+    }
+
+    private Var<T> Apply(Var<T>[] v) => Problem.Op switch
+    {
+        BenchOp.MatMul => Op.MatMul(v[0], v[1]),
+        BenchOp.Axb => Op.Axb(v[0], v[1], v[2]),
+        BenchOp.TriangularSolve => Op.TriangularSolve(v[0], v[1], lower: true, left: true, transpose: false, unitDiagonal: false),
+        BenchOp.AXInvB => Op.AXInvB(v[0], v[1], v[2]),
+        BenchOp.LogDet => Op.LogDet(v[0]),
+        _ => Op.CholeskySolve(v[0], v[1]),
+    };
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        using var tape = new Tape(Device);
+        var y = Apply([.. inputs.Select(t => tape.Variable(t))]);
+        Device.Synchronize();
+        timer?.Lap(0);
+        tape.Backward(y, cotangent);
+        Device.Synchronize();
+        timer?.Lap(1);
+        PeakBytes = tape.LastBackwardPeakBytes;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var t in inputs) t.Dispose();
+        cotangent.Dispose();
+    }
+}
+
+/// <summary>
+/// A Gaussian process end to end, as bench/torch_ref.py times GPyTorch's exact marginal log
+/// likelihood: points xᵢ uniform in [0, 10] (one dimension), targets sin(x) + 0.1·noise; per run a
+/// fresh tape, Σ = s²·exp(−D/(2ℓ²)) + σ²·I from the pairwise squared distances D (computed once,
+/// untimed) at ℓ = 1, s² = 1, σ² = 0.01, the negative log marginal likelihood, then its gradient
+/// with respect to log ℓ, log s², log σ². Phases forward and backward.
+/// </summary>
+internal sealed class GpWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T> distances, targets;
+    private readonly T[] theta = [T.Zero, T.Zero, T.CreateChecked(Math.Log(0.01))];
+
+    public GpWorkload(Device device, Problem p, int seed) : base(device, p)
+    {
+        int n = p.N;
+        device.EnsureFits<T>(new Shape(p.Batch, n, n), new Shape(p.Batch, n, n), new Shape(p.Batch, n, n));
+        var x = new double[p.Batch, n];
+        var y = new double[p.Batch * n];
+        for (int b = 0; b < p.Batch; b++)
+            for (int i = 0; i < n; i++)
+            {
+                x[b, i] = 10 * HostData.Unit(seed, b, i, 0);
+                double u1 = HostData.Unit(seed + 1, b, i, 0), u2 = HostData.Unit(seed + 2, b, i, 0);
+                y[b * n + i] = Math.Sin(x[b, i]) + 0.1 * Math.Sqrt(-2 * Math.Log(1 - u1)) * Math.Cos(2 * Math.PI * u2);
+            }
+        distances = device.Allocate<T>(new Shape(p.Batch, n, n));
+        try
+        {
+            HostData.Fill(distances, (b, i, j) => (x[b, i] - x[b, j]) * (x[b, i] - x[b, j]));
+            targets = device.Upload<T>(y.Select(T.CreateChecked).ToArray(), new Shape(p.Batch, n, 1));
+        }
+        catch
+        {
+            distances.Dispose();
+            throw;
+        }
+    }
+
+    public override IReadOnlyList<string> Phases { get; } = ["forward", "backward"];
+
+    public override double[] PhaseFlops => [double.NaN, double.NaN];
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        using var tape = new Tape(Device);
+        var one = new Shape(1, 1, 1);
+        var p = theta.Select(t => tape.Variable(new[] { t }, one)).ToArray();
+        var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]);
+        var nll = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets)));
+        Device.Synchronize();
+        timer?.Lap(0);
+        tape.Backward(nll);
+        Device.Synchronize();
+        timer?.Lap(1);
+        PeakBytes = tape.LastBackwardPeakBytes;
+    }
+
+    public override void Validate()
+    {
+        using var tape = new Tape(Device);
+        var one = new Shape(1, 1, 1);
+        var p = theta.Select(t => tape.Variable(new[] { t }, one)).ToArray();
+        var nll = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]), tape.Constant(targets)));
+        tape.Backward(nll);
+        if (!p.All(v => v.Grad!.ToArray().All(T.IsFinite)))
+            throw new InvalidOperationException($"{Problem.Id}: the hyperparameters' gradient is not finite.");
+    }
+
+    public override void Dispose()
+    {
+        distances.Dispose();
+        targets.Dispose();
+    }
+}

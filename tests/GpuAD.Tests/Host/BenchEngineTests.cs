@@ -1,0 +1,89 @@
+using GpuAD.Bench;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+
+namespace GpuAD.Tests.Host;
+
+/// <summary>
+/// The benchmark engine behind <c>gpuad bench</c> and the suites: its inputs are what their kinds
+/// promise whatever the block size, its results carry the executed flops of the path that ran and
+/// the pool's peak, and a problem larger than the device fails with the bytes before any host data.
+/// </summary>
+[Collection("Runtime")]
+public sealed class BenchEngineTests(DeviceFixture devices)
+{
+    private Device D => devices.Cpu;
+
+    [Fact]
+    public void InputsAreSymmetricPositiveDefiniteTriangularAndIndependentOfTheBlockSize()
+    {
+        const int n = 33;
+        using var spd = D.Allocate<double>(new Shape(2, n, n));
+        HostData.Fill(spd, InputKind.Spd, seed: 5);
+        var s = spd.ToArray();
+        for (int b = 0; b < 2; b++)
+        for (int i = 0; i < n; i++)
+        {
+            Assert.Equal(n, s[(b * n + i) * n + i]);
+            for (int j = 0; j < n; j++)
+            {
+                Assert.Equal(s[(b * n + i) * n + j], s[(b * n + j) * n + i]);
+                if (i != j) Assert.InRange(s[(b * n + i) * n + j], -1, 1);
+            }
+        }
+        Assert.NotEqual(s[1], s[n * n + 1]); // each matrix its own entries
+        using (var tape = new Tape(D))
+            Assert.Equal(s.Length, Op.Cholesky(tape.Variable(spd)).Value.ToArray().Count(double.IsFinite));
+
+        using var lower = D.Allocate<double>(new Shape(1, n, n));
+        HostData.Fill(lower, InputKind.LowerTriangular, seed: 6);
+        var l = lower.ToArray();
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double v = l[i * n + j];
+            if (j > i) Assert.Equal(0, v);
+            else if (j == i) Assert.InRange(v, 1, 2);
+            else Assert.InRange(v, -1.0 / n, 1.0 / n);
+        }
+
+        // A float32 fill of the same seed holds the same numbers rounded: the entries depend on
+        // (seed, matrix, row, column) only.
+        using var single = D.Allocate<float>(new Shape(2, n, n));
+        HostData.Fill(single, InputKind.Spd, seed: 5);
+        Assert.Equal(s.Select(v => (float)v), single.ToArray());
+    }
+
+    [Fact]
+    public void ResultsCarryTheExecutedFlopsOfThePathThatRanAndThePeak()
+    {
+        const int n = 40, batch = 3;
+        var loaded = new HashSet<(BenchOp, DType)>();
+        var settings = new MeasureSettings(Warmup: 1, Reps: 2, CapSeconds: 60);
+        var auto = Engine.Measure(D, new Problem(BenchOp.Cholesky, DType.Fp64, batch, n), settings, loaded);
+        var composed = Engine.Measure(D, new Problem(BenchOp.CholeskyComposed, DType.Fp64, batch, n), settings, loaded);
+        Assert.True(auto.Ran, auto.Note);
+        Assert.True(composed.Ran, composed.Note);
+        Assert.Equal(CholeskyPolicy.Resolve<double>(D, new Shape(batch, n, n)).ToString(), auto.Path);
+        Assert.Equal("Composed", composed.Path);
+        double cube = (double)n * n * n;
+        Assert.Equal(batch * cube / 3, auto.PhaseFlops!["forward"], 6);
+        Assert.Equal(batch * 2 * cube / 3, auto.PhaseFlops!["backward"], 6);   // Murray's reverse: twice the forward
+        Assert.Equal(batch * 4 * cube, composed.PhaseFlops!["backward"], 6);   // one GEMM and two TRSMs
+        Assert.Equal(auto.ExecutedFlops!.Value / (auto.MedianMs!.Value * 1e6), auto.Gflops!.Value, 2);
+        long inputs = 2 * BufferPool.SizeClass((long)batch * n * n * sizeof(double));
+        Assert.InRange(auto.PeakBytes!.Value, inputs, 16 * inputs);
+        Assert.True(composed.PeakBytes > auto.PeakBytes, $"the composed backward holds n² temporaries: {composed.PeakBytes} vs {auto.PeakBytes}");
+    }
+
+    [Fact]
+    public void AProblemLargerThanTheDeviceFailsWithTheBytesBeforeAnyHostData()
+    {
+        var loaded = new HashSet<(BenchOp, DType)> { (BenchOp.Gemm, DType.Fp64) };
+        var r = Engine.Measure(D, new Problem(BenchOp.Gemm, DType.Fp64, 1024, 65536), new MeasureSettings(1, 1, 60), loaded);
+        Assert.Equal("failed", r.Status);
+        var e = Assert.IsType<DeviceOutOfMemoryException>(r.Error);
+        Assert.Equal(3L << 45, e.RequestedBytes); // A, B and C: 32 TiB each
+        Assert.Contains("requested 105,553,116,266,496 bytes", r.Note);
+    }
+}
