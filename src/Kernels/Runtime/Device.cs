@@ -352,6 +352,9 @@ public sealed class Device : IDisposable
     /// <summary>Number of kernels loaded (compiled) on this device.</summary>
     public int LoadedKernels => kernels.Count;
 
+    /// <summary>The kernel methods loaded on this device so far (generic instantiations included).</summary>
+    internal IReadOnlyCollection<MethodInfo> LoadedKernelMethods => kernels.Keys.ToArray();
+
     /// <summary>
     /// The device in messages, e.g. "cuda:0 (NVIDIA H100 80GB HBM3, GPU-tuned kernels, device #1)":
     /// the choice name, the hardware, the kernel family and the <see cref="Id"/>, so that two

@@ -5,6 +5,7 @@ using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
 using Spectre.Console;
+using Device = GpuAD.Kernels.Device;
 
 namespace GpuAD.Tool.Commands;
 
@@ -20,11 +21,15 @@ internal static class CheckCommand
         var filter = new Option<string?>("--filter") { Description = "Run only the cases whose op name contains this text (case-insensitive)", HelpName = "TEXT" };
         var defaults = new GradcheckOptions();
         var command = new Command("check", $"""
-            Verifies every op's derivatives on the chosen device, in float64, like torch.autograd.gradcheck:
-            for random directions u and a random cotangent v it compares the JVP J·u and the VJP Jᵀ·v with
-            central finite differences (relative error ≤ {defaults.Tolerance:0e+00}), and the two with each other
-            through the adjoint identity ⟨v, J·u⟩ = ⟨Jᵀ·v, u⟩ (≤ {defaults.AdjointTolerance:0e+00}). Small sizes,
-            batch 2, every triangular-solve flag, factorizations past the kernels' block size.
+            Verifies every op's derivatives on the chosen device, like torch.autograd.gradcheck: in
+            float64, for random directions u and a random cotangent v it compares the JVP J·u and the
+            VJP Jᵀ·v with central finite differences (relative error ≤ {defaults.Tolerance:0e+00}), and the two
+            with each other through the adjoint identity ⟨v, J·u⟩ = ⟨Jᵀ·v, u⟩ (≤ {defaults.AdjointTolerance:0e+00}). Small sizes,
+            batch 2, every triangular-solve flag, factorizations past the kernels' block size; then
+            the blocked path users run, at n = {string.Join(" and ", CheckCases.BlockedOrders)} (blocks of 32, and of 64 beyond
+            512, on a GPU), in float64 and in float32, whose value, JVP and VJP must agree with
+            float64 on the same device within 10·(n+1)·ε₃₂ (a Cholesky's rounding-error bound).
+            A minute or so on a GPU or the CPU, a few minutes on emulated-gpu.
             Exit code 3 if any case fails.
             """) { device, filter };
         command.SetAction(Report.Guard(parse =>
@@ -34,16 +39,16 @@ internal static class CheckCommand
             if (cases.Count == 0) throw new UsageException($"--filter '{text}' matches no op; the ops are {string.Join(", ", CheckCases.All().Select(c => c.Op).Distinct())}.");
 
             using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
-            Terminal.Line($"Checking {cases.Count} cases on {CommonOptions.Describe(dev)} (float64, {defaults.Directions} random directions each).");
+            Terminal.Line($"Checking {cases.Count} cases on {CommonOptions.Describe(dev)} (float64: up to {defaults.Directions} random directions each; float32: against float64).");
             var clock = Stopwatch.StartNew();
-            var results = new List<(CheckCase Case, GradcheckResult? Result, string? Error)>();
-            Terminal.Progress("gradcheck", cases, c => $"{c.Op} {c.Detail}", c =>
+            var results = new List<(CheckCase Case, Outcome? Result, string? Error)>();
+            Terminal.Progress("gradcheck", cases, c => $"{c.Op} {c.Detail} {c.DType}", c =>
             {
                 // A case that throws (a factorization failing on a broken device, say) is a failure
                 // of that case; the others still run, so one table shows everything that is wrong.
                 try
                 {
-                    results.Add((c, Gradcheck.Run(dev, c.F, c.Inputs, defaults), null));
+                    results.Add((c, Check(dev, c, defaults), null));
                 }
                 catch (Exception e) when (e is GpuADException or ArgumentException or InvalidOperationException)
                 {
@@ -51,17 +56,17 @@ internal static class CheckCommand
                 }
             });
 
-            var table = Terminal.Table("Op", "Case", "VJP error", "JVP error", "Adjoint error", "Result");
+            var table = Terminal.Table("Op", "Case", "Type", "Value error", "VJP error", "JVP error", "Adjoint error", "Result");
             foreach (var (c, r, error) in results)
             {
                 bool passed = r?.Passed ?? false;
-                table.AddRow(new Text(c.Op), new Text(c.Detail),
-                    new Text(r is null ? "—" : Terminal.Err(r.VjpError)), new Text(r is null ? "—" : Terminal.Err(r.JvpError)),
-                    new Text(r is null ? "—" : Terminal.Err(r.AdjointError)),
+                static Text Err(double? e) => new(e is double v ? Terminal.Err(v) : "—");
+                table.AddRow(new Text(c.Op), new Text(c.Detail), new Text(c.DType),
+                    Err(r?.ValueError), Err(r?.VjpError), Err(r?.JvpError), Err(r?.AdjointError),
                     new Text(passed ? "pass" : error is null ? "FAIL" : $"FAIL: {error}", new Style(passed ? Color.Green : Color.Red)));
             }
             AnsiConsole.Write(table);
-            var failures = results.Where(r => !(r.Result?.Passed ?? false)).Select(r => $"{r.Case.Op} {r.Case.Detail}").ToList();
+            var failures = results.Where(r => !(r.Result?.Passed ?? false)).Select(r => $"{r.Case.Op} {r.Case.Detail} {r.Case.DType}").ToList();
             int failed = failures.Count;
             Terminal.Verdict(failed == 0, failed == 0
                 ? $"All {results.Count} cases pass ({clock.Elapsed.TotalSeconds:F1} s)."
@@ -69,5 +74,19 @@ internal static class CheckCommand
             return failed == 0 ? ExitCodes.Success : ExitCodes.CheckFailed;
         }));
         return command;
+    }
+
+    /// <summary>One case's errors: float64 against finite differences (no value error), or float32 against float64.</summary>
+    private sealed record Outcome(double? ValueError, double VjpError, double JvpError, double AdjointError, bool Passed);
+
+    private static Outcome Check(Device device, CheckCase c, GradcheckOptions defaults)
+    {
+        if (c.F32 is { } f32)
+        {
+            var r = Float32Check.Run(device, f32, c.F, c.Inputs, Float32Check.Tolerance(c.Order), defaults.Seed);
+            return new Outcome(r.ValueError, r.VjpError, r.JvpError, r.AdjointError, r.Passed);
+        }
+        var g = Gradcheck.Run(device, c.F, c.Inputs, defaults with { Directions = c.Directions, Step = c.Step });
+        return new Outcome(null, g.VjpError, g.JvpError, g.AdjointError, g.Passed);
     }
 }

@@ -8,7 +8,26 @@ namespace GpuAD.Tool.Ops;
 /// <param name="Detail">Sizes, flags and batch of this case.</param>
 /// <param name="F">Builds the output from the input variables.</param>
 /// <param name="Inputs">The point at which to differentiate.</param>
-internal sealed record CheckCase(string Op, string Detail, Func<Var<double>[], Var<double>> F, GradcheckInput[] Inputs);
+internal sealed record CheckCase(string Op, string Detail, Func<Var<double>[], Var<double>> F, GradcheckInput[] Inputs)
+{
+    /// <summary>
+    /// The same function in float32: the case then checks float32 against float64 on the device
+    /// (<see cref="Float32Check"/>) instead of float64 against finite differences.
+    /// </summary>
+    public Func<Var<float>[], Var<float>>? F32 { get; init; }
+
+    /// <summary>The order of the factorizations inside, which sets the float32 bound.</summary>
+    public int Order { get; init; }
+
+    /// <summary>Random directions of the float64 gradcheck (one for the large cases: each costs three evaluations).</summary>
+    public int Directions { get; init; } = new GradcheckOptions().Directions;
+
+    /// <summary>The finite-difference step of the float64 gradcheck.</summary>
+    public double Step { get; init; } = new GradcheckOptions().Step;
+
+    /// <summary>"f32" or "f64".</summary>
+    public string DType => F32 is null ? "f64" : "f32";
+}
 
 /// <summary>
 /// The table of cases <c>gpuad check</c> runs: every differentiable op at small sizes, batch 2
@@ -20,6 +39,15 @@ internal static class CheckCases
     // Orders of the factorization cases: tiny, odd, and past the kernels' block sizes (32 in the
     // GPU-tuned family, 64 in the CPU-tuned one).
     private static readonly int[] FactorOrders = [1, 7, 70];
+
+    /// <summary>
+    /// Orders of the blocked-path cases, the configurations users run: 120 is past the largest
+    /// order the GPU family factors whole in one thread group (77 in float64, 110 in float32), so
+    /// it takes blocks of 32 with a ragged last one; 600 is past 512, where the GPU family takes
+    /// blocks of 64 (600 = 9·64 + 24), and past the CPU family's whole-matrix limit (512), where it
+    /// takes blocks of 64 too.
+    /// </summary>
+    public static readonly int[] BlockedOrders = [120, 600];
 
     public static IReadOnlyList<CheckCase> All()
     {
@@ -96,6 +124,8 @@ internal static class CheckCases
         for (int j = 0; j < 12; j++)
             distances[i * 12 + j] = (x[i] - x[j]) * (x[i] - x[j]);
         var targets = Synthetic.Uniform(new Shape(batch, 12, 1), seed++);
+        AddBlocked(cases, ref seed);
+
         Add("GP RBF hyperparameters", "n = 12, log ℓ, log s², log σ²", v =>
         {
             var tape = v[0].Tape;
@@ -103,5 +133,44 @@ internal static class CheckCases
             return GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets, new Shape(batch, 12, 1)));
         }, new GradcheckInput([-0.3, 0.1], new Shape(batch, 1, 1)), new GradcheckInput([0.2, -0.1], new Shape(batch, 1, 1)), new GradcheckInput([-2.0, -1.5], new Shape(batch, 1, 1)));
         return cases;
+    }
+
+    /// <summary>
+    /// The blocked path at <see cref="BlockedOrders"/>, batch 2: Cholesky (forward, JVP and the
+    /// blocked VJP) in float64 against finite differences, and in float32 against float64 on the
+    /// same device; at 120 also the Gaussian-process likelihood (Cholesky, triangular solves and
+    /// the log-determinant) and the triangular and LU solves. The order-600 float64 case tests
+    /// one random direction (each direction costs three evaluations of the function).
+    /// </summary>
+    private static void AddBlocked(List<CheckCase> cases, ref int seed)
+    {
+        // The likelihood is O(n) (hundreds here) and its gradient check projects two such values
+        // onto a random cotangent, which can cancel: the central difference's rounding error,
+        // about ε·|f|/h, would reach 1e-7 relative at h = 1e-6. At h = 1e-5 it is ten times
+        // smaller and the truncation error, O(h²), is about 1e-8.
+        const double NllStep = 1e-5;
+        const int batch = 2;
+        foreach (int n in BlockedOrders)
+        {
+            int directions = n > 512 ? 1 : new GradcheckOptions().Directions;
+            var sigma = new GradcheckInput(Synthetic.Spd(batch, n, seed++), new Shape(batch, n, n), PerturbationKind.Symmetric);
+            var y = new GradcheckInput(Synthetic.Uniform(new Shape(batch, n, 1), seed++), new Shape(batch, n, 1));
+            string detail = $"n = {n}, batch {batch} (blocked)";
+            cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, Directions = directions });
+            cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, F32 = v => Op.Cholesky(v[0]) });
+            if (n > 512) continue; // on the emulated GPU each evaluation at n = 600 takes tens of seconds: Cholesky alone there
+            cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
+                { Order = n, Directions = directions, Step = NllStep });
+            cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
+                { Order = n, F32 = v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]) });
+            var t = new GradcheckInput(Synthetic.Triangular(batch, n, lower: true, seed++), new Shape(batch, n, n));
+            var b = new GradcheckInput(Synthetic.Uniform(new Shape(batch, n, 3), seed++), new Shape(batch, n, 3));
+            var x = new GradcheckInput(Synthetic.Invertible(batch, n, seed++), new Shape(batch, n, n));
+            cases.Add(new("TriangularSolve", $"lower left transpose n = {n}, batch {batch} (blocked)",
+                v => Op.TriangularSolve(v[0], v[1], lower: true, left: true, transpose: true), [t, b]) { Order = n });
+            cases.Add(new("Solve", $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => Op.Solve(v[0], v[1]), [x, b]) { Order = n });
+            cases.Add(new("Solve", $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => Op.Solve(v[0], v[1]), [x, b])
+                { Order = n, F32 = v => Op.Solve(v[0], v[1]) });
+        }
     }
 }
