@@ -253,6 +253,7 @@ internal static class GpPlot
         points.Color = ScottPlot.Colors.Black;
         points.MarkerSize = 3;
         points.LegendText = "data";
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => v.ToString("G6", CultureInfo.InvariantCulture) };
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
