@@ -70,4 +70,118 @@ public static class GaussianProcess
         var identity = tape.Constant(eye, new Shape(1, n, n));
         return Op.Add(k, Op.MultiplyScalar(identity, Op.Exp(logNoiseVariance)));
     }
+    /// <summary>
+    /// The covariance <c>K = s²·k(D)</c> between X₁ and X₂ for a stationary kernel, with
+    /// <c>D = Σₖ ((X₁ᵢₖ − X₂ⱼₖ)/ℓₖ)²</c> computed on the device from the points (no [n, m, d]
+    /// temporary): scikit-learn's <c>ConstantKernel(s²) * RBF(ℓ)</c> or <c>* Matern(ℓ, ν)</c>.
+    /// </summary>
+    /// <param name="x1">Points [batch or 1, n, d].</param>
+    /// <param name="x2">Points [batch or 1, m, d].</param>
+    /// <param name="kernel">The covariance function.</param>
+    /// <param name="logSignalVariance">log s², [batch or 1, 1, 1].</param>
+    /// <param name="logLengthscales">log ℓ: [batch or 1, 1, 1] (isotropic) or [batch or 1, 1, d] (ARD).</param>
+    /// <returns>K [batch, n, m].</returns>
+    /// <exception cref="ArgumentException">The shapes do not agree (raised before any op is recorded).</exception>
+    public static Var<T> Covariance<T>(Var<T> x1, Var<T> x2, StationaryKernel kernel, Var<T> logSignalVariance, Var<T> logLengthscales)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const string op = "GaussianProcess.Covariance";
+        Tape.Of(op, x1, x2, logSignalVariance, logLengthscales);
+        if (logSignalVariance.Shape.Rows != 1 || logSignalVariance.Shape.Cols != 1)
+            throw ShapeErrors.Invalid(op, "log s² must be [batch or 1, 1, 1]", logSignalVariance.Shape);
+        var inverse = Op.Exp(Op.Scale(logLengthscales, -T.One));                   // w = 1/ℓ
+        var k = Op.Stationary(Op.SquaredDistances(x1, x2, inverse), kernel);
+        return Op.MultiplyScalar(k, Op.Exp(logSignalVariance));
+    }
+
+    /// <summary>
+    /// The GP's training covariance <c>K = s²·k(X, X) + (σ² + jitter)·I</c> (scikit-learn's
+    /// <c>ConstantKernel * Kernel + WhiteKernel</c>).
+    /// </summary>
+    /// <param name="x">Training inputs [batch, n, d].</param>
+    /// <param name="kernel">The covariance function.</param>
+    /// <param name="theta">The log-hyperparameters.</param>
+    /// <param name="jitter">Extra diagonal per batch element (from <see cref="CovarianceJitter"/>), or null for none.</param>
+    /// <returns>K [batch, n, n].</returns>
+    public static Var<T> TrainingCovariance<T>(Var<T> x, StationaryKernel kernel, GpTheta<T> theta, double[]? jitter = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = x.Tape;
+        int n = x.Shape.Rows;
+        var k = Covariance(x, x, kernel, theta.LogSignalVariance, theta.LogLengthscales);
+        var eye = new T[n * n];
+        for (int i = 0; i < n; i++) eye[i * n + i] = T.One;
+        var identity = tape.Constant(eye, new Shape(1, n, n));
+        var noise = Op.Exp(theta.LogNoiseVariance);
+        if (jitter is not null && jitter.Any(j => j != 0))
+            noise = Op.Add(noise, tape.Constant(jitter.Select(T.CreateChecked).ToArray(), new Shape(jitter.Length, 1, 1)));
+        return Op.Add(k, Op.MultiplyScalar(identity, noise));
+    }
+
+    /// <summary>
+    /// The negative log marginal likelihood of GP regression from the data,
+    /// <c>½·yᵀK⁻¹y + ½·log det K + (n/2)·log 2π</c> with K from <see cref="TrainingCovariance{T}"/>:
+    /// minus the <see cref="MultivariateNormal.LogDensity{T}"/> of y under 𝒩(0, K).
+    /// </summary>
+    /// <param name="x">Training inputs [batch, n, d].</param>
+    /// <param name="y">Targets [batch, n, 1].</param>
+    /// <param name="kernel">The covariance function.</param>
+    /// <param name="theta">The log-hyperparameters.</param>
+    /// <param name="jitter">Extra diagonal per batch element, or null for none.</param>
+    /// <returns>[batch, 1, 1].</returns>
+    /// <exception cref="ArgumentException">The shapes do not agree (raised before any op is recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">K is not positive-definite.</exception>
+    public static Var<T> NegativeLogMarginalLikelihood<T>(Var<T> x, Var<T> y, StationaryKernel kernel, GpTheta<T> theta, double[]? jitter = null)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const string op = "GaussianProcess.NegativeLogMarginalLikelihood";
+        Tape.Of(op, x, y, theta.LogSignalVariance, theta.LogLengthscales, theta.LogNoiseVariance);
+        if (y.Shape.Rows != x.Shape.Rows || y.Shape.Cols != 1)
+            throw ShapeErrors.Mismatch(op, "y must be [batch, n, 1] for X [batch, n, d]", x.Shape, y.Shape);
+        var k = TrainingCovariance(x, kernel, theta, jitter);
+        return Op.Scale(MultivariateNormal.LogDensity(y, null, k), -T.One);
+    }
+
+    /// <summary>
+    /// The posterior predictive mean and variance of the latent function at test inputs X*:
+    /// <c>μ* = K*ᵀ·K⁻¹·y</c>, <c>v* = s² − diag(K*ᵀ·K⁻¹·K*)</c> (plus σ² with
+    /// <paramref name="includeNoise"/>), K* = s²·k(X, X*). Differentiable in every input.
+    /// </summary>
+    /// <param name="x">Training inputs [batch, n, d].</param>
+    /// <param name="y">Targets [batch, n, 1].</param>
+    /// <param name="xStar">Test inputs [batch or 1, m, d].</param>
+    /// <param name="kernel">The covariance function.</param>
+    /// <param name="theta">The log-hyperparameters.</param>
+    /// <param name="includeNoise">Add σ² to the variance (the predictive of a new observation).</param>
+    /// <param name="jitter">Extra diagonal per batch element used in K, or null.</param>
+    /// <returns>Mean and variance, each [batch, m, 1].</returns>
+    /// <exception cref="NotPositiveDefiniteException">K is not positive-definite.</exception>
+    public static (Var<T> Mean, Var<T> Variance) Predict<T>(Var<T> x, Var<T> y, Var<T> xStar, StationaryKernel kernel, GpTheta<T> theta,
+        bool includeNoise = false, double[]? jitter = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var tape = x.Tape;
+        int n = x.Shape.Rows, m = xStar.Shape.Rows;
+        var l = Op.Cholesky(TrainingCovariance(x, kernel, theta, jitter));
+        var alpha = Op.CholeskySolveFactor(l, y);                                             // K⁻¹y
+        var kStar = Covariance(x, xStar, kernel, theta.LogSignalVariance, theta.LogLengthscales); // [b, n, m]
+        var mean = Op.MatMul(kStar, alpha, transposeA: true);                                   // [b, m, 1]
+        var v = Op.TriangularSolve(l, kStar, lower: true);                                      // L⁻¹K*
+        var ones = tape.Constant(Enumerable.Repeat(T.One, n).ToArray(), new Shape(1, 1, n));
+        var explained = Op.Transpose(Op.MatMul(ones, Op.Multiply(v, v)));                     // diag(K*ᵀK⁻¹K*) [b, m, 1]
+        var prior = Op.MultiplyScalar(tape.Constant(Enumerable.Repeat(T.One, m).ToArray(), new Shape(1, m, 1)), Op.Exp(theta.LogSignalVariance));
+        var variance = Op.Subtract(prior, explained);
+        if (includeNoise)
+            variance = Op.Add(variance, Op.MultiplyScalar(tape.Constant(Enumerable.Repeat(T.One, m).ToArray(), new Shape(1, m, 1)), Op.Exp(theta.LogNoiseVariance)));
+        return (mean, variance);
+    }
 }
+
+/// <summary>
+/// The log-hyperparameters of <c>ConstantKernel(s²) * Kernel(ℓ) + WhiteKernel(σ²)</c>, as vars:
+/// log s² and log σ² [batch or 1, 1, 1], log ℓ [batch or 1, 1, 1] or [batch or 1, 1, d] (ARD).
+/// scikit-learn's θ order is (log s², log ℓ…, log σ²).
+/// </summary>
+/// <param name="LogSignalVariance">log s².</param>
+/// <param name="LogLengthscales">log ℓ (one, or one per input dimension).</param>
+/// <param name="LogNoiseVariance">log σ².</param>
+public sealed record GpTheta<T>(Var<T> LogSignalVariance, Var<T> LogLengthscales, Var<T> LogNoiseVariance) where T : unmanaged, IFloatingPointIeee754<T>;

@@ -35,6 +35,7 @@ internal static class Entry
             BenchCommand.Create(),
             DerivativeCommand.Create(reverse: true),
             DerivativeCommand.Create(reverse: false),
+            GpCommand.Create(),
         };
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -1,0 +1,145 @@
+using System.Numerics;
+using Vector = MathNet.Numerics.LinearAlgebra.Vector<double>;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+using MathNet.Numerics.Optimization;
+
+namespace GpuAD;
+
+/// <summary>Settings of <see cref="GpFit.Fit{T}"/>.</summary>
+/// <param name="Restarts">Extra starts per problem, drawn log-uniformly within the bounds (as scikit-learn's <c>n_restarts_optimizer</c>).</param>
+/// <param name="Seed">Seed of the restarts' draws.</param>
+/// <param name="LowerBound">Lower bound of every log-hyperparameter (scikit-learn's default: log 1e−5).</param>
+/// <param name="UpperBound">Upper bound of every log-hyperparameter (log 1e5).</param>
+/// <param name="MaxIterations">Iterations per start.</param>
+/// <param name="GradientTolerance">Stop when the gradient's largest component falls below this.</param>
+/// <param name="Progress">Receives one line per start (which problem, the NLL reached, evaluations).</param>
+public sealed record GpFitOptions(int Restarts = 0, int Seed = 1, double LowerBound = -11.512925464970229, double UpperBound = 11.512925464970229,
+    int MaxIterations = 200, double GradientTolerance = 1e-5, Action<string>? Progress = null);
+
+/// <summary>What <see cref="GpFit.Fit{T}"/> reached per problem.</summary>
+/// <param name="Theta">Fitted log-hyperparameters, row-major [batch, parameters].</param>
+/// <param name="Nll">The NLL at them, [batch].</param>
+/// <param name="Evaluations">NLL-and-gradient evaluations spent per problem (all starts).</param>
+/// <param name="Jitter">Diagonal jitter the covariance needed at the optimum, per problem.</param>
+public sealed record GpFitResult(double[] Theta, double[] Nll, int[] Evaluations, double[] Jitter);
+
+/// <summary>A fit found no finite NLL from any start: names the problem and the last failure.</summary>
+public sealed class GpFitDivergedException(string message) : GpuADException(message);
+
+/// <summary>
+/// Maximum-marginal-likelihood fitting of <see cref="GpObjective{T}"/>'s problems: bounded BFGS
+/// (MathNet.Numerics' <c>BfgsBMinimizer</c>) on the log-hyperparameters, with the NLL and its
+/// gradient from the device, from θ₀ and <see cref="GpFitOptions.Restarts"/> seeded random
+/// starts; the best point any evaluation saw is kept (a line search that stalls at the optimum
+/// does not lose it). Problems are fitted one after another, each through its own slice of the
+/// batch, in batch order: deterministic.
+/// </summary>
+public static class GpFit
+{
+    private const int MaxRounds = 8;
+
+    /// <summary>Fits every problem of the batch.</summary>
+    /// <param name="objective">The problems.</param>
+    /// <param name="theta0">Start, [parameters] (shared) or [batch, parameters]; null starts at 0 (every hyperparameter 1, scikit-learn's defaults).</param>
+    /// <param name="options">Restarts, bounds, tolerances, progress.</param>
+    /// <exception cref="ArgumentException">θ₀ has the wrong length (the message gives θ's order) or lies outside the bounds.</exception>
+    /// <exception cref="GpFitDivergedException">No start of a problem reached a finite NLL.</exception>
+    public static GpFitResult Fit<T>(GpObjective<T> objective, double[]? theta0, GpFitOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        options ??= new GpFitOptions();
+        int b = objective.Batch, p = objective.Parameters;
+        theta0 ??= new double[p];
+        if (theta0.Length != p && theta0.Length != b * p)
+            throw new ArgumentException($"GpFit: θ₀ holds {theta0.Length} values; expected {p} ({objective.Order}) or batch × {p}.");
+        var theta = new double[b * p];
+        var nll = new double[b];
+        var evaluations = new int[b];
+        var jitter = new double[b];
+        var lower = Vector.Build.Dense(p, options.LowerBound);
+        var upper = Vector.Build.Dense(p, options.UpperBound);
+        for (int e = 0; e < b; e++)
+        {
+            var start = theta0.Length == p ? theta0 : theta0[(e * p)..((e + 1) * p)];
+            var starts = new List<double[]> { start.Select(v => Math.Clamp(v, options.LowerBound, options.UpperBound)).ToArray() };
+            var rng = new Random(HashCode.Combine(options.Seed, e));
+            for (int r = 0; r < options.Restarts; r++)
+                starts.Add(Enumerable.Range(0, p).Select(_ => options.LowerBound + (options.UpperBound - options.LowerBound) * rng.NextDouble()).ToArray());
+
+            double best = double.PositiveInfinity;
+            double[]? bestTheta = null;
+            double bestJitter = 0;
+            string? lastFailure = null;
+            for (int s = 0; s < starts.Count; s++)
+            {
+                int count = 0;
+                double startBest = double.PositiveInfinity;
+                // The objective is scaled by 1/max(1, ‖∇f(start of the round)‖∞): BFGS's first step,
+                // −H₀·∇f with H₀ = I, then moves θ by at most about 1 in log space (as L-BFGS-B's
+                // first step does) instead of jumping across basins to the bounds.
+                double scale = 1;
+                var function = ObjectiveFunction.Gradient(v =>
+                {
+                    count++;
+                    var point = v.ToArray();
+                    try
+                    {
+                        var r = objective.Evaluate(point, e, e + 1, gradient: true);
+                        double value = r.Nll[0];
+                        if (!double.IsFinite(value) || r.Gradient!.Any(g => !double.IsFinite(g)))
+                            throw new GpFitDivergedException($"the NLL or its gradient is not finite at θ = [{Format(point)}]");
+                        if (value < best)
+                        {
+                            best = value;
+                            bestTheta = point;
+                            bestJitter = r.Jitter[0];
+                        }
+                        startBest = Math.Min(startBest, value);
+                        return (value * scale, Vector.Build.DenseOfArray(r.Gradient!) * scale);
+                    }
+                    catch (JitterExhaustedException x)
+                    {
+                        // A point the covariance cannot take: steer the line search away from it.
+                        lastFailure = x.Message;
+                        return (double.MaxValue, Vector.Build.Dense(p));
+                    }
+                });
+                // BFGS restarted from the best point until a round gains nothing: MathNet's bounded
+                // BFGS can stop early (a line search that fails, a stale curvature estimate).
+                string exit = "";
+                var from = starts[s];
+                for (int round = 0; round < MaxRounds; round++)
+                {
+                    double before = best;
+                    try
+                    {
+                        var g0 = objective.Evaluate(from, e, e + 1, gradient: true).Gradient!;
+                        scale = 1 / Math.Max(1, g0.Max(Math.Abs));
+                        var minimizer = new BfgsBMinimizer(options.GradientTolerance, 1e-12, 1e-12, options.MaxIterations);
+                        var result = minimizer.FindMinimum(function, lower, upper, Vector.Build.DenseOfArray(from));
+                        exit = result.ReasonForExit.ToString();
+                    }
+                    catch (Exception x) when (x is OptimizationException or MaximumIterationsException or GpFitDivergedException or ArgumentException or JitterExhaustedException)
+                    {
+                        // MathNet stops with an exception when its line search cannot improve (often at
+                        // the optimum, within rounding): the best point seen stands.
+                        exit = x is GpFitDivergedException ? $"diverged: {x.Message}" : $"stopped: {x.Message}";
+                        lastFailure = x.Message;
+                    }
+                    if (bestTheta is null || !(before - best > 1e-10 * Math.Max(1, Math.Abs(best)))) break;
+                    from = bestTheta;
+                }
+                evaluations[e] += count;
+                options.Progress?.Invoke($"problem {e}: start {s} ({(s == 0 ? "θ₀" : "random")}) → NLL {startBest:F6} after {count} evaluations ({exit})");
+            }
+            if (bestTheta is null)
+                throw new GpFitDivergedException($"GpFit: batch element {e}: the fit diverged: no start reached a finite NLL ({lastFailure ?? "no evaluation succeeded"}).");
+            Array.Copy(bestTheta, 0, theta, e * p, p);
+            nll[e] = best;
+            jitter[e] = bestJitter;
+        }
+        return new GpFitResult(theta, nll, evaluations, jitter);
+    }
+
+    private static string Format(double[] v) => string.Join(", ", v.Select(x => x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)));
+}

@@ -1,0 +1,278 @@
+using System.CommandLine;
+using System.Globalization;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+using GpuAD.Tool.Cli;
+using Device = GpuAD.Kernels.Device;
+
+namespace GpuAD.Tool.Commands;
+
+/// <summary>
+/// <c>gpuad gp nll</c> and <c>gpuad gp fit</c>: Gaussian-process regression on .npy data with
+/// scikit-learn's model <c>ConstantKernel * Kernel + WhiteKernel</c> and its θ order.
+/// </summary>
+internal static class GpCommand
+{
+    private const string ThetaOrder = "θ = natural logs of (signal variance, lengthscale — d of them with --ard, else one —, noise variance)";
+
+    public static Command Create() => new("gp", $"""
+        Gaussian-process regression from data: K = s²·k(X, X) + σ²·I with k = RBF or Matérn
+        (ν = ½, 3⁄2, 5⁄2) in scikit-learn's parametrization, NLL = ½·yᵀK⁻¹y + ½·log det K + (n/2)·log 2π.
+        {ThetaOrder} (scikit-learn's order for ConstantKernel * Kernel + WhiteKernel).
+        """)
+    {
+        Nll(),
+        Fit(),
+    };
+
+    private sealed record Options(Option<string> X, Option<string> Y, Option<string> Kernel, Option<bool> Ard, Option<string> Out, Option<string> DType, Option<string?> Device);
+
+    private static Options Common(string outDescription) => new(
+        new Option<string>("--x") { Description = "Inputs X (.npy): [n, d] or [batch, n, d]", HelpName = "PATH", Required = true },
+        new Option<string>("--y") { Description = "Targets y (.npy): [n], [n, 1] or [batch, n, 1]", HelpName = "PATH", Required = true },
+        new Option<string>("--kernel") { Description = "rbf, matern12, matern32 or matern52", HelpName = "KERNEL", Required = true },
+        new Option<bool>("--ard") { Description = "One lengthscale per input dimension [default: one shared]" },
+        new Option<string>("--out") { Description = outDescription, HelpName = "DIR", Required = true },
+        CommonOptions.DType(),
+        CommonOptions.Device());
+
+    private static Command Nll()
+    {
+        var o = Common("Directory for nll.npy and grad_theta.npy");
+        var theta = new Option<string>("--theta") { Description = $"θ (.npy): [p] or [batch, p]; {ThetaOrder}", HelpName = "PATH", Required = true };
+        var repeat = new Option<int>("--repeat") { Description = "Time N more evaluations after the first (which compiles the kernels) and print their median", HelpName = "N", DefaultValueFactory = _ => 0 };
+        var command = new Command("nll", $"""
+            The negative log marginal likelihood and its gradient with respect to θ, computed on the
+            device: writes DIR/nll.npy ([] or [batch]) and DIR/grad_theta.npy ([p] or [batch, p]), float64.
+            {ThetaOrder}.
+            """) { o.X, o.Y, o.Kernel, o.Ard, theta, o.Out, o.DType, o.Device, repeat };
+        command.SetAction(Report.Guard(parse =>
+        {
+            var data = GpData.Read(parse.GetValue(o.X)!, parse.GetValue(o.Y)!, parse.GetValue(o.Kernel)!, parse.GetValue(o.Ard));
+            var type = CommonOptions.ParseDType(parse.GetValue(o.DType)!);
+            int repeats = CommonOptions.Positive("--repeat", parse.GetValue(repeat), min: 0, max: 10_000);
+            string outDir = PrepareOut(parse.GetValue(o.Out)!);
+            var th = data.Theta("--theta", parse.GetValue(theta)!);
+            using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
+            var r = type == DType.F32 ? Evaluate<float>(device, data, th, repeats) : Evaluate<double>(device, data, th, repeats);
+            WriteAtomic(Path.Combine(outDir, "nll.npy"), r.Nll, data.Batched ? [data.Batch] : []);
+            WriteAtomic(Path.Combine(outDir, "grad_theta.npy"), r.Gradient!, data.Batched ? [data.Batch, data.P] : [data.P]);
+            for (int b = 0; b < data.Batch; b++)
+                Terminal.Line($"{(data.Batched ? $"element {b}: " : "")}NLL {r.Nll[b].ToString("R", CultureInfo.InvariantCulture)}{(r.Jitter[b] > 0 ? $" (jitter {r.Jitter[b]:G3} added to K's diagonal)" : "")}");
+            Terminal.Line($"wrote {Path.Combine(outDir, "nll.npy")} and {Path.Combine(outDir, "grad_theta.npy")}");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static GpEvaluation Evaluate<T>(Device device, GpData data, double[] theta, int repeats) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var objective = data.Objective<T>(device);
+        var first = objective.Evaluate(theta, 0, data.Batch, gradient: true);
+        if (repeats == 0) return first;
+        // Wall time of the whole evaluation as a user sees it: distances, kernel, Cholesky, backward
+        // and the copies of the NLL and gradient to the host.
+        var ms = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            objective.Evaluate(theta, 0, data.Batch, gradient: true);
+            ms[i] = clock.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(ms);
+        Terminal.Line($"NLL and gradient: median {ms[repeats / 2].ToString("F1", CultureInfo.InvariantCulture)} ms over {repeats} evaluations (min {ms[0].ToString("F1", CultureInfo.InvariantCulture)} ms), after a first evaluation that compiled the kernels");
+        return first;
+    }
+
+    private static Command Fit()
+    {
+        var o = Common("Directory for theta.npy, nll.npy and (for d = 1) fit.png");
+        var theta0 = new Option<string?>("--theta0") { Description = $"Start θ₀ (.npy): [p] or [batch, p] [default: zeros, every hyperparameter 1]", HelpName = "PATH" };
+        var restarts = new Option<int>("--restarts") { Description = "Extra random starts per problem, log-uniform within the bounds [1e−5, 1e5]", HelpName = "R", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random starts", HelpName = "S", DefaultValueFactory = _ => 1 };
+        var command = new Command("fit", $"""
+            Maximum marginal likelihood: bounded BFGS (MathNet.Numerics) on θ within [log 1e−5, log 1e5]
+            (scikit-learn's default bounds), NLL and gradient from the device, from θ₀ and R random
+            starts; the best optimum per problem is kept. Writes DIR/theta.npy ([p] or [batch, p]),
+            DIR/nll.npy and, for one input dimension, DIR/fit.png (data, posterior mean, ±2σ band).
+            {ThetaOrder}.
+            """) { o.X, o.Y, o.Kernel, o.Ard, theta0, restarts, seed, o.Out, o.DType, o.Device };
+        command.SetAction(Report.Guard(parse =>
+        {
+            var data = GpData.Read(parse.GetValue(o.X)!, parse.GetValue(o.Y)!, parse.GetValue(o.Kernel)!, parse.GetValue(o.Ard));
+            var type = CommonOptions.ParseDType(parse.GetValue(o.DType)!);
+            int r = CommonOptions.Positive("--restarts", parse.GetValue(restarts), min: 0, max: 1000);
+            string outDir = PrepareOut(parse.GetValue(o.Out)!);
+            var start = parse.GetValue(theta0) is { } t0 ? data.Theta("--theta0", t0) : null;
+            using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
+            Terminal.Line($"device   {CommonOptions.Describe(device)}");
+            Terminal.Line($"data     {data.Batch} × {data.N} points in {data.D} dimension(s), kernel {data.KernelName}{(data.Ard ? " (ARD)" : "")}");
+            return type == DType.F32
+                ? RunFit<float>(device, data, start, r, parse.GetValue(seed), outDir)
+                : RunFit<double>(device, data, start, r, parse.GetValue(seed), outDir);
+        }));
+        return command;
+    }
+
+    private static int RunFit<T>(Device device, GpData data, double[]? start, int restarts, int seed, string outDir) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var objective = data.Objective<T>(device);
+        var result = GpFit.Fit(objective, start, new GpFitOptions(restarts, seed, Progress: Terminal.Line));
+        for (int b = 0; b < data.Batch; b++)
+        {
+            var th = result.Theta.AsSpan(b * data.P, data.P).ToArray();
+            string ls = string.Join(", ", th[1..^1].Select(v => Math.Exp(v).ToString("G6", CultureInfo.InvariantCulture)));
+            Terminal.Line($"{(data.Batched ? $"element {b}: " : "")}signal variance {Math.Exp(th[0]):G6}, lengthscale{(th.Length > 3 ? "s" : "")} {ls}, noise variance {Math.Exp(th[^1]):G6}; NLL {result.Nll[b]:F6}{(result.Jitter[b] > 0 ? $" (jitter {result.Jitter[b]:G3})" : "")}");
+        }
+        WriteAtomic(Path.Combine(outDir, "theta.npy"), result.Theta, data.Batched ? [data.Batch, data.P] : [data.P]);
+        WriteAtomic(Path.Combine(outDir, "nll.npy"), result.Nll, data.Batched ? [data.Batch] : []);
+        if (data.D == 1 && data.Batch > 0)
+        {
+            string png = Path.Combine(outDir, "fit.png");
+            GpPlot.Save<T>(device, png, data.X[..data.N], data.Y[..data.N], data.Kernel, result.Theta[..data.P], result.Jitter[0],
+                $"gpuad gp fit: {data.KernelName}{(data.Batched ? ", batch element 0" : "")}", "x", "y");
+            Terminal.Line($"wrote {png}");
+        }
+        Terminal.Line($"wrote {Path.Combine(outDir, "theta.npy")} and {Path.Combine(outDir, "nll.npy")}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Creates --out (or checks it is a directory) before any work.</summary>
+    internal static string PrepareOut(string dir)
+    {
+        if (string.IsNullOrWhiteSpace(dir)) throw new UsageException("--out is empty; give a directory.");
+        if (File.Exists(dir)) throw new ToolFailureException($"--out '{dir}' is a file; give a directory.");
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new ToolFailureException($"--out '{dir}' cannot be created: {e.Message}");
+        }
+        return dir;
+    }
+
+    /// <summary>Writes a float64 .npy through a temporary file in the same folder, then renames it.</summary>
+    internal static void WriteAtomic(string path, double[] data, int[] shape)
+    {
+        string tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            Npy.Write<double>(tmp, data, shape);
+            File.Move(tmp, path, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(tmp)) File.Delete(tmp);
+        }
+    }
+
+    /// <summary>The arrays of a gp verb, validated: X [batch, n, d], y [batch, n], the kernel.</summary>
+    private sealed record GpData(double[] X, double[] Y, int Batch, int N, int D, bool Batched, StationaryKernel Kernel, string KernelName, bool Ard)
+    {
+        public int P => Ard ? D + 2 : 3;
+
+        private string Order => Ard
+            ? $"log signal variance, {D} log lengthscales (one per dimension), log noise variance"
+            : "log signal variance, log lengthscale, log noise variance";
+
+        public GpObjective<T> Objective<T>(Device device) where T : unmanaged, IFloatingPointIeee754<T> =>
+            new(device, X, Y, Batch, N, D, Kernel, Ard);
+
+        public static GpData Read(string xPath, string yPath, string kernelName, bool ard)
+        {
+            var kernel = kernelName.Trim().ToLowerInvariant() switch
+            {
+                "rbf" => StationaryKernel.Rbf,
+                "matern12" => StationaryKernel.Matern12,
+                "matern32" => StationaryKernel.Matern32,
+                "matern52" => StationaryKernel.Matern52,
+                _ => throw new UsageException($"--kernel '{kernelName}' is not one of rbf, matern12, matern32, matern52."),
+            };
+            var x = Npy.Read(xPath);
+            var y = Npy.Read(yPath);
+            int batch, n, d;
+            bool batched;
+            switch (x.Shape.Length)
+            {
+                case 2: (batch, n, d, batched) = (1, x.Shape[0], x.Shape[1], false); break;
+                case 3: (batch, n, d, batched) = (x.Shape[0], x.Shape[1], x.Shape[2], true); break;
+                default: throw new ToolFailureException($"--x {xPath}: X must be [n, d] or [batch, n, d], got [{string.Join(", ", x.Shape)}].");
+            }
+            if (d < 1) throw new ToolFailureException($"--x {xPath}: X has no input dimensions (d = 0).");
+            bool yFits = batched
+                ? y.Shape.Length == 3 && y.Shape[0] == batch && y.Shape[2] == 1 || y.Shape.Length == 2 && y.Shape[0] == batch
+                : y.Shape.Length == 1 || y.Shape.Length == 2 && y.Shape[1] == 1;
+            int yPoints = y.Shape.Length switch { 1 => y.Shape[0], 2 => batched ? y.Shape[1] : y.Shape[0], 3 => y.Shape[1], _ => -1 };
+            if (!yFits)
+                throw new ToolFailureException($"--y {yPath}: y must be {(batched ? $"[{batch}, n, 1] for X [{batch}, n, d]" : "[n] or [n, 1]")}, got [{string.Join(", ", y.Shape)}].");
+            if (yPoints != n)
+                throw new ToolFailureException($"--x and --y have different lengths: X has {n} points but y has {yPoints}.");
+            var xs = x.ToDouble();
+            var ys = y.ToDouble();
+            Finite("--x", xPath, xs, n, d);
+            Finite("--y", yPath, ys, n, 1);
+            return new GpData(xs, ys, batch, n, d, batched, kernel, kernelName.Trim().ToLowerInvariant(), ard);
+        }
+
+        public double[] Theta(string option, string path)
+        {
+            var t = Npy.Read(path);
+            var v = t.ToDouble();
+            bool ok = t.Shape.Length == 1 && t.Shape[0] == P || t.Shape.Length == 2 && t.Shape[0] == Batch && t.Shape[1] == P;
+            if (!ok)
+                throw new ToolFailureException($"{option} {path}: θ is [{string.Join(", ", t.Shape)}] but the {KernelName} kernel{(Ard ? $" with --ard in {D} dimensions" : "")} takes {P} values, in this order: {Order}{(Batched ? $" ([{P}] or [{Batch}, {P}])" : "")}.");
+            Finite(option, path, v, 1, P);
+            return t.Shape.Length == 1 && Batch > 1 ? Enumerable.Range(0, Batch).SelectMany(_ => v).ToArray() : v;
+        }
+
+        private static void Finite(string option, string path, double[] data, int rows, int cols)
+        {
+            int i = Array.FindIndex(data, v => !double.IsFinite(v));
+            if (i < 0) return;
+            int per = rows * cols, b = i / per, r = i % per;
+            throw new ToolFailureException($"{option} {path}: element [{b}, {r / cols}, {r % cols}] is {data[i].ToString(CultureInfo.InvariantCulture)}; every value must be finite.");
+        }
+    }
+}
+
+/// <summary>The d = 1 plot of a GP fit: data, posterior mean and a ±2σ band of the latent function.</summary>
+internal static class GpPlot
+{
+    public static void Save<T>(Device device, string path, double[] x, double[] y, StationaryKernel kernel, double[] theta, double jitter,
+        string title, string xLabel, string yLabel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, m = 400;
+        double lo = x.Min(), hi = x.Max(), pad = 0.05 * Math.Max(hi - lo, 1e-12);
+        var grid = Enumerable.Range(0, m).Select(i => lo - pad + (hi - lo + 2 * pad) * i / (m - 1)).ToArray();
+        // Centre x so the single precision case keeps its digits (a stationary kernel only sees differences).
+        double centre = 0.5 * (lo + hi);
+        T[] C(IEnumerable<double> v) => v.Select(T.CreateChecked).ToArray();
+        using var tape = new Tape(device);
+        var th = new GpTheta<T>(tape.Constant(C(theta[..1]), new Shape(1, 1, 1)), tape.Constant(C(theta[1..^1]), new Shape(1, 1, theta.Length - 2)), tape.Constant(C(theta[^1..]), new Shape(1, 1, 1)));
+        var (mean, variance) = GaussianProcess.Predict(tape.Constant(C(x.Select(v => v - centre)), new Shape(1, n, 1)), tape.Constant(C(y), new Shape(1, n, 1)),
+            tape.Constant(C(grid.Select(v => v - centre)), new Shape(1, m, 1)), kernel, th, jitter: jitter > 0 ? [jitter] : null);
+        var mu = mean.ToArray().Select(double.CreateChecked).ToArray();
+        var sd = variance.ToArray().Select(v => Math.Sqrt(Math.Max(double.CreateChecked(v), 0))).ToArray();
+        var plot = new ScottPlot.Plot();
+        var band = plot.Add.FillY(grid, mu.Select((v, i) => v - 2 * sd[i]).ToArray(), mu.Select((v, i) => v + 2 * sd[i]).ToArray());
+        band.FillColor = ScottPlot.Colors.SteelBlue.WithAlpha(0.25);
+        band.LegendText = "±2σ (latent)";
+        var line = plot.Add.Scatter(grid, mu);
+        line.MarkerSize = 0;
+        line.LineWidth = 2;
+        line.Color = ScottPlot.Colors.SteelBlue;
+        line.LegendText = "posterior mean";
+        var points = plot.Add.ScatterPoints(x, y);
+        points.Color = ScottPlot.Colors.Black;
+        points.MarkerSize = 3;
+        points.LegendText = "data";
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = v => v.ToString("G6", CultureInfo.InvariantCulture) };
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.ShowLegend();
+        plot.SavePng(path, 1000, 500);
+    }
+}
