@@ -37,6 +37,8 @@ public sealed class GpFitDivergedException(string message) : GpuADException(mess
 /// </summary>
 public static class GpFit
 {
+    private const int MaxRounds = 8;
+
     /// <summary>Fits every problem of the batch.</summary>
     /// <param name="objective">The problems.</param>
     /// <param name="theta0">Start, [parameters] (shared) or [batch, parameters]; null starts at 0 (every hyperparameter 1, scikit-learn's defaults).</param>
@@ -72,6 +74,10 @@ public static class GpFit
             {
                 int count = 0;
                 double startBest = double.PositiveInfinity;
+                // The objective is scaled by 1/max(1, ‖∇f(start of the round)‖∞): BFGS's first step,
+                // −H₀·∇f with H₀ = I, then moves θ by at most about 1 in log space (as L-BFGS-B's
+                // first step does) instead of jumping across basins to the bounds.
+                double scale = 1;
                 var function = ObjectiveFunction.Gradient(v =>
                 {
                     count++;
@@ -89,7 +95,7 @@ public static class GpFit
                             bestJitter = r.Jitter[0];
                         }
                         startBest = Math.Min(startBest, value);
-                        return (value, Vector.Build.DenseOfArray(r.Gradient!));
+                        return (value * scale, Vector.Build.DenseOfArray(r.Gradient!) * scale);
                     }
                     catch (JitterExhaustedException x)
                     {
@@ -98,19 +104,30 @@ public static class GpFit
                         return (double.MaxValue, Vector.Build.Dense(p));
                     }
                 });
-                string exit;
-                try
+                // BFGS restarted from the best point until a round gains nothing: MathNet's bounded
+                // BFGS can stop early (a line search that fails, a stale curvature estimate).
+                string exit = "";
+                var from = starts[s];
+                for (int round = 0; round < MaxRounds; round++)
                 {
-                    var minimizer = new BfgsBMinimizer(options.GradientTolerance, 1e-10, 1e-10, options.MaxIterations);
-                    var result = minimizer.FindMinimum(function, lower, upper, Vector.Build.DenseOfArray(starts[s]));
-                    exit = result.ReasonForExit.ToString();
-                }
-                catch (Exception x) when (x is OptimizationException or MaximumIterationsException or GpFitDivergedException or ArgumentException)
-                {
-                    // MathNet stops with an exception when its line search cannot improve (often at
-                    // the optimum, within rounding): the best point seen stands.
-                    exit = x is GpFitDivergedException ? $"diverged: {x.Message}" : $"stopped: {x.Message}";
-                    lastFailure = x.Message;
+                    double before = best;
+                    try
+                    {
+                        var g0 = objective.Evaluate(from, e, e + 1, gradient: true).Gradient!;
+                        scale = 1 / Math.Max(1, g0.Max(Math.Abs));
+                        var minimizer = new BfgsBMinimizer(options.GradientTolerance, 1e-12, 1e-12, options.MaxIterations);
+                        var result = minimizer.FindMinimum(function, lower, upper, Vector.Build.DenseOfArray(from));
+                        exit = result.ReasonForExit.ToString();
+                    }
+                    catch (Exception x) when (x is OptimizationException or MaximumIterationsException or GpFitDivergedException or ArgumentException or JitterExhaustedException)
+                    {
+                        // MathNet stops with an exception when its line search cannot improve (often at
+                        // the optimum, within rounding): the best point seen stands.
+                        exit = x is GpFitDivergedException ? $"diverged: {x.Message}" : $"stopped: {x.Message}";
+                        lastFailure = x.Message;
+                    }
+                    if (bestTheta is null || !(before - best > 1e-10 * Math.Max(1, Math.Abs(best)))) break;
+                    from = bestTheta;
                 }
                 evaluations[e] += count;
                 options.Progress?.Invoke($"problem {e}: start {s} ({(s == 0 ? "θ₀" : "random")}) → NLL {startBest:F6} after {count} evaluations ({exit})");

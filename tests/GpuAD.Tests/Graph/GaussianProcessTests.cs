@@ -161,6 +161,18 @@ public sealed class GaussianProcessTests(DeviceFixture devices)
         TestData.AssertClose(c.Var, variance.ToArray(), 1e-9, $"{name}: predictive variance");
     }
 
+    [Theory]
+    [MemberData(nameof(SklearnCases))]
+    public void FitReachesScikitLearnsOptimumFromTheSameStart(string name)
+    {
+        var c = SklearnGolden.Load(name);
+        double sklearn = Npy.Read(Path.Combine(Golden.Root, "gp-sklearn", name, "fit_nll.npy")).ToDouble()[0];
+        using var objective = new GpObjective<double>(devices.Cpu, c.X, c.Y, 1, c.N, c.D, c.Kernel, c.Ard);
+        var r = GpFit.Fit(objective, c.Theta);
+        Assert.True(r.Nll[0] <= sklearn + 1e-6 * Math.Max(1, Math.Abs(sklearn)), $"{name}: GpuAD reached {r.Nll[0]:R}, scikit-learn {sklearn:R}");
+        Assert.True(r.Nll[0] < c.Nll, $"{name}: the fit did not improve on the start");
+    }
+
     [Fact]
     public void JitterRescuesOnlyTheElementThatNeedsItAndSaysHowMuch()
     {

@@ -1,68 +1,89 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using GpuAD.Distributed;
 using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
-using GpuAD.Tool.Ops;
 using Device = GpuAD.Kernels.Device;
 
 namespace GpuAD.Tool.Commands;
 
 /// <summary>
-/// <c>gpuad demo</c>: batched Gaussian-process regression. Fits the hyperparameters of an RBF
-/// kernel to synthetic data by gradient steps on the negative log marginal likelihood, with the
-/// gradient taken through the graph (Cholesky and its backward on the device), then checks one
-/// gradient component against central differences in float64.
+/// <c>gpuad demo</c>: batched Gaussian-process regression on real data — windows of the weekly
+/// Mauna Loa CO₂ record — with the NLL and its gradient from the device, fitted by bounded BFGS
+/// (or Adam when a learning rate is given), then a derivative check that allows for the finite
+/// difference's own error.
 /// </summary>
+/// <remarks>
+/// Structure: <see cref="GpObjective{T}"/> evaluates the NLL and its gradient for a contiguous
+/// slice [lo, hi) of the batch; the optimizer's state (θ, Adam's moments, BFGS's memory) lives on
+/// the host, outside it, and is updated in batch order — so a sharded run can evaluate one slice
+/// per process and combine the slices in a fixed order with the same result.
+/// </remarks>
 internal static class DemoCommand
 {
-    private const int CpuPoints = 512, GpuPoints = 2048;
+    private const int CpuPoints = 256, GpuPoints = 2048;
+    private const int DefaultAdamSteps = 20, DefaultBfgsIterations = 100;
 
-    // The data: y = sin(x) + ε, ε ~ N(0, NoiseStd²): unit amplitude, length scale about 1.
-    private const double NoiseStd = 0.1;
+    // Matérn 5/2 on calendar years (centred per window), output scale and white noise: θ = (log s², log ℓ, log σ²).
+    private const StationaryKernel Kernel = StationaryKernel.Matern52;
 
-    // A deliberately wrong start: too short a length scale, too much signal and noise.
-    private static readonly (double Lengthscale, double Signal, double Noise) Start = (0.2, 4.0, 1.0);
+    // Start: unit signal and noise variance, a lengthscale of one year (scikit-learn's defaults).
+    private static readonly double[] Start = [0, 0, 0];
 
-    // Central differences on log ℓ: truncation O(h²), rounding O(ε·NLL/h).
-    private const double SpotCheckStep = 1e-5;
-    private const double SpotCheckTolerance = 1e-6;
+    // Bounds of every log-hyperparameter (scikit-learn's defaults, 1e−5 … 1e5).
+    private const double Lower = -11.512925464970229, Upper = 11.512925464970229;
 
     public static Command Create()
     {
-        var n = new Option<int?>("--n") { HelpName = "N", Description = $"Points per batch element [default: {CpuPoints} on the CPU, {GpuPoints} on a GPU]" };
-        var batch = new Option<int>("--batch") { HelpName = "N", Description = "Independent regression problems, each with its own hyperparameters", DefaultValueFactory = _ => 8 };
-        var steps = new Option<int>("--steps") { HelpName = "N", Description = "Adam steps on the log-hyperparameters", DefaultValueFactory = _ => 8 };
-        var rate = new Option<double>("--learning-rate") { HelpName = "RATE", Description = "Adam's step size (in log space)", DefaultValueFactory = _ => 0.1 };
+        var n = new Option<int?>("--n") { HelpName = "N", Description = $"Weeks per window (points per problem) [default: {CpuPoints} on the CPU, {GpuPoints} on a GPU; at most {Co2.Weeks}]" };
+        var batch = new Option<int>("--batch") { HelpName = "N", Description = "Windows of the record, each its own GP problem with its own hyperparameters", DefaultValueFactory = _ => 8 };
+        var steps = new Option<int?>("--steps") { HelpName = "N", Description = $"Adam steps, or BFGS iterations per problem [default: {DefaultAdamSteps} Adam steps, {DefaultBfgsIterations} BFGS iterations]" };
+        var rate = new Option<double?>("--learning-rate") { HelpName = "RATE", Description = "Adam's step size in log space; giving it selects Adam [default: 0.1 with --optimizer adam]" };
+        var optimizer = new Option<string?>("--optimizer") { HelpName = "bfgs|adam", Description = "bounded BFGS (MathNet.Numerics) or Adam [default: bfgs, adam when --learning-rate is given]" };
+        var plot = new Option<string?>("--plot") { HelpName = "PATH", Description = "Where to write the plot of window 0 [default: gpuad-demo-fit.png in the temporary directory]" };
         var device = CommonOptions.Device();
         var dtype = CommonOptions.DType();
         var seed = CommonOptions.Seed();
-        var distributed = new Option<bool>("--distributed") { Description = "Run on the MPI ranks mpirun started: the batch is split across them, rank 0 prints (mpirun -np N gpuad demo --distributed …)" };
+        seed.Description = "Seed of the windows' positions";
+        var distributed = new Option<bool>("--distributed") { Description = "Run on the MPI ranks mpirun started: each rank fits a contiguous part of the batch, rank 0 prints (mpirun -np N gpuad demo --distributed …)" };
         var json = new Option<string?>("--json") { HelpName = "FILE", Description = "Write the NLL of every step and the final hyperparameters and NLLs to FILE (JSON)" };
-        var corrupt = new Option<int?>("--corrupt-element") { HelpName = "K", Hidden = true, Description = "Make batch element K's covariance NaN (not positive-definite): exercises the failure path" };
+        var corrupt = new Option<int?>("--corrupt-element") { HelpName = "K", Hidden = true, Description = "Start window K from a NaN hyperparameter: exercises the failure path of one problem" };
         var command = new Command("demo", $"""
-            Batched Gaussian-process regression on synthetic data, the job GpuAD is for.
-            For each of --batch problems: n points x ~ U[0, 10], y = sin(x) + N(0, {NoiseStd}²).
-            Model: Σ = s²·exp(−(xᵢ − xⱼ)²/(2ℓ²)) + σ²·I, with ℓ, s², σ² log-parametrized [batch, 1, 1].
-            Loss: NLL = ½·yᵀΣ⁻¹y + ½·log det Σ + (n/2)·log 2π per problem; its gradient with respect
-            to the three hyperparameters comes from the graph (Cholesky, triangular solves and their
-            backward rules on the device). Adam steps from a wrong start (ℓ = {Start.Lengthscale},
-            s² = {Start.Signal}, σ² = {Start.Noise}) print the NLL falling, then one gradient component is
-            checked against central differences in float64 (exit code 3 if it fails).
-            With --distributed under mpirun, each rank takes a contiguous part of the batch; the
-            per-element results are gathered in rank order, so the run gives the same numbers as
-            one process. --json FILE writes the per-step NLL and the final hyperparameters.
-            """) { n, batch, steps, rate, device, dtype, seed, distributed, json, corrupt };
+            Batched Gaussian-process regression on real data, the job GpuAD is for: --batch windows of
+            --n consecutive weeks of the Mauna Loa CO₂ record (NOAA, weekly, 1958–2001, as shipped by
+            statsmodels), at seeded positions, each its own problem. Model: Matérn 5/2 in the calendar
+            year (centred per window) with output scale and white noise, K = s²·k(x, x) + σ²·I, ppm
+            standardized per window; NLL = ½·yᵀK⁻¹y + ½·log det K + (n/2)·log 2π, its gradient with
+            respect to θ = (log s², log ℓ, log σ²) from the device (distances, kernel, Cholesky and
+            their backward rules). Every problem starts from s² = 1, ℓ = 1 year, σ² = 1 and is fitted
+            within [1e−5, 1e5] by bounded BFGS, or by Adam with --learning-rate. Prints the progress,
+            the fitted hyperparameters and the final NLL, plots window 0, then checks the gradient of
+            window 0 at the start and at the optimum against Richardson-extrapolated central
+            differences in float64, allowing for their own truncation and rounding error (exit code 3
+            if it fails). A run whose NLL rises, or whose steps overshoot the whole bounded range, is
+            reported as diverged. With --distributed under mpirun, each rank fits a contiguous part of
+            the batch and the results are gathered in rank order: the numbers of one process.
+            --json FILE writes the NLL of every step and the final hyperparameters.
+            """) { n, batch, steps, rate, optimizer, plot, device, dtype, seed, distributed, json, corrupt };
         command.SetAction(Report.Guard(parse =>
         {
             var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);
             int b = CommonOptions.Positive("--batch", parse.GetValue(batch), max: 4096);
-            int s = CommonOptions.Positive("--steps", parse.GetValue(steps), max: 100_000);
-            double lr = parse.GetValue(rate);
-            if (!(lr > 0 && double.IsFinite(lr))) throw new UsageException($"--learning-rate {lr} must be a positive number.");
+            double? lr = parse.GetValue(rate);
+            if (lr is double l && !(l > 0 && double.IsFinite(l))) throw new UsageException($"--learning-rate {l} must be a positive number.");
+            bool adam = (parse.GetValue(optimizer)?.Trim().ToLowerInvariant()) switch
+            {
+                null => lr is not null,
+                "adam" => true,
+                "bfgs" or "lbfgs" or "l-bfgs" => lr is null ? false : throw new UsageException("--learning-rate applies to --optimizer adam, not bfgs."),
+                var o => throw new UsageException($"--optimizer '{o}' is not bfgs or adam."),
+            };
+            int s = parse.GetValue(steps) is int given ? CommonOptions.Positive("--steps", given, max: 100_000) : adam ? DefaultAdamSteps : DefaultBfgsIterations;
             int? points = parse.GetValue(n);
-            if (points is int p) CommonOptions.Positive("--n", p, min: 2, max: 65536);
+            if (points is int p) CommonOptions.Positive("--n", p, min: 2, max: Co2.Weeks);
+            string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetTempPath(), "gpuad-demo-fit.png");
             string? jsonPath = parse.GetValue(json);
             if (jsonPath is not null) DemoOutput.CheckWritable(jsonPath);
             int? bad = parse.GetValue(corrupt);
@@ -73,7 +94,8 @@ internal static class DemoCommand
             try
             {
                 using var dev = ranks.Agree(() => ranks.OpenDevice(parse.GetValue(device)));
-                var settings = new Settings(points ?? (dev.Kind == DeviceKind.Cuda ? GpuPoints : CpuPoints), b, s, lr, parse.GetValue(seed), jsonPath, bad);
+                int np = points ?? Math.Min(dev.Kind == DeviceKind.Cuda ? GpuPoints : CpuPoints, Co2.Weeks);
+                var settings = new Settings(np, b, s, adam, lr ?? 0.1, parse.GetValue(seed), plotPath, jsonPath, bad);
                 return type == DType.F32 ? Run<float>(ranks, dev, settings) : Run<double>(ranks, dev, settings);
             }
             catch (RankFailedException e)
@@ -92,196 +114,304 @@ internal static class DemoCommand
         return command;
     }
 
-    private sealed record Settings(int N, int Batch, int Steps, double LearningRate, int Seed, string? Json, int? CorruptElement);
+    private sealed record Settings(int N, int Batch, int Steps, bool Adam, double LearningRate, int Seed, string Plot, string? Json = null, int? CorruptElement = null);
 
     private static int Run<T>(Ranks ranks, Device device, Settings s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var total = Stopwatch.StartNew();
         string dtype = typeof(T) == typeof(float) ? "f32" : "f64";
-        Terminal.Heading("GpuAD demo: batched Gaussian-process regression");
+        var data = Co2.Windows(s.Batch, s.N, s.Seed);
+        Terminal.Heading("GpuAD demo: batched Gaussian-process regression on the Mauna Loa CO₂ record");
         Terminal.Line($"device     {CommonOptions.Describe(device)}" + (ranks.Distributed ? $" on rank 0 of {ranks.Size} MPI ranks, each with a contiguous part of the batch" : ""));
-        Terminal.Line($"data       batch {s.Batch} × n {s.N} points, x ~ U[0, 10], y = sin(x) + N(0, {NoiseStd}²), seed {s.Seed}, {dtype}");
-        Terminal.Line($"model      RBF kernel, Σ = s²·exp(−(xᵢ − xⱼ)²/(2ℓ²)) + σ²·I; NLL = ½·yᵀΣ⁻¹y + ½·log det Σ + (n/2)·log 2π");
-        Terminal.Line($"start      ℓ = {Start.Lengthscale}, s² = {Start.Signal}, σ² = {Start.Noise} (the data's noise variance is {NoiseStd * NoiseStd:G3})");
-        Terminal.Line($"optimizer  Adam on log ℓ, log s², log σ² (one set per batch element), step size {s.LearningRate}");
+        Terminal.Line($"data       {s.Batch} windows × {s.N} weeks (seed {s.Seed}), first weeks {string.Join(", ", data.Starts.Take(8).Select(w => Co2.Year(w).ToString("F2", CultureInfo.InvariantCulture)))}{(s.Batch > 8 ? ", …" : "")}; {dtype}");
+        Terminal.Line("model      Matérn 5/2 in years, K = s²·k(x, x) + σ²·I, ppm standardized per window; NLL = ½·yᵀK⁻¹y + ½·log det K + (n/2)·log 2π");
+        Terminal.Line($"optimizer  {(s.Adam ? $"Adam, step size {s.LearningRate.ToString(CultureInfo.InvariantCulture)}, {s.Steps} steps" : $"bounded BFGS (MathNet.Numerics), at most {s.Steps} iterations per window")}, θ = (log s², log ℓ, log σ²) in [log 1e−5, log 1e5], from s² = 1, ℓ = 1 year, σ² = 1");
         Terminal.Line();
 
-        device.EnsureFits<double>(new Shape(s.Batch, s.N, s.N)); // before the host data: the float64 spot check holds Σ's distances too
-        var data = GpData.Generate(s.Batch, s.N, s.Seed);
-        if (s.CorruptElement is int bad) data.SquaredDistances[(long)bad * s.N * s.N] = double.NaN;
+        device.EnsureFits<double>(new Shape(s.Batch, s.N, s.N)); // before the host data: the float64 check holds an n×n matrix per window too
+        var theta = Enumerable.Range(0, s.Batch).SelectMany(_ => Start).ToArray();
+        if (s.CorruptElement is int bad) theta[3 * bad] = double.NaN;
         var shard = ranks.Shard(s.Batch);
-        var local = data.Slice(shard.Start, shard.Count);
-        var nllHistory = new List<double[]>();
-        var theta = new[]
+        var history = new List<double[]>();
+        FitOutcome outcome;
+        using (var objective = new GpObjective<T>(device, data.X, data.Y, s.Batch, s.N, 1, Kernel, ard: false))
         {
-            Filled(s.Batch, Math.Log(Start.Lengthscale)),
-            Filled(s.Batch, Math.Log(Start.Signal)),
-            Filled(s.Batch, Math.Log(Start.Noise)),
-        };
-        var adam = new Adam(theta, s.LearningRate);
-        var stepMs = new List<double>();
-        double firstNll = double.NaN, lastNll = double.NaN;
-
-        using (var problem = new Problem<T>(device, local))
-        {
-            Terminal.Line($"{"step",5}  {"NLL (mean over batch)",22}  {"ℓ",8}  {"s²",8}  {"σ²",8}  {"time",10}");
-            for (int step = 1; step <= s.Steps; step++)
+            var sharded = new Sharded<T>(ranks, shard, objective, data.X, data.Y);
+            try
             {
-                var clock = Stopwatch.StartNew();
-                // This rank's part of every batch element's NLL and gradient, then the whole batch in rank order.
-                var (localNll, localGrad) = ranks.Agree(() => shard.Run(() => problem.Evaluate(Part(theta, shard.Start, shard.Count), gradient: true)));
-                var nll = ranks.Gather(localNll);
-                var grad = localGrad!.Select(ranks.Gather).ToArray();
-                clock.Stop();
-                nllHistory.Add(nll);
-                double mean = nll.Average();
-                if (step == 1) firstNll = mean;
-                lastNll = mean;
-                stepMs.Add(clock.Elapsed.TotalMilliseconds);
-                Terminal.Line($"{step,5}  {mean,22:F4}  {MeanExp(theta[0]),8:F4}  {MeanExp(theta[1]),8:F4}  {MeanExp(theta[2]),8:F4}  {clock.Elapsed.TotalMilliseconds,7:F0} ms"
-                    + (step == 1 ? "  (includes compiling the kernels)" : ""));
-                adam.Step(grad);
+                outcome = s.Adam ? Adam(sharded, theta, s, history) : Bfgs(sharded, theta, s, history);
             }
+            catch (Exception e) when (e is JitterExhaustedException or GpFitDivergedException)
+            {
+                Terminal.Verdict(false, $"The optimization diverged: {e.Message}");
+                Terminal.Line(s.Adam ? "Reduce --learning-rate (Adam's steps are about that size in log space)." : "Try another --seed or fewer --n.");
+                return ExitCodes.Failure;
+            }
+            Terminal.Line();
+            Terminal.Line($"{"window",6}  {"from",8}  {"s²",10}  {"ℓ (years)",10}  {"σ²",10}  {"NLL",12}  jitter");
+            for (int b = 0; b < s.Batch; b++)
+                Terminal.Line($"{b,6}  {Co2.Year(data.Starts[b]),8:F2}  {Math.Exp(theta[3 * b]),10:G4}  {Math.Exp(theta[3 * b + 1]),10:G4}  {Math.Exp(theta[3 * b + 2]),10:G4}  {outcome.FinalNll[b],12:F4}  {(outcome.Jitter[b] > 0 ? outcome.Jitter[b].ToString("G3", CultureInfo.InvariantCulture) : "none")}");
+            Terminal.Line();
+            double first = outcome.FirstNll.Sum(), last = outcome.FinalNll.Sum();
+            Terminal.Line($"Total NLL over the batch: {first:F4} at the start → {last:F4} after fitting ({outcome.Evaluations} evaluations of NLL and gradient, {outcome.Seconds:F1} s).");
+            if (outcome.Diverged is { } why)
+                Terminal.Verdict(false, $"The optimization diverged: {why} Reduce --learning-rate.");
             if (s.Json is not null)
             {
-                var finalNll = ranks.Gather(ranks.Agree(() => shard.Run(() => problem.Evaluate(Part(theta, shard.Start, shard.Count), gradient: false).Nll)));
-                ranks.Agree(() => ranks.IsRoot ? DemoOutput.Write(s.Json, new DemoOutput.Run(
-                    dtype, s.Batch, s.N, s.Steps, s.Seed, s.LearningRate, ranks.Size, nllHistory, finalNll, theta)) : 0);
+                ranks.Agree(() => ranks.IsRoot ? DemoOutput.Write(s.Json, new DemoOutput.Run(dtype, s.Batch, s.N, s.Steps, s.Seed,
+                    s.Adam ? "adam" : "bfgs", s.LearningRate, ranks.Size, history, outcome.FinalNll, theta)) : 0);
+            }
+            if (ranks.IsRoot) // the plot of window 0, rank 0's
+            {
+                try
+                {
+                    GpPlot.Save<T>(device, s.Plot, data.X[..s.N], data.Y[..s.N], Kernel, theta[..3], outcome.Jitter[0],
+                        $"gpuad demo: CO₂ window 0 from {Co2.Year(data.Starts[0]):F2}, Matérn 5/2", "years from the window's centre", "ppm (standardized)");
+                    Terminal.Line($"Plot of window 0: {s.Plot}");
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException or DirectoryNotFoundException)
+                {
+                    Terminal.Line($"The plot could not be written to {s.Plot}: {e.Message}");
+                }
             }
         }
-        Terminal.Line();
-        bool fell = lastNll < firstNll;
-        Terminal.Line(fell
-            ? $"NLL fell from {firstNll:F4} to {lastNll:F4} over {s.Steps} steps."
-            : $"NLL did not fall: {firstNll:F4} → {lastNll:F4} over {s.Steps} steps (try a smaller --learning-rate).");
-        if (stepMs.Count > 1)
-        {
-            var later = stepMs.Skip(1).Order().ToArray();
-            Terminal.Line($"Time per step (forward + backward + copy of the gradient to the host): median {later[later.Length / 2]:F1} ms over steps 2–{s.Steps}; step 1 took {stepMs[0]:F0} ms with kernel compilation.");
-        }
 
-        // Spot check at the final hyperparameters, in float64 whatever the run's dtype, on element 0: rank 0's.
-        var spot = ranks.Agree(() => ranks.IsRoot ? SpotCheck(device, local, Part(theta, 0, local.Batch)) : default);
-        bool pass = ranks.Broadcast(spot.RelativeError <= SpotCheckTolerance);
-        Terminal.Line($"Spot check (float64): ∂NLL/∂log ℓ of batch element 0: graph {spot.Graph:0.0000000000e+00}, central difference (h = {SpotCheckStep:0e+00}) {spot.FiniteDifference:0.0000000000e+00}");
-        Terminal.Verdict(pass, $"relative error {spot.RelativeError:0.00e+00}: {(pass ? "PASS" : "FAIL")} (tolerance {SpotCheckTolerance:0e+00})");
+        // The derivative check, in float64 whatever the run's dtype, at the start and at the fitted θ of window 0 (rank 0's).
+        bool pass = ranks.Broadcast(ranks.Agree(() => !ranks.IsRoot || Check(device, data.X, data.Y, theta, s.N)));
         Terminal.Line($"Total {total.Elapsed.TotalSeconds:F1} s.");
         return pass ? ExitCodes.Success : ExitCodes.CheckFailed;
     }
 
-    private static (double Graph, double FiniteDifference, double RelativeError) SpotCheck(Device device, GpData data, double[][] theta)
+    /// <summary>The derivative check of window 0 (x and y begin with it), at the start and at the fitted θ; prints its verdicts.</summary>
+    private static bool Check(Device device, double[] x, double[] y, double[] theta, int n)
     {
-        using var problem = new Problem<double>(device, data);
-        var (_, grad) = problem.Evaluate(theta, gradient: true);
-        double Nll0(double shift)
+        bool pass = true;
+        using (var check = new GpObjective<double>(device, x[..n], y[..n], 1, n, 1, Kernel, ard: false))
         {
-            var shifted = theta.Select(t => (double[])t.Clone()).ToArray();
-            shifted[0][0] += shift;
-            return problem.Evaluate(shifted, gradient: false).Nll[0];
+            foreach (var (label, point) in new[] { ("start", Start), ("fitted", theta[..3]) })
+            {
+                var r = DerivativeCheck.Run(check, point);
+                pass &= r.Pass;
+                Terminal.Verdict(r.Pass, $"Derivative check (float64), {label} θ of window 0: {(r.Pass ? "PASS" : "FAIL")}");
+                Terminal.Line($"    worst |graph − Richardson difference| {r.WorstError:0.0e+00}, allowance {r.WorstAllowance:0.0e+00} (its truncation + rounding)");
+                for (int j = 0; j < 3; j++)
+                    Terminal.Line($"    ∂NLL/∂{ThetaNames[j]}: graph {r.Graph[j],17:0.0000000000e+00}   difference {r.Difference[j],17:0.0000000000e+00}   allowance {r.Allowance[j]:0.0e+00}");
+            }
         }
-        double fd = (Nll0(SpotCheckStep) - Nll0(-SpotCheckStep)) / (2 * SpotCheckStep);
-        double g = grad![0][0];
-        return (g, fd, Math.Abs(g - fd) / Math.Max(Math.Max(Math.Abs(g), Math.Abs(fd)), 1e-300));
+        return pass;
     }
 
-    private static double[] Filled(int count, double value) => Enumerable.Repeat(value, count).ToArray();
-
-    private static double[][] Part(double[][] theta, int start, int count) => theta.Select(t => t.AsSpan(start, count).ToArray()).ToArray();
-
-    private static double MeanExp(double[] logs) => logs.Average(Math.Exp);
-
-    /// <summary>The synthetic regression problems: pairwise squared distances and targets, float64.</summary>
-    private sealed record GpData(int Batch, int N, double[] SquaredDistances, double[] Targets)
+    /// <summary>
+    /// The objective as the optimizers see it: the whole batch's NLL, gradient and jitter, each
+    /// rank evaluating its own part [start, end) and the parts gathered in rank order (one process:
+    /// the whole batch at once), so every rank holds the same numbers.
+    /// </summary>
+    private sealed class Sharded<T>(Ranks ranks, BatchShard shard, GpObjective<T> objective, double[] x, double[] y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        public static GpData Generate(int batch, int n, int seed)
+        public GpEvaluation Evaluate(double[] theta, bool gradient)
         {
+            int p = objective.Parameters;
+            var part = ranks.Agree(() => objective.Evaluate(theta.AsSpan(shard.Start * p, shard.Count * p), shard.Start, shard.End, gradient));
+            return new GpEvaluation(ranks.Gather(part.Nll), gradient ? ranks.Gather(part.Gradient!) : null, ranks.Gather(part.Jitter));
+        }
+
+        /// <summary>Bounded BFGS on this rank's problems (each through its own slice), results gathered in rank order.</summary>
+        public GpFitResult Fit(double[] theta, GpFitOptions options)
+        {
+            if (!ranks.Distributed) return GpFit.Fit(objective, theta, options);
+            int p = objective.Parameters, n = objective.N, d = objective.D;
+            var part = ranks.Agree(() =>
+            {
+                using var local = new GpObjective<T>(objective.Device, x.AsSpan(shard.Start * n * d, shard.Count * n * d), y.AsSpan(shard.Start * n, shard.Count * n),
+                    shard.Count, n, d, objective.Kernel, objective.Ard);
+                return shard.Run(() => GpFit.Fit(local, theta[(shard.Start * p)..(shard.End * p)], options));
+            });
+            return new GpFitResult(ranks.Gather(part.Theta), ranks.Gather(part.Nll),
+                ranks.Gather(part.Evaluations.Select(e => (double)e).ToArray()).Select(e => (int)e).ToArray(), ranks.Gather(part.Jitter));
+        }
+    }
+
+    private static readonly string[] ThetaNames = ["log s²", "log ℓ", "log σ²"];
+
+    private sealed record FitOutcome(double[] FirstNll, double[] FinalNll, double[] Jitter, int Evaluations, double Seconds, string? Diverged);
+
+    /// <summary>Adam on every problem at once: one evaluation of the whole batch per step, θ projected onto the bounds.</summary>
+    private static FitOutcome Adam<T>(Sharded<T> objective, double[] theta, Settings s, List<double[]> history) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
+        var clock = Stopwatch.StartNew();
+        var m = new double[theta.Length];
+        var v = new double[theta.Length];
+        double[] first = [], last = [];
+        double[] jitter = new double[s.Batch];
+        double overshoot = 0;
+        Terminal.Line($"{"step",5}  {"NLL (mean over batch)",22}  {"s²",9}  {"ℓ",9}  {"σ²",9}  {"time",9}");
+        for (int t = 1; t <= s.Steps; t++)
+        {
+            var step = Stopwatch.StartNew();
+            var r = objective.Evaluate(theta, gradient: true);
+            step.Stop();
+            history.Add(r.Nll);
+            if (t == 1) first = r.Nll;
+            last = r.Nll;
+            jitter = r.Jitter;
+            Terminal.Line($"{t,5}  {r.Nll.Average(),22:F4}  {Mean(theta, 0),9:G4}  {Mean(theta, 1),9:G4}  {Mean(theta, 2),9:G4}  {step.Elapsed.TotalMilliseconds,6:F0} ms{(t == 1 ? "  (includes compiling the kernels)" : "")}");
+            if (t == s.Steps) break; // the last evaluation reports the final θ
+            var g = r.Gradient!;
+            for (int i = 0; i < theta.Length; i++)
+            {
+                m[i] = Beta1 * m[i] + (1 - Beta1) * g[i];
+                v[i] = Beta2 * v[i] + (1 - Beta2) * g[i] * g[i];
+                double mHat = m[i] / (1 - Math.Pow(Beta1, t)), vHat = v[i] / (1 - Math.Pow(Beta2, t));
+                double raw = theta[i] - s.LearningRate * mHat / (Math.Sqrt(vHat) + Epsilon);
+                overshoot = Math.Max(overshoot, Math.Max(raw - Upper, Lower - raw));
+                theta[i] = Math.Clamp(raw, Lower, Upper);
+            }
+        }
+        string? diverged = null;
+        if (overshoot > Upper - Lower)
+            diverged = $"Adam's steps overshot the bounds by {overshoot:G3} in log space, more than the whole range [log 1e−5, log 1e5] (width {Upper - Lower:F1}): the hyperparameters were thrown between the bounds.";
+        else if (last.Sum() > first.Sum())
+            diverged = $"the total NLL rose from {first.Sum():F4} to {last.Sum():F4}.";
+        return new FitOutcome(first, last, jitter, s.Steps * s.Batch, clock.Elapsed.TotalSeconds, diverged);
+    }
+
+    /// <summary>Bounded BFGS per problem (each through its own slice of the batch), in batch order.</summary>
+    private static FitOutcome Bfgs<T>(Sharded<T> objective, double[] theta, Settings s, List<double[]> history) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var clock = Stopwatch.StartNew();
+        var first = objective.Evaluate(theta, gradient: false).Nll;
+        history.Add(first);
+        Terminal.Line($"Start: mean NLL {first.Average():F4} ({clock.Elapsed.TotalSeconds:F1} s with compiling the kernels).");
+        var result = objective.Fit(theta, new GpFitOptions(MaxIterations: s.Steps, LowerBound: Lower, UpperBound: Upper,
+            Progress: line => Terminal.Line($"  {line.Replace("problem", "window")}  [{clock.Elapsed.TotalSeconds:F1} s]")));
+        Array.Copy(result.Theta, theta, theta.Length);
+        history.Add(result.Nll);
+        string? diverged = result.Nll.Sum() > first.Sum() ? $"the total NLL rose from {first.Sum():F4} to {result.Nll.Sum():F4}." : null;
+        return new FitOutcome(first, result.Nll, result.Jitter, result.Evaluations.Sum() + 1, clock.Elapsed.TotalSeconds, diverged);
+    }
+
+    private static double Mean(double[] theta, int j)
+    {
+        double sum = 0;
+        int count = theta.Length / 3;
+        for (int b = 0; b < count; b++) sum += Math.Exp(theta[3 * b + j]);
+        return sum / count;
+    }
+
+    /// <summary>The weekly Mauna Loa CO₂ record shipped with the tool (src/Host/Tool/Data, exported by Scripts/export_co2.py).</summary>
+    internal static class Co2
+    {
+        private static readonly Lazy<(double[] Year, double[] Ppm)> Record = new(Load);
+
+        public static int Weeks => Record.Value.Year.Length;
+
+        public static double Year(int week) => Record.Value.Year[week];
+
+        private static (double[], double[]) Load()
+        {
+            using var stream = typeof(Co2).Assembly.GetManifestResourceStream("co2_weekly.csv")
+                ?? throw new ToolFailureException("The CO₂ record is missing from the tool (resource co2_weekly.csv).");
+            using var reader = new StreamReader(stream);
+            reader.ReadLine(); // header
+            var year = new List<double>();
+            var ppm = new List<double>();
+            while (reader.ReadLine() is { } line)
+            {
+                var parts = line.Split(',');
+                year.Add(double.Parse(parts[0], CultureInfo.InvariantCulture));
+                ppm.Add(double.Parse(parts[1], CultureInfo.InvariantCulture));
+            }
+            return (year.ToArray(), ppm.ToArray());
+        }
+
+        /// <summary>
+        /// <paramref name="batch"/> windows of <paramref name="n"/> consecutive weeks at seeded
+        /// positions: x in years from the window's centre, y in ppm standardized per window.
+        /// </summary>
+        public static (double[] X, double[] Y, int[] Starts) Windows(int batch, int n, int seed)
+        {
+            var (year, ppm) = Record.Value;
             var rng = new Random(seed);
-            var d = new double[(long)batch * n * n];
-            var y = new double[(long)batch * n];
-            var x = new double[n];
+            var x = new double[batch * n];
+            var y = new double[batch * n];
+            var starts = new int[batch];
             for (int b = 0; b < batch; b++)
             {
+                int start = starts[b] = rng.Next(0, year.Length - n + 1);
+                double centre = 0.5 * (year[start] + year[start + n - 1]);
+                double mean = 0, sq = 0;
+                for (int i = 0; i < n; i++) mean += ppm[start + i] / n;
+                for (int i = 0; i < n; i++) sq += (ppm[start + i] - mean) * (ppm[start + i] - mean) / n;
+                double sd = sq > 0 ? Math.Sqrt(sq) : 1;
                 for (int i = 0; i < n; i++)
                 {
-                    x[i] = 10 * rng.NextDouble();
-                    y[(long)b * n + i] = Math.Sin(x[i]) + NoiseStd * Gaussian(rng);
+                    x[b * n + i] = year[start + i] - centre;
+                    y[b * n + i] = (ppm[start + i] - mean) / sd;
                 }
-                long o = (long)b * n * n;
-                for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++)
-                    d[o + (long)i * n + j] = (x[i] - x[j]) * (x[i] - x[j]);
             }
-            return new GpData(batch, n, d, y);
+            return (x, y, starts);
         }
-
-        /// <summary>Elements [start, start + count) of the batch.</summary>
-        public GpData Slice(int start, int count) => new(count, N,
-            SquaredDistances.AsSpan((int)((long)start * N * N), (int)((long)count * N * N)).ToArray(),
-            Targets.AsSpan(start * N, count * N).ToArray());
-
-        // Box–Muller.
-        private static double Gaussian(Random rng) =>
-            Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
     }
+}
 
-    /// <summary>The data on the device, and the NLL with its gradient at given hyperparameters.</summary>
-    private sealed class Problem<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>
+/// A derivative check that does not cry wolf: each component of ∂NLL/∂θ against central
+/// differences D(h) and D(h/2), h = 10⁻³ in log space, combined by Richardson extrapolation
+/// R = (4·D(h/2) − D(h))/3 (truncation O(h⁴)). The allowance is what the difference itself cannot
+/// resolve: |D(h) − D(h/2)| (an upper estimate of R's truncation error, times about 12), plus
+/// R's rounding error, 4 × 3·η/h, where η is the NLL's own rounding noise measured along that
+/// component (the largest second difference of f at five points 10⁻⁸ apart, and the fourth
+/// difference of the five points the differences use, where the true derivatives contribute
+/// nothing measurable) — ill-conditioned covariances raise it far above ε·|NLL| — with a floor
+/// 64·ε·(|NLL| + n)/h. A component passes when |graph − R| ≤ allowance; a wrong gradient
+/// shows as a disagreement far beyond it (the tests check both).
+/// </summary>
+internal static class DerivativeCheck
+{
+    private const double Step = 1e-3, NoiseStep = 1e-8;
+
+    public sealed record Result(double[] Graph, double[] Difference, double[] Allowance, double WorstError, double WorstAllowance, double WorstRatio, bool Pass);
+
+    /// <summary>Checks problem 0 of <paramref name="objective"/> at θ.</summary>
+    public static Result Run(GpObjective<double> objective, double[] theta) =>
+        Run(t => objective.Evaluate(t, 0, 1, gradient: false).Nll[0], objective.Evaluate(theta, 0, 1, gradient: true).Gradient!, theta, objective.N);
+
+    /// <summary>Checks <paramref name="graph"/> as the gradient of <paramref name="nll"/> at θ, for an NLL of n points.</summary>
+    public static Result Run(Func<double[], double> nll, double[] graph, double[] theta, int n)
     {
-        private readonly Device device;
-        private readonly Tensor<T> distances, targets;
-        private readonly int batch;
-
-        public Problem(Device device, GpData data)
+        int p = theta.Length;
+        double f0 = nll(theta);
+        double F(int j, double shift)
         {
-            this.device = device;
-            batch = data.Batch;
-            distances = device.Upload<T>(Synthetic.To<T>(data.SquaredDistances), new Shape(data.Batch, data.N, data.N));
-            targets = device.Upload<T>(Synthetic.To<T>(data.Targets), new Shape(data.Batch, data.N, 1));
+            var moved = (double[])theta.Clone();
+            moved[j] += shift;
+            return nll(moved);
         }
-
-        /// <summary>NLL per batch element; with <paramref name="gradient"/>, ∂NLL/∂(log ℓ, log s², log σ²) per element.</summary>
-        public (double[] Nll, double[][]? Grad) Evaluate(double[][] theta, bool gradient)
+        var diff = new double[p];
+        var allow = new double[p];
+        double worstErr = 0, worstAllow = 0, worstRatio = 0;
+        for (int j = 0; j < p; j++)
         {
-            using var tape = new Tape(device);
-            var shape = new Shape(batch, 1, 1);
-            var p = theta.Select(t => gradient ? tape.Variable(Synthetic.To<T>(t), shape) : tape.Constant(Synthetic.To<T>(t), shape)).ToArray();
-            var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]);
-            var nll = GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets));
-            var values = Synthetic.ToDouble(nll.ToArray());
-            if (!gradient) return (values, null);
-            // The problems are independent, so a cotangent of ones gives every element's own gradient.
-            using var ones = device.Upload<T>(Enumerable.Repeat(T.One, batch).ToArray(), nll.Shape);
-            tape.Backward(nll, ones);
-            return (values, p.Select(v => Synthetic.ToDouble(v.Grad!.ToArray())).ToArray());
+            double p1 = F(j, Step), m1 = F(j, -Step), p2 = F(j, Step / 2), m2 = F(j, -Step / 2);
+            double d1 = (p1 - m1) / (2 * Step);
+            double d2 = (p2 - m2) / Step;
+            diff[j] = (4 * d2 - d1) / 3;
+            // Rounding noise η of f along θⱼ, at two scales: the largest second difference of five
+            // points 10⁻⁸ apart, and the fourth difference of the five points the differences use
+            // (−h, −h/2, 0, h/2, h), whose truncation part (h/2)⁴·f⁗ is negligible.
+            double noise = 0;
+            double[] near = [F(j, -2 * NoiseStep), F(j, -NoiseStep), f0, F(j, NoiseStep), F(j, 2 * NoiseStep)];
+            for (int k = 1; k < 4; k++) noise = Math.Max(noise, Math.Abs(near[k + 1] - 2 * near[k] + near[k - 1]));
+            noise = Math.Max(noise, Math.Abs(m1 - 4 * m2 + 6 * f0 - 4 * p2 + p1));
+            allow[j] = Math.Abs(d1 - d2) + Math.Max(12 * noise / Step, 64 * UnitRoundoff * (Math.Abs(f0) + n) / (Step / 2));
+            double err = Math.Abs(graph[j] - diff[j]);
+            double ratio = err / allow[j];
+            if (ratio >= worstRatio) (worstErr, worstAllow, worstRatio) = (err, allow[j], ratio);
         }
-
-        public void Dispose()
-        {
-            distances.Dispose();
-            targets.Dispose();
-        }
+        return new Result(graph, diff, allow, worstErr, worstAllow, worstRatio, worstRatio <= 1);
     }
 
-    /// <summary>Adam (Kingma and Ba 2015) with the usual β₁ = 0.9, β₂ = 0.999, ε = 1e−8.</summary>
-    private sealed class Adam(double[][] parameters, double rate)
-    {
-        private const double Beta1 = 0.9, Beta2 = 0.999, Epsilon = 1e-8;
-        private readonly double[][] m = parameters.Select(p => new double[p.Length]).ToArray();
-        private readonly double[][] v = parameters.Select(p => new double[p.Length]).ToArray();
-        private int t;
-
-        public void Step(double[][] grad)
-        {
-            t++;
-            for (int k = 0; k < parameters.Length; k++)
-            for (int i = 0; i < parameters[k].Length; i++)
-            {
-                double g = grad[k][i];
-                m[k][i] = Beta1 * m[k][i] + (1 - Beta1) * g;
-                v[k][i] = Beta2 * v[k][i] + (1 - Beta2) * g * g;
-                double mHat = m[k][i] / (1 - Math.Pow(Beta1, t)), vHat = v[k][i] / (1 - Math.Pow(Beta2, t));
-                parameters[k][i] -= rate * mHat / (Math.Sqrt(vHat) + Epsilon);
-            }
-        }
-    }
+    /// <summary>float64's ε = 2⁻⁵² (double.Epsilon is the smallest subnormal, not this).</summary>
+    private const double UnitRoundoff = 2.220446049250313e-16;
 }

@@ -10,8 +10,10 @@ namespace GpuAD.Tool.Commands;
 /// </summary>
 internal static class DemoOutput
 {
-    public sealed record Run(string DType, int Batch, int N, int Steps, int Seed, double LearningRate, int Ranks,
-        IReadOnlyList<double[]> NllPerStep, double[] FinalNll, double[][] LogHyperparameters);
+    // NllPerStep: per batch element, at every Adam step; for BFGS at the start and at the end.
+    // Theta: the final θ = (log s², log ℓ, log σ²) per window, [batch, 3] row-major.
+    public sealed record Run(string DType, int Batch, int N, int Steps, int Seed, string Optimizer, double LearningRate, int Ranks,
+        IReadOnlyList<double[]> NllPerStep, double[] FinalNll, double[] Theta);
 
     /// <summary>Fails before any work when FILE cannot be written: no such folder, or a folder by that name.</summary>
     /// <exception cref="UsageException">The path names a folder, or its folder does not exist.</exception>
@@ -36,7 +38,8 @@ internal static class DemoOutput
             w.WriteNumber("n", run.N);
             w.WriteNumber("steps", run.Steps);
             w.WriteNumber("seed", run.Seed);
-            w.WriteNumber("learningRate", run.LearningRate);
+            w.WriteString("optimizer", run.Optimizer);
+            if (run.Optimizer == "adam") w.WriteNumber("learningRate", run.LearningRate);
             w.WriteNumber("ranks", run.Ranks);
             w.WriteStartArray("history");
             for (int i = 0; i < run.NllPerStep.Count; i++)
@@ -51,15 +54,17 @@ internal static class DemoOutput
             w.WriteStartObject("final");
             w.WriteNumber("meanNll", run.FinalNll.Average());
             Array(w, "nll", run.FinalNll);
-            Array(w, "lengthscale", run.LogHyperparameters[0].Select(Math.Exp));
-            Array(w, "signalVariance", run.LogHyperparameters[1].Select(Math.Exp));
-            Array(w, "noiseVariance", run.LogHyperparameters[2].Select(Math.Exp));
+            Array(w, "signalVariance", Column(run.Theta, 0).Select(Math.Exp));
+            Array(w, "lengthscale", Column(run.Theta, 1).Select(Math.Exp));
+            Array(w, "noiseVariance", Column(run.Theta, 2).Select(Math.Exp));
             w.WriteEndObject();
             w.WriteEndObject();
         }
         File.Move(temporary, full, overwrite: true);
         return 0;
     }
+
+    private static IEnumerable<double> Column(double[] theta, int j) => Enumerable.Range(0, theta.Length / 3).Select(b => theta[3 * b + j]);
 
     private static void Array(Utf8JsonWriter w, string name, IEnumerable<double> values)
     {
