@@ -33,8 +33,8 @@ public sealed class FusedKernelCompileTests
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>(GemmGpu.GroupedKernel), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, ReduceArgs, long>(Elementwise.ReducePartialGpu), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs, long>(Elementwise.ReducePartialGpu), true));
-        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, MapArgs, Maps.LogDetCotangent<float>>(Elementwise.MapGpu<float, Maps.LogDetCotangent<float>>), false));
-        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, MapArgs, Maps.LogDetCotangent<double>>(Elementwise.MapGpu<double, Maps.LogDetCotangent<double>>), false));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, MapArgs, LaunchSegment, Maps.LogDetCotangent<float>>(Elementwise.MapGpu<float, Maps.LogDetCotangent<float>>), false));
+        Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, ArrayView<double>, ArrayView<double>, MapArgs, LaunchSegment, Maps.LogDetCotangent<double>>(Elementwise.MapGpu<double, Maps.LogDetCotangent<double>>), false));
     }
 
     private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
@@ -42,4 +42,6 @@ public sealed class FusedKernelCompileTests
     private static MethodInfo M<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> kernel) => kernel.Method;
 }
