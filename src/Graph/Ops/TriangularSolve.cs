@@ -123,7 +123,7 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
                 for (int i = 0; i < host.Length; i++)
                 {
                     if (host[i] != 0) throw new SingularMatrixException(OpName, i, host[i],
-                        $"the diagonal entry T[{host[i]},{host[i]}] (one-based) is zero or at most n·ε times the largest entry of its column in the triangle read");
+                        $"the diagonal entry T[{host[i]},{host[i]}] (one-based) is zero or no more than n·ε times the largest entry of its column in the triangle read");
                 }
             }
         }

@@ -52,7 +52,7 @@ public sealed class SingularMatrixException : GpuADException
     /// <param name="pivot">One-based index of the pivot, as LAPACK's info.</param>
     public SingularMatrixException(string op, int batchIndex, int pivot)
         : this(op, batchIndex, pivot,
-               $"the pivot U[{pivot},{pivot}] (one-based) of its LU factorization is zero, NaN or infinite, or at most n·ε times the largest entry of its column")
+               $"the pivot U[{pivot},{pivot}] (one-based) of its LU factorization is zero, NaN or infinite, or no more than n·ε times the largest entry of its column")
     {
     }
 

@@ -117,6 +117,29 @@ public sealed class CliFileTests
         Assert.False(Directory.Exists(d["new"]));
     }
 
+    /// <summary>
+    /// A write that fails half way (here the file-size limit, as a full disk would) once left a
+    /// truncated y.npy: now earlier outputs stay as they were and no partial file is left.
+    /// </summary>
+    [Fact]
+    public void AFailedWriteLeavesNoPartialFile()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var d = new TempDir();
+        Npy.Write<double>(d["s.npy"], TestData.Spd(3, 8, 1), 3, 8, 8);
+        Npy.Write<double>(d["g.npy"], TestData.Random(new Shape(3, 8, 8), 2), 3, 8, 8);
+        File.WriteAllText(d["y.npy"], "an earlier output");
+        // 1,664-byte outputs against a 1,024-byte limit; SIGXFSZ ignored, so the write fails with
+        // EFBIG. (The runtime's W^X double mapping needs a file of its own: off.)
+        var run = ToolProcess.RunBash(d.Path,
+            "trap '' XFSZ; ulimit -f 1; export DOTNET_EnableWriteXorExecute=0; gpuad vjp cholesky --input sigma=s.npy --cotangent g.npy --out . --device cpu");
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("cannot write", run.Stderr);
+        Assert.Contains("no output was written or replaced", run.Stderr);
+        Assert.Equal("an earlier output", File.ReadAllText(d["y.npy"]));
+        Assert.Equal(["g.npy", "s.npy", "y.npy"], Directory.GetFiles(d.Path).Select(Path.GetFileName).Order());
+    }
+
     /// <summary>--input sigma=&lt;(cat S.npy) once failed with "Stream does not support seeking".</summary>
     [Fact]
     public void ReadsInputsFromPipes()

@@ -94,7 +94,8 @@ internal sealed class OutputFiles : IDisposable
             write(stream!);
             stream!.Flush(flushToDisk: true);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        // A full disk gives IOException; a file-size limit (EFBIG) ArgumentOutOfRangeException.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             throw new ToolFailureException($"cannot write {path} ({Reason(e)}); no output was written or replaced.");
         }
@@ -114,7 +115,8 @@ internal sealed class OutputFiles : IDisposable
         if (committed) return;
         foreach (var (_, temp, stream) in files.Values)
         {
-            stream?.Dispose();
+            // Closing flushes what is buffered, which fails again where the write failed.
+            if (stream is not null) TryDelete(stream.Dispose);
             if (temp.Length > 0) TryDelete(() => File.Delete(temp));
         }
         for (int i = createdDirectories.Count - 1; i >= 0; i--)
@@ -208,6 +210,7 @@ internal sealed class OutputFiles : IDisposable
     private static string Reason(Exception e) => e switch
     {
         UnauthorizedAccessException => "permission denied",
+        ArgumentOutOfRangeException => "the file is larger than the file system or a file-size limit allows",
         _ => e.Message.TrimEnd('.'),
     };
 
@@ -217,7 +220,7 @@ internal sealed class OutputFiles : IDisposable
         {
             delete();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
         }
     }
