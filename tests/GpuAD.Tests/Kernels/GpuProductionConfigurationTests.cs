@@ -1,0 +1,369 @@
+using System.Numerics;
+using GpuAD.Graph;
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+[CollectionDefinition("EmulatedGpu")] public sealed class EmulatedGpuCollection : ICollectionFixture<DeviceFixture>;
+
+/// <summary>
+/// The GPU family in the configurations its policy chooses for users, on the emulated GPU (the
+/// GPU-tuned kernels on a CPU accelerator with 32-wide warps): Cholesky forward and backward
+/// through <see cref="CholeskyPolicy"/> at the largest order factored whole in one thread group,
+/// the first order past it (blocks of 32), orders that are not multiples of the block, and past
+/// the order where blocks of 64 start; the backward kernel with one factor broadcast over the
+/// batch; every triangular-solve flag and every GEMM op past the kernels' tiles; LU, its solves
+/// and row interchanges past the panel width; the reductions over large matrices. The orders
+/// come from the policy code, so the tests follow it when it changes. The emulated GPU runs one
+/// OS thread per simulated thread: the order-600 cases are few and batch 1.
+/// </summary>
+[Collection("EmulatedGpu")]
+public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
+{
+    private Device Gpu => devices.GpuEmulated;
+
+    /// <summary>Which order a case runs at, named by the policy's threshold it probes.</summary>
+    public enum Order
+    {
+        /// <summary>The largest order factored whole by one thread group (77 in float64, 110 in float32).</summary>
+        LargestWhole,
+
+        /// <summary>One past it: the first blocked order, with a ragged last block.</summary>
+        FirstBlocked,
+
+        /// <summary>130: blocked, not a multiple of any block or tile.</summary>
+        N130,
+
+        /// <summary>200: blocked, not a multiple of any block or tile.</summary>
+        N200,
+    }
+
+    private int OrderOf<T>(Order order) where T : unmanaged, INumber<T> => order switch
+    {
+        Order.LargestWhole => Blas.PotrfMaxUnblockedOrder<T>(Gpu),
+        Order.FirstBlocked => Blas.PotrfMaxUnblockedOrder<T>(Gpu) + 1,
+        Order.N130 => 130,
+        _ => 200,
+    };
+
+    /// <summary>The first order the policy factors with its largest blocks: 600 = 9·64 + 24 past the 512 threshold.</summary>
+    private static int LargeBlockOrder => PotrfGpu.LargeFrom + 88;
+
+    public static TheoryData<string, Order> CholeskyCases()
+    {
+        var data = new TheoryData<string, Order>();
+        foreach (var dtype in new[] { "f64", "f32" })
+        foreach (var order in Enum.GetValues<Order>())
+            data.Add(dtype, order);
+        return data;
+    }
+
+    /// <summary>
+    /// Op.Cholesky with the automatic algorithm, forward and backward on a tape, against the
+    /// float64 factor and Murray's reverse mode in managed code; the policy's choice (whole
+    /// matrices or blocks, ragged) is asserted so that the case keeps testing what it names.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CholeskyCases))]
+    public void CholeskyForwardAndBackwardInThePolicysConfigurations(string dtype, Order order)
+    {
+        if (dtype == "f64") Cholesky<double>(OrderOf<double>(order), order == Order.LargestWhole ? 3 : 2, whole: order == Order.LargestWhole);
+        else Cholesky<float>(OrderOf<float>(order), order == Order.LargestWhole ? 3 : 2, whole: order == Order.LargestWhole);
+    }
+
+    /// <summary>Blocks of 64, the configuration of every GPU Cholesky past n = 512.</summary>
+    [Fact]
+    [Trait("Speed", "Slow")]
+    public void CholeskyForwardAndBackwardInBlocksOf64PastOrder512()
+    {
+        int n = LargeBlockOrder;
+        Assert.True(Blas.PotrfBlockedBlockSize(Gpu, n) > Blas.PotrfBlockedBlockSize(Gpu, PotrfGpu.LargeFrom),
+            "the policy takes larger blocks past LargeFrom");
+        Cholesky<double>(n, batch: 1, whole: false);
+    }
+
+    private void Cholesky<T>(int n, int batch, bool whole) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = new Shape(batch, n, n);
+        int nb = Blas.PotrfBlockSize<T>(Gpu, n, batch);
+        var algorithm = CholeskyPolicy.Choose<T>(Gpu, n, batch);
+        string what = $"{typeof(T).Name} n={n} batch={batch} {algorithm} block={nb}";
+        if (whole)
+        {
+            Assert.True(nb >= n, what);
+            Assert.Equal(CholeskyAlgorithm.SmallBatched, algorithm);
+        }
+        else
+        {
+            Assert.True(nb < n && n % nb != 0, $"{what}: blocked with a ragged last block");
+            Assert.Equal(CholeskyAlgorithm.Blocked, algorithm);
+        }
+
+        var sigma = TestData.Spd(batch, n, seed: n + batch);
+        var lbar = LowerTriangle(TestData.Random(shape, seed: 2 * n + batch), batch, n);
+        var l = Reference.Cholesky(sigma, batch, n);
+        var sigmaBar = Reference.CholeskyBackward(l, lbar, batch, n); // the symmetric Σ̄
+
+        using var tape = new Tape(Gpu);
+        var s = tape.Variable(TestData.To<T>(sigma), shape);
+        var factor = Op.Cholesky(s);
+        double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+        TestData.AssertClose(l, factor.ToArray(), tol, what + ": L");
+        using var cotangent = TestData.Upload<T>(Gpu, lbar, shape);
+        tape.Backward(factor, cotangent);
+        TestData.AssertClose(sigmaBar, s.Grad!.ToArray(), tol, what + ": Σ̄");
+    }
+
+    public static TheoryData<string, int, int> BroadcastFactorCases() => new()
+    {
+        { "f64", 40, 0 },   // whole: one group per matrix
+        { "f64", 130, 0 },  // blocked by the policy (32), ragged
+        { "f32", 130, 0 },
+        { "f64", 70, 16 },  // explicit blocks of 16: many ragged steps
+    };
+
+    /// <summary>
+    /// The documented broadcast of the backward kernel: one factor L (batch stride 0) against a
+    /// batch of cotangents, each result equal to the unbroadcast one; also symmetrized.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BroadcastFactorCases))]
+    public void BackwardBroadcastsOneFactorOverTheBatch(string dtype, int n, int blockSize)
+    {
+        if (dtype == "f64") BroadcastBackward<double>(n, blockSize);
+        else BroadcastBackward<float>(n, blockSize);
+    }
+
+    private void BroadcastBackward<T>(int n, int blockSize) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int batch = 3;
+        var l = Reference.Cholesky(TestData.Spd(1, n, seed: 5 * n), 1, n);
+        var lbar = TestData.Random(new Shape(batch, n, n), seed: 6 * n);
+        var expected = new double[lbar.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            var one = Reference.CholeskyBackward(l, lbar.AsSpan(b * n * n, n * n).ToArray(), 1, n);
+            one.CopyTo(expected, b * n * n);
+        }
+        var symmetric = expected; // Reference.CholeskyBackward gives the symmetric Σ̄ = ½(Ā + Āᵀ)
+        double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+        using var dl = TestData.Upload<T>(Gpu, l, new Shape(1, n, n));
+        var broadcast = dl.Mat with { BatchStride = 0, Batch = batch };
+        foreach (bool symmetrize in new[] { false, true })
+        {
+            using var dbar = TestData.Upload<T>(Gpu, lbar, new Shape(batch, n, n));
+            Blas.PotrfBackward(Gpu, broadcast, dbar.Mat, blockSize, symmetrize);
+            var got = TestData.ToDouble(dbar.ToArray());
+            TestData.AssertClose(symmetric, symmetrize ? got : SymmetrizeLower(got, batch, n), tol,
+                $"{typeof(T).Name} n={n} block={blockSize} symmetrize={symmetrize}: broadcast L");
+        }
+    }
+
+    public static TheoryData<string, int, int> TrsmCases() => new()
+    {
+        { "f64", 130, 37 }, // five diagonal blocks of 32, the last of 2; two groups of right-hand sides
+        { "f32", 77, 33 },
+    };
+
+    /// <summary>Every flag combination, batch 2 and a T broadcast over it, past the TRSM's diagonal block.</summary>
+    [Theory]
+    [MemberData(nameof(TrsmCases))]
+    public void TriangularSolvesWithEveryFlagPastTheBlock(string dtype, int n, int m)
+    {
+        Assert.True(n > TrsmGpu.BlockSize && n % TrsmGpu.BlockSize != 0);
+        if (dtype == "f64") Trsm<double>(n, m);
+        else Trsm<float>(n, m);
+    }
+
+    private void Trsm<T>(int n, int m) where T : unmanaged, INumber<T>
+    {
+        int seed = 17 * n + m;
+        const int batch = 2;
+        foreach (bool left in new[] { true, false })
+        foreach (bool lower in new[] { true, false })
+        foreach (bool transpose in new[] { false, true })
+        foreach (bool unit in new[] { false, true })
+        foreach (int tBatch in new[] { batch, 1 })
+        {
+            var b = new Shape(batch, left ? n : m, left ? m : n);
+            var t = TestData.Triangular(tBatch, n, lower, seed++);
+            var b0 = TestData.Random(b, seed++);
+            const double alpha = -1.25;
+            var expected = Reference.TriangularSolve(t, tBatch, n, b0, batch, b.Rows, b.Cols, left, lower, transpose, unit, alpha);
+            using var dt = TestData.Upload<T>(Gpu, t, new Shape(tBatch, n, n));
+            using var db = TestData.Upload<T>(Gpu, b0, b);
+            Blas.Trsm(dt, db, left, lower, transpose, unit, T.CreateChecked(alpha));
+            TestData.AssertClose(expected, db.ToArray(), TestData.KernelTol<T>() * Math.Max(1, n / 16.0),
+                $"{typeof(T).Name} n={n} B={b} T batch {tBatch} left={left} lower={lower} transpose={transpose} unit={unit}");
+        }
+    }
+
+    /// <summary>
+    /// op(A)·op(B) for all four op flags with M, N and K past the GEMM's tiles and not multiples
+    /// of them, batch 2 and each operand broadcast, α and β both non-trivial.
+    /// </summary>
+    [Theory]
+    [InlineData("f64")]
+    [InlineData("f32")]
+    public void GemmWithEveryOpPastTheTiles(string dtype)
+    {
+        const int m = 130, n = 70, k = 201;
+        Assert.True(m > GemmGpu.TileM && m % GemmGpu.TileM != 0 && n > GemmGpu.TileN && n % GemmGpu.TileN != 0 && k % GemmGpu.TileK != 0);
+        if (dtype == "f64") Gemm<double>(m, n, k);
+        else Gemm<float>(m, n, k);
+    }
+
+    private void Gemm<T>(int m, int n, int k) where T : unmanaged, INumber<T>
+    {
+        const int batch = 2;
+        int seed = 99;
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        foreach (var (aBatch, bBatch) in new[] { (batch, batch), (1, batch), (batch, 1) })
+        {
+            var sa = ta ? (aBatch, k, m) : (aBatch, m, k);
+            var sb = tb ? (bBatch, n, k) : (bBatch, k, n);
+            var a = TestData.Random(new Shape(sa.Item1, sa.Item2, sa.Item3), seed++);
+            var b = TestData.Random(new Shape(sb.Item1, sb.Item2, sb.Item3), seed++);
+            var c0 = TestData.Random(new Shape(batch, m, n), seed++);
+            var expected = Reference.Gemm(a, sa, ta, b, sb, tb, c0, batch, 0.5, -1.5);
+            using var da = TestData.Upload<T>(Gpu, a, new Shape(sa.Item1, sa.Item2, sa.Item3));
+            using var db = TestData.Upload<T>(Gpu, b, new Shape(sb.Item1, sb.Item2, sb.Item3));
+            using var dc = TestData.Upload<T>(Gpu, c0, new Shape(batch, m, n));
+            Blas.Gemm(da, db, dc, ta, tb, T.CreateChecked(0.5), T.CreateChecked(-1.5));
+            TestData.AssertClose(expected, dc.ToArray(), TestData.KernelTol<T>() * Math.Max(1, k / 16.0),
+                $"{typeof(T).Name} m={m} n={n} k={k} A batch {aBatch} B batch {bBatch} ta={ta} tb={tb}");
+        }
+    }
+
+    /// <summary>
+    /// GETRF past several 32-wide panels (ragged), batch 2: P·L·U = A with the reference's pivots;
+    /// GETRS on both sides, transposed or not, with the factors broadcast too; LASWP's four
+    /// directions against the permutation they define.
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 130)]
+    [InlineData("f32", 200)]
+    public void LuSolvesAndInterchangesPastThePanel(string dtype, int n)
+    {
+        Assert.True(n > LuGpu.PanelWidth && n % LuGpu.PanelWidth != 0);
+        if (dtype == "f64") Lu<double>(n);
+        else Lu<float>(n);
+    }
+
+    private void Lu<T>(int n) where T : unmanaged, INumber<T>
+    {
+        const int batch = 2;
+        var shape = new Shape(batch, n, n);
+        // Π·(R + 2√n·I): well-conditioned, and pivoting must find the diagonal of each row.
+        var a = TestData.Random(shape, seed: 3 * n);
+        var rng = new Random(n);
+        for (int b = 0; b < batch; b++)
+        {
+            var perm = Enumerable.Range(0, n).OrderBy(_ => rng.Next()).ToArray();
+            for (int i = 0; i < n; i++) a[(long)b * n * n + i * n + perm[i]] += 2 * Math.Sqrt(n);
+        }
+        var reference = LuReference.Getrf(a, batch, n);
+        double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+        string what = $"{typeof(T).Name} n={n} batch={batch}";
+
+        using var lu = TestData.Upload<T>(Gpu, a, shape);
+        using var pivots = Gpu.Upload(Enumerable.Repeat(-7, batch * n).ToArray(), batch, n, 1);
+        using var info = Gpu.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+        Blas.Getrf(lu, pivots, info);
+        var piv = pivots.ToArray();
+        Assert.Equal(new int[batch], info.ToArray());
+        Assert.Equal(reference.Pivots, piv); // the pivots are the diagonal entries 2√n larger than the rest: no ties
+        TestData.AssertClose(a, LuReference.Reconstruct(TestData.ToDouble(lu.ToArray()), piv, batch, n), tol, what + ": P·L·U = A");
+
+        foreach (bool left in new[] { true, false })
+        foreach (bool transpose in new[] { false, true })
+        {
+            var bShape = left ? new Shape(batch, n, 3) : new Shape(batch, 5, n);
+            var b0 = TestData.Random(bShape, seed: n + (left ? 1 : 2) + (transpose ? 4 : 0));
+            var expected = LuReference.Solve(a, batch, n, b0, batch, left ? 3 : 5, left, transpose);
+            using var x = TestData.Upload<T>(Gpu, b0, bShape);
+            Blas.Getrs(lu, pivots, x, left, transpose);
+            TestData.AssertClose(expected, x.ToArray(), tol, $"{what}: GETRS left={left} transpose={transpose}");
+        }
+
+        // LASWP: row interchanges in increasing order give Pᵀ·X, decreasing P·X (columns: X·P, X·Pᵀ).
+        var x0 = TestData.Random(shape, seed: 7 * n);
+        foreach (bool columns in new[] { false, true })
+        foreach (bool backward in new[] { false, true })
+        {
+            var expected = (double[])x0.Clone();
+            for (int b = 0; b < batch; b++)
+            for (int s = 0; s < n; s++)
+            {
+                int i = backward ? n - 1 - s : s, p = piv[b * n + i];
+                for (int e = 0; e < n; e++)
+                {
+                    long u = (long)b * n * n + (columns ? e * n + i : i * n + e), v = (long)b * n * n + (columns ? e * n + p : p * n + e);
+                    (expected[u], expected[v]) = (expected[v], expected[u]);
+                }
+            }
+            using var x = TestData.Upload<T>(Gpu, x0, shape);
+            Blas.Laswp(Gpu, x.Mat, pivots, columns, backward);
+            Assert.Equal(TestData.ToDouble(TestData.To<T>(expected)), TestData.ToDouble(x.ToArray()));
+        }
+    }
+
+    /// <summary>Sums, Frobenius dots and batch sums over matrices far larger than a reduction group.</summary>
+    [Fact]
+    public void ReductionsOverLargeMatrices()
+    {
+        var s = new Shape(3, 130, 201);
+        var x = TestData.Random(s, 5);
+        var y = TestData.Random(s, 6);
+        using var dx = Gpu.Upload<double>(x, s);
+        using var dy = Gpu.Upload<double>(y, s);
+        using var sums = TestData.Poisoned<double>(Gpu, new Shape(3, 1, 1));
+        using var dots = TestData.Poisoned<double>(Gpu, new Shape(3, 1, 1));
+        Elementwise.Reduce(Gpu, dx.Mat, null, sums.Mat);
+        Elementwise.Reduce(Gpu, dx.Mat, dy.Mat, dots.Mat);
+        long m = s.MatrixLength;
+        var expectedSums = new double[3];
+        var expectedDots = new double[3];
+        var expectedBatch = new double[m];
+        for (int b = 0; b < 3; b++)
+        for (long e = 0; e < m; e++)
+        {
+            expectedSums[b] += x[b * m + e];
+            expectedDots[b] += x[b * m + e] * y[b * m + e];
+            expectedBatch[e] += x[b * m + e];
+        }
+        TestData.AssertClose(expectedSums, sums.ToArray(), 1e-12, "sums");
+        TestData.AssertClose(expectedDots, dots.ToArray(), 1e-12, "dots");
+        using var total = TestData.Poisoned<double>(Gpu, s.WithBatch(1));
+        Elementwise.SumBatch(Gpu, dx.Mat, total.Mat, 1.0, 0.0);
+        TestData.AssertClose(expectedBatch, total.ToArray(), 1e-14, "SumBatch");
+    }
+
+    private static double[] LowerTriangle(double[] a, int batch, int n)
+    {
+        var l = (double[])a.Clone();
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            l[(long)b * n * n + i * n + j] = 0;
+        return l;
+    }
+
+    /// <summary>½(Ā + Āᵀ) from Ā's lower triangle: the gradient with respect to a symmetric Σ.</summary>
+    private static double[] SymmetrizeLower(double[] a, int batch, int n)
+    {
+        var s = new double[a.Length];
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++)
+        {
+            long o = (long)b * n * n;
+            double v = i == j ? a[o + i * n + i] : 0.5 * a[o + i * n + j];
+            s[o + i * n + j] = v;
+            s[o + j * n + i] = v;
+        }
+        return s;
+    }
+}
