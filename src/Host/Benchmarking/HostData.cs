@@ -48,7 +48,8 @@ internal static class HostData
     {
         int n = tensor.Cols;
         int rowsPerBlock = (int)Math.Max(1, BlockElements / Math.Max(1, n));
-        var block = new T[Math.Min((long)rowsPerBlock, tensor.Rows) * n];
+        // Pinned: ILGPU copies from a raw pointer to the array without pinning it itself.
+        var block = GC.AllocateArray<T>((int)(Math.Min((long)rowsPerBlock, tensor.Rows) * n), pinned: true);
         for (int b = 0; b < tensor.Batch; b++)
         {
             if (n == 0) break;
