@@ -116,8 +116,8 @@ public sealed record CholeskyOptions
 /// </para>
 /// <para>
 /// GPU family (reasoned, not measured): a thread group per matrix runs each pass in one launch with
-/// every intermediate in shared memory, where the blocked path launches about four kernels per
-/// 32-column block forward and six backward, each a small grid, and round-trips the panels through
+/// every intermediate in shared memory, where the blocked path launches two kernels per
+/// 32-column block forward and three backward, each a small grid, and round-trips the panels through
 /// global memory; so one group per matrix up to the largest order whose two packed triangles fit
 /// the 48 KiB of shared memory a group gets by default (77 in float64, 110 in float32), then blocks
 /// of 32, and of 64 beyond n = 512.

@@ -169,7 +169,7 @@ public static partial class Blas
     /// <summary>
     /// The largest order factored and differentiated whole (one kernel launch per pass, one
     /// thread group or thread per matrix). GPU family: <see cref="PotrfMaxUnblockedOrder{T}"/>, as
-    /// far as shared memory allows — one launch against about four (forward) or six (backward)
+    /// far as shared memory allows — one launch against two (forward) or three (backward)
     /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
     /// </summary>
     internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>

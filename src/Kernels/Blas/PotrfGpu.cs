@@ -24,8 +24,8 @@ internal static class PotrfGpu
     internal const int BlockSize = 32;
 
     /// <summary>
-    /// Order of the diagonal blocks beyond 512: half as many blocks (each costs a factor, a TRSM
-    /// and a GEMM launch) and trailing updates with K = 64, which reuse every staged tile of C
+    /// Order of the diagonal blocks beyond 512: half as many blocks (each costs a fused
+    /// factor-and-panel launch and a GEMM launch, <see cref="PotrfPanelGpu"/>) and trailing updates with K = 64, which reuse every staged tile of C
     /// twice as long; the serial chain of the diagonal factorizations is n steps either way.
     /// </summary>
     internal const int LargeBlockSize = 64;
