@@ -9,6 +9,33 @@ namespace GpuAD.Tests.Host;
 public sealed class ReadmeExampleTests(DeviceFixture devices)
 {
     [Fact]
+    public void GaussianProcessFitExample()
+    {
+        const int batch = 2, n = 12, d = 2;
+        double[] x = TestData.Random(new Shape(batch, n, d), seed: 3);
+        double[] y = x.Chunk(d).Select(p => Math.Sin(2 * p[0]) + 0.5 * p[1]).ToArray();
+
+        var device = devices.Cpu; // README: using var device = Devices.Open();
+        using var gp = new GpObjective<double>(device, x, y, batch, n, d, StationaryKernel.Matern52, ard: true);
+        var fit = GpFit.Fit(gp, theta0: null, new GpFitOptions(Restarts: 2));
+        double[] theta = fit.Theta;
+        double[] nll = fit.Nll;
+        var r = gp.Evaluate(theta, lo: 0, hi: batch, gradient: true);
+
+        Assert.Equal(batch * (d + 2), theta.Length);
+        Assert.Equal(nll, r.Nll);
+        var start = gp.Evaluate(new double[batch * (d + 2)], 0, batch, gradient: false).Nll;
+        for (int b = 0; b < batch; b++) Assert.True(nll[b] < start[b] - 1, $"problem {b}: {start[b]} → {nll[b]}");
+        // At an interior optimum the gradient vanishes; at a bound it points outward.
+        for (int i = 0; i < theta.Length; i++)
+        {
+            double g = r.Gradient![i];
+            bool atBound = Math.Abs(Math.Abs(theta[i]) - 11.512925464970229) < 1e-6;
+            Assert.True(Math.Abs(g) < 1e-3 || (atBound && Math.Sign(g) == -Math.Sign(theta[i])), $"θ[{i}] = {theta[i]}: ∂NLL/∂θ = {g}");
+        }
+    }
+
+    [Fact]
     public void GaussianProcessGradientExample()
     {
         const int batch = 4, n = 16;
