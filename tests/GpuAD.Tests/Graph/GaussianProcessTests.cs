@@ -141,9 +141,9 @@ public sealed class GaussianProcessTests(DeviceFixture devices)
                 tape.Variable(c.Theta[(p - 1)..], new Shape(1, 1, 1), Unit(p - 1, 1)));
             var k = GaussianProcess.TrainingCovariance(tape.Constant(c.X, new Shape(1, n, c.D)), c.Kernel, theta);
             // scikit-learn scales X by 1/ℓ before it subtracts, which costs it ε·|x|/|Δx| (≈ 1e−11
-            // relative on the CO2 years); GpuAD subtracts first.
+            // relative on the CO2 years, more in dK/dθ); GpuAD subtracts first.
             if (j == 0) TestData.AssertClose(c.K, k.ToArray(), 1e-11, $"{name}: K");
-            TestData.AssertClose(c.DK[(j * n * n)..((j + 1) * n * n)], k.Tangent!.ToArray(), 1e-12, $"{name}: dK/dθ{j}");
+            TestData.AssertClose(c.DK[(j * n * n)..((j + 1) * n * n)], k.Tangent!.ToArray(), 1e-10, $"{name}: dK/dθ{j}");
         }
     }
 
