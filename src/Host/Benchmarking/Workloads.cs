@@ -223,12 +223,15 @@ internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloating
 /// <summary>
 /// Cholesky forward and backward through the graph: a fresh tape per run, L = factor(Σ), then
 /// Tape.Backward(L, L̄). Phases: forward (factorization, including the host check of the info
-/// codes that Op.Cholesky makes) and backward. The peak is the pool's during the backward pass,
-/// which holds the inputs Σ and L̄, the factor L and the backward's temporaries.
+/// codes that Op.Cholesky makes) and backward. L̄ is made afresh before each run (untimed) and
+/// handed to the tape (<c>takeOwnership</c>), which computes Σ̄ in it, as a training loop would; the
+/// peak is the pool's over the whole run: Σ, L̄, the factor L and the backward's temporaries.
 /// </summary>
 internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> sigma, lbar;
+    private readonly Tensor<T> sigma;
+    private readonly int lbarSeed;
+    private Tensor<T>? lbar;
     private readonly CholeskyAlgorithm algorithm;
 
     /// <param name="device">The device.</param>
@@ -238,7 +241,20 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm) : base(device, p)
     {
         (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.Uniform) is var t ? (t[0], t[1]) : default;
+        lbarSeed = seed + 1;
         this.algorithm = algorithm;
+    }
+
+    /// <summary>A fresh L̄ where the last run consumed it; the pool's peak starts here.</summary>
+    public override void Prepare()
+    {
+        if (lbar is null)
+        {
+            lbar = Device.Allocate<T>(sigma.Shape);
+            HostData.Fill(lbar, InputKind.Uniform, lbarSeed);
+        }
+        Device.Synchronize();
+        Device.Pool.ResetPeak();
     }
 
     public override IReadOnlyList<string> Phases { get; } = ["forward", "backward"];
@@ -264,16 +280,18 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         var l = Op.Cholesky(tape.Variable(sigma), algorithm);
         Device.Synchronize();
         timer?.Lap(0);
-        tape.Backward(l, lbar);
+        var cotangent = lbar ?? throw new InvalidOperationException("CholeskyWorkload: Run without Prepare.");
+        lbar = null; // the tape owns it now and returns it to the pool with the graph
+        tape.Backward(l, cotangent, takeOwnership: true);
         Device.Synchronize();
         timer?.Lap(1);
-        PeakBytes = tape.LastBackwardPeakBytes;
+        PeakBytes = Device.Pool.PeakBytes;
     }
 
     public override void Dispose()
     {
         sigma.Dispose();
-        lbar.Dispose();
+        lbar?.Dispose();
     }
 }
 
