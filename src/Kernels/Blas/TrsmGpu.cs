@@ -42,7 +42,7 @@ internal static class TrsmGpu
     }
 
     /// <summary>Shared elements for a block of order nb: the packed triangle, then the right-hand sides (rows padded to nb + 1).</summary>
-    private static int SharedElements(int nb) => nb * (nb + 1) / 2 + Threads * (nb + 1);
+    internal static int SharedElements(int nb) => nb * (nb + 1) / 2 + Threads * (nb + 1);
 
     /// <summary>Index of op(T)[i, q] in the packed triangle: the solve reads one triangle of op(T), stored as P(max, min).</summary>
     private static int Packed(int i, int q) => i >= q ? i * (i + 1) / 2 + q : q * (q + 1) / 2 + i;

@@ -46,8 +46,11 @@ public sealed class CliErrorTests
         // 1024 float64 matrices of order 65536: 32 TiB, more than any machine has (bench: Σ and L̄).
         new("bench larger than the device", 1, ["Out of device memory", "requested 70,368,744,177,664 bytes"],
             d => ["bench", "--op", "cholesky", "--n", "65536", "--batch", "1024", "--dtype", "f64", "--device", "cpu"]),
-        new("demo larger than the device", 1, ["Out of device memory", "requested 35,184,372,088,832 bytes"],
-            d => ["demo", "--n", "65536", "--batch", "1024", "--device", "cpu"]),
+        // The CO2 record has 2225 weeks: 4096 whole-record windows need 4096·2225² doubles (about 160 GB).
+        new("demo larger than the device", 1, ["Out of device memory", "requested", "bytes"],
+            d => ["demo", "--n", "2225", "--batch", "4096", "--device", "cpu"]),
+        new("demo longer than the record", 2, ["--n 65536 is out of range [2, 2225]"],
+            d => ["demo", "--n", "65536", "--device", "cpu"]),
     ];
 
     public static TheoryData<BadInput> Data() => new(Cases);

@@ -27,8 +27,9 @@ public sealed class CliVerbTests
     {
         var run = ToolProcess.Run("devices", "--device", "cpu");
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Matches(new Regex(@"│ Cpu\s+│ 0\s+│ CPU accelerator"), run.Stdout);
-        Assert.Contains("GpuAD would use: CPU accelerator (asked for by the caller).", run.Stdout);
+        Assert.Matches(new Regex(@"│ cpu\s+│ CPU accelerator\s+│ CPU-tuned"), run.Stdout);
+        Assert.Matches(new Regex(@"│ emulated-gpu\s+│ emulated GPU \(CPU accelerator\)\s+│ GPU-tuned"), run.Stdout);
+        Assert.Contains("GpuAD would use: cpu (CPU accelerator, CPU-tuned kernels): asked for by --device cpu.", run.Stdout);
         Assert.Equal("", run.Stderr);
     }
 

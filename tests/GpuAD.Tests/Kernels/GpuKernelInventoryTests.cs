@@ -73,7 +73,8 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
     /// The largest dynamic shared memory the launcher of a kernel requests: the unblocked
     /// Cholesky keeps one packed triangle of its block, its reverse two, of an order up to
     /// <see cref="Blas.PotrfMaxUnblockedOrder{T}"/>. A kernel with dynamic shared memory that is
-    /// not listed here fails the test until its launcher's bound is added.
+    /// not listed here fails the test until its launcher's bound is added. The blocked path's fused
+    /// panel kernels and the panel-matched TRSM take blocks up to the same order.
     /// </summary>
     private long LargestDynamicRequest(MethodInfo method, string name)
     {
@@ -84,6 +85,12 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         var definition = method.IsGenericMethod ? method.GetGenericMethodDefinition() : method;
         if (definition == Definition(PotrfGpu.Kernel<double>)) return (long)PotrfGpu.Packed(n) * size;
         if (definition == Definition(PotrfBackwardGpu.Kernel<double>)) return 2L * PotrfGpu.Packed(n) * size;
+        // The blocked path's fused launches take blocks of at most the unblocked order (Potrf's block-size check).
+        if (definition == Definition(PotrfPanelGpu.Kernel<double>)) return (long)PotrfPanelGpu.SharedElements(n) * size;
+        if (definition == Definition(PotrfBackwardPanelGpu.Kernel<double>)) return (long)PotrfBackwardPanelGpu.SharedElements(n) * size;
+        // Panel-matched TRSM blocks are capped by TrsmGpu.MaxBlockSize (Trsm's launcher).
+        if (definition == Definition(TrsmGpu.LeftKernel<double>) || definition == Definition(TrsmGpu.RightKernel<double>))
+            return (long)TrsmGpu.SharedElements(TrsmGpu.MaxBlockSize(size)) * size;
         throw new InvalidOperationException($"{name} requests dynamic shared memory: add its launcher's largest request to this test.");
     }
 
