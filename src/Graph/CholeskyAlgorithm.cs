@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>How <see cref="Op.Cholesky{T}(Var{T}, CholeskyAlgorithm)"/> factors Σ and computes its VJP.</summary>
 public enum CholeskyAlgorithm

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>How <see cref="Gradcheck"/> perturbs an input.</summary>
 public enum PerturbationKind
@@ -93,7 +93,7 @@ public static class Gradcheck
     private static double[] Evaluate(Device device, Func<Var<double>[], Var<double>> function, IReadOnlyList<GradcheckInput> inputs, double[][] u, double h)
     {
         using var tape = new Tape(device);
-        var owned = new List<Tensor<double>>();
+        var owned = new List<DeviceTensor<double>>();
         var vars = inputs.Select((input, i) =>
         {
             var shifted = input.Data.Select((x, k) => x + h * u[i][k]).ToArray();

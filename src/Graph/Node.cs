@@ -1,7 +1,7 @@
 using System.Numerics;
 using GpuAD.Kernels;
 
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>One recorded application of an op: its inputs, output and what its VJP needs.</summary>
 internal abstract class Node
@@ -62,19 +62,19 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     internal override IEnumerable<IVar> SavedVars => Array.Empty<IVar>();
 
     /// <summary>Computes the output value (a new tensor the output var owns).</summary>
-    internal abstract Tensor<T> Forward();
+    internal abstract DeviceTensor<T> Forward();
 
     /// <summary>
     /// The output tangent from the input tangents (null entries are zero tangents; at least one is
     /// non-null). Returns a new tensor.
     /// </summary>
-    internal abstract Tensor<T> Jvp(Tensor<T>?[] tangents);
+    internal abstract DeviceTensor<T> Jvp(DeviceTensor<T>?[] tangents);
 
     /// <summary>
     /// Accumulates the input cotangents for <paramref name="cotangent"/> (the output's) into
     /// <paramref name="grads"/>, for the inputs that need one.
     /// </summary>
-    internal abstract void Vjp(Tensor<T> cotangent, Grads<T> grads);
+    internal abstract void Vjp(DeviceTensor<T> cotangent, Grads<T> grads);
 
     internal override void RunVjp()
     {
@@ -91,7 +91,7 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     /// cotangent right after the VJP otherwise; no other node holds it (every VJP gives its inputs
     /// tensors of their own).
     /// </summary>
-    protected Tensor<T> TakeCotangent()
+    protected DeviceTensor<T> TakeCotangent()
     {
         var cotangent = Out.Grad ?? throw new InvalidOperationException($"Internal: {Name} has no cotangent to take.");
         Out.Grad = null;
@@ -102,10 +102,10 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     protected static T C(double value) => T.CreateTruncating(value);
 
     /// <summary>The tensor as a batch of <paramref name="batch"/> matrices (a batch of 1 broadcasts).</summary>
-    protected MatRef<T> Bc(Tensor<T> t, int batch) => Blas.Broadcast(t, batch, Name);
+    protected MatRef<T> Bc(DeviceTensor<T> t, int batch) => Blas.Broadcast(t, batch, Name);
 
     /// <summary>A new tensor <c>op(x, y)</c> of shape <paramref name="shape"/> (see <see cref="Elementwise"/>).</summary>
-    protected Tensor<T> MapNew<TOp>(TOp op, MatRef<T> x, MatRef<T> y, YAccess access, Shape shape) where TOp : struct, IElementMap<T>
+    protected DeviceTensor<T> MapNew<TOp>(TOp op, MatRef<T> x, MatRef<T> y, YAccess access, Shape shape) where TOp : struct, IElementMap<T>
     {
         var result = Device.Allocate<T>(shape);
         Elementwise.Map(Device, op, x, y, access, result.Mat);
@@ -113,11 +113,11 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>A new tensor <c>op(x)</c> of x's shape.</summary>
-    protected Tensor<T> MapNew<TOp>(TOp op, Tensor<T> x) where TOp : struct, IElementMap<T> =>
+    protected DeviceTensor<T> MapNew<TOp>(TOp op, DeviceTensor<T> x) where TOp : struct, IElementMap<T> =>
         MapNew(op, x.Mat, x.Mat, YAccess.Same, x.Shape);
 
     /// <summary>A new tensor α·xᵀ (the transpose of every matrix).</summary>
-    protected Tensor<T> TransposeNew(Tensor<T> x, T alpha)
+    protected DeviceTensor<T> TransposeNew(DeviceTensor<T> x, T alpha)
     {
         var result = Device.Allocate<T>(x.Shape.Transposed);
         // The map ignores its first operand; the output stands in for it.
@@ -126,10 +126,10 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>A new tensor ½(x + xᵀ) (exactly symmetric).</summary>
-    protected Tensor<T> SymmetrizeNew(Tensor<T> x) => MapNew(new Maps.Symmetrize<T>(), x.Mat, x.Mat, YAccess.Transposed, x.Shape);
+    protected DeviceTensor<T> SymmetrizeNew(DeviceTensor<T> x) => MapNew(new Maps.Symmetrize<T>(), x.Mat, x.Mat, YAccess.Transposed, x.Shape);
 
     /// <summary>A new tensor: op(T)⁻¹·B (left) or B·op(T)⁻¹ (right), B broadcast to <paramref name="batch"/>.</summary>
-    protected Tensor<T> TrsmNew(MatRef<T> t, MatRef<T> b, int batch, bool left, bool lower, bool transpose, bool unitDiagonal = false)
+    protected DeviceTensor<T> TrsmNew(MatRef<T> t, MatRef<T> b, int batch, bool left, bool lower, bool transpose, bool unitDiagonal = false)
     {
         var x = Device.Allocate<T>(new Shape(batch, b.Rows, b.Cols));
         Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), b.WithBatch(batch), b.WithBatch(batch), YAccess.Same, x.Mat);
@@ -142,7 +142,7 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     /// first failing batch element and its leading minor, when a matrix is not positive-definite.
     /// Reads the info codes back to the host: a forward-pass check, never used in a VJP.
     /// </summary>
-    protected Tensor<T> CholeskyFactor(Tensor<T> sigma)
+    protected DeviceTensor<T> CholeskyFactor(DeviceTensor<T> sigma)
     {
         var l = sigma.Clone();
         using var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
@@ -155,7 +155,7 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>Identity matrices [batch, n, n].</summary>
-    protected Tensor<T> IdentityNew(int batch, int n)
+    protected DeviceTensor<T> IdentityNew(int batch, int n)
     {
         var eye = Device.Allocate<T>(new Shape(batch, n, n));
         Elementwise.Map(Device, new Maps.Identity<T>(T.One), eye.Mat, eye.Mat);
@@ -163,7 +163,7 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>A new batch of 1×1 matrices: Σᵢⱼ x∘y per matrix (or Σ x when y is null).</summary>
-    protected Tensor<T> ReduceNew(MatRef<T> x, MatRef<T>? y)
+    protected DeviceTensor<T> ReduceNew(MatRef<T> x, MatRef<T>? y)
     {
         var result = Device.Allocate<T>(new Shape(x.Batch, 1, 1));
         Elementwise.Reduce(Device, x, y, result.Mat);
@@ -181,7 +181,7 @@ internal readonly struct Grads<T>(Var<T>[] inputs) where T : unmanaged, IFloatin
     /// Adds <paramref name="contribution"/> (taking ownership) to input i's gradient. A contribution
     /// with a larger batch than a batch-1 input is summed over the batch.
     /// </summary>
-    public void Add(int i, Tensor<T> contribution)
+    public void Add(int i, DeviceTensor<T> contribution)
     {
         var v = inputs[i];
         var shape = v.Shape;
@@ -212,7 +212,7 @@ internal readonly struct Grads<T>(Var<T>[] inputs) where T : unmanaged, IFloatin
     /// Input i's gradient as a GEMM target when no batch reduction is needed: allocated if absent
     /// (then β = 0: write) or existing (β = 1: accumulate). False when the input broadcasts.
     /// </summary>
-    public bool TryTarget(int i, int batch, out Tensor<T> target, out T beta)
+    public bool TryTarget(int i, int batch, out DeviceTensor<T> target, out T beta)
     {
         var v = inputs[i];
         if (v.Shape.Batch != batch)

@@ -1,11 +1,11 @@
 using System.Numerics;
 using GpuAD.Kernels;
 
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>
 /// Records ops applied to <see cref="Var{T}"/>s (define-by-run) and differentiates them on the
-/// device: <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> runs the VJPs in reverse record order, forward mode runs
+/// device: <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/> runs the VJPs in reverse record order, forward mode runs
 /// each op's JVP as it is recorded when an input carries a tangent.
 /// </summary>
 /// <remarks>
@@ -20,7 +20,7 @@ namespace GpuAD.Graph;
 /// of the ops it differentiates — the values no VJP saved when it starts, the saved ones at their
 /// last use — and forgets those ops once it finishes; only its output and the values marked with
 /// <see cref="Var{T}.Keep"/> stay readable, the output until the next <see cref="ZeroGrad"/>. So one
-/// tape can run any number of steps (forward, <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>, update, <see cref="ZeroGrad"/>)
+/// tape can run any number of steps (forward, <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>, update, <see cref="ZeroGrad"/>)
 /// without growing. Values that need no gradient (ops on constants only) and kept values stay
 /// until <see cref="Reset"/> or <see cref="Dispose"/>. The tape counts the device bytes its own
 /// tensors hold (<see cref="BytesInUse"/>, <see cref="PeakBytes"/>, <see cref="LastBackwardPeakBytes"/>)
@@ -78,7 +78,7 @@ public sealed class Tape : IDisposable
     public long PeakBytes => account.PeakBytes;
 
     /// <summary>
-    /// The largest <see cref="BytesInUse"/> during the last <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/> (this tape's
+    /// The largest <see cref="BytesInUse"/> during the last <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/> (this tape's
     /// tensors only: other tapes, concurrent or not, never change it).
     /// </summary>
     public long LastBackwardPeakBytes { get; private set; }
@@ -90,7 +90,7 @@ public sealed class Tape : IDisposable
     /// <param name="value">The value, on this tape's device.</param>
     /// <param name="tangent">Optional forward-mode tangent of the same shape (not owned either).</param>
     /// <exception cref="ArgumentException">Another device, or the tangent's shape differs.</exception>
-    public Var<T> Variable<T>(Tensor<T> value, Tensor<T>? tangent = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+    public Var<T> Variable<T>(DeviceTensor<T> value, DeviceTensor<T>? tangent = null) where T : unmanaged, IFloatingPointIeee754<T> =>
         Leaf(value, requiresGrad: true, owns: false, tangent, ownsTangent: false);
 
     /// <summary>A variable uploaded from a host array (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
@@ -162,7 +162,7 @@ public sealed class Tape : IDisposable
     }
 
     /// <summary>A constant: a leaf that gets no gradient. The tape does not own <paramref name="value"/>.</summary>
-    public Var<T> Constant<T>(Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T> =>
+    public Var<T> Constant<T>(DeviceTensor<T> value) where T : unmanaged, IFloatingPointIeee754<T> =>
         Leaf(value, requiresGrad: false, owns: false, null, ownsTangent: false);
 
     /// <summary>A constant uploaded from a host array, owned by the tape.</summary>
@@ -207,7 +207,7 @@ public sealed class Tape : IDisposable
 
     /// <summary>Sets (or clears, with null) a leaf's forward-mode tangent before ops are recorded on it. Not owned.</summary>
     /// <exception cref="ArgumentException">The shapes differ, or the var is not a leaf of this tape.</exception>
-    public void SetTangent<T>(Var<T> leaf, Tensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>
+    public void SetTangent<T>(Var<T> leaf, DeviceTensor<T>? tangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
         if (leaf.Tape != this || !leaf.IsLeaf)
@@ -219,7 +219,7 @@ public sealed class Tape : IDisposable
         leaf.Tangent = copy;
     }
 
-    /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>).</summary>
+    /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>).</summary>
     public void Backward<T>(Var<T> output, T[] cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cotangent);
@@ -228,7 +228,7 @@ public sealed class Tape : IDisposable
 
     /// <summary>
     /// Reverse mode with a cotangent given as host memory, row-major, of the output's length (see
-    /// <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>). The uploaded copy is the pass's own: the
+    /// <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>). The uploaded copy is the pass's own: the
     /// pass computes in it (no second device copy).
     /// </summary>
     /// <exception cref="ArgumentException">The length is not the output's (checked before anything is uploaded).</exception>
@@ -236,7 +236,7 @@ public sealed class Tape : IDisposable
     {
         CheckOutput(output);
         HostTensors.ExpectLength(cotangent.Length, output.Shape, "Backward", nameof(cotangent));
-        Tensor<T> t;
+        DeviceTensor<T> t;
         using (account.Enter()) t = Device.Upload(cotangent, output.Shape);
         try
         {
@@ -256,7 +256,7 @@ public sealed class Tape : IDisposable
 
     /// <summary>
     /// Reverse mode with a cotangent given as a System.Numerics.Tensors tensor span of the output's
-    /// shape (rank 3, or rank 2 when the output's batch is 1); see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>.
+    /// shape (rank 3, or rank 2 when the output's batch is 1); see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The rank or shape is not the output's, or the span is strided; raised before anything is uploaded.</exception>
     public void Backward<T>(Var<T> output, System.Numerics.Tensors.ReadOnlyTensorSpan<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
@@ -283,7 +283,7 @@ public sealed class Tape : IDisposable
         HostTensors.ExpectLength(data.Length, shape, op, nameof(data));
         if (hasTangent) HostTensors.ExpectLength(tangent.Length, shape, op, nameof(tangent));
         using var charge = account.Enter();
-        Tensor<T>? value = null, t = null;
+        DeviceTensor<T>? value = null, t = null;
         try
         {
             value = Device.Upload(data, shape);
@@ -298,12 +298,12 @@ public sealed class Tape : IDisposable
         }
     }
 
-    private Var<T> Leaf<T>(Tensor<T> value, bool requiresGrad, bool owns, Tensor<T>? tangent, bool ownsTangent) where T : unmanaged, IFloatingPointIeee754<T>
+    private Var<T> Leaf<T>(DeviceTensor<T> value, bool requiresGrad, bool owns, DeviceTensor<T>? tangent, bool ownsTangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(value);
         if (value.IsDisposed)
-            throw new ObjectDisposedException(nameof(Tensor<T>), $"Tape: the tensor {value.Shape} passed as a leaf has been disposed.");
+            throw new ObjectDisposedException(nameof(DeviceTensor<T>), $"Tape: the tensor {value.Shape} passed as a leaf has been disposed.");
         if (value.Device != Device)
             throw new ArgumentException($"Tape: the tensor lives on {value.Device} but the tape on {Device}.");
         CheckTangent("Variable", value.Shape, tangent);
@@ -313,13 +313,13 @@ public sealed class Tape : IDisposable
         return v;
     }
 
-    private void CheckTangent<T>(string op, Shape shape, Tensor<T>? tangent) where T : unmanaged, INumber<T>
+    private void CheckTangent<T>(string op, Shape shape, DeviceTensor<T>? tangent) where T : unmanaged, INumber<T>
     {
         if (tangent is null) return;
         string what = op == "Backward" ? "cotangent" : "tangent";
         if (tangent.Shape != shape) throw ShapeErrors.Mismatch(op, $"the {what} must have the value's shape", shape, tangent.Shape);
         if (tangent.Device != Device) throw new ArgumentException($"{op}: the {what} lives on {tangent.Device} but the tape on {Device}.");
-        if (tangent.IsDisposed) throw new ObjectDisposedException(nameof(Tensor<T>), $"{op}: the {what} {tangent.Shape} has been disposed.");
+        if (tangent.IsDisposed) throw new ObjectDisposedException(nameof(DeviceTensor<T>), $"{op}: the {what} {tangent.Shape} has been disposed.");
     }
 
     private void CheckOutput<T>(Var<T> output) where T : unmanaged, IFloatingPointIeee754<T>
@@ -359,7 +359,7 @@ public sealed class Tape : IDisposable
             if (input.IsReleased)
                 throw new InvalidOperationException($"{node.Name}: an input ({input}) was released by a previous Backward (or by ZeroGrad after it); Keep() it to reuse it.");
             if (input.Value.IsDisposed)
-                throw new ObjectDisposedException(nameof(Tensor<T>), $"{node.Name}: the tensor of an input ({input}) has been disposed.");
+                throw new ObjectDisposedException(nameof(DeviceTensor<T>), $"{node.Name}: the tensor of an input ({input}) has been disposed.");
         }
         bool requiresGrad = node.In.Any(v => v.RequiresGrad);
         Var<T> output;
@@ -414,11 +414,11 @@ public sealed class Tape : IDisposable
     /// <see cref="ZeroGrad"/>); ops whose buffers the pass had already released cannot be
     /// differentiated again.
     /// </exception>
-    public void Backward<T>(Var<T> output, Tensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
+    public void Backward<T>(Var<T> output, DeviceTensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
         Run(output, cotangent, take: false, retainGraph);
 
     /// <summary>
-    /// Reverse mode (see <see cref="Backward{T}(Var{T}, Tensor{T}, bool)"/>) that may take the
+    /// Reverse mode (see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>) that may take the
     /// cotangent's memory instead of copying it: with <paramref name="takeOwnership"/> the pass
     /// computes in the cotangent's buffer (a Cholesky's L̄ becomes Σ̄ in place), so a
     /// forward and backward hold one n² matrix less. The tensor then belongs to the tape: do not
@@ -432,13 +432,13 @@ public sealed class Tape : IDisposable
     /// As the other overload; or, taking ownership, the cotangent is a view, or a value, tangent or
     /// gradient held by this tape (the caller keeps it then: nothing was taken).
     /// </exception>
-    public void Backward<T>(Var<T> output, Tensor<T> cotangent, bool takeOwnership, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, DeviceTensor<T> cotangent, bool takeOwnership, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cotangent);
         Run(output, cotangent, takeOwnership, retainGraph);
     }
 
-    private void Run<T>(Var<T> output, Tensor<T>? cotangent, bool take, bool retainGraph) where T : unmanaged, IFloatingPointIeee754<T>
+    private void Run<T>(Var<T> output, DeviceTensor<T>? cotangent, bool take, bool retainGraph) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckOutput(output);
         if (cotangent is null && output.Shape != new Shape(1, 1, 1))
@@ -575,7 +575,7 @@ public sealed class Tape : IDisposable
 
     private static bool IsReleasable(IVar v, IVar output) => !v.IsLeaf && !v.Kept && v != output;
 
-    private Tensor<T> Ones<T>(Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
+    private DeviceTensor<T> Ones<T>(Shape shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var t = Device.Allocate<T>(shape);
         Elementwise.Map(Device, new Maps.Fill<T>(T.One), t.Mat, t.Mat);

@@ -1,21 +1,21 @@
 using System.Numerics;
 using GpuAD.Kernels;
 
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>
 /// A value recorded on a <see cref="Tape"/>: a leaf (a variable or a constant) or the output of
-/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}(Var{T}, Tensor{T}, bool)"/>,
+/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>,
 /// and optionally a tangent for forward mode.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
 /// <remarks>A var is not thread-safe: it belongs to its tape's thread.</remarks>
 public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? value;
+    private DeviceTensor<T>? value;
     private readonly bool ownsValue;
 
-    internal Var(Tape tape, Tensor<T> value, bool requiresGrad, bool ownsValue, Node? producer, Tensor<T>? tangent)
+    internal Var(Tape tape, DeviceTensor<T> value, bool requiresGrad, bool ownsValue, Node? producer, DeviceTensor<T>? tangent)
     {
         Tape = tape;
         this.value = value;
@@ -47,7 +47,7 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     /// <exception cref="InvalidOperationException">The value was released by a backward pass.</exception>
     /// <exception cref="ObjectDisposedException">The tape was disposed.</exception>
-    public Tensor<T> Value
+    public DeviceTensor<T> Value
     {
         get
         {
@@ -59,11 +59,11 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, Tensor{T}, bool)"/>; null when no gradient reached it.</summary>
-    public Tensor<T>? Grad { get; internal set; }
+    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>; null when no gradient reached it.</summary>
+    public DeviceTensor<T>? Grad { get; internal set; }
 
     /// <summary>The forward-mode tangent (directional derivative), or null for a zero tangent.</summary>
-    public Tensor<T>? Tangent { get; internal set; }
+    public DeviceTensor<T>? Tangent { get; internal set; }
 
     /// <summary>Keeps this value alive through backward passes and <see cref="Tape.ZeroGrad"/> (until <see cref="Tape.Reset"/> or the tape's disposal).</summary>
     public Var<T> Keep()

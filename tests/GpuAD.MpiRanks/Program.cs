@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GpuAD.Distributed;
+using GpuAD;
 using GpuAD.Kernels;
 using GpuAD.MpiRanks;
 

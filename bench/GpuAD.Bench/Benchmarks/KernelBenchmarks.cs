@@ -1,6 +1,5 @@
 using System.Numerics;
 using BenchmarkDotNet.Attributes;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Bench.Benchmarks;

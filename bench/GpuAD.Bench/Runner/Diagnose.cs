@@ -67,7 +67,7 @@ internal static class Diagnose
         bool ok = false;
         Step("gemm", () =>
         {
-            using var gpu = Kernels.Device.FromAccelerator(acc);
+            using var gpu = GpuAD.Device.FromAccelerator(acc);
             const int n = 70;
             var a = new double[n * n];
             var b = new double[n * n];

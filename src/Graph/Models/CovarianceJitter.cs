@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>
 /// How much diagonal jitter a covariance may receive before its Cholesky factorization is

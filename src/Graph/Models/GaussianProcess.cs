@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>
 /// Gaussian-process building blocks composed from the ops, so their gradients come from the

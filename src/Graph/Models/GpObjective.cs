@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>The NLL of a slice of GP problems, its gradient and the jitter each element needed.</summary>
 /// <param name="Nll">Negative log marginal likelihood per batch element of the slice.</param>
@@ -17,7 +17,7 @@ public sealed record GpEvaluation(double[] Nll, double[]? Gradient, double[] Jit
 /// </summary>
 public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> x, y;
+    private readonly DeviceTensor<T> x, y;
     private readonly CovarianceJitter jitter;
 
     /// <summary>Uploads the data.</summary>
@@ -164,7 +164,7 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
         return new GpTheta<T>(V(s, new Shape(count, 1, 1)), V(l, new Shape(count, 1, q)), V(nz, new Shape(count, 1, 1)));
     }
 
-    private double[] MeanDiagonal(Tensor<T> k)
+    private double[] MeanDiagonal(DeviceTensor<T> k)
     {
         var all = k.ToArray();
         int n = k.Rows;

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 /// <summary>
 /// The batched multivariate normal, composed from the ops so that its gradients with respect to

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -32,11 +32,11 @@ internal sealed class AddNode<T>(Var<T> a, Var<T> b, bool subtract, Shape shape)
         return tape.Record(new AddNode<T>(a, b, subtract, shape));
     }
 
-    internal override Tensor<T> Forward() =>
+    internal override DeviceTensor<T> Forward() =>
         MapNew(new Maps.Axpby<T>(T.One, Sign), Bc(In[0].Value, shape.Batch), Bc(In[1].Value, shape.Batch), YAccess.Same, shape);
 
     // dY = dA + s·dB
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         if (t[0] is null) return MapNew(new Maps.Axpby<T>(Sign, T.Zero), Bc(t[1]!, shape.Batch), Bc(t[1]!, shape.Batch), YAccess.Same, shape);
         if (t[1] is null) return MapNew(new Maps.Axpby<T>(T.One, T.Zero), Bc(t[0]!, shape.Batch), Bc(t[0]!, shape.Batch), YAccess.Same, shape);
@@ -44,7 +44,7 @@ internal sealed class AddNode<T>(Var<T> a, Var<T> b, bool subtract, Shape shape)
     }
 
     // Ā = Ȳ, B̄ = s·Ȳ
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         if (grads.Needs(0)) grads.Add(0, MapNew(new Maps.Axpby<T>(T.One, T.Zero), ybar));
         if (grads.Needs(1)) grads.Add(1, MapNew(new Maps.Axpby<T>(Sign, T.Zero), ybar));

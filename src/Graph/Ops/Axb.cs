@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -40,10 +40,10 @@ internal sealed class AxbNode<T>(Var<T> a, Var<T> x, Var<T> b, Shape shape) : No
 
     internal override IEnumerable<IVar> SavedVars => In;
 
-    private MatRef<T> M(Tensor<T> t) => Blas.Broadcast(t, shape.Batch, OpName);
+    private MatRef<T> M(DeviceTensor<T> t) => Blas.Broadcast(t, shape.Batch, OpName);
 
     /// <summary>U·V·W with the cheaper association, into a new tensor.</summary>
-    private Tensor<T> Triple(MatRef<T> u, bool tu, MatRef<T> v, MatRef<T> w, bool tw, int rows, int cols)
+    private DeviceTensor<T> Triple(MatRef<T> u, bool tu, MatRef<T> v, MatRef<T> w, bool tw, int rows, int cols)
     {
         int p = rows, m = v.Rows, n = v.Cols, q = cols;
         var y = Device.Allocate<T>(new Shape(shape.Batch, p, q));
@@ -62,13 +62,13 @@ internal sealed class AxbNode<T>(Var<T> a, Var<T> x, Var<T> b, Shape shape) : No
         return y;
     }
 
-    internal override Tensor<T> Forward() =>
+    internal override DeviceTensor<T> Forward() =>
         Triple(M(In[0].Value), false, M(In[1].Value), M(In[2].Value), false, shape.Rows, shape.Cols);
 
     // dY = dA·X·B + A·dX·B + A·X·dB
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
-        Tensor<T>? y = null;
+        DeviceTensor<T>? y = null;
         for (int i = 0; i < 3; i++)
         {
             if (t[i] is not { } d) continue;
@@ -83,7 +83,7 @@ internal sealed class AxbNode<T>(Var<T> a, Var<T> x, Var<T> b, Shape shape) : No
         return y!;
     }
 
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var (a, x, b) = (M(In[0].Value), M(In[1].Value), M(In[2].Value));
         int batch = shape.Batch;

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -52,14 +52,14 @@ public static partial class Op
     /// <param name="sigma">SPD [batch, n, n].</param>
     /// <param name="algorithm">How to factor and differentiate; Auto defers to the tape's <see cref="Tape.CholeskyOptions"/>, then to <see cref="CholeskyPolicy"/>.</param>
     /// <exception cref="ArgumentException">Σ is not square, or the algorithm cannot handle its order (raised when recorded).</exception>
-    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T> =>
+    public static (Var<T> L, DeviceTensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto) where T : unmanaged, IFloatingPointIeee754<T> =>
         CholeskyEx(sigma, new CholeskyOptions { Algorithm = algorithm });
 
     /// <summary><see cref="CholeskyEx{T}(Var{T}, CholeskyAlgorithm)"/> with per-call options (see <see cref="Cholesky{T}(Var{T}, CholeskyOptions)"/>).</summary>
     /// <param name="sigma">SPD [batch, n, n].</param>
     /// <param name="options">How to factor and differentiate.</param>
     /// <exception cref="ArgumentException">Σ is not square, or the options cannot handle its order (raised when recorded).</exception>
-    public static (Var<T> L, Tensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyOptions options) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (Var<T> L, DeviceTensor<int> Info) CholeskyEx<T>(Var<T> sigma, CholeskyOptions options) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
@@ -98,7 +98,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
     internal const string OpName = "Cholesky";
 
     /// <summary>The info codes, for the non-throwing variant (owned by its caller).</summary>
-    internal Tensor<int>? Info { get; private set; }
+    internal DeviceTensor<int>? Info { get; private set; }
 
     internal static void CheckShape(Shape sigma)
     {
@@ -107,7 +107,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
 
     internal override IEnumerable<IVar> SavedVars { get { yield return Out; } }
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         var sigma = In[0].Value;
         var l = sigma.Clone();
@@ -132,7 +132,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
     // L̇ = L·Φ(L⁻¹·Σ̇·L⁻ᵀ), with Σ̇ symmetrized on entry: Σ ranges over symmetric matrices, and
     // reverse mode returns the symmetric Σ̄, so ⟨Σ̄, Σ̇⟩ = ⟨Σ̄, ½(Σ̇ + Σ̇ᵀ)⟩ — the JVP of ½(Σ̇ + Σ̇ᵀ) is the
     // one that agrees with the VJP (PyTorch's convention for tangents of SPD inputs).
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var l = Out.Value;
         int batch = l.Batch;
@@ -146,7 +146,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
     }
 
     // Composed: Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹. Blocked and small: Ā in place in L̄, Σ̄ = ½(Ā + Āᵀ).
-    internal override void Vjp(Tensor<T> lbar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> lbar, Grads<T> grads)
     {
         if (Algorithm == CholeskyAlgorithm.Composed)
         {
@@ -160,7 +160,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
     }
 
     /// <summary>The composed backward: one GEMM, an element map and two triangular solves.</summary>
-    internal static Tensor<T> ComposedBackward(Device device, Tensor<T> l, Tensor<T> lbar)
+    internal static DeviceTensor<T> ComposedBackward(Device device, DeviceTensor<T> l, DeviceTensor<T> lbar)
     {
         var p = device.Allocate<T>(l.Shape);
         Blas.Gemm(device, l.Mat, true, lbar.Mat, false, p.Mat, T.One, T.Zero);                  // P = Lᵀ·L̄

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -45,7 +45,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     : Node<T>(OpName, factorOrSigma, b) where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal const string OpName = "CholeskySolve";
-    private Tensor<T>? factor; // L: factored here from Σ, or the given factor's lower triangle
+    private DeviceTensor<T>? factor; // L: factored here from Σ, or the given factor's lower triangle
 
     internal static Shape OutputShape(Shape sigma, Shape b)
     {
@@ -65,7 +65,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     private MatRef<T> L => Bc(factor!, shape.Batch);
 
     /// <summary>Σ⁻¹·X = L⁻ᵀ·(L⁻¹·X), into a new tensor.</summary>
-    private Tensor<T> SolveSigma(MatRef<T> x)
+    private DeviceTensor<T> SolveSigma(MatRef<T> x)
     {
         var y = TrsmNew(L, x, shape.Batch, left: true, lower: true, transpose: false);
         Blas.Trsm(Device, L, y.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);
@@ -73,13 +73,13 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     }
 
     /// <summary>X := Σ⁻¹·X in place.</summary>
-    private void SolveSigmaInPlace(Tensor<T> x)
+    private void SolveSigmaInPlace(DeviceTensor<T> x)
     {
         Blas.Trsm(Device, L, x.Mat, left: true, lower: true, transpose: false, unitDiagonal: false, T.One);
         Blas.Trsm(Device, L, x.Mat, left: true, lower: true, transpose: true, unitDiagonal: false, T.One);
     }
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         factor = fromFactor
             ? MapNew(new Maps.Tril<T>(0, T.One), In[0].Value) // only the given factor's lower triangle is read
@@ -88,7 +88,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     }
 
     // dY = Σ⁻¹·(dB − dΣ·Y), dΣ = dL·Lᵀ + L·dLᵀ from the factor (dL projected on the lower triangle)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var rhs = Device.Allocate<T>(shape);
         if (t[1] is { } db) Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), Bc(db, shape.Batch), Bc(db, shape.Batch), YAccess.Same, rhs.Mat);
@@ -117,7 +117,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
         return rhs;
     }
 
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var bbar = SolveSigma(ybar.Mat); // B̄ = Σ⁻¹·Ȳ
         if (grads.Needs(0))

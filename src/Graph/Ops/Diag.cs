@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -20,19 +20,19 @@ internal sealed class DiagNode<T>(Var<T> a) : Node<T>(OpName, a) where T : unman
 {
     internal const string OpName = "Diag";
 
-    private Tensor<T> Extract(Tensor<T> x)
+    private DeviceTensor<T> Extract(DeviceTensor<T> x)
     {
         var d = Elementwise.Diagonal(x.Mat);
         return MapNew(new Maps.Axpby<T>(T.One, T.Zero), d, d, YAccess.Same, new Shape(x.Batch, x.Rows, 1));
     }
 
-    internal override Tensor<T> Forward() => Extract(In[0].Value);
+    internal override DeviceTensor<T> Forward() => Extract(In[0].Value);
 
     // dy = diag(dA)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => Extract(t[0]!);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => Extract(t[0]!);
 
     // Ā = Diag(ȳ)
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var abar = Device.Zeros<T>(In[0].Shape);
         var d = Elementwise.Diagonal(abar.Mat);

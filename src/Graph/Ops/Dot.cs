@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -33,12 +33,12 @@ internal sealed class DotNode<T>(Var<T> a, Var<T> b, int batch) : Node<T>(OpName
         }
     }
 
-    internal override Tensor<T> Forward() => ReduceNew(Bc(In[0].Value, batch), Bc(In[1].Value, batch));
+    internal override DeviceTensor<T> Forward() => ReduceNew(Bc(In[0].Value, batch), Bc(In[1].Value, batch));
 
     // dy = ⟨dA, B⟩ + ⟨A, dB⟩
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
-        Tensor<T>? y = t[0] is { } da ? ReduceNew(Bc(da, batch), Bc(In[1].Value, batch)) : null;
+        DeviceTensor<T>? y = t[0] is { } da ? ReduceNew(Bc(da, batch), Bc(In[1].Value, batch)) : null;
         if (t[1] is { } db)
         {
             var term = ReduceNew(Bc(In[0].Value, batch), Bc(db, batch));
@@ -50,7 +50,7 @@ internal sealed class DotNode<T>(Var<T> a, Var<T> b, int batch) : Node<T>(OpName
     }
 
     // Ā = ȳ·B, B̄ = ȳ·A
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         for (int i = 0; i < 2; i++)
         {

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -33,7 +33,7 @@ public static partial class Op
     /// <param name="b">[batch, n, q].</param>
     /// <returns>Y [batch, p, q], and Info [X's batch, 1, 1].</returns>
     /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
-    public static (Var<T> Y, Tensor<int> Info) AXInvBEx<T>(Var<T> a, Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (Var<T> Y, DeviceTensor<int> Info) AXInvBEx<T>(Var<T> a, Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(InverseProductNode<T>.AXInvBName, a, x, b);
         var shape = InverseProductNode<T>.OutputShape(a.Shape, x.Shape, b.Shape);
@@ -66,7 +66,7 @@ public static partial class Op
     /// <param name="b">[batch, n, q].</param>
     /// <returns>Y [batch, n, q], and Info [X's batch, 1, 1].</returns>
     /// <exception cref="ArgumentException">Dimensions or batches do not agree (raised when recorded).</exception>
-    public static (Var<T> Y, Tensor<int> Info) SolveEx<T>(Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    public static (Var<T> Y, DeviceTensor<int> Info) SolveEx<T>(Var<T> x, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(InverseProductNode<T>.SolveName, x, b);
         var shape = InverseProductNode<T>.OutputShape(null, x.Shape, b.Shape);
@@ -89,8 +89,8 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     internal const string AXInvBName = "AXInvB", SolveName = "Solve";
     private readonly Shape shape;
     private readonly bool hasA;
-    private Tensor<T>? lu, z;
-    private Tensor<int>? pivots;
+    private DeviceTensor<T>? lu, z;
+    private DeviceTensor<int>? pivots;
 
     private readonly bool throwOnFailure;
 
@@ -102,7 +102,7 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     }
 
     /// <summary>The info codes, for the non-throwing variants (owned by their caller).</summary>
-    internal Tensor<int>? Info { get; private set; }
+    internal DeviceTensor<int>? Info { get; private set; }
 
     private Var<T>? AVar => hasA ? In[0] : null;
     private Var<T> XVar => In[hasA ? 1 : 0];
@@ -131,7 +131,7 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     private int Batch => shape.Batch;
 
     /// <summary>X⁻¹·M (or X⁻ᵀ·M) with the saved factors, into a new tensor.</summary>
-    private Tensor<T> SolveX(MatRef<T> m, bool transpose)
+    private DeviceTensor<T> SolveX(MatRef<T> m, bool transpose)
     {
         var r = Device.Allocate<T>(new Shape(Batch, m.Rows, m.Cols));
         Elementwise.Map(Device, new Maps.Axpby<T>(T.One, T.Zero), m.WithBatch(Batch), m.WithBatch(Batch), YAccess.Same, r.Mat);
@@ -139,7 +139,7 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
         return r;
     }
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         var x = XVar.Value;
         lu = x.Clone();
@@ -170,10 +170,10 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
     }
 
     // dY = dA·Z + A·X⁻¹·(dB − dX·Z)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var (da, dx, db) = hasA ? (t[0], t[1], t[2]) : (null, t[0], t[1]);
-        Tensor<T>? w = null; // X⁻¹·(dB − dX·Z), solved in place
+        DeviceTensor<T>? w = null; // X⁻¹·(dB − dX·Z), solved in place
         if (dx is not null || db is not null)
         {
             w = Device.Allocate<T>(z!.Shape);
@@ -195,12 +195,12 @@ internal sealed class InverseProductNode<T> : Node<T> where T : unmanaged, IFloa
         return y;
     }
 
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         int ia = 0, ix = hasA ? 1 : 0, ib = hasA ? 2 : 1;
         if (hasA && grads.Needs(ia)) grads.AddGemm(ia, ybar.Mat, false, z!.Mat, true, T.One, Batch); // Ā = Ȳ·Zᵀ
         if (!grads.Needs(ix) && !grads.Needs(ib)) return;
-        Tensor<T> bbar;
+        DeviceTensor<T> bbar;
         if (hasA)
         {
             using var aty = Device.Allocate<T>(z!.Shape);

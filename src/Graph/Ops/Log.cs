@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -14,12 +14,12 @@ internal sealed class LogNode<T>(Var<T> a) : Node<T>(OpName, a) where T : unmana
 
     internal override IEnumerable<IVar> SavedVars { get { yield return In[0]; } }
 
-    internal override Tensor<T> Forward() => MapNew(new Maps.Log<T>(T.One), In[0].Value);
+    internal override DeviceTensor<T> Forward() => MapNew(new Maps.Log<T>(T.One), In[0].Value);
 
     // dY = dA / A
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => MapNew(new Maps.Divide<T>(T.One), t[0]!.Mat, In[0].Value.Mat, YAccess.Same, Out.Shape);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => MapNew(new Maps.Divide<T>(T.One), t[0]!.Mat, In[0].Value.Mat, YAccess.Same, Out.Shape);
 
     // Ā = Ȳ / A
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) =>
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) =>
         grads.Add(0, MapNew(new Maps.Divide<T>(T.One), ybar.Mat, In[0].Value.Mat, YAccess.Same, Out.Shape));
 }

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -27,9 +27,9 @@ public static partial class Op
 internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal const string OpName = "LogDet";
-    private Tensor<T>? factor;
+    private DeviceTensor<T>? factor;
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         var sigma = In[0].Value;
         factor = CholeskyFactor(sigma);
@@ -40,7 +40,7 @@ internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where
     }
 
     // ẏ = tr(L⁻¹·Σ̇·L⁻ᵀ)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var l = factor!;
         using var x = TrsmNew(l.Mat, t[0]!.Mat, l.Batch, left: true, lower: true, transpose: false);
@@ -49,7 +49,7 @@ internal sealed class LogDetNode<T>(Var<T> sigma) : Node<T>(OpName, sigma) where
     }
 
     // Σ̄ = ȳ·Σ⁻¹
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var l = factor!;
         var g = Device.Allocate<T>(l.Shape);

@@ -1,6 +1,6 @@
 using GpuAD.Kernels;
 
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -53,9 +53,9 @@ internal sealed class MatMulNode<T>(Var<T> a, Var<T> b, bool transA, bool transB
         }
     }
 
-    private MatRef<T> A(Tensor<T> t) => Blas.Broadcast(t, shape.Batch, OpName);
+    private MatRef<T> A(DeviceTensor<T> t) => Blas.Broadcast(t, shape.Batch, OpName);
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         var y = Device.Allocate<T>(shape);
         Blas.Gemm(Device, A(In[0].Value), transA, A(In[1].Value), transB, y.Mat, T.One, T.Zero);
@@ -63,7 +63,7 @@ internal sealed class MatMulNode<T>(Var<T> a, Var<T> b, bool transA, bool transB
     }
 
     // dY = op(dA)·op(B) + op(A)·op(dB)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var y = Device.Allocate<T>(shape);
         T beta = T.Zero;
@@ -77,7 +77,7 @@ internal sealed class MatMulNode<T>(Var<T> a, Var<T> b, bool transA, bool transB
         return y;
     }
 
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         int batch = shape.Batch;
         if (grads.Needs(0))

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -30,15 +30,15 @@ internal sealed class MultiplyNode<T>(Var<T> a, Var<T> b, Shape shape) : Node<T>
         }
     }
 
-    private Tensor<T> Product(Tensor<T> x, Tensor<T> y) =>
+    private DeviceTensor<T> Product(DeviceTensor<T> x, DeviceTensor<T> y) =>
         MapNew(new Maps.Multiply<T>(T.One), Bc(x, shape.Batch), Bc(y, shape.Batch), YAccess.Same, shape);
 
-    internal override Tensor<T> Forward() => Product(In[0].Value, In[1].Value);
+    internal override DeviceTensor<T> Forward() => Product(In[0].Value, In[1].Value);
 
     // dY = dA∘B + A∘dB
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
-        Tensor<T>? y = t[0] is { } da ? Product(da, In[1].Value) : null;
+        DeviceTensor<T>? y = t[0] is { } da ? Product(da, In[1].Value) : null;
         if (t[1] is { } db)
         {
             if (y is null) return Product(In[0].Value, db);
@@ -49,7 +49,7 @@ internal sealed class MultiplyNode<T>(Var<T> a, Var<T> b, Shape shape) : Node<T>
     }
 
     // Ā = Ȳ∘B, B̄ = Ȳ∘A
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         if (grads.Needs(0)) grads.Add(0, Product(ybar, In[1].Value));
         if (grads.Needs(1)) grads.Add(1, Product(ybar, In[0].Value));

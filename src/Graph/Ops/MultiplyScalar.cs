@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -34,15 +34,15 @@ internal sealed class MultiplyScalarNode<T>(Var<T> a, Var<T> s, Shape shape) : N
         }
     }
 
-    private Tensor<T> Times(Tensor<T> x, Tensor<T> scalars) =>
+    private DeviceTensor<T> Times(DeviceTensor<T> x, DeviceTensor<T> scalars) =>
         MapNew(new Maps.Multiply<T>(T.One), Bc(x, shape.Batch), Bc(scalars, shape.Batch), YAccess.ScalarPerMatrix, shape);
 
-    internal override Tensor<T> Forward() => Times(In[0].Value, In[1].Value);
+    internal override DeviceTensor<T> Forward() => Times(In[0].Value, In[1].Value);
 
     // dY = s·dA + ds·A
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
-        Tensor<T>? y = t[0] is { } da ? Times(da, In[1].Value) : null;
+        DeviceTensor<T>? y = t[0] is { } da ? Times(da, In[1].Value) : null;
         if (t[1] is { } ds)
         {
             var term = Times(In[0].Value, ds);
@@ -54,7 +54,7 @@ internal sealed class MultiplyScalarNode<T>(Var<T> a, Var<T> s, Shape shape) : N
     }
 
     // Ā = s·Ȳ, s̄ = ⟨Ȳ, A⟩
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         if (grads.Needs(0)) grads.Add(0, Times(ybar, In[1].Value));
         if (grads.Needs(1)) grads.Add(1, ReduceNew(ybar.Mat, Bc(In[0].Value, shape.Batch)));

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -12,11 +12,11 @@ internal sealed class ScaleNode<T>(Var<T> a, T alpha) : Node<T>(OpName, a) where
 {
     internal const string OpName = "Scale";
 
-    internal override Tensor<T> Forward() => MapNew(new Maps.Axpby<T>(alpha, T.Zero), In[0].Value);
+    internal override DeviceTensor<T> Forward() => MapNew(new Maps.Axpby<T>(alpha, T.Zero), In[0].Value);
 
     // dY = α·dA
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => MapNew(new Maps.Axpby<T>(alpha, T.Zero), t[0]!);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => MapNew(new Maps.Axpby<T>(alpha, T.Zero), t[0]!);
 
     // Ā = α·Ȳ
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, MapNew(new Maps.Axpby<T>(alpha, T.Zero), ybar));
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) => grads.Add(0, MapNew(new Maps.Axpby<T>(alpha, T.Zero), ybar));
 }

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -53,7 +53,7 @@ internal sealed class SquaredDistancesNode<T>(Shape shape, params Var<T>[] input
 
     internal override IEnumerable<IVar> SavedVars => In;
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         var d = Device.Allocate<T>(shape);
         Distances.Squared(Device, X1, X2, W, d.Mat);
@@ -61,7 +61,7 @@ internal sealed class SquaredDistancesNode<T>(Shape shape, params Var<T>[] input
     }
 
     // dD = Σₖ 2wₖ²·δ·(dx₁ − dx₂) + 2wₖ·δ²·dwₖ
-    internal override Tensor<T> Jvp(Tensor<T>?[] t)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
         var y = Device.Allocate<T>(shape);
         MatRef<T>? Tan(int i) => i < t.Length && t[i] is { } ti ? Bc(ti, shape.Batch) : null;
@@ -70,7 +70,7 @@ internal sealed class SquaredDistancesNode<T>(Shape shape, params Var<T>[] input
     }
 
     // X̄₁ = 2w²·Σⱼ D̄ᵢⱼ·δ, X̄₂ = 2w²·Σᵢ D̄ᵢⱼ·(−δ), w̄ = 2w·Σᵢⱼ D̄ᵢⱼ·δ²
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         if (grads.Needs(0))
         {

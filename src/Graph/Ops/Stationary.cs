@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -25,18 +25,18 @@ internal sealed class StationaryNode<T>(Var<T> d, StationaryKernel kernel) : Nod
 
     internal override IEnumerable<IVar> SavedVars { get { yield return In[0]; } }
 
-    private Tensor<T> Map(Tensor<T>? derivativeOf)
+    private DeviceTensor<T> Map(DeviceTensor<T>? derivativeOf)
     {
         var result = Device.Allocate<T>(In[0].Shape);
         StationaryMaps.Apply(Device, kernel, In[0].Value.Mat, derivativeOf?.Mat, result.Mat);
         return result;
     }
 
-    internal override Tensor<T> Forward() => Map(null);
+    internal override DeviceTensor<T> Forward() => Map(null);
 
     // dK = k′(D)∘dD
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => Map(t[0]!);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => Map(t[0]!);
 
     // D̄ = K̄∘k′(D)
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, Map(ybar));
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) => grads.Add(0, Map(ybar));
 }

@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -14,13 +14,13 @@ internal sealed class SumNode<T>(Var<T> a) : Node<T>(OpName, a) where T : unmana
 {
     internal const string OpName = "Sum";
 
-    internal override Tensor<T> Forward() => ReduceNew(In[0].Value.Mat, null);
+    internal override DeviceTensor<T> Forward() => ReduceNew(In[0].Value.Mat, null);
 
     // dy = Σ dA
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => ReduceNew(t[0]!.Mat, null);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => ReduceNew(t[0]!.Mat, null);
 
     // Ā = ȳ·1
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var shape = In[0].Shape;
         var abar = Device.Allocate<T>(shape);

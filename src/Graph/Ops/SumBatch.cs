@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -15,20 +15,20 @@ internal sealed class SumBatchNode<T>(Var<T> a) : Node<T>(OpName, a) where T : u
 {
     internal const string OpName = "SumBatch";
 
-    private Tensor<T> Reduce(Tensor<T> x)
+    private DeviceTensor<T> Reduce(DeviceTensor<T> x)
     {
         var y = Device.Allocate<T>(x.Shape.WithBatch(1));
         Elementwise.SumBatch(Device, x.Mat, y.Mat, T.One, T.Zero);
         return y;
     }
 
-    internal override Tensor<T> Forward() => Reduce(In[0].Value);
+    internal override DeviceTensor<T> Forward() => Reduce(In[0].Value);
 
     // dY = Σ_b dA_b
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => Reduce(t[0]!);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => Reduce(t[0]!);
 
     // Ā_b = Ȳ
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var batch = In[0].Shape.Batch;
         grads.Add(0, MapNew(new Maps.Axpby<T>(T.One, T.Zero), Bc(ybar, batch), Bc(ybar, batch), YAccess.Same, In[0].Shape));

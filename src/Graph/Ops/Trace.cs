@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -17,13 +17,13 @@ internal sealed class TraceNode<T>(Var<T> a) : Node<T>(OpName, a) where T : unma
 {
     internal const string OpName = "Trace";
 
-    internal override Tensor<T> Forward() => ReduceNew(Elementwise.Diagonal(In[0].Value.Mat), null);
+    internal override DeviceTensor<T> Forward() => ReduceNew(Elementwise.Diagonal(In[0].Value.Mat), null);
 
     // dy = tr(dA)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => ReduceNew(Elementwise.Diagonal(t[0]!.Mat), null);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => ReduceNew(Elementwise.Diagonal(t[0]!.Mat), null);
 
     // Ā = ȳ·I
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         var abar = Device.Allocate<T>(In[0].Shape);
         Elementwise.Map(Device, new Maps.ScaledIdentity<T>(T.One), abar.Mat, ybar.Mat, YAccess.ScalarPerMatrix, abar.Mat);

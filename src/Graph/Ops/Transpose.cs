@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -12,11 +12,11 @@ internal sealed class TransposeNode<T>(Var<T> a) : Node<T>(OpName, a) where T : 
 {
     internal const string OpName = "Transpose";
 
-    internal override Tensor<T> Forward() => TransposeNew(In[0].Value, T.One);
+    internal override DeviceTensor<T> Forward() => TransposeNew(In[0].Value, T.One);
 
     // dY = dAᵀ
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => TransposeNew(t[0]!, T.One);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => TransposeNew(t[0]!, T.One);
 
     // Ā = Ȳᵀ
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, TransposeNew(ybar, T.One));
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) => grads.Add(0, TransposeNew(ybar, T.One));
 }

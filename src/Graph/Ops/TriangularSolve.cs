@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -46,7 +46,7 @@ public static partial class Op
     /// <param name="unitDiagonal">T's diagonal is 1 and not read.</param>
     /// <returns>Y, and Info [T's batch, 1, 1].</returns>
     /// <exception cref="ArgumentException">T is not square, or its order does not match B (raised when recorded).</exception>
-    public static (Var<T> Y, Tensor<int> Info) TriangularSolveEx<T>(Var<T> t, Var<T> b, bool lower, bool left = true, bool transpose = false, bool unitDiagonal = false)
+    public static (Var<T> Y, DeviceTensor<int> Info) TriangularSolveEx<T>(Var<T> t, Var<T> b, bool lower, bool left = true, bool transpose = false, bool unitDiagonal = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(TriangularSolveNode<T>.OpName, t, b);
@@ -71,7 +71,7 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
     internal const string OpName = "TriangularSolve";
 
     /// <summary>The info codes, for the non-throwing variant (owned by its caller).</summary>
-    internal Tensor<int>? Info { get; private set; }
+    internal DeviceTensor<int>? Info { get; private set; }
 
     internal readonly record struct Flags(bool Lower, bool Left, bool Transpose, bool Unit);
 
@@ -95,15 +95,15 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
 
     private MatRef<T> Tm => Bc(In[0].Value, shape.Batch);
 
-    private Tensor<T> Solve(MatRef<T> rhs, bool transposed) =>
+    private DeviceTensor<T> Solve(MatRef<T> rhs, bool transposed) =>
         TrsmNew(Tm, rhs, shape.Batch, f.Left, f.Lower, f.Transpose ^ transposed, f.Unit);
 
     /// <summary>P: the projection onto the triangle T is read from, scaled by α.</summary>
-    private Tensor<T> Project(Tensor<T> x, T alpha) => f.Lower
+    private DeviceTensor<T> Project(DeviceTensor<T> x, T alpha) => f.Lower
         ? MapNew(new Maps.Tril<T>(f.Unit ? -1 : 0, alpha), x)
         : MapNew(new Maps.Triu<T>(f.Unit ? 1 : 0, alpha), x);
 
-    internal override Tensor<T> Forward()
+    internal override DeviceTensor<T> Forward()
     {
         // The singularity check: one info read, as Cholesky's; none in the JVP or the backward.
         var t = In[0].Value;
@@ -131,7 +131,7 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
     }
 
     // dY = op(T)⁻¹·(dB − op(P dT)·Y)  (left),  dY = (dB − Y·op(P dT))·op(T)⁻¹  (right)
-    internal override Tensor<T> Jvp(Tensor<T>?[] tangents)
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] tangents)
     {
         var rhs = Device.Allocate<T>(shape);
         if (tangents[1] is { } db)
@@ -149,7 +149,7 @@ internal sealed class TriangularSolveNode<T>(Var<T> t, Var<T> b, TriangularSolve
         return rhs;
     }
 
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
     {
         // B̄ = op(T)⁻ᵀ·Ȳ (left) or Ȳ·op(T)⁻ᵀ (right)
         var bbar = Solve(ybar.Mat, transposed: true);

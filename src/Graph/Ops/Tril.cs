@@ -1,4 +1,4 @@
-namespace GpuAD.Graph;
+namespace GpuAD;
 
 public static partial class Op
 {
@@ -18,11 +18,11 @@ internal sealed class TrilNode<T>(Var<T> a, int k) : Node<T>(OpName, a) where T 
 {
     internal const string OpName = "Tril";
 
-    internal override Tensor<T> Forward() => MapNew(new Maps.Tril<T>(k, T.One), In[0].Value);
+    internal override DeviceTensor<T> Forward() => MapNew(new Maps.Tril<T>(k, T.One), In[0].Value);
 
     // dY = tril(dA, k)
-    internal override Tensor<T> Jvp(Tensor<T>?[] t) => MapNew(new Maps.Tril<T>(k, T.One), t[0]!);
+    internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t) => MapNew(new Maps.Tril<T>(k, T.One), t[0]!);
 
     // Ā = tril(Ȳ, k)
-    internal override void Vjp(Tensor<T> ybar, Grads<T> grads) => grads.Add(0, MapNew(new Maps.Tril<T>(k, T.One), ybar));
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) => grads.Add(0, MapNew(new Maps.Tril<T>(k, T.One), ybar));
 }

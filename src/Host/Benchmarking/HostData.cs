@@ -40,11 +40,11 @@ internal static class HostData
     private const long BlockElements = 1 << 22;
 
     /// <summary>Fills <paramref name="tensor"/> ([batch, n, n]) with inputs of <paramref name="kind"/>.</summary>
-    public static void Fill<T>(Tensor<T> tensor, InputKind kind, int seed) where T : unmanaged, INumber<T> =>
+    public static void Fill<T>(DeviceTensor<T> tensor, InputKind kind, int seed) where T : unmanaged, INumber<T> =>
         Fill(tensor, (b, i, j) => Entry(kind, seed, b, i, j, tensor.Cols));
 
     /// <summary>Fills <paramref name="tensor"/> with <c>entry(b, i, j)</c>, a block of rows at a time, in parallel.</summary>
-    public static void Fill<T>(Tensor<T> tensor, Func<int, int, int, double> entry) where T : unmanaged, INumber<T>
+    public static void Fill<T>(DeviceTensor<T> tensor, Func<int, int, int, double> entry) where T : unmanaged, INumber<T>
     {
         int n = tensor.Cols;
         int rowsPerBlock = (int)Math.Max(1, BlockElements / Math.Max(1, n));

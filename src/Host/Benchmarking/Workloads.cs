@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Numerics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Bench;
@@ -99,11 +98,11 @@ internal abstract class Workload : IDisposable
     /// Checks that <paramref name="count"/> [batch, n, n] tensors fit, then allocates and fills one
     /// per kind (the rest are left uninitialized for the workload to use).
     /// </summary>
-    protected Tensor<T>[] Inputs<T>(int seed, int count, params InputKind[] kinds) where T : unmanaged, INumber<T>
+    protected DeviceTensor<T>[] Inputs<T>(int seed, int count, params InputKind[] kinds) where T : unmanaged, INumber<T>
     {
         var shape = new Shape(Problem.Batch, Problem.N, Problem.N);
         Device.EnsureFits<T>([.. Enumerable.Repeat(shape, count)]);
-        var tensors = new Tensor<T>[count];
+        var tensors = new DeviceTensor<T>[count];
         try
         {
             for (int i = 0; i < count; i++)
@@ -124,7 +123,7 @@ internal abstract class Workload : IDisposable
 /// <summary>C = A·B.</summary>
 internal sealed class GemmWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> a, b, c;
+    private readonly DeviceTensor<T> a, b, c;
 
     public GemmWorkload(Device device, Problem p, int seed) : base(device, p) =>
         (a, b, c) = Inputs<T>(seed, 3, InputKind.Uniform, InputKind.Uniform) is var t ? (t[0], t[1], t[2]) : default;
@@ -148,7 +147,7 @@ internal sealed class GemmWorkload<T> : Workload where T : unmanaged, IFloatingP
 /// <summary>B := L⁻¹·B in place (left, lower, no transpose); B is restored from a copy before each run.</summary>
 internal sealed class TrsmWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> l, b0, b;
+    private readonly DeviceTensor<T> l, b0, b;
 
     public TrsmWorkload(Device device, Problem p, int seed) : base(device, p)
     {
@@ -181,8 +180,8 @@ internal sealed class TrsmWorkload<T> : Workload where T : unmanaged, IFloatingP
 /// <summary>In-place Cholesky of A with device-side info; A is restored from a copy before each run.</summary>
 internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> a0, a;
-    private readonly Tensor<int> info;
+    private readonly DeviceTensor<T> a0, a;
+    private readonly DeviceTensor<int> info;
 
     public PotrfWorkload(Device device, Problem p, int seed) : base(device, p)
     {
@@ -229,9 +228,9 @@ internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloating
 /// </summary>
 internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> sigma;
+    private readonly DeviceTensor<T> sigma;
     private readonly int lbarSeed;
-    private Tensor<T>? lbar;
+    private DeviceTensor<T>? lbar;
     private readonly CholeskyAlgorithm algorithm;
 
     /// <param name="device">The device.</param>
@@ -302,8 +301,8 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
 /// </summary>
 internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T>[] inputs;
-    private readonly Tensor<T> cotangent;
+    private readonly DeviceTensor<T>[] inputs;
+    private readonly DeviceTensor<T> cotangent;
 
     public GraphWorkload(Device device, Problem p, int seed) : base(device, p)
     {
@@ -381,7 +380,7 @@ internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloating
 /// </summary>
 internal sealed class GpWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Tensor<T> distances, targets;
+    private readonly DeviceTensor<T> distances, targets;
     private readonly T[] theta = [T.Zero, T.Zero, T.CreateChecked(Math.Log(0.01))];
 
     public GpWorkload(Device device, Problem p, int seed) : base(device, p)

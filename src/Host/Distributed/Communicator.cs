@@ -204,7 +204,7 @@ public sealed unsafe class Communicator : IDisposable
     /// order, the same bits on every rank). Every rank passes a tensor of the same shape.
     /// </summary>
     /// <exception cref="ArgumentException">Another rank passed a different shape or element type (thrown on every rank).</exception>
-    public void AllReduceSum<T>(Tensor<T> tensor) where T : unmanaged, INumber<T>
+    public void AllReduceSum<T>(DeviceTensor<T> tensor) where T : unmanaged, INumber<T>
     {
         ArgumentNullException.ThrowIfNull(tensor);
         var descriptors = Exchange(sizeof(T), tensor.Batch, tensor.Rows, tensor.Cols);
@@ -221,7 +221,7 @@ public sealed unsafe class Communicator : IDisposable
     /// the device of <paramref name="local"/>. Ranks may hold different batch counts (a shard each).
     /// </summary>
     /// <exception cref="ArgumentException">Another rank's matrices have another size or element type (thrown on every rank).</exception>
-    public Tensor<T> AllGather<T>(Tensor<T> local) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> AllGather<T>(DeviceTensor<T> local) where T : unmanaged, INumber<T>
     {
         ArgumentNullException.ThrowIfNull(local);
         var descriptors = Exchange(sizeof(T), local.Batch, local.Rows, local.Cols);
@@ -235,7 +235,7 @@ public sealed unsafe class Communicator : IDisposable
 
     /// <summary>Copies the tensor of rank <paramref name="root"/> into every rank's tensor of the same shape.</summary>
     /// <exception cref="ArgumentException">Another rank passed a different shape or element type (thrown on every rank).</exception>
-    public void Broadcast<T>(Tensor<T> tensor, int root) where T : unmanaged, INumber<T>
+    public void Broadcast<T>(DeviceTensor<T> tensor, int root) where T : unmanaged, INumber<T>
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentOutOfRangeException.ThrowIfNegative(root);

@@ -1,6 +1,6 @@
 using System.Runtime.ExceptionServices;
 using GpuAD.Kernels;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Distributed;
 

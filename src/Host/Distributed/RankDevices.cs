@@ -1,4 +1,4 @@
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Distributed;
 
@@ -42,7 +42,7 @@ public static class RankDevices
     public static Device Open(string? request, int localRank)
     {
         request ??= Environment.GetEnvironmentVariable(Devices.EnvironmentVariable);
-        int cudaCount = Devices.List().Count(d => d.Kind == GpuAD.Kernels.DeviceKind.Cuda);
+        int cudaCount = Devices.List().Count(d => d.Kind == GpuAD.DeviceKind.Cuda);
         var (device, _) = Choose(request, localRank, cudaCount);
         var (choice, index) = Devices.Parse(device);
         return Devices.Open(choice, index);

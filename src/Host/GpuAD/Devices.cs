@@ -1,6 +1,6 @@
 using GpuAD.Kernels;
 using ILGPU;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 using ILGPU.Runtime.Cuda;
 
 namespace GpuAD;

@@ -1,6 +1,5 @@
 using System.Numerics;
 using Vector = MathNet.Numerics.LinearAlgebra.Vector<double>;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using MathNet.Numerics.Optimization;
 
@@ -62,7 +61,7 @@ public static class GpFit
         {
             var start = theta0.Length == p ? theta0 : theta0[(e * p)..((e + 1) * p)];
             var starts = new List<double[]> { start.Select(v => Math.Clamp(v, options.LowerBound, options.UpperBound)).ToArray() };
-            var rng = new Random(HashCode.Combine(options.Seed, e));
+            var rng = new Random(unchecked(options.Seed * 1_000_003 + e)); // not HashCode.Combine: that is randomized per process
             for (int r = 0; r < options.Restarts; r++)
                 starts.Add(Enumerable.Range(0, p).Select(_ => options.LowerBound + (options.UpperBound - options.LowerBound) * rng.NextDouble()).ToArray());
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
-using Shape = GpuAD.Kernels.Shape;
+using Shape = GpuAD.Shape;
 
 namespace GpuAD;
 

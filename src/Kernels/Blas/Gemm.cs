@@ -129,7 +129,7 @@ public static partial class Blas
     /// <c>C = α·op(A)·op(B) + β·C</c> on whole tensors: A and B may have batch 1 (broadcast) or C's batch.
     /// </summary>
     /// <exception cref="ArgumentException">Shapes or devices do not agree.</exception>
-    public static void Gemm<T>(Tensor<T> a, Tensor<T> b, Tensor<T> c, bool transA = false, bool transB = false, T? alpha = null, T? beta = null)
+    public static void Gemm<T>(DeviceTensor<T> a, DeviceTensor<T> b, DeviceTensor<T> c, bool transA = false, bool transB = false, T? alpha = null, T? beta = null)
         where T : unmanaged, INumber<T>
     {
         SameDevice("Gemm", a, b, c);
@@ -137,7 +137,7 @@ public static partial class Blas
     }
 
     /// <summary>The tensor as a batch of <paramref name="batch"/> matrices, broadcasting a batch of 1.</summary>
-    internal static MatRef<T> Broadcast<T>(Tensor<T> t, int batch, string op) where T : unmanaged, INumber<T>
+    internal static MatRef<T> Broadcast<T>(DeviceTensor<T> t, int batch, string op) where T : unmanaged, INumber<T>
     {
         if (t.Batch == batch) return t.Mat;
         if (t.Batch == 1) return t.Mat with { BatchStride = 0, Batch = batch };
@@ -150,7 +150,7 @@ public static partial class Blas
             throw new ArgumentException($"{op}: an operand has batch {operandBatch} but the result has batch {batch}.");
     }
 
-    internal static void SameDevice<T>(string op, params Tensor<T>[] tensors) where T : unmanaged, INumber<T>
+    internal static void SameDevice<T>(string op, params DeviceTensor<T>[] tensors) where T : unmanaged, INumber<T>
     {
         foreach (var t in tensors)
             if (t.Device != tensors[0].Device)

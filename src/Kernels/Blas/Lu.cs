@@ -58,7 +58,7 @@ public static partial class Blas
     /// (e.g. two equal rows across panels) may instead give a pivot of rounding size and info 0.
     /// </param>
     /// <exception cref="ArgumentException">A is not square, a shape does not match A's, or a tensor is on another device.</exception>
-    public static void Getrf<T>(Device device, MatRef<T> a, Tensor<int> pivots, Tensor<int> info) where T : unmanaged, INumber<T>
+    public static void Getrf<T>(Device device, MatRef<T> a, DeviceTensor<int> pivots, DeviceTensor<int> info) where T : unmanaged, INumber<T>
     {
         const string op = "Getrf";
         var shape = new Shape(a.Batch, a.Rows, a.Cols);
@@ -93,13 +93,13 @@ public static partial class Blas
 
     /// <summary>
     /// LU factorization with partial pivoting of whole tensors, in place; see
-    /// <see cref="Getrf{T}(Device, MatRef{T}, Tensor{int}, Tensor{int})"/>.
+    /// <see cref="Getrf{T}(Device, MatRef{T}, DeviceTensor{int}, DeviceTensor{int})"/>.
     /// </summary>
     /// <param name="a">[batch, n, n], overwritten by L (below the diagonal, unit diagonal implied) and U.</param>
     /// <param name="pivots">[batch, n, 1]: zero-based row interchanges.</param>
     /// <param name="info">[batch, 1, 1]: 0 or the one-based index of the first zero or non-finite pivot.</param>
     /// <exception cref="ArgumentException">A is not square, or a shape or device does not match A's.</exception>
-    public static void Getrf<T>(Tensor<T> a, Tensor<int> pivots, Tensor<int> info) where T : unmanaged, INumber<T> =>
+    public static void Getrf<T>(DeviceTensor<T> a, DeviceTensor<int> pivots, DeviceTensor<int> info) where T : unmanaged, INumber<T> =>
         Getrf(a.Device, a.Mat, pivots, info);
 
     /// <summary>
@@ -110,11 +110,11 @@ public static partial class Blas
     /// </summary>
     /// <param name="device">The device running the kernel.</param>
     /// <param name="x">Matrices [batch, rows, cols]; rows (or columns) ≥ the number of pivots.</param>
-    /// <param name="pivots">[batch or 1, order, 1] from <see cref="Getrf{T}(Device, MatRef{T}, Tensor{int}, Tensor{int})"/> (batch 1 broadcasts).</param>
+    /// <param name="pivots">[batch or 1, order, 1] from <see cref="Getrf{T}(Device, MatRef{T}, DeviceTensor{int}, DeviceTensor{int})"/> (batch 1 broadcasts).</param>
     /// <param name="columns">Interchange columns instead of rows.</param>
     /// <param name="backward">Apply the interchanges from the last to the first.</param>
     /// <exception cref="ArgumentException">X has fewer rows (columns) than pivots, or the batches do not agree.</exception>
-    public static void Laswp<T>(Device device, MatRef<T> x, Tensor<int> pivots, bool columns, bool backward) where T : unmanaged, INumber<T>
+    public static void Laswp<T>(Device device, MatRef<T> x, DeviceTensor<int> pivots, bool columns, bool backward) where T : unmanaged, INumber<T>
     {
         const string op = "Laswp";
         int order = pivots.Rows;

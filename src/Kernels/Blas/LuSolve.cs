@@ -5,7 +5,7 @@ namespace GpuAD.Kernels;
 public static partial class Blas
 {
     /// <summary>
-    /// Solves with the LU factors of <see cref="Getrf{T}(Device, MatRef{T}, Tensor{int}, Tensor{int})"/>,
+    /// Solves with the LU factors of <see cref="Getrf{T}(Device, MatRef{T}, DeviceTensor{int}, DeviceTensor{int})"/>,
     /// in place in B: <c>op(A)·X = B</c> (left) or <c>X·op(A) = B</c> (right), op(A) = Aᵀ when
     /// <paramref name="transpose"/>, for every matrix of the batch. With A = P·L·U:
     /// left: X = U⁻¹·L⁻¹·Pᵀ·B; left transposed: X = P·L⁻ᵀ·U⁻ᵀ·B; right: X = B·U⁻¹·L⁻¹·Pᵀ;
@@ -21,7 +21,7 @@ public static partial class Blas
     /// <param name="transpose">Use Aᵀ in place of A.</param>
     /// <exception cref="ArgumentException">The factors are not square, B's size does not match them, or the batches do not agree.</exception>
     /// <remarks>A singular U (info ≠ 0) gives infinities or NaN, as LAPACK's dgetrs; nothing is checked.</remarks>
-    public static void Getrs<T>(Device device, MatRef<T> lu, Tensor<int> pivots, MatRef<T> b, bool left, bool transpose) where T : unmanaged, INumber<T>
+    public static void Getrs<T>(Device device, MatRef<T> lu, DeviceTensor<int> pivots, MatRef<T> b, bool left, bool transpose) where T : unmanaged, INumber<T>
     {
         const string op = "Getrs";
         var luShape = new Shape(lu.Batch, lu.Rows, lu.Cols);
@@ -68,7 +68,7 @@ public static partial class Blas
 
     /// <summary>
     /// Solves with LU factors on whole tensors, in place in <paramref name="b"/>; see
-    /// <see cref="Getrs{T}(Device, MatRef{T}, Tensor{int}, MatRef{T}, bool, bool)"/>.
+    /// <see cref="Getrs{T}(Device, MatRef{T}, DeviceTensor{int}, MatRef{T}, bool, bool)"/>.
     /// </summary>
     /// <param name="lu">The packed factors [batch or 1, n, n] (a batch of 1 broadcasts).</param>
     /// <param name="pivots">[batch or 1, n, 1], the factors' batch.</param>
@@ -76,7 +76,7 @@ public static partial class Blas
     /// <param name="left">Solve op(A)·X = B (true) or X·op(A) = B (false).</param>
     /// <param name="transpose">Use Aᵀ in place of A.</param>
     /// <exception cref="ArgumentException">The shapes, batches or devices do not agree.</exception>
-    public static void Getrs<T>(Tensor<T> lu, Tensor<int> pivots, Tensor<T> b, bool left = true, bool transpose = false) where T : unmanaged, INumber<T>
+    public static void Getrs<T>(DeviceTensor<T> lu, DeviceTensor<int> pivots, DeviceTensor<T> b, bool left = true, bool transpose = false) where T : unmanaged, INumber<T>
     {
         SameDevice("Getrs", lu, b);
         if (lu.Batch != b.Batch && lu.Batch != 1)

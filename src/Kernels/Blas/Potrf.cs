@@ -49,7 +49,7 @@ public static partial class Blas
     /// the pivots of rows k and later only, so it is reported as minor k + 1 unless an earlier
     /// minor fails first.
     /// </remarks>
-    public static void Potrf<T>(Device device, MatRef<T> a, Tensor<int> info, int blockSize = 0) where T : unmanaged, INumber<T>
+    public static void Potrf<T>(Device device, MatRef<T> a, DeviceTensor<int> info, int blockSize = 0) where T : unmanaged, INumber<T>
     {
         var shape = new Shape(a.Batch, a.Rows, a.Cols);
         CheckFloatingPoint<T>("Potrf");
@@ -101,7 +101,7 @@ public static partial class Blas
     /// which also writes info), then one for the trailing update A22 −= L21·L21ᵀ; no separate
     /// TRSM, clearing of info or final tril. <see cref="PotrfLaunches"/> counts these launches.
     /// </summary>
-    private static void FactorBlockedGpu<T>(Device device, MatRef<T> a, Tensor<int> info, int nb) where T : unmanaged, INumber<T>
+    private static void FactorBlockedGpu<T>(Device device, MatRef<T> a, DeviceTensor<int> info, int nb) where T : unmanaged, INumber<T>
     {
         int n = a.Rows;
         using var work = device.Allocate<T>(new Shape(a.Batch, nb, nb));
@@ -125,7 +125,7 @@ public static partial class Blas
     }
 
     /// <summary>
-    /// The kernel launches (and fills) <see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/>
+    /// The kernel launches (and fills) <see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/>
     /// makes for a batch of order-n matrices with diagonal blocks of <paramref name="blockSize"/>
     /// (0: the automatic choice), as <see cref="Device.Launches"/> counts them, without running it:
     /// the same block walk as the factorization. Assumes a batch within one launch's grid.
@@ -148,7 +148,7 @@ public static partial class Blas
     }
 
     /// <summary>
-    /// The largest order whose matrices one kernel factors (<see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/>)
+    /// The largest order whose matrices one kernel factors (<see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/>)
     /// or differentiates (<see cref="PotrfBackward{T}"/>) whole, one matrix per launch unit: on the
     /// GPU family the largest n whose two packed triangles, n(n+1)·sizeof(T) bytes, fit the 48 KiB of
     /// shared memory a CUDA thread group gets by default (77 in float64, 110 in float32); unlimited
@@ -159,7 +159,7 @@ public static partial class Blas
         device.Family == KernelFamily.GpuTuned ? PotrfGpu.MaxOrder(Unsafe.SizeOf<T>()) : int.MaxValue;
 
     /// <summary>
-    /// The block size <see cref="Potrf{T}(Device, MatRef{T}, Tensor{int}, int)"/> and
+    /// The block size <see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/> and
     /// <see cref="PotrfBackward{T}"/> use when given 0: the whole matrix (one launch per pass) up
     /// to <see cref="PotrfSmallOrder{T}"/>, else <see cref="PotrfBlockedBlockSize"/>.
     /// </summary>
@@ -217,7 +217,7 @@ public static partial class Blas
     /// <param name="info">[batch, 1, 1]: the status of every matrix, on A's device.</param>
     /// <exception cref="ArgumentException">A is not square, info's shape is not [batch, 1, 1], or the devices differ.</exception>
     /// <exception cref="NotSupportedException">The element type is neither float nor double.</exception>
-    public static void Potrf<T>(Tensor<T> a, Tensor<int> info) where T : unmanaged, INumber<T>
+    public static void Potrf<T>(DeviceTensor<T> a, DeviceTensor<int> info) where T : unmanaged, INumber<T>
     {
         if (!a.Shape.IsSquare)
             throw ShapeErrors.Invalid("Potrf", "the matrices must be square", a.Shape);

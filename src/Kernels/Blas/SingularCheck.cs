@@ -38,7 +38,7 @@ public static partial class Blas
     /// <param name="upper">The triangle: upper (column k is rows 0…k) or lower (rows k…n−1).</param>
     /// <param name="info">[batch, 1, 1]: 0 or an earlier one-based index (e.g. getrf's info).</param>
     /// <exception cref="ArgumentException">A is not square, or info's shape or device does not match.</exception>
-    public static void CheckDiagonal<T>(Device device, MatRef<T> a, bool upper, Tensor<int> info) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void CheckDiagonal<T>(Device device, MatRef<T> a, bool upper, DeviceTensor<int> info) where T : unmanaged, IFloatingPointIeee754<T>
     {
         const string op = "CheckDiagonal";
         var shape = new Shape(a.Batch, a.Rows, a.Cols);

@@ -114,7 +114,7 @@ public static partial class Blas
     /// <param name="unitDiagonal">T has ones on its diagonal (not read).</param>
     /// <param name="alpha">The scale α of the right-hand side (default 1).</param>
     /// <exception cref="ArgumentException">The shapes, batches or devices do not agree.</exception>
-    public static void Trsm<T>(Tensor<T> t, Tensor<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T? alpha = null)
+    public static void Trsm<T>(DeviceTensor<T> t, DeviceTensor<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T? alpha = null)
         where T : unmanaged, INumber<T>
     {
         SameDevice("Trsm", t, b);

@@ -1,7 +1,8 @@
+using GpuAD.Kernels;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace GpuAD.Kernels;
+namespace GpuAD;
 
 /// <summary>
 /// A caching allocator for device memory. Freed blocks are kept by size class and reused, so a

@@ -1,3 +1,4 @@
+using GpuAD.Kernels;
 using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using System.Numerics;
@@ -7,7 +8,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ILGPU.Runtime.Cuda;
 
-namespace GpuAD.Kernels;
+namespace GpuAD;
 
 /// <summary>The kind of hardware behind a <see cref="Device"/>.</summary>
 public enum DeviceKind
@@ -82,7 +83,7 @@ public sealed class Device : IDisposable
     /// <param name="accelerator">The ILGPU accelerator; disposed with the device when <paramref name="ownedContext"/> is given.</param>
     /// <param name="family">The kernel family to run, or null for the accelerator's natural one.</param>
     /// <param name="ownedContext">A context the device owns and disposes (after the accelerator).</param>
-    public static Device FromAccelerator(Accelerator accelerator, KernelFamily? family = null, Context? ownedContext = null)
+    internal static Device FromAccelerator(Accelerator accelerator, KernelFamily? family = null, Context? ownedContext = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         var natural = accelerator.AcceleratorType == AcceleratorType.CPU ? KernelFamily.CpuTuned : KernelFamily.GpuTuned;
@@ -120,7 +121,7 @@ public sealed class Device : IDisposable
     /// 8 warps of 32 threads.
     /// </summary>
     /// <param name="family">The kernel family the accelerator will run.</param>
-    public static CPUDevice CpuConfiguration(KernelFamily family) => family == KernelFamily.CpuTuned
+    internal static CPUDevice CpuConfiguration(KernelFamily family) => family == KernelFamily.CpuTuned
         ? new CPUDevice(numThreadsPerWarp: 2, numWarpsPerMultiprocessor: 1, numMultiprocessors: Math.Max(1, Environment.ProcessorCount))
         : new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: 8, numMultiprocessors: 1);
 
@@ -133,7 +134,7 @@ public sealed class Device : IDisposable
         family == KernelFamily.CpuTuned ? "CPU accelerator" : "emulated GPU (CPU accelerator)";
 
     /// <summary>The ILGPU accelerator. Kernels code launches on it; graph code never needs it.</summary>
-    public Accelerator Accelerator { get; }
+    internal Accelerator Accelerator { get; }
 
     /// <summary>CPU or CUDA.</summary>
     public DeviceKind Kind { get; }
@@ -202,19 +203,19 @@ public sealed class Device : IDisposable
 
     /// <summary>Allocates an uninitialized tensor from the pool.</summary>
     /// <exception cref="DeviceOutOfMemoryException">The pool's cap or the device's memory is exhausted.</exception>
-    public Tensor<T> Allocate<T>(Shape shape) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> Allocate<T>(Shape shape) where T : unmanaged, INumber<T>
     {
         shape.Validate("Allocate");
         using var _ = Enter();
         long bytes = shape.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         var buffer = Pool.Rent(bytes);
-        var tensor = new Tensor<T>(this, buffer, shape);
+        var tensor = new DeviceTensor<T>(this, buffer, shape);
         AllocationScope.Record(tensor);
         return tensor;
     }
 
     /// <summary>Allocates an uninitialized tensor from the pool.</summary>
-    public Tensor<T> Allocate<T>(int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
+    public DeviceTensor<T> Allocate<T>(int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
         Allocate<T>(new Shape(batch, rows, cols));
 
     /// <summary>
@@ -235,7 +236,7 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>Allocates a tensor of zeros.</summary>
-    public Tensor<T> Zeros<T>(Shape shape) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> Zeros<T>(Shape shape) where T : unmanaged, INumber<T>
     {
         var t = Allocate<T>(shape);
         t.Clear();
@@ -244,7 +245,7 @@ public sealed class Device : IDisposable
 
     /// <summary>Copies a host array, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
     /// <exception cref="ArgumentException">The array's length is not batch·rows·cols.</exception>
-    public Tensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> Upload<T>(ReadOnlySpan<T> data, Shape shape) where T : unmanaged, INumber<T>
     {
         HostTensors.ExpectLength(data.Length, shape, "Upload", nameof(data));
         var t = Allocate<T>(shape);
@@ -262,7 +263,7 @@ public sealed class Device : IDisposable
 
     /// <summary>Copies host memory, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
     /// <exception cref="ArgumentException">The memory's length is not batch·rows·cols.</exception>
-    public Tensor<T> Upload<T>(ReadOnlyMemory<T> data, Shape shape) where T : unmanaged, INumber<T> => Upload(data.Span, shape);
+    public DeviceTensor<T> Upload<T>(ReadOnlyMemory<T> data, Shape shape) where T : unmanaged, INumber<T> => Upload(data.Span, shape);
 
     /// <summary>
     /// Copies a System.Numerics.Tensors tensor span to a new device tensor of its shape: rank 3
@@ -272,7 +273,7 @@ public sealed class Device : IDisposable
     /// The rank is not 2 or 3, or the strides are not those of a dense row-major array (a
     /// transposed, sliced or broadcast view); raised before any allocation.
     /// </exception>
-    public Tensor<T> Upload<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> Upload<T>(System.Numerics.Tensors.ReadOnlyTensorSpan<T> data) where T : unmanaged, INumber<T>
     {
         var shape = HostTensors.ShapeOf(data, "Upload", nameof(data));
         return Upload(HostTensors.Elements(data), shape);
@@ -280,14 +281,14 @@ public sealed class Device : IDisposable
 
     /// <summary>Copies a System.Numerics.Tensors tensor to a new device tensor of its shape (see <see cref="Upload{T}(System.Numerics.Tensors.ReadOnlyTensorSpan{T})"/>).</summary>
     /// <exception cref="ArgumentException">The rank is not 2 or 3, or the tensor is not dense row-major.</exception>
-    public Tensor<T> Upload<T>(System.Numerics.Tensors.Tensor<T> data) where T : unmanaged, INumber<T>
+    public DeviceTensor<T> Upload<T>(System.Numerics.Tensors.Tensor<T> data) where T : unmanaged, INumber<T>
     {
         ArgumentNullException.ThrowIfNull(data);
         return Upload(data.AsReadOnlyTensorSpan());
     }
 
     /// <summary>Copies a host array, row-major <c>[batch, rows, cols]</c>, to a new device tensor.</summary>
-    public Tensor<T> Upload<T>(T[] data, int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
+    public DeviceTensor<T> Upload<T>(T[] data, int batch, int rows, int cols) where T : unmanaged, INumber<T> =>
         Upload<T>(data, new Shape(batch, rows, cols));
 
     internal void CountHostToDevice() => Interlocked.Increment(ref hostToDevice);
@@ -335,7 +336,7 @@ public sealed class Device : IDisposable
     /// <param name="method">The kernel method (a generic instantiation identifies the element type).</param>
     /// <param name="load">Loads the kernel on this device's accelerator.</param>
     /// <returns>The launcher, which also counts each call in <see cref="Launches"/>.</returns>
-    public TLauncher Kernel<TLauncher>(Delegate method, Func<Accelerator, TLauncher> load) where TLauncher : Delegate =>
+    internal TLauncher Kernel<TLauncher>(Delegate method, Func<Accelerator, TLauncher> load) where TLauncher : Delegate =>
         (TLauncher)kernels.GetOrAdd(method.Method, _ => Counted(load(Accelerator)));
 
     /// <summary>The launcher behind a delegate of the same type that first counts the launch.</summary>

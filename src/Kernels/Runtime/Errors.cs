@@ -1,4 +1,5 @@
-namespace GpuAD.Kernels;
+using GpuAD.Kernels;
+namespace GpuAD;
 
 /// <summary>Base class of the errors GpuAD raises for numerical failures and device faults.</summary>
 public class GpuADException : Exception

@@ -5,7 +5,7 @@ namespace GpuAD.Kernels;
 /// account (<see cref="Enter"/>), and their peak, independently of every other account on the
 /// device: a tape's own figure, which concurrent tapes cannot disturb. A tensor stays charged to
 /// the account it was allocated under until disposed (or charged to another, see
-/// <see cref="Tensor{T}.ChargeTo"/>), whichever thread disposes it. Thread-safe.
+/// <see cref="DeviceTensor{T}.ChargeTo"/>), whichever thread disposes it. Thread-safe.
 /// </summary>
 internal sealed class MemoryAccount
 {

@@ -1,4 +1,5 @@
-namespace GpuAD.Kernels;
+using GpuAD.Kernels;
+namespace GpuAD;
 
 /// <summary>The shape of a batched matrix tensor, written <c>[batch, rows, cols]</c>.</summary>
 /// <param name="Batch">Number of matrices.</param>

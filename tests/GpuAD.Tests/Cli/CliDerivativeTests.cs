@@ -1,4 +1,3 @@
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Cli;
@@ -87,12 +86,12 @@ public sealed class CliDerivativeTests(DeviceFixture devices)
         double[] ydot;
         using (var tape = new Tape(device))
         {
-            var owned = new List<Tensor<double>>();
+            var owned = new List<DeviceTensor<double>>();
             var vars = c.Inputs.Select((x, i) =>
             {
                 var value = device.Upload<double>(x.Data, x.Shape);
                 owned.Add(value);
-                Tensor<double>? tangent = null;
+                DeviceTensor<double>? tangent = null;
                 if (tangents[i] is { } t) owned.Add(tangent = device.Upload<double>(t, x.Shape));
                 return tape.Variable(value, tangent);
             }).ToArray();

@@ -103,7 +103,7 @@ public sealed class CliVerbTests
         Assert.True(forward > 0 && backward > 0, run.ToString());
         Assert.Contains($"forward_ms {forward.ToString("F4", CultureInfo.InvariantCulture)}", run.Stdout);
         // The pool's peak during the backward pass holds at least the inputs Σ and L̄ and the gradient.
-        long block = GpuAD.Kernels.BufferPool.SizeClass(2 * 24 * 24 * sizeof(float));
+        long block = GpuAD.BufferPool.SizeClass(2 * 24 * 24 * sizeof(float));
         Assert.InRange(r.GetProperty("peak_bytes").GetInt64(), 3 * block, 64 * block);
         Assert.Contains(r.GetProperty("path").GetString(), new[] { "Blocked", "SmallBatched" });
     }

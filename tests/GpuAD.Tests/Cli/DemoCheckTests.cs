@@ -1,4 +1,3 @@
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Commands;
 

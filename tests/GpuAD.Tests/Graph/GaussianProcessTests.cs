@@ -1,4 +1,3 @@
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Graph;

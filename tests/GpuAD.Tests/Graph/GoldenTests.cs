@@ -1,5 +1,4 @@
 using System.Numerics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Graph;
@@ -50,8 +49,8 @@ public sealed class GoldenTests(DeviceFixture devices)
     {
         var device = devices.Cpu;
         using var tape = new Tape(device);
-        var owned = new List<Tensor<T>>();
-        Tensor<T> Up(NpyArray a)
+        var owned = new List<DeviceTensor<T>>();
+        DeviceTensor<T> Up(NpyArray a)
         {
             var t = device.Upload<T>(a.To<T>(), a.BatchShape);
             owned.Add(t);

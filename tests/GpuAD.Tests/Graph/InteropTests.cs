@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using HostTensor = System.Numerics.Tensors.Tensor;
 

@@ -1,5 +1,4 @@
 using GpuAD.Bench;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Host;

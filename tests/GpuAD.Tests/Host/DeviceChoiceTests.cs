@@ -1,7 +1,7 @@
 using GpuAD.Kernels;
 using GpuAD.Tests.Cli;
 using Xunit;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tests.Host;
 

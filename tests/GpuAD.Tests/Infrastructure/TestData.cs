@@ -65,11 +65,11 @@ public static class TestData
     }
 
     /// <summary>Uploads double data as T.</summary>
-    public static Tensor<T> Upload<T>(Device device, double[] data, Shape shape) where T : unmanaged, INumber<T> =>
+    public static DeviceTensor<T> Upload<T>(Device device, double[] data, Shape shape) where T : unmanaged, INumber<T> =>
         device.Upload<T>(To<T>(data), shape);
 
     /// <summary>A tensor filled with NaN, so any element a kernel fails to write shows up.</summary>
-    public static Tensor<T> Poisoned<T>(Device device, Shape shape) where T : unmanaged, INumber<T>
+    public static DeviceTensor<T> Poisoned<T>(Device device, Shape shape) where T : unmanaged, INumber<T>
     {
         var nan = new T[shape.Length];
         Array.Fill(nan, T.CreateChecked(double.NaN));

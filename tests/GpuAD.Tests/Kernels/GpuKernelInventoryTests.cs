@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Reflection;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using ILGPU;
 using ILGPU.Backends.EntryPoints;
@@ -8,7 +7,7 @@ using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using Xunit;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tests.Kernels;
 

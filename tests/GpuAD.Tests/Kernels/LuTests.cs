@@ -5,7 +5,7 @@ using ILGPU;
 using ILGPU.Backends.EntryPoints;
 using ILGPU.Backends.PTX;
 using ILGPU.Runtime;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 using ILGPU.Runtime.Cuda;
 using Xunit;
 
@@ -355,7 +355,7 @@ public sealed class LuTests(DeviceFixture devices)
         }
     }
 
-    private static Tensor<int> PoisonedInts(Device device, Shape shape)
+    private static DeviceTensor<int> PoisonedInts(Device device, Shape shape)
     {
         var data = new int[shape.Length];
         Array.Fill(data, IntPoison);

@@ -1,5 +1,4 @@
 using System.Numerics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using Xunit;
 

@@ -1,4 +1,3 @@
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;
@@ -47,11 +46,11 @@ public sealed class BadInputTests(DeviceFixture devices)
     private sealed class Watch
     {
         private readonly Device device;
-        private readonly Tensor<double>[] inputs;
+        private readonly DeviceTensor<double>[] inputs;
         private readonly long[][] bits;
         private readonly (long, long, long, long, long) counters;
 
-        public Watch(Device device, params Tensor<double>[] inputs)
+        public Watch(Device device, params DeviceTensor<double>[] inputs)
         {
             this.device = device;
             this.inputs = inputs;
@@ -75,7 +74,7 @@ public sealed class BadInputTests(DeviceFixture devices)
         }
     }
 
-    private static Tensor<double>[] Upload(Device device, OpSpec spec, int seed) =>
+    private static DeviceTensor<double>[] Upload(Device device, OpSpec spec, int seed) =>
         spec.Inputs.Select((input, i) => device.Upload<double>(input.Data(seed + i), input.Shape)).ToArray();
 
     private static void DisposeAll(IEnumerable<IDisposable> tensors)

@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;

@@ -1,4 +1,3 @@
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;
@@ -23,7 +22,7 @@ public static class Soak
 public sealed class GpStep : IDisposable
 {
     private readonly Device device;
-    private readonly Tensor<double> sigma, y, tangent, cotangent;
+    private readonly DeviceTensor<double> sigma, y, tangent, cotangent;
     private readonly bool forwardMode;
 
     /// <param name="device">Where to run.</param>

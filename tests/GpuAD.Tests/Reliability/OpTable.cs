@@ -1,5 +1,4 @@
 using System.Numerics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;
@@ -166,8 +165,8 @@ public static class OpTable
     /// </summary>
     public static RunResult<T> Run<T>(Device device, OpSpec spec, int seed) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var owned = new List<Tensor<T>>();
-        Tensor<T> Up(double[] data, Shape shape)
+        var owned = new List<DeviceTensor<T>>();
+        DeviceTensor<T> Up(double[] data, Shape shape)
         {
             var t = TestData.Upload<T>(device, data, shape);
             owned.Add(t);

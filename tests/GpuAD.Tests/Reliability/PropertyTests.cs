@@ -1,5 +1,4 @@
 using CsCheck;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;

@@ -1,7 +1,7 @@
 using System.Runtime.ExceptionServices;
 using System.Text.Json.Serialization;
 using GpuAD.Bench;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Bench;
 
@@ -39,7 +39,7 @@ internal sealed record TorchTiming(double ForwardMs, double BackwardMs, double T
 internal static class BenchRunner
 {
     /// <summary>One untimed run, then the medians of <paramref name="repeat"/> runs.</summary>
-    /// <exception cref="Kernels.DeviceOutOfMemoryException">The problem does not fit (checked before any host data is made).</exception>
+    /// <exception cref="DeviceOutOfMemoryException">The problem does not fit (checked before any host data is made).</exception>
     public static BenchResult Measure(Device device, Problem problem, int repeat, int seed, ISet<(BenchOp, DType)> loaded)
     {
         var r = Engine.Measure(device, problem, new MeasureSettings(Warmup: 1, Reps: repeat, CapSeconds: double.PositiveInfinity), loaded, seed);

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using GpuAD.Kernels;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Cli;
 
@@ -97,5 +97,5 @@ internal static class CommonOptions
     public static string Describe(DeviceInfo device) => Describe(device.ChoiceName, device.Name, device.Family);
 
     private static string Describe(string choiceName, string name, KernelFamily family) =>
-        $"{choiceName} ({name}, {GpuAD.Kernels.Device.FamilyName(family)} kernels)";
+        $"{choiceName} ({name}, {GpuAD.Device.FamilyName(family)} kernels)";
 }

@@ -1,5 +1,5 @@
 using GpuAD.Distributed;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Cli;
 

@@ -1,13 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Bench;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
 using Spectre.Console;
 using BenchOp = GpuAD.Bench.BenchOp;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 using Problem = GpuAD.Bench.Problem;
 
 namespace GpuAD.Tool.Commands;

@@ -1,11 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
 using Spectre.Console;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 

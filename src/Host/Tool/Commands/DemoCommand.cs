@@ -2,10 +2,9 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using GpuAD.Distributed;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 

@@ -1,9 +1,8 @@
 using System.CommandLine;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using GpuAD.Tool.Ops;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 
@@ -164,7 +163,7 @@ internal static class DerivativeCommand
 
     private static int Run<T>(Device device, Request r) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var owned = new List<Tensor<T>>();
+        var owned = new List<DeviceTensor<T>>();
         try
         {
             using var tape = new Tape(device);
@@ -173,7 +172,7 @@ internal static class DerivativeCommand
             {
                 string name = r.Op.Operands[i].Name;
                 var value = Load<T>(device, $"--input {name}", r.Inputs[name], owned);
-                Tensor<T>? tangent = null;
+                DeviceTensor<T>? tangent = null;
                 if (r.Tangents.TryGetValue(name, out var tangentPath))
                 {
                     tangent = Load<T>(device, $"--tangent {name}", tangentPath, owned);
@@ -183,12 +182,12 @@ internal static class DerivativeCommand
                 vars[i] = tape.Variable(value, tangent);
             }
 
-            Tensor<T>? cot = null;
+            DeviceTensor<T>? cot = null;
             if (r.Cotangent is not null) cot = Load<T>(device, "--cotangent", r.Cotangent, owned);
 
             var y = r.Op.Apply(vars, r.Flags).Keep();
             // Everything is computed and checked before the first file is written.
-            var outputs = new List<(string Name, Tensor<T> Value)> { ("y", y.Value) };
+            var outputs = new List<(string Name, DeviceTensor<T> Value)> { ("y", y.Value) };
             if (cot is not null)
             {
                 if (cot.Shape != y.Shape)
@@ -213,7 +212,7 @@ internal static class DerivativeCommand
         }
     }
 
-    private static Tensor<T> Zeros<T>(Device device, Shape shape, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    private static DeviceTensor<T> Zeros<T>(Device device, Shape shape, List<DeviceTensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var zeros = device.Zeros<T>(shape);
         owned.Add(zeros);
@@ -284,7 +283,7 @@ internal static class DerivativeCommand
     }
 
     /// <summary>Reads an input onto the device as a batched matrix of T.</summary>
-    private static Tensor<T> Load<T>(Device device, string what, string path, List<Tensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
+    private static DeviceTensor<T> Load<T>(Device device, string what, string path, List<DeviceTensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var array = ReadArray(what, path);
         Shape shape;
@@ -310,7 +309,7 @@ internal static class DerivativeCommand
         return tensor;
     }
 
-    private static string Write<T>(OutputFiles files, string name, Tensor<T> value) where T : unmanaged, IFloatingPointIeee754<T>
+    private static string Write<T>(OutputFiles files, string name, DeviceTensor<T> value) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T[] data = value.ToArray();
         files.Write(name + ".npy", stream => Npy.Write<T>(stream, data, value.Batch, value.Rows, value.Cols));

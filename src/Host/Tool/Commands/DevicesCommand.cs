@@ -2,7 +2,7 @@ using System.CommandLine;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using Spectre.Console;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 

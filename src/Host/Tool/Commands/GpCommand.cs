@@ -1,9 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
-using Device = GpuAD.Kernels.Device;
+using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 

@@ -1,5 +1,4 @@
 using System.Numerics;
-using GpuAD.Graph;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tool.Ops;
@@ -57,7 +56,7 @@ internal static class Float32Check
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var tape = new Tape(device);
-        var owned = new List<Tensor<T>>();
+        var owned = new List<DeviceTensor<T>>();
         try
         {
             var vars = inputs.Select((input, i) =>

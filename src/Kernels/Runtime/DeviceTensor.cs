@@ -1,9 +1,10 @@
+using GpuAD.Kernels;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
-namespace GpuAD.Kernels;
+namespace GpuAD;
 
 /// <summary>
 /// A batched matrix tensor <c>[batch, rows, cols]</c> in device memory, row-major, matrices
@@ -16,15 +17,15 @@ namespace GpuAD.Kernels;
 /// A tensor is not thread-safe: use it from one thread at a time (its device may be shared).
 /// An empty tensor (a dimension of 0) is valid everywhere and takes one minimum-size pool block.
 /// </remarks>
-public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
+public sealed class DeviceTensor<T> : IDisposable where T : unmanaged, INumber<T>
 {
     private readonly MemoryBuffer1D<byte, Stride1D.Dense>? buffer; // null for views
-    private readonly Tensor<T>? owner;
+    private readonly DeviceTensor<T>? owner;
     private readonly long offset;
     private MemoryAccount? account; // the account charged for the buffer (owners only)
     private bool disposed;
 
-    internal Tensor(Device device, MemoryBuffer1D<byte, Stride1D.Dense> buffer, Shape shape)
+    internal DeviceTensor(Device device, MemoryBuffer1D<byte, Stride1D.Dense> buffer, Shape shape)
     {
         Device = device;
         this.buffer = buffer;
@@ -33,7 +34,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
         account?.Charge(buffer.Length);
     }
 
-    private Tensor(Tensor<T> owner, long offset, Shape shape)
+    private DeviceTensor(DeviceTensor<T> owner, long offset, Shape shape)
     {
         Device = owner.Device;
         this.owner = owner.owner ?? owner;
@@ -67,7 +68,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
 
     /// <summary>The device memory, as an ILGPU view of exactly <see cref="Length"/> elements.</summary>
     /// <exception cref="ObjectDisposedException">The tensor, its owner or its device was disposed.</exception>
-    public ArrayView<T> View
+    internal ArrayView<T> View
     {
         get
         {
@@ -82,25 +83,25 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
 
     /// <summary>A view of matrices <paramref name="start"/> to <paramref name="start"/>+<paramref name="count"/>−1, without copying.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the batch.</exception>
-    public Tensor<T> Slice(int start, int count)
+    public DeviceTensor<T> Slice(int start, int count)
     {
         ThrowIfDisposed();
         if (start < 0 || count < 0 || start + count > Batch)
             throw new ArgumentOutOfRangeException(nameof(start), $"Slice: batch range [{start}, {start + count}) is outside a tensor of shape {Shape}.");
-        return new Tensor<T>(this, start * Shape.MatrixLength, Shape.WithBatch(count));
+        return new DeviceTensor<T>(this, start * Shape.MatrixLength, Shape.WithBatch(count));
     }
 
     /// <summary>A view of one matrix, shape <c>[1, rows, cols]</c>.</summary>
-    public Tensor<T> Matrix(int index) => Slice(index, 1);
+    public DeviceTensor<T> Matrix(int index) => Slice(index, 1);
 
     /// <summary>A view of the same memory with another shape of the same length.</summary>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    public Tensor<T> Reshape(Shape shape)
+    public DeviceTensor<T> Reshape(Shape shape)
     {
         ThrowIfDisposed();
         if (shape.Length != Length)
             throw ShapeErrors.Mismatch("Reshape", "the number of elements must stay the same", Shape, shape);
-        return new Tensor<T>(this, 0, shape);
+        return new DeviceTensor<T>(this, 0, shape);
     }
 
     /// <summary>Sets every element to zero (asynchronously, in device order).</summary>
@@ -114,7 +115,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
 
     /// <summary>Copies another tensor of the same length into this one, on the device.</summary>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    public void CopyFrom(Tensor<T> source)
+    public void CopyFrom(DeviceTensor<T> source)
     {
         if (source.Length != Length)
             throw ShapeErrors.Mismatch("Copy", "the number of elements must be the same", source.Shape, Shape);
@@ -189,7 +190,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     }
 
     /// <summary>Copies this tensor to a new pooled tensor on the same device.</summary>
-    public Tensor<T> Clone()
+    public DeviceTensor<T> Clone()
     {
         var copy = Device.Allocate<T>(Shape);
         copy.CopyFrom(this);
@@ -211,7 +212,7 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     private void ThrowIfDisposed()
     {
         if (IsDisposed)
-            throw new ObjectDisposedException(nameof(Tensor<T>), $"A tensor of shape {Shape} was used after it (or the tensor it views, or its device) was disposed.");
+            throw new ObjectDisposedException(nameof(DeviceTensor<T>), $"A tensor of shape {Shape} was used after it (or the tensor it views, or its device) was disposed.");
     }
 
     /// <summary>Returns the memory to the pool. Disposing a view does nothing to the memory.</summary>
@@ -225,5 +226,5 @@ public sealed class Tensor<T> : IDisposable where T : unmanaged, INumber<T>
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Tensor<{typeof(T).Name}>{Shape} on {Device.Name}";
+    public override string ToString() => $"DeviceTensor<{typeof(T).Name}>{Shape} on {Device.Name}";
 }
