@@ -55,7 +55,7 @@ internal static class Diagnose
             // the architecture and ISA ILGPU chose for the device, as the accelerator would have used.
             var backend = accelerator?.Backend as PTXBackend ?? new PTXBackend(context,
                 new CudaCapabilityContext(device.Architecture!.Value), device.Architecture.Value, device.InstructionSet!.Value, nvvmAPI: null!);
-            var method = ((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmArgs<double>>)GemmGpu.Kernel<double>).Method;
+            var method = ((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>)GemmGpu.Kernel<double, Micro8x4<double>, Slice8>).Method;
             var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
             string path = Path.Combine(output, "gemm_f64.ptx");
             File.WriteAllText(path, compiled.PTXAssembly);

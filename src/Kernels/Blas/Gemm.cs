@@ -13,6 +13,10 @@ internal struct GemmArgs<T> where T : unmanaged
     public T Alpha, Beta;
     public int BatchBase; // first batch element of this launch (launches are chunked over the grid's z limit)
     public int LowerOnly; // C is square: compute only the tiles that reach on or below the diagonal
+    public int Splits;    // GPU family: splits along K (≤ 1: none)
+    public int SplitK;    // GPU family: the K range of one split
+    public int Batch;     // GPU family: matrices of the whole product (the split-K workspace's stride)
+    public long WorkOffset; // GPU family: this product's first element in the split-K workspace
 }
 
 /// <summary>One product of a grouped GEMM: C = α·op(A)·op(B) + β·C, optionally C's lower triangle only.</summary>
@@ -30,6 +34,8 @@ internal struct GemmGroupArgs<T> where T : unmanaged
         if (i == 0) P0 = args; else if (i == 1) P1 = args; else P2 = args;
         Count = Math.Max(Count, i + 1);
     }
+
+    public readonly GemmArgs<T> Get(int i) => i == 0 ? P0 : i == 1 ? P1 : P2;
 }
 
 /// <summary>Batched dense matrix products.</summary>
@@ -58,9 +64,61 @@ public static partial class Blas
         if (!GemmArgsOf(device, a, transA, b, transB, c, alpha, beta, lowerOnly, out var args)) return;
         using var _ = device.Enter();
         if (device.Family == KernelFamily.GpuTuned)
-            GemmGpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
+        {
+            var group = new GemmGroupArgs<T>();
+            group.Set(0, args);
+            LaunchGpu(device, a.Data, b.Data, c.Data, group, c.Batch, tiling: null);
+        }
         else
             GemmCpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
+    }
+
+    /// <summary>
+    /// Runs a group of products on the GPU family with the policy's plan (<see cref="GemmPolicy"/>),
+    /// or with a given tiling and splits (the tuning sweep and the tests).
+    /// </summary>
+    internal static void LaunchGpu<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> group, int batch,
+        GemmTiling? tiling, int splits = 0) where T : unmanaged, INumber<T>
+    {
+        Span<GemmArgs<T>> products = [group.P0, group.P1, group.P2];
+        var plan = GemmPolicy.Choose<T>(device, products[..group.Count], batch);
+        for (int i = 0; i < group.Count; i++)
+        {
+            var p = group.Get(i);
+            if (splits > 0)
+            {
+                // A forced split count: K ranges of whole slices, as many as K allows.
+                var t = tiling ?? plan.Tiling;
+                int range = Math.Max(t.SliceK, (p.K + splits - 1) / splits);
+                range = (range + t.SliceK - 1) / t.SliceK * t.SliceK;
+                p.Splits = (p.K + range - 1) / range;
+                p.SplitK = range;
+            }
+            else
+            {
+                p.Splits = plan.Splits[i];
+                p.SplitK = plan.SplitK[i];
+            }
+            group.Set(i, p);
+        }
+        GemmGpu.Launch(device, a, b, c, group, batch, tiling ?? plan.Tiling);
+    }
+
+    /// <summary>
+    /// <see cref="Gemm{T}(Device, MatRef{T}, bool, MatRef{T}, bool, MatRef{T}, T, T)"/> on the GPU
+    /// family with a given tiling and number of splits along K (0: the policy's), bypassing the
+    /// policy: the tuning sweep times each variant, and the tests check each one.
+    /// </summary>
+    internal static void GemmWith<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta,
+        GemmTiling tiling, int splits, bool lowerOnly = false) where T : unmanaged, INumber<T>
+    {
+        if (device.Family != KernelFamily.GpuTuned)
+            throw new ArgumentException("Gemm: tilings and split-K belong to the GPU family.");
+        if (!GemmArgsOf(device, a, transA, b, transB, c, alpha, beta, lowerOnly, out var args)) return;
+        using var _ = device.Enter();
+        var group = new GemmGroupArgs<T>();
+        group.Set(0, args);
+        LaunchGpu(device, a.Data, b.Data, c.Data, group, c.Batch, tiling, Math.Max(1, splits));
     }
 
     /// <summary>
@@ -92,7 +150,7 @@ public static partial class Blas
         }
         if (count == 0) return;
         using var _ = device.Enter();
-        GemmGpu.LaunchGrouped(device, av, bv, cv, group, batch);
+        LaunchGpu(device, av, bv, cv, group, batch, tiling: null);
     }
 
     /// <summary>Validates one product and builds its kernel arguments; false when nothing is left to launch.</summary>

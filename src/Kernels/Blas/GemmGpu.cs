@@ -4,158 +4,294 @@ using ILGPU.Runtime;
 
 namespace GpuAD.Kernels;
 
+/// <summary>A GPU GEMM thread's register tile; its shape is a compile-time property of the struct.</summary>
+internal interface IGemmMicroTile<T> where T : unmanaged, INumber<T>
+{
+    /// <summary>Rows per thread (rows ty + 16·r).</summary>
+    int Rows { get; }
+
+    /// <summary>Columns per thread (columns tx + 16·c).</summary>
+    int Cols { get; }
+
+    /// <summary>Accumulates one k step: a at s[ra + 16·r], b at s[rb + 16·c].</summary>
+    void Update(ArrayView<T> s, int ra, int rb);
+
+    /// <summary>Writes α·acc (+ β·d) to d[dBase + row·ld + col], rows below m and columns past n skipped.</summary>
+    void Store(ArrayView<T> d, long dBase, long ld, int row, int col, int m, int n, T alpha, T beta);
+}
+
+/// <summary>The k-slice a GPU GEMM stages per step, a compile-time property of the struct.</summary>
+internal interface IGemmSlice
+{
+    int K { get; }
+}
+
+internal struct Slice8 : IGemmSlice { public readonly int K => 8; }
+internal struct Slice16 : IGemmSlice { public readonly int K => 16; }
+internal struct Slice32 : IGemmSlice { public readonly int K => 32; }
+
 /// <summary>
-/// GPU-tuned batched GEMM: one 16×16 thread group per 64×64 tile of C, K walked in slices of
-/// 16 staged through shared memory; each thread keeps a 4×4 register tile (rows ty+16r,
-/// columns tx+16c, so shared-memory reads are broadcast or conflict-free). The 4×4 update is
-/// unrolled by hand: ILGPU 1.5.3 does not unroll loops. For a lower-triangle update, groups whose
-/// tile lies strictly above the diagonal return at once.
+/// One shape of the GPU GEMM: 16×16 threads, each with a <see cref="MicroRows"/>×<see cref="MicroCols"/>
+/// register tile, so a group computes a (16·MicroRows)×(16·MicroCols) tile of C, staging slices of
+/// <see cref="SliceK"/> along K. Written "128x64k8".
 /// </summary>
+internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int SliceK)
+{
+    /// <summary>Rows of C per thread group.</summary>
+    public int TileM => GemmGpu.Threads * MicroRows;
+
+    /// <summary>Columns of C per thread group.</summary>
+    public int TileN => GemmGpu.Threads * MicroCols;
+
+    /// <summary>Shared memory of one group: two buffers (double buffering) of the padded A and B slices.</summary>
+    public int SharedElements => 2 * SliceK * (TileM + 1 + TileN + 1);
+
+    /// <summary>True when the group's shared memory fits the 48 KiB a CUDA group gets by default.</summary>
+    public bool FitsSharedMemory(int elementSize) => SharedElements * elementSize <= GemmGpu.SharedLimitBytes;
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{TileM}x{TileN}k{SliceK}";
+
+    /// <summary>Parses "128x64k8"; null when it is not one of <see cref="GemmGpu.Tilings"/>.</summary>
+    public static GemmTiling? Parse(string text) =>
+        GemmGpu.Tilings.Select(t => (GemmTiling?)t).FirstOrDefault(t => string.Equals(t.ToString(), text, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// GPU-tuned batched GEMM. Each 16×16 thread group computes one tile of C whose shape is a
+/// compile-time choice (<see cref="GemmTiling"/>: a register-tile struct and a k-slice struct, so
+/// every variant is its own specialized kernel), walking K in slices staged through shared memory:
+/// two buffers, the next slice loaded while this one is multiplied, one barrier per slice. Rows of
+/// the shared tiles are padded by one element against bank conflicts on the stores; reads are
+/// broadcast (A) or consecutive (B). The register-tile updates are unrolled by hand (generated):
+/// ILGPU 1.5.3 does not unroll loops.
+/// </summary>
+/// <remarks>
+/// One launch runs up to <see cref="MaxGroup"/> products (the grid's x index walks the first
+/// product's tiles, then the second's, then the third's) and each product may be split along K
+/// (split-K): split s multiplies K range [s·SplitK, (s+1)·SplitK) into a workspace, and a second
+/// launch (<see cref="ReduceKernel{T}"/>) sums the splits in order s = 0, 1, … and applies α and β,
+/// so results are bitwise reproducible run to run. For a lower-triangle update, groups whose tile
+/// lies strictly above the diagonal return at once. Vector loads are not used: ILGPU 1.5.3 emits
+/// scalar loads for ArrayView elements.
+/// </remarks>
 internal static class GemmGpu
 {
-    internal const int TileM = 64, TileN = 64, TileK = 16;
-    internal const int ThreadsX = 16, ThreadsY = 16, GroupSize = ThreadsX * ThreadsY;
-    private const int StrideA = TileM + 1, StrideB = TileN + 1; // padding against bank conflicts on stores
-    private const int MaxGridZ = 65535;
+    /// <summary>Threads per group side.</summary>
+    internal const int Threads = 16;
 
-    internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> args, int batch)
-        where T : unmanaged, INumber<T>
-    {
-        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>(Kernel<T>));
-        var group = new Index3D(ThreadsX, ThreadsY, 1);
-        for (int start = 0; start < batch; start += MaxGridZ)
-        {
-            args.BatchBase = start;
-            var grid = new Index3D((args.N + TileN - 1) / TileN, (args.M + TileM - 1) / TileM, Math.Min(MaxGridZ, batch - start));
-            kernel(new KernelConfig(grid, group), a, b, c, args);
-        }
-    }
+    internal const int GroupSize = Threads * Threads;
+
+    /// <summary>Shared memory a CUDA thread group gets without opting in (ILGPU 1.5.3 cannot opt in).</summary>
+    internal const int SharedLimitBytes = 48 * 1024;
+
+    private const int MaxGridZ = 65535;
 
     /// <summary>Most products of one grouped launch.</summary>
     internal const int MaxGroup = 3;
 
+    /// <summary>Every compiled shape, smallest tile first; a shape serves an element type when <see cref="GemmTiling.FitsSharedMemory"/>.</summary>
+    internal static readonly GemmTiling[] Tilings =
+    [
+        new(4, 4, 16), // 64×64: today's shape, one barrier per slice
+        new(4, 4, 32), // 64×64, longer slices (float32 only: 66 KB in float64)
+        new(8, 4, 8),  // 128×64
+        new(8, 4, 16), // 128×64, longer slices (float32 only)
+        new(8, 8, 8),  // 128×128, 8×8 per thread
+    ];
+
+    /// <summary>The tiling of a kernel instantiation, from its register-tile and slice types (tests and diagnostics).</summary>
+    internal static GemmTiling TilingOf(Type micro, Type slice)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(micro.Name, @"^Micro(\d+)x(\d+)");
+        var k = System.Text.RegularExpressions.Regex.Match(slice.Name, @"^Slice(\d+)$");
+        if (!m.Success || !k.Success) throw new ArgumentException($"{micro.Name}, {slice.Name}: not a GEMM tiling.");
+        return new GemmTiling(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(k.Groups[1].Value));
+    }
+
+    /// <summary>The tilings that fit an element type's shared memory.</summary>
+    internal static IEnumerable<GemmTiling> TilingsFor(int elementSize) => Tilings.Where(t => t.FitsSharedMemory(elementSize));
+
+    /// <summary>Tiles of one product (one split) under a tiling.</summary>
+    internal static int Tiles<T>(GemmArgs<T> p, int tileM, int tileN) where T : unmanaged =>
+        ((p.N + tileN - 1) / tileN) * ((p.M + tileM - 1) / tileM);
+
     /// <summary>
-    /// Up to three products in one launch: the grid's x index runs over the tiles of the first
-    /// product, then the second's, then the third's (each row-major over its tile grid).
+    /// Runs up to three products over one batch with one tiling: one launch, plus one reduction
+    /// launch when any product is split along K (its workspace comes from the device pool).
     /// </summary>
-    internal static void LaunchGrouped<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> args, int batch)
+    internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> args, int batch, GemmTiling tiling)
         where T : unmanaged, INumber<T>
     {
-        var kernel = device.Kernel(GroupedKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(GroupedKernel<T>));
-        var group = new Index3D(ThreadsX, ThreadsY, 1);
-        int tiles = Tiles(args.P0) + (args.Count > 1 ? Tiles(args.P1) : 0) + (args.Count > 2 ? Tiles(args.P2) : 0);
+        long workElements = 0;
+        for (int i = 0; i < args.Count; i++)
+        {
+            var p = args.Get(i);
+            p.Batch = batch;
+            if (p.Splits > 1)
+            {
+                p.WorkOffset = workElements;
+                workElements += (long)p.Splits * batch * p.M * p.N;
+            }
+            args.Set(i, p);
+        }
+        using var work = workElements > 0 ? device.Allocate<T>(new Shape(1, 1, checked((int)workElements))) : null;
+        var workView = work?.View ?? c.SubView(0, 0);
+        switch ((tiling.MicroRows, tiling.MicroCols, tiling.SliceK))
+        {
+            case (4, 4, 16): Launch<T, Micro4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
+            case (4, 4, 32): Launch<T, Micro4x4<T>, Slice32>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 4, 8): Launch<T, Micro8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 4, 16): Launch<T, Micro8x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 8, 8): Launch<T, Micro8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            default: throw new ArgumentException($"Gemm: no kernel has the tiling {tiling}.");
+        }
+        if (work is null) return;
+        var reduce = device.Kernel(ReduceKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(ReduceKernel<T>));
+        long largest = 0;
+        for (int i = 0; i < args.Count; i++)
+            if (args.Get(i).Splits > 1) largest = Math.Max(largest, (long)batch * args.Get(i).M * args.Get(i).N);
+        int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, 65535);
+        reduce(new KernelConfig(new Index3D(groups, args.Count, 1), new Index3D(GroupSize, 1, 1)), c, work.View, args);
+    }
+
+    private static void Launch<T, TMicro, TSlice>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmGroupArgs<T> args, int batch, GemmTiling tiling)
+        where T : unmanaged, INumber<T>
+        where TMicro : struct, IGemmMicroTile<T>
+        where TSlice : struct, IGemmSlice
+    {
+        if (!tiling.FitsSharedMemory(System.Runtime.CompilerServices.Unsafe.SizeOf<T>()))
+            throw new ArgumentException($"Gemm: the tiling {tiling} needs {tiling.SharedElements * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()} B of shared memory for {typeof(T).Name}, over {SharedLimitBytes} B.");
+        var kernel = device.Kernel(Kernel<T, TMicro, TSlice>,
+            acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(Kernel<T, TMicro, TSlice>));
+        int groups = 0;
+        for (int i = 0; i < args.Count; i++)
+            groups += Tiles(args.Get(i), tiling.TileM, tiling.TileN) * Math.Max(1, args.Get(i).Splits);
+        var shared = SharedMemoryConfig.RequestDynamic<T>(tiling.SharedElements);
         for (int start = 0; start < batch; start += MaxGridZ)
         {
             args.P0.BatchBase = args.P1.BatchBase = args.P2.BatchBase = start;
-            kernel(new KernelConfig(new Index3D(tiles, 1, Math.Min(MaxGridZ, batch - start)), group), a, b, c, args);
+            kernel(new KernelConfig(new Index3D(groups, 1, Math.Min(MaxGridZ, batch - start)), new Index3D(Threads, Threads, 1), shared), a, b, c, work, args);
         }
     }
 
-    private static int Tiles<T>(GemmArgs<T> p) where T : unmanaged => TileColumns(p) * ((p.M + TileM - 1) / TileM);
-
-    private static int TileColumns<T>(GemmArgs<T> p) where T : unmanaged => (p.N + TileN - 1) / TileN;
-
-    internal static void GroupedKernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> g)
+    /// <summary>One group: finds its product, split and tile from the grid's x index, and computes that tile.</summary>
+    internal static void Kernel<T, TMicro, TSlice>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmGroupArgs<T> g)
         where T : unmanaged, INumber<T>
+        where TMicro : struct, IGemmMicroTile<T>
+        where TSlice : struct, IGemmSlice
     {
-        var sa = SharedMemory.Allocate<T>(TileK * StrideA);
-        var sb = SharedMemory.Allocate<T>(TileK * StrideB);
-        int x = Grid.IdxX, t0 = Tiles(g.P0), t1 = g.Count > 1 ? Tiles(g.P1) : 0;
+        TMicro acc = default;
+        int tileM = Threads * acc.Rows, tileN = Threads * acc.Cols;
+        int x = Grid.IdxX;
+        int t0 = Tiles(g.P0, tileM, tileN) * Math.Max(1, g.P0.Splits);
+        int t1 = g.Count > 1 ? Tiles(g.P1, tileM, tileN) * Math.Max(1, g.P1.Splits) : 0;
         var p = x < t0 ? g.P0 : x < t0 + t1 ? g.P1 : g.P2;
         x = x < t0 ? x : x < t0 + t1 ? x - t0 : x - t0 - t1;
-        int cols = TileColumns(p);
-        Tile(a, b, c, p, sa, sb, x / cols, x % cols);
+        int tiles = Tiles(p, tileM, tileN), cols = (p.N + tileN - 1) / tileN;
+        int split = x / tiles;
+        x -= split * tiles;
+        Tile<T, TMicro, TSlice>(a, b, c, work, p, x / cols, x % cols, split);
     }
 
-    internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p)
+    /// <summary>One tile of C (or of split <paramref name="split"/>'s partial product), of matrix Grid.IdxZ + BatchBase.</summary>
+    private static void Tile<T, TMicro, TSlice>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmArgs<T> p, int tileRow, int tileCol, int split)
         where T : unmanaged, INumber<T>
+        where TMicro : struct, IGemmMicroTile<T>
+        where TSlice : struct, IGemmSlice
     {
-        var sa = SharedMemory.Allocate<T>(TileK * StrideA); // sa[kk·StrideA + ii] = op(A)[i0+ii, k0+kk]
-        var sb = SharedMemory.Allocate<T>(TileK * StrideB); // sb[kk·StrideB + jj] = op(B)[k0+kk, j0+jj]
-        Tile(a, b, c, p, sa, sb, Grid.IdxY, Grid.IdxX);
-    }
-
-    /// <summary>One 64×64 tile of C, at tile row <paramref name="tileRow"/> and column <paramref name="tileCol"/>, of matrix Grid.IdxZ + BatchBase.</summary>
-    private static void Tile<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p, ArrayView<T> sa, ArrayView<T> sb, int tileRow, int tileCol)
-        where T : unmanaged, INumber<T>
-    {
-        if (p.LowerOnly != 0 && tileCol * TileN > tileRow * TileM + TileM - 1)
+        TMicro acc = default;
+        int tileM = Threads * acc.Rows, tileN = Threads * acc.Cols, tileK = default(TSlice).K;
+        int i0 = tileRow * tileM, j0 = tileCol * tileN;
+        if (p.LowerOnly != 0 && j0 > i0 + tileM - 1)
             return; // the whole tile lies above the diagonal (uniform over the group, before any barrier)
-        int tx = Group.IdxX, ty = Group.IdxY, tid = ty * ThreadsX + tx;
+        var s = SharedMemory.GetDynamic<T>();
+        int strideA = tileM + 1, strideB = tileN + 1;
+        int bufA = tileK * strideA, buffer = bufA + tileK * strideB; // one buffer: [A slice | B slice]
+        int tx = Group.IdxX, ty = Group.IdxY, tid = ty * Threads + tx;
         int batch = Grid.IdxZ + p.BatchBase;
-        int i0 = tileRow * TileM, j0 = tileCol * TileN;
         long aBase = p.A.Offset + batch * p.A.BatchStride;
         long bBase = p.B.Offset + batch * p.B.BatchStride;
-        long cBase = p.C.Offset + batch * p.C.BatchStride;
+        int kBegin = p.Splits > 1 ? split * p.SplitK : 0;
+        int kEnd = p.Splits > 1 ? Math.Min(p.K, kBegin + p.SplitK) : p.K;
+        int slices = (kEnd - kBegin + tileK - 1) / tileK;
 
-        T c00 = T.Zero, c01 = T.Zero, c02 = T.Zero, c03 = T.Zero;
-        T c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero;
-        T c20 = T.Zero, c21 = T.Zero, c22 = T.Zero, c23 = T.Zero;
-        T c30 = T.Zero, c31 = T.Zero, c32 = T.Zero, c33 = T.Zero;
-
-        for (int k0 = 0; k0 < p.K; k0 += TileK)
+        if (slices > 0)
+            Stage(a, b, p, aBase, bBase, s, 0, strideA, strideB, bufA, tileM, tileN, tileK, i0, j0, kBegin, kEnd, tid);
+        Group.Barrier();
+        for (int slice = 0; slice < slices; slice++)
         {
-            // Stage the tiles: 1024 elements each, 4 per thread, consecutive threads reading
-            // consecutive addresses of the stored (possibly transposed) operand.
-            for (int r = 0; r < TileM * TileK / GroupSize; r++)
+            int cur = (slice & 1) * buffer;
+            if (slice + 1 < slices) // the other buffer, last read before the previous barrier
+                Stage(a, b, p, aBase, bBase, s, buffer - cur, strideA, strideB, bufA, tileM, tileN, tileK, i0, j0, kBegin + (slice + 1) * tileK, kEnd, tid);
+            int ra = cur + ty, rb = cur + bufA + tx;
+            for (int kk = 0; kk < tileK; kk++)
             {
-                int e = tid + r * GroupSize;
-                int ii, kk;
-                if (p.TransA == 0) { kk = e % TileK; ii = e / TileK; }
-                else { ii = e % TileM; kk = e / TileM; }
-                int gi = i0 + ii, gk = k0 + kk;
-                T v = T.Zero;
-                if (gi < p.M && gk < p.K)
-                    v = a[p.TransA == 0 ? aBase + (long)gi * p.A.Ld + gk : aBase + (long)gk * p.A.Ld + gi];
-                sa[kk * StrideA + ii] = v;
-
-                int jj;
-                if (p.TransB == 0) { jj = e % TileN; kk = e / TileN; }
-                else { kk = e % TileK; jj = e / TileK; }
-                int gj = j0 + jj;
-                gk = k0 + kk;
-                T w = T.Zero;
-                if (gj < p.N && gk < p.K)
-                    w = b[p.TransB == 0 ? bBase + (long)gk * p.B.Ld + gj : bBase + (long)gj * p.B.Ld + gk];
-                sb[kk * StrideB + jj] = w;
-            }
-            Group.Barrier();
-            for (int kk = 0; kk < TileK; kk++)
-            {
-                int ra = kk * StrideA + ty, rb = kk * StrideB + tx;
-                T a0 = sa[ra], a1 = sa[ra + 16], a2 = sa[ra + 32], a3 = sa[ra + 48];
-                T b0 = sb[rb], b1 = sb[rb + 16], b2 = sb[rb + 32], b3 = sb[rb + 48];
-                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                acc.Update(s, ra, rb);
+                ra += strideA;
+                rb += strideB;
             }
             Group.Barrier();
         }
 
-        int row = i0 + ty, col = j0 + tx;
-        StoreRow(c, p, cBase, row, col, c00, c01, c02, c03);
-        StoreRow(c, p, cBase, row + 16, col, c10, c11, c12, c13);
-        StoreRow(c, p, cBase, row + 32, col, c20, c21, c22, c23);
-        StoreRow(c, p, cBase, row + 48, col, c30, c31, c32, c33);
+        if (p.Splits > 1)
+            acc.Store(work, p.WorkOffset + ((long)split * p.Batch + batch) * p.M * p.N, p.N, i0 + ty, j0 + tx, p.M, p.N, T.One, T.Zero);
+        else
+            acc.Store(c, p.C.Offset + batch * p.C.BatchStride, p.C.Ld, i0 + ty, j0 + tx, p.M, p.N, p.Alpha, p.Beta);
     }
 
-    private static void StoreRow<T>(ArrayView<T> c, GemmArgs<T> p, long cBase, int row, int col, T v0, T v1, T v2, T v3)
+    /// <summary>
+    /// Stages op(A)[i0.., k0..] and op(B)[k0.., j0..] into one shared buffer at <paramref name="at"/>:
+    /// s[at + kk·strideA + ii] and s[at + bufA + kk·strideB + jj], zero past the matrix or past
+    /// <paramref name="kEnd"/>; consecutive threads read consecutive addresses of the stored operand.
+    /// </summary>
+    private static void Stage<T>(ArrayView<T> a, ArrayView<T> b, GemmArgs<T> p, long aBase, long bBase, ArrayView<T> s, int at,
+        int strideA, int strideB, int bufA, int tileM, int tileN, int tileK, int i0, int j0, int k0, int kEnd, int tid)
         where T : unmanaged, INumber<T>
     {
-        if (row >= p.M) return;
-        long rowBase = cBase + (long)row * p.C.Ld;
-        Store(c, p, rowBase, col, v0);
-        Store(c, p, rowBase, col + 16, v1);
-        Store(c, p, rowBase, col + 32, v2);
-        Store(c, p, rowBase, col + 48, v3);
+        for (int e = tid; e < tileM * tileK; e += GroupSize)
+        {
+            int ii, kk;
+            if (p.TransA == 0) { kk = e % tileK; ii = e / tileK; }
+            else { ii = e % tileM; kk = e / tileM; }
+            int gi = i0 + ii, gk = k0 + kk;
+            T v = T.Zero;
+            if (gi < p.M && gk < kEnd)
+                v = a[p.TransA == 0 ? aBase + (long)gi * p.A.Ld + gk : aBase + (long)gk * p.A.Ld + gi];
+            s[at + kk * strideA + ii] = v;
+        }
+        for (int e = tid; e < tileN * tileK; e += GroupSize)
+        {
+            int jj, kk;
+            if (p.TransB == 0) { jj = e % tileN; kk = e / tileN; }
+            else { kk = e % tileK; jj = e / tileK; }
+            int gj = j0 + jj, gk = k0 + kk;
+            T w = T.Zero;
+            if (gj < p.N && gk < kEnd)
+                w = b[p.TransB == 0 ? bBase + (long)gk * p.B.Ld + gj : bBase + (long)gj * p.B.Ld + gk];
+            s[at + bufA + kk * strideB + jj] = w;
+        }
     }
 
-    private static void Store<T>(ArrayView<T> c, GemmArgs<T> p, long rowBase, int col, T v)
-        where T : unmanaged, INumber<T>
+    /// <summary>
+    /// The split-K reduction: for product Grid.IdxY, if split, C = α·Σ_s W_s + β·C with the splits
+    /// added in order (deterministic); a lower-triangle update writes only on and below the diagonal.
+    /// </summary>
+    internal static void ReduceKernel<T>(ArrayView<T> c, ArrayView<T> work, GemmGroupArgs<T> g) where T : unmanaged, INumber<T>
     {
-        if (col >= p.N) return;
-        long idx = rowBase + col;
-        c[idx] = p.Beta == T.Zero ? p.Alpha * v : p.Alpha * v + p.Beta * c[idx];
+        var p = Grid.IdxY == 0 ? g.P0 : Grid.IdxY == 1 ? g.P1 : g.P2;
+        if (p.Splits <= 1) return;
+        long mn = (long)p.M * p.N, total = p.Batch * mn, step = (long)Grid.DimX * Group.DimX;
+        for (long e = (long)Grid.IdxX * Group.DimX + Group.IdxX; e < total; e += step)
+        {
+            long bIdx = e / mn, rem = e - bIdx * mn;
+            int i = (int)(rem / p.N), j = (int)(rem - (long)i * p.N);
+            if (p.LowerOnly != 0 && j > i) continue;
+            T sum = T.Zero;
+            for (int split = 0; split < p.Splits; split++)
+                sum += work[p.WorkOffset + split * total + e];
+            long idx = p.C.Offset + bIdx * p.C.BatchStride + (long)i * p.C.Ld + j;
+            c[idx] = p.Beta == T.Zero ? p.Alpha * sum : p.Alpha * sum + p.Beta * c[idx];
+        }
     }
 }

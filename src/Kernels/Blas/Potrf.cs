@@ -173,17 +173,19 @@ public static partial class Blas
     /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
     /// </summary>
     internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>
-        device.Family == KernelFamily.GpuTuned ? PotrfMaxUnblockedOrder<T>(device) : PotrfCpu.WholeUpTo;
+        device.Family != KernelFamily.GpuTuned ? PotrfCpu.WholeUpTo
+        : device.Tuning.PotrfWholeUpTo > 0 ? Math.Min(device.Tuning.PotrfWholeUpTo, PotrfMaxUnblockedOrder<T>(device))
+        : PotrfMaxUnblockedOrder<T>(device);
 
     /// <summary>
-    /// The diagonal blocks of a blocked factorization or reverse. GPU family: 32, and 64 beyond
-    /// n = 512 (half the launches, and GEMM updates with K = 64 that reuse each staged tile twice
+    /// The diagonal blocks of a blocked factorization or reverse. GPU family: the device's
+    /// <see cref="TuningTable"/>, by default 32, and 64 beyond n = 512 (half the launches, and GEMM updates with K = 64 that reuse each staged tile twice
     /// as long; the unblocked kernels' serial chain is n steps whatever the block). CPU family: 64,
     /// the CPU GEMM's tiles and the CPU TRSM's blocks.
     /// </summary>
     internal static int PotrfBlockedBlockSize(Device device, int n) =>
         device.Family == KernelFamily.CpuTuned ? PotrfCpu.BlockSize
-        : n > PotrfGpu.LargeFrom ? PotrfGpu.LargeBlockSize : PotrfGpu.BlockSize;
+        : n > device.Tuning.PotrfLargeFrom ? device.Tuning.PotrfLargeBlock : device.Tuning.PotrfBlock;
 
     /// <summary>
     /// The block size to use: <paramref name="requested"/>, or <paramref name="automatic"/> for 0.

@@ -73,6 +73,7 @@ public sealed class Device : IDisposable
             : Kind == DeviceKind.Cuda ? "cuda"
             : family == KernelFamily.CpuTuned ? "cpu" : "emulated-gpu";
         Pool = new BufferPool(accelerator, Name, () => MemoryBytes);
+        Tuning = family == KernelFamily.GpuTuned ? TuningTable.For(Name) : TuningTable.Defaults;
         boundThread = Environment.CurrentManagedThreadId;
     }
 
@@ -168,6 +169,16 @@ public sealed class Device : IDisposable
 
     /// <summary>Largest thread group.</summary>
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
+
+    /// <summary>Multiprocessors (SMs) that run thread groups side by side.</summary>
+    public int Multiprocessors => Accelerator.NumMultiprocessors;
+
+    /// <summary>
+    /// The GPU family's tuning table on this device (<see cref="TuningTable.For"/>): a committed
+    /// table measured on a GPU of this name, <c>GPUAD_TUNING</c>'s, or the defaults. Tests may
+    /// replace it on their own device. Unused by the CPU family.
+    /// </summary>
+    public TuningTable Tuning { get; internal set; }
 
     /// <summary>
     /// Work items one element-map launch may index (<see cref="GpuAD.Kernels.Launches.MaxItems"/>); tests lower

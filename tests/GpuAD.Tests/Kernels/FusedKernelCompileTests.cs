@@ -29,8 +29,6 @@ public sealed class FusedKernelCompileTests
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<int>, PotrfPanelArgs>(PotrfPanelGpu.Kernel<double>), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<float>), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<double>), true));
-        Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmGroupArgs<float>>(GemmGpu.GroupedKernel), true));
-        Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>(GemmGpu.GroupedKernel), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<float>, ArrayView<float>, ArrayView<float>, ReduceArgs, long>(Elementwise.ReducePartialGpu), true));
         Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs, long>(Elementwise.ReducePartialGpu), true));
         Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, MapArgs, LaunchSegment, Maps.LogDetCotangent<float>>(Elementwise.MapGpu<float, Maps.LogDetCotangent<float>>), false));

@@ -143,3 +143,104 @@ public sealed class GemmTests(DeviceFixture devices)
         Assert.Contains("[3, 4]", e.Message);
     }
 }
+
+/// <summary>
+/// Every compiled tiling of the GPU GEMM and split-K, on the emulated GPU: shapes past two tiles
+/// of the largest tiling in M and N and ragged in K, all four op flags, batch 2 with a broadcast
+/// operand, α and β non-trivial, a lower-triangle update, and the split-K reduction's determinism.
+/// </summary>
+[Collection("EmulatedGpu")]
+public sealed class GemmTilingTests(DeviceFixture devices)
+{
+    public static TheoryData<string, string, int> Cases()
+    {
+        var data = new TheoryData<string, string, int>();
+        foreach (var (dtype, size) in new[] { ("f64", 8), ("f32", 4) })
+        foreach (var tiling in GemmGpu.TilingsFor(size))
+        foreach (int splits in new[] { 1, 3 })
+            data.Add(dtype, tiling.ToString(), splits);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void EveryTilingAndSplitMatchesTheReference(string dtype, string tiling, int splits)
+    {
+        var t = GemmTiling.Parse(tiling)!.Value;
+        if (dtype == "f64") Run<double>(t, splits);
+        else Run<float>(t, splits);
+    }
+
+    private void Run<T>(GemmTiling tiling, int splits) where T : unmanaged, INumber<T>
+    {
+        var device = devices.GpuEmulated;
+        const int batch = 2;
+        int m = tiling.TileM + 13, n = tiling.TileN + 7, k = 3 * tiling.SliceK * splits + 5;
+        int seed = 7;
+        foreach (var (ta, tb, aBatch) in new[] { (false, false, batch), (true, false, 1), (false, true, batch), (true, true, batch) })
+        {
+            var sa = ta ? (aBatch, k, m) : (aBatch, m, k);
+            var sb = tb ? (batch, n, k) : (batch, k, n);
+            var a = TestData.Random(new Shape(sa.Item1, sa.Item2, sa.Item3), seed++);
+            var b = TestData.Random(new Shape(sb.Item1, sb.Item2, sb.Item3), seed++);
+            var c0 = TestData.Random(new Shape(batch, m, n), seed++);
+            var expected = Reference.Gemm(a, sa, ta, b, sb, tb, c0, batch, 0.5, -1.5);
+            using var da = TestData.Upload<T>(device, a, new Shape(sa.Item1, sa.Item2, sa.Item3));
+            using var db = TestData.Upload<T>(device, b, new Shape(sb.Item1, sb.Item2, sb.Item3));
+            using var dc = TestData.Upload<T>(device, c0, new Shape(batch, m, n));
+            Blas.GemmWith(device, Blas.Broadcast(da, batch, "test"), ta, db.Mat, tb, dc.Mat, T.CreateChecked(0.5), T.CreateChecked(-1.5), tiling, splits);
+            var got = dc.ToArray();
+            TestData.AssertClose(expected, got, TestData.KernelTol<T>() * Math.Max(1, k / 16.0), $"{tiling} splits={splits} ta={ta} tb={tb}");
+
+            // Split-K adds the splits in a fixed order: a second run is bitwise the same.
+            using var again = TestData.Upload<T>(device, c0, new Shape(batch, m, n));
+            Blas.GemmWith(device, Blas.Broadcast(da, batch, "test"), ta, db.Mat, tb, again.Mat, T.CreateChecked(0.5), T.CreateChecked(-1.5), tiling, splits);
+            Assert.Equal(got, again.ToArray());
+        }
+
+        // Lower-triangle update C −= A·Aᵀ on a square C of two tile rows and one more.
+        int order = 2 * tiling.TileM + 1;
+        var x = TestData.Random(new Shape(batch, order, k), seed++);
+        var c = TestData.Random(new Shape(batch, order, order), seed++);
+        var full = Reference.Gemm(x, (batch, order, k), false, x, (batch, order, k), true, c, batch, -1, 1);
+        using var dx = TestData.Upload<T>(device, x, new Shape(batch, order, k));
+        using var dlow = TestData.Upload<T>(device, c, new Shape(batch, order, order));
+        Blas.GemmWith(device, dx.Mat, false, dx.Mat, true, dlow.Mat, -T.One, T.One, tiling, splits, lowerOnly: true);
+        var low = dlow.ToArray();
+        for (int bt = 0; bt < batch; bt++)
+        for (int i = 0; i < order; i++)
+        for (int j = 0; j < order; j++)
+        {
+            long idx = (long)bt * order * order + (long)i * order + j;
+            if (j <= i)
+                Assert.True(Math.Abs(double.CreateChecked(low[idx]) - full[idx]) <= TestData.KernelTol<T>() * Math.Max(1, k / 16.0) * Math.Max(1, Math.Abs(full[idx])),
+                    $"{tiling} splits={splits}: lower C[{bt}, {i}, {j}] = {low[idx]}, expected {full[idx]}");
+            else if (j / tiling.TileN * tiling.TileN > i / tiling.TileM * tiling.TileM + tiling.TileM - 1)
+                Assert.True(double.CreateChecked(low[idx]) == double.CreateChecked(T.CreateChecked(c[idx])), $"{tiling} splits={splits}: C[{bt}, {i}, {j}] in a tile above the diagonal was written");
+        }
+    }
+
+    [Fact]
+    public void ThePolicySplitsLongNarrowProductsUntilTheDeviceIsFull()
+    {
+        var device = devices.GpuEmulated;
+        // One multiprocessor (target: two groups): a 64×64 product with long K takes the small
+        // tiling and two splits; a batch of two fills it without splitting.
+        var plan = GemmPolicy.Choose<double>(device, [new GemmArgs<double> { M = 64, N = 64, K = 8192 }], batch: 1);
+        Assert.Equal(2, plan.Splits[0]);
+        Assert.Equal(GemmTiling.Parse(device.Tuning.GemmSmallF64), plan.Tiling);
+        Assert.Equal(1, GemmPolicy.Choose<double>(device, [new GemmArgs<double> { M = 64, N = 64, K = 8192 }], batch: 2).Splits[0]);
+        // 132 multiprocessors (an H100): the same product splits, K ranges of whole slices covering K.
+        var plan132 = GemmPolicy.Choose<double>(TuningTable.Defaults, 132, [new GemmArgs<double> { M = 64, N = 64, K = 8192 }], batch: 1);
+        Assert.Equal(TuningTable.Defaults.MaxSplits, plan132.Splits[0]);
+        Assert.Equal(0, plan132.SplitK[0] % plan132.Tiling.SliceK);
+        Assert.True((plan132.Splits[0] - 1) * plan132.SplitK[0] < 8192 && plan132.Splits[0] * plan132.SplitK[0] >= 8192);
+        // A product that fills the device keeps the large tiling and is not split.
+        var big = GemmPolicy.Choose<double>(TuningTable.Defaults, 132, [new GemmArgs<double> { M = 4096, N = 4096, K = 4096 }], batch: 1);
+        Assert.Equal(GemmTiling.Parse(TuningTable.Defaults.GemmF64), big.Tiling);
+        Assert.Equal(1, big.Splits[0]);
+        // Short K never splits.
+        var shortK = GemmPolicy.Choose<double>(TuningTable.Defaults, 132, [new GemmArgs<double> { M = 64, N = 64, K = 300 }], batch: 1);
+        Assert.Equal(1, shortK.Splits[0]);
+    }
+}

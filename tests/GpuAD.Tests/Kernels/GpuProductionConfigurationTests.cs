@@ -208,7 +208,8 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     public void GemmWithEveryOpPastTheTiles(string dtype)
     {
         const int m = 130, n = 70, k = 201;
-        Assert.True(m > GemmGpu.TileM && m % GemmGpu.TileM != 0 && n > GemmGpu.TileN && n % GemmGpu.TileN != 0 && k % GemmGpu.TileK != 0);
+        var tiling = dtype == "f64" ? GemmPolicy.TilingFor<double>(Gpu, m, n, k, 2) : GemmPolicy.TilingFor<float>(Gpu, m, n, k, 2);
+        Assert.True(m > tiling.TileM && m % tiling.TileM != 0 && k % tiling.SliceK != 0 && n % tiling.TileN != 0, $"{tiling}");
         if (dtype == "f64") Gemm<double>(m, n, k);
         else Gemm<float>(m, n, k);
     }

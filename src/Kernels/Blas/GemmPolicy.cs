@@ -1,0 +1,67 @@
+using System.Runtime.CompilerServices;
+
+namespace GpuAD.Kernels;
+
+/// <summary>How the GPU family runs one launch of products: a tile shape, and per product its splits along K.</summary>
+/// <param name="Tiling">The tile shape of the launch.</param>
+/// <param name="Splits">Splits along K of each product (1: not split).</param>
+/// <param name="SplitK">The K range of each split, a multiple of the tiling's slice.</param>
+internal readonly record struct GemmPlan(GemmTiling Tiling, int[] Splits, int[] SplitK);
+
+/// <summary>
+/// Chooses the GPU GEMM's tiling and split-K from the device's <see cref="TuningTable"/>: the large
+/// tiling when the launch has at least GroupsPerMultiprocessor groups per multiprocessor with it,
+/// else the small tiling; if still short of that, every product with K ≥ 2·MinSplitK is split along
+/// K (at most MaxSplits ways, each split at least MinSplitK long, the workspace at most
+/// <see cref="MaxWorkElements"/>) until the launch has enough groups.
+/// </summary>
+internal static class GemmPolicy
+{
+    /// <summary>Largest split-K workspace, in elements (128 MiB of float64).</summary>
+    internal const long MaxWorkElements = 16L << 20;
+
+    internal static GemmPlan Choose<T>(Device device, ReadOnlySpan<GemmArgs<T>> products, int batch) where T : unmanaged =>
+        Choose(device.Tuning, device.Multiprocessors, products, batch);
+
+    /// <summary>The plan for a device with a table and a number of multiprocessors.</summary>
+    internal static GemmPlan Choose<T>(TuningTable table, int multiprocessors, ReadOnlySpan<GemmArgs<T>> products, int batch) where T : unmanaged
+    {
+        int size = Unsafe.SizeOf<T>();
+        long target = (long)Math.Ceiling(table.GroupsPerMultiprocessor * Math.Max(1, multiprocessors));
+        var tiling = table.Gemm(size);
+        if (Groups(products, tiling, batch) < target) tiling = table.GemmSmall(size);
+        long groups = Groups(products, tiling, batch);
+        var splits = new int[products.Length];
+        var splitK = new int[products.Length];
+        int factor = groups >= target ? 1 : (int)Math.Min(table.MaxSplits, (target + groups - 1) / groups);
+        long work = 0;
+        for (int i = 0; i < products.Length; i++)
+        {
+            var p = products[i];
+            int s = Math.Min(factor, p.K / table.MinSplitK);
+            if (p.K < 2 * table.MinSplitK) s = 1;
+            while (s > 1 && work + (long)s * batch * p.M * p.N > MaxWorkElements) s--;
+            if (s > 1)
+            {
+                int range = (p.K + s - 1) / s;
+                range = (range + tiling.SliceK - 1) / tiling.SliceK * tiling.SliceK;
+                s = (p.K + range - 1) / range;
+                splitK[i] = range;
+                work += (long)s * batch * p.M * p.N;
+            }
+            splits[i] = Math.Max(1, s);
+        }
+        return new GemmPlan(tiling, splits, splitK);
+    }
+
+    /// <summary>The tiling the policy gives one product of a batch.</summary>
+    internal static GemmTiling TilingFor<T>(Device device, int m, int n, int k, int batch) where T : unmanaged =>
+        Choose<T>(device, [new GemmArgs<T> { M = m, N = n, K = k }], batch).Tiling;
+
+    private static long Groups<T>(ReadOnlySpan<GemmArgs<T>> products, GemmTiling tiling, int batch) where T : unmanaged
+    {
+        long groups = 0;
+        foreach (var p in products) groups += GemmGpu.Tiles(p, tiling.TileM, tiling.TileN);
+        return groups * batch;
+    }
+}

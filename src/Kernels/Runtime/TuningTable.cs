@@ -1,0 +1,154 @@
+using System.Text.Json;
+using GpuAD.Kernels;
+using System.Text.Json.Serialization;
+
+namespace GpuAD;
+
+/// <summary>
+/// The GPU family's tunable choices for one device: which GEMM tile shape large and small products
+/// use, when a product is split along K, and the blocked Cholesky's block sizes and whole-matrix
+/// limit. A table measured by <c>gpuad tune</c> on a GPU is committed per device name
+/// (src/Kernels/Tuning/*.json, embedded); a device without one uses <see cref="Defaults"/>, values
+/// reasoned from the kernels' shapes. <c>GPUAD_TUNING=FILE</c> replaces the table of every GPU-family
+/// device of the process. The CPU family has nothing to tune here.
+/// </summary>
+public sealed record TuningTable
+{
+    /// <summary>The device name the table was measured on (empty for the defaults).</summary>
+    public string Device { get; init; } = "";
+
+    /// <summary>When and with what command the table was measured.</summary>
+    public string Measured { get; init; } = "";
+
+    /// <summary>GEMM tiling of products with enough tiles to fill the device, float64 (e.g. "128x64k8").</summary>
+    public string GemmF64 { get; init; } = "128x64k8";
+
+    /// <summary>GEMM tiling of products with enough tiles to fill the device, float32.</summary>
+    public string GemmF32 { get; init; } = "128x128k8";
+
+    /// <summary>GEMM tiling of products too small to fill the device with the large tiling, float64.</summary>
+    public string GemmSmallF64 { get; init; } = "64x64k16";
+
+    /// <summary>GEMM tiling of products too small to fill the device with the large tiling, float32.</summary>
+    public string GemmSmallF32 { get; init; } = "64x64k16";
+
+    /// <summary>
+    /// Thread groups per multiprocessor a launch should have: below it a product takes the small
+    /// tiling, and if still below, splits along K.
+    /// </summary>
+    public double GroupsPerMultiprocessor { get; init; } = 2;
+
+    /// <summary>Most splits along K (1 turns split-K off).</summary>
+    public int MaxSplits { get; init; } = 16;
+
+    /// <summary>Shortest K range one split multiplies.</summary>
+    public int MinSplitK { get; init; } = 256;
+
+    /// <summary>Diagonal blocks of the blocked Cholesky and its reverse, up to <see cref="PotrfLargeFrom"/>.</summary>
+    public int PotrfBlock { get; init; } = Kernels.PotrfGpu.BlockSize;
+
+    /// <summary>Diagonal blocks beyond <see cref="PotrfLargeFrom"/>.</summary>
+    public int PotrfLargeBlock { get; init; } = Kernels.PotrfGpu.LargeBlockSize;
+
+    /// <summary>The order beyond which <see cref="PotrfLargeBlock"/> applies.</summary>
+    public int PotrfLargeFrom { get; init; } = Kernels.PotrfGpu.LargeFrom;
+
+    /// <summary>Largest order factored and differentiated whole in one group (0: as far as shared memory allows).</summary>
+    public int PotrfWholeUpTo { get; init; }
+
+    /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
+    [JsonIgnore]
+    public string Source { get; init; } = "defaults";
+
+    /// <summary>The reasoned defaults, for a GPU without a measured table.</summary>
+    public static TuningTable Defaults { get; } = new();
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    /// <summary>The table as JSON (what <c>gpuad tune</c> writes).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads a table from JSON, checking every value.</summary>
+    /// <exception cref="FormatException">The JSON is not a table, or a value is out of range.</exception>
+    public static TuningTable FromJson(string json, string source)
+    {
+        TuningTable? table;
+        try
+        {
+            table = JsonSerializer.Deserialize<TuningTable>(json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"Tuning table {source}: {e.Message}", e);
+        }
+        if (table is null) throw new FormatException($"Tuning table {source}: empty.");
+        table = table with { Source = source };
+        table.Validate();
+        return table;
+    }
+
+    private void Validate()
+    {
+        foreach (var (name, value, size) in new[] { ("gemmF64", GemmF64, 8), ("gemmSmallF64", GemmSmallF64, 8), ("gemmF32", GemmF32, 4), ("gemmSmallF32", GemmSmallF32, 4) })
+        {
+            var tiling = GemmTiling.Parse(value)
+                ?? throw new FormatException($"Tuning table {Source}: {name} '{value}' is not a GEMM tiling; the tilings are {string.Join(", ", Kernels.GemmGpu.Tilings)}.");
+            if (!tiling.FitsSharedMemory(size))
+                throw new FormatException($"Tuning table {Source}: {name} '{value}' needs more than 48 KiB of shared memory.");
+        }
+        if (!(GroupsPerMultiprocessor > 0) || MaxSplits < 1 || MinSplitK < 1)
+            throw new FormatException($"Tuning table {Source}: groupsPerMultiprocessor must be positive, maxSplits and minSplitK at least 1.");
+        if (PotrfBlock < 1 || PotrfLargeBlock < 1 || PotrfLargeFrom < 0 || PotrfWholeUpTo < 0)
+            throw new FormatException($"Tuning table {Source}: the Cholesky block sizes must be positive.");
+        int max = Kernels.PotrfGpu.MaxOrder(sizeof(float)) < Kernels.PotrfGpu.MaxOrder(sizeof(double)) ? Kernels.PotrfGpu.MaxOrder(sizeof(float)) : Kernels.PotrfGpu.MaxOrder(sizeof(double));
+        if (PotrfBlock > max || PotrfLargeBlock > max)
+            throw new FormatException($"Tuning table {Source}: Cholesky blocks of more than {max} do not fit a group's shared memory in float64.");
+    }
+
+    /// <summary>The large-product tiling for an element size.</summary>
+    internal GemmTiling Gemm(int elementSize) => GemmTiling.Parse(elementSize == 8 ? GemmF64 : GemmF32)!.Value;
+
+    /// <summary>The small-product tiling for an element size.</summary>
+    internal GemmTiling GemmSmall(int elementSize) => GemmTiling.Parse(elementSize == 8 ? GemmSmallF64 : GemmSmallF32)!.Value;
+
+    /// <summary>The environment variable naming a table file that replaces every GPU device's table.</summary>
+    public const string EnvironmentVariable = "GPUAD_TUNING";
+
+    /// <summary>
+    /// The table for a GPU-family device: the file named by <c>GPUAD_TUNING</c>, else the committed
+    /// table measured on a device of this name, else <see cref="Defaults"/>.
+    /// </summary>
+    /// <exception cref="FormatException">GPUAD_TUNING names a file that is not a valid table.</exception>
+    public static TuningTable For(string deviceName)
+    {
+        string? file = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        if (!string.IsNullOrEmpty(file))
+        {
+            string json;
+            try { json = File.ReadAllText(file); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new FormatException($"{EnvironmentVariable}={file}: {e.Message}", e);
+            }
+            return FromJson(json, $"{EnvironmentVariable} ({file})");
+        }
+        return Committed.FirstOrDefault(t => string.Equals(t.Device, deviceName, StringComparison.Ordinal)) ?? Defaults;
+    }
+
+    /// <summary>The tables committed with the library (embedded resources under Tuning/).</summary>
+    public static IReadOnlyList<TuningTable> Committed { get; } = LoadCommitted();
+
+    private static TuningTable[] LoadCommitted()
+    {
+        var assembly = typeof(TuningTable).Assembly;
+        var tables = new List<TuningTable>();
+        foreach (string name in assembly.GetManifestResourceNames().Where(n => n.Contains(".Tuning.", StringComparison.Ordinal) && n.EndsWith(".json", StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(name)!;
+            using var reader = new StreamReader(stream);
+            string file = name[(name.IndexOf(".Tuning.", StringComparison.Ordinal) + ".Tuning.".Length)..];
+            tables.Add(FromJson(reader.ReadToEnd(), $"committed ({file})"));
+        }
+        return tables.ToArray();
+    }
+}
