@@ -28,40 +28,45 @@ internal static class CheckCommand
             the blocked path users run, at n = {string.Join(" and ", CheckCases.BlockedOrders)} (blocks of 32, and of 64 beyond
             512, on a GPU), in float64 and in float32, whose value, JVP and VJP must agree with
             float64 on the same device within 10·(n+1)·ε₃₂ (a Cholesky's rounding-error bound).
-            A minute or so on a GPU or the CPU, a few minutes on emulated-gpu.
+            A minute or so on a GPU or the CPU, a few minutes on emulated-gpu, where the float32
+            order-600 case is left out (float32 blocked at 120 and float64 at 600 remain).
             Exit code 3 if any case fails.
             """) { device, filter };
         command.SetAction(Report.Guard(parse =>
         {
             string? text = parse.GetValue(filter);
-            var cases = CheckCases.All().Where(c => text is null || c.Op.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
-            if (cases.Count == 0) throw new UsageException($"--filter '{text}' matches no op; the ops are {string.Join(", ", CheckCases.All().Select(c => c.Op).Distinct())}.");
+            if (!CheckCases.All().Any(c => text is null || c.Op.Contains(text, StringComparison.OrdinalIgnoreCase)))
+                throw new UsageException($"--filter '{text}' matches no op; the ops are {string.Join(", ", CheckCases.All().Select(c => c.Op).Distinct())}.");
 
             using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
+            bool emulated = dev.Kind == DeviceKind.Cpu && dev.Family == KernelFamily.GpuTuned;
+            var cases = CheckCases.All(emulated).Where(c => text is null || c.Op.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
             Terminal.Line($"Checking {cases.Count} cases on {CommonOptions.Describe(dev)} (float64: up to {defaults.Directions} random directions each; float32: against float64).");
             var clock = Stopwatch.StartNew();
-            var results = new List<(CheckCase Case, Outcome? Result, string? Error)>();
+            var results = new List<(CheckCase Case, Outcome? Result, string? Error, double Seconds)>();
             Terminal.Progress("gradcheck", cases, c => $"{c.Op} {c.Detail} {c.DType}", c =>
             {
                 // A case that throws (a factorization failing on a broken device, say) is a failure
                 // of that case; the others still run, so one table shows everything that is wrong.
+                var started = Stopwatch.StartNew();
                 try
                 {
-                    results.Add((c, Check(dev, c, defaults), null));
+                    var outcome = Check(dev, c, defaults);
+                    results.Add((c, outcome, null, started.Elapsed.TotalSeconds));
                 }
                 catch (Exception e) when (e is GpuADException or ArgumentException or InvalidOperationException)
                 {
-                    results.Add((c, null, Report.OneLine(e.Message)));
+                    results.Add((c, null, Report.OneLine(e.Message), started.Elapsed.TotalSeconds));
                 }
             });
 
-            var table = Terminal.Table("Op", "Case", "Type", "Value error", "VJP error", "JVP error", "Adjoint error", "Result");
-            foreach (var (c, r, error) in results)
+            var table = Terminal.Table("Op", "Case", "Type", "Value error", "VJP error", "JVP error", "Adjoint error", "Seconds", "Result");
+            foreach (var (c, r, error, seconds) in results)
             {
                 bool passed = r?.Passed ?? false;
                 static Text Err(double? e) => new(e is double v ? Terminal.Err(v) : "—");
                 table.AddRow(new Text(c.Op), new Text(c.Detail), new Text(c.DType),
-                    Err(r?.ValueError), Err(r?.VjpError), Err(r?.JvpError), Err(r?.AdjointError),
+                    Err(r?.ValueError), Err(r?.VjpError), Err(r?.JvpError), Err(r?.AdjointError), new Text($"{seconds:F1}"),
                     new Text(passed ? "pass" : error is null ? "FAIL" : $"FAIL: {error}", new Style(passed ? Color.Green : Color.Red)));
             }
             AnsiConsole.Write(table);
