@@ -54,6 +54,16 @@ internal static class GemmPolicy
         return new GemmPlan(tiling, splits, splitK);
     }
 
+    /// <summary>
+    /// Launches one GEMM launch of these products makes: one on the GPU family, two when the policy
+    /// splits any product along K (the reduction); one per product on the CPU family.
+    /// </summary>
+    internal static int Launches<T>(Device device, ReadOnlySpan<GemmArgs<T>> products, int batch) where T : unmanaged
+    {
+        if (device.Family != KernelFamily.GpuTuned) return products.Length;
+        return Choose<T>(device, products, batch).Splits.Any(s => s > 1) ? 2 : 1;
+    }
+
     /// <summary>The tiling the policy gives one product of a batch.</summary>
     internal static GemmTiling TilingFor<T>(Device device, int m, int n, int k, int batch) where T : unmanaged =>
         Choose<T>(device, [new GemmArgs<T> { M = m, N = n, K = k }], batch).Tiling;

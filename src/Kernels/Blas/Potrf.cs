@@ -142,7 +142,13 @@ public static partial class Blas
         if (nb >= n) return 1;
         int blocks = (n + nb - 1) / nb;
         if (device.Family == KernelFamily.GpuTuned)
-            return 2 * blocks - 1;                       // panel step per block, trailing update but the last
+        {
+            // Per block the panel step, and the trailing update (split along K where the policy says) but after the last.
+            int launches = blocks;
+            for (int k1 = nb; k1 < n; k1 += nb)
+                launches += GemmPolicy.Launches<T>(device, [new GemmArgs<T> { M = n - k1, N = n - k1, K = nb }], batch);
+            return launches;
+        }
         int trsm = TrsmLaunches(device, nb, 0);
         return 1 + blocks + (blocks - 1) * (trsm + 1) + 1; // clear info, per block factor (+ TRSM + update), tril
     }

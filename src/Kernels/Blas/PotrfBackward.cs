@@ -168,8 +168,17 @@ public static partial class Blas
         for (int j0 = (n - 1) / nb * nb; j0 >= 0; j0 -= nb)
         {
             int jb = Math.Min(nb, n - j0);
-            if (j0 + jb < n)
-                launches += TrsmLaunches(device, jb, jb) + (grouped || j0 == 0 ? 1 : 3);
+            int below = n - j0 - jb;
+            if (below > 0)
+            {
+                ReadOnlySpan<GemmArgs<T>> updates =
+                [
+                    new() { M = jb, N = jb, K = below },   // T̄ −= tril(B̄ᵀ·B)
+                    new() { M = below, N = j0, K = jb },   // D̄ −= B̄·C
+                    new() { M = jb, N = j0, K = below },   // C̄ −= B̄ᵀ·D
+                ];
+                launches += TrsmLaunches(device, jb, jb) + (grouped ? GemmPolicy.Launches<T>(device, j0 > 0 ? updates : updates[..1], batch) : j0 == 0 ? 1 : 3);
+            }
             launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (and C̄ −= (T̄ + T̄ᵀ)·C, fused on the GPU family)
         }
         return launches;
