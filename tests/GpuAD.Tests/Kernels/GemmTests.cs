@@ -1,3 +1,4 @@
+using ILGPU;
 using System.Numerics;
 using GpuAD.Kernels;
 using Xunit;
@@ -242,5 +243,46 @@ public sealed class GemmTilingTests(DeviceFixture devices)
         // Short K never splits.
         var shortK = GemmPolicy.Choose<double>(TuningTable.Defaults, 132, [new GemmArgs<double> { M = 64, N = 64, K = 300 }], batch: 1);
         Assert.Equal(1, shortK.Splits[0]);
+    }
+}
+
+/// <summary>
+/// Every GEMM tiling compiles to PTX for sm_90 in both precisions with its register tile in
+/// registers: no local-memory (.local) array, which a register tile that ILGPU could not keep in
+/// SSA values would become, and multiply-adds that ptxas can contract into fma.
+/// </summary>
+public sealed class GemmTilingPtxTests
+{
+    [Fact]
+    public void EveryTilingCompilesWithoutLocalMemory()
+    {
+        using var context = ILGPU.Context.Create(builder => builder.EnableAlgorithms().Optimize(ILGPU.OptimizationLevel.O2));
+        var failures = new List<string>();
+        foreach (var (element, size) in new[] { (typeof(double), 8), (typeof(float), 4) })
+        foreach (var tiling in GemmGpu.TilingsFor(size))
+        {
+            var micro = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.Micro{tiling.MicroRows}x{tiling.MicroCols}`1")!.MakeGenericType(element);
+            var slice = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.Slice{tiling.SliceK}")!;
+            Assert.Equal(tiling, GemmGpu.TilingOf(micro, slice));
+            var method = typeof(GemmGpu).GetMethod(nameof(GemmGpu.Kernel), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!
+                .MakeGenericMethod(element, micro, slice);
+            var backend = new ILGPU.Backends.PTX.PTXBackend(context, new ILGPU.Runtime.Cuda.CudaCapabilityContext(ILGPU.Runtime.Cuda.CudaArchitecture.SM_90),
+                ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, nvvmAPI: null!);
+            var compiled = (ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(
+                ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(method), ILGPU.Runtime.KernelSpecialization.Empty);
+            string ptx = compiled.PTXAssembly;
+            if (Environment.GetEnvironmentVariable("GPUAD_DUMP_PTX") is { } dump) File.WriteAllText(Path.Combine(dump, $"gemm_{element.Name}_{tiling}.ptx"), ptx);
+            if (!ptx.Contains("bar.sync", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: no barrier");
+            if (ptx.Contains(".local", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: local memory in the PTX");
+            // ILGPU emits the register tile's a·b + c as mul and add without rounding modifiers, which
+            // ptxas contracts into fma (a mul.rn would forbid it): one of each per accumulator at least.
+            string f = element == typeof(double) ? "f64" : "f32";
+            int muls = System.Text.RegularExpressions.Regex.Matches(ptx, $@"\bmul\.{f}\b").Count;
+            int adds = System.Text.RegularExpressions.Regex.Matches(ptx, $@"\badd\.{f}\b").Count;
+            if (muls < tiling.MicroRows * tiling.MicroCols || adds < tiling.MicroRows * tiling.MicroCols)
+                failures.Add($"{element.Name} {tiling}: {muls} mul.{f} and {adds} add.{f}, fewer than the {tiling.MicroRows * tiling.MicroCols} of one register-tile step");
+            if (ptx.Contains($"mul.rn.{f}", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: mul.rn.{f} cannot be contracted into fma");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 }
