@@ -14,6 +14,7 @@ internal struct PotrfPanelArgs
     public int PrevN;      // order of the previous diagonal block, 0 for the first
     public int Rows;       // rows of the panel below the block (and columns right of it, cleared)
     public int Offset;     // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
+    public int PanelRows;  // panel rows one group solves (PotrfPanelGpu.PanelRowsFor)
 }
 
 /// <summary>
@@ -22,8 +23,8 @@ internal struct PotrfPanelArgs
 /// Group (b, 0) of matrix b factors the diagonal block (as <see cref="PotrfGpu"/>) and records
 /// info; each group (b, g ≥ 1) factors it too, redundantly in its own shared memory — the serial
 /// chain costs the same time in every group, and no second launch waits for the first — then
-/// solves 32 rows of the panel (one thread per row, forward substitution against L11 in shared
-/// memory) and clears the 32 columns of the block's rows that mirror them.
+/// solves up to one row per thread of the panel (<see cref="PanelRowsFor"/>: forward substitution
+/// against L11 in shared memory) and clears the columns of the block's rows that mirror them.
 /// </summary>
 /// <remarks>
 /// Every group reads A11 as it was before the launch, so group 0 cannot overwrite it: it leaves
@@ -35,19 +36,26 @@ internal struct PotrfPanelArgs
 /// </remarks>
 internal static class PotrfPanelGpu
 {
-    /// <summary>Panel rows one group solves.</summary>
-    internal const int PanelRows = 32;
+    /// <summary>
+    /// Panel rows one group solves for diagonal blocks of order n: one per thread of the group, as
+    /// far as the packed triangle and the rows fit the 48 KiB of shared memory (blocks of 64 in
+    /// float64: 63 rows). More rows per group mean fewer groups repeating the diagonal factorization.
+    /// </summary>
+    internal static int PanelRowsFor(int n, int elementSize) =>
+        Math.Max(1, Math.Min(PotrfGpu.GroupSize(n), (PotrfGpu.SharedBytes / elementSize - PotrfGpu.Packed(n)) / Math.Max(1, n)));
 
     /// <summary>Elements of dynamic shared memory: the packed triangle and the group's panel rows.</summary>
-    internal static int SharedElements(int n) => PotrfGpu.Packed(n) + PanelRows * n;
+    internal static int SharedElements(int n, int elementSize) => PotrfGpu.Packed(n) + PanelRowsFor(n, elementSize) * n;
 
     internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs args, int batch)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<int>, PotrfPanelArgs>(Kernel<T>));
-        var grid = new Index3D(batch, 1 + (args.Rows + PanelRows - 1) / PanelRows, 1);
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        args.PanelRows = PanelRowsFor(args.N, size);
+        var grid = new Index3D(batch, 1 + (args.Rows + args.PanelRows - 1) / args.PanelRows, 1);
         var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
-        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N))), a, work, info, args);
+        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, size))), a, work, info, args);
     }
 
     internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p)
@@ -56,7 +64,7 @@ internal static class PotrfPanelGpu
         var shared = SharedMemory.GetDynamic<T>();
         int n = p.N, packed = n * (n + 1) / 2;
         var s = shared.SubView(0, packed);               // s[i(i+1)/2 + c] = A[i, c], c ≤ i
-        var x = shared.SubView(packed, PanelRows * n);   // x[c·PanelRows + r] = A21[i0 + r, c]
+        var x = shared.SubView(packed, p.PanelRows * n); // x[c·PanelRows + r] = A21[i0 + r, c]
         int r = Group.IdxX, threads = Group.DimX, b = Grid.IdxX, g = Grid.IdxY;
         long a0 = p.A.Offset + b * p.A.BatchStride, w0 = p.Work.Offset + b * p.Work.BatchStride;
         bool skip = p.Offset > 0 && info[b] != 0; // failed in an earlier block (uniform over the group)
@@ -131,14 +139,14 @@ internal static class PotrfPanelGpu
             return;
         }
 
-        int i0 = (g - 1) * PanelRows, rows = Math.Min(PanelRows, p.Rows - i0);
+        int panelRows = p.PanelRows, i0 = (g - 1) * panelRows, rows = Math.Min(panelRows, p.Rows - i0);
         long panel = a0 + (long)(n + i0) * p.A.Ld; // A21[i0, 0]
         if (!failed)
         {
             for (int e = r; e < rows * n; e += threads)
             {
                 int rr = e / n, c = e % n;
-                x[c * PanelRows + rr] = a[panel + (long)rr * p.A.Ld + c];
+                x[c * panelRows + rr] = a[panel + (long)rr * p.A.Ld + c];
             }
             Group.Barrier();
             if (r < rows)
@@ -147,17 +155,17 @@ internal static class PotrfPanelGpu
                 for (int j = 0; j < n; j++)
                 {
                     int rj = j * (j + 1) / 2;
-                    T v = x[j * PanelRows + r];
+                    T v = x[j * panelRows + r];
                     for (int q = 0; q < j; q++)
-                        v -= x[q * PanelRows + r] * s[rj + q];
-                    x[j * PanelRows + r] = v / s[rj + j];
+                        v -= x[q * panelRows + r] * s[rj + q];
+                    x[j * panelRows + r] = v / s[rj + j];
                 }
             }
             Group.Barrier();
             for (int e = r; e < rows * n; e += threads)
             {
                 int rr = e / n, c = e % n;
-                a[panel + (long)rr * p.A.Ld + c] = x[c * PanelRows + rr];
+                a[panel + (long)rr * p.A.Ld + c] = x[c * panelRows + rr];
             }
         }
 
