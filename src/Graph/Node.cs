@@ -154,14 +154,6 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
         throw new NotPositiveDefiniteException(Name, failed, codes[failed]);
     }
 
-    /// <summary>Identity matrices [batch, n, n].</summary>
-    protected DeviceTensor<T> IdentityNew(int batch, int n)
-    {
-        var eye = Device.Allocate<T>(new Shape(batch, n, n));
-        Elementwise.Map(Device, new Maps.Identity<T>(T.One), eye.Mat, eye.Mat);
-        return eye;
-    }
-
     /// <summary>A new batch of 1×1 matrices: Σᵢⱼ x∘y per matrix (or Σ x when y is null).</summary>
     protected DeviceTensor<T> ReduceNew(MatRef<T> x, MatRef<T>? y)
     {
