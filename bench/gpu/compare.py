@@ -78,6 +78,8 @@ def describe(report, label):
         extra.append(f"TF32 {s['tf32']}")
     if d.get("family"):
         extra.append(f"{d['family']} kernels")
+    if d.get("tuning"):
+        extra.append(f"tuning table {d['tuning']}")
     return (f"- {label}: {d['name']}{' (' + ', '.join(extra) + ')' if extra else ''}; suite {report['suite']}, "
             f"median of up to {s.get('reps')} runs after {s.get('warmup')} warm-up, cap {s.get('case_cap_s')} s per case; "
             f"{report['date_utc']}; {report.get('wall_seconds', '?')} s; host {h.get('cpu')}, {h.get('processors')} processors; "

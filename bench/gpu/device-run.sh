@@ -10,14 +10,19 @@
 #          architecture, PTX ISA, the PTX of the GEMM kernel, one GEMM checked), the driver's JIT
 #          log of that PTX (jit_log.py) and ptxas's (the cause when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
+#   tune   gpuad tune: the GEMM tilings, split-K and Cholesky block sizes timed on this GPU within
+#          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
+#          (GPUAD_TUNING) once it has proved loadable; skipped on the CPU family (nothing to tune)
 #   gp     a Gaussian process's NLL and gradient at n = 4096 and 16384, fp64: GpuAD against
 #          GPyTorch's exact marginal log likelihood with Cholesky forced (suite gp)
 #   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
 #          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory
-# Results: $OUT/info.log, check.log, DATE-GPU.md, DATE-GPU-gp.md, device-run.tar.gz (everything).
+# Results: $OUT/info.log, check.log, tune.log, tuning.json, DATE-GPU.md, DATE-GPU-gp.md,
+# device-run.tar.gz (everything).
 #
 # Without a GPU (to test the pipeline): GPUAD_DEVICE=cpu QUICK=1 PYTHON=/usr/bin/python3 runs the
-# same steps on the CPU accelerator with the -quick suites.
+# same steps on the CPU accelerator with the -quick suites (tune skipped); STEPS="info tune" with
+# GPUAD_DEVICE=emulated-gpu runs only those steps, the sweep on the emulated GPU.
 set -u
 : "${OUT:?set OUT to the results folder}"
 cd "$(dirname "$0")/../.."
@@ -25,6 +30,7 @@ budget=${BUDGET_S:-520}
 device=${GPUAD_DEVICE:-cuda}
 py=${PYTHON:-python3}
 quick=${QUICK:+--quick}
+steps=" ${STEPS:-info check tune gp suite} "
 work=$OUT/run
 mkdir -p "$work"
 start=$(date +%s)
@@ -35,6 +41,7 @@ left() { echo $(( budget - ($(date +%s) - start) )); }
 # and what is left of the budget; never stops the script.
 step() {
   local name=$1 limit=$2; shift 2
+  case $steps in *" ${name%%-*} "*) ;; *) echo "== $name: not run (STEPS=$STEPS)"; return ;; esac
   local l; l=$(left)
   if [ "$l" -lt 20 ]; then echo "== $name: not run, the budget of ${budget} s is spent"; return; fi
   [ "$limit" -gt "$l" ] && limit=$l
@@ -72,10 +79,28 @@ info() {
 export work device py
 export -f gpuad bench info
 echo "GpuAD device run: budget ${budget} s, device ${device}${quick:+, quick suites}, $(date -u)"
-step info 60 info
+step info 50 info
 step check 100 gpuad check --device "$device"
-step gp-gpuad 80 bench run --suite gp $quick --budget-s 60 --out "$work/gp"
-step gp-torch 60 "$py" bench/torch_ref.py --suite gp $quick --budget-s 45 --out "$work/gp"
+# The sweep's own budget, plus 25 s to start, open the GPU and finish the candidate in flight.
+tune_s=150; [ -n "$quick" ] && tune_s=20
+rm -f "$OUT/tuning.json"
+if [ "$device" = cpu ]; then
+  echo "== tune: skipped, the CPU family has nothing to tune (GPUAD_DEVICE=cpu); the later steps use no table"
+else
+  step tune $((tune_s + 25)) gpuad tune --device "$device" --budget "$tune_s" --out "$OUT/tuning.json"
+  rm -f "$OUT"/.tuning.json.*.tmp # what a sweep stopped by its time limit leaves
+fi
+# A table that does not load would fail every later GpuAD step: it is used only once 'gpuad devices' reads it.
+if [ -f "$OUT/tuning.json" ]; then
+  if GPUAD_TUNING=$OUT/tuning.json timeout 30 bash -c 'gpuad devices' > "$work/tune-check.log" 2>&1; then
+    export GPUAD_TUNING=$OUT/tuning.json
+    echo "== tune: the later GpuAD steps use GPUAD_TUNING=$GPUAD_TUNING"
+  else
+    echo "== tune: $OUT/tuning.json does not load, the later steps use no table: $(tail -n 1 "$work/tune-check.log")"
+  fi
+fi
+step gp-gpuad 70 bench run --suite gp $quick --budget-s 55 --out "$work/gp"
+step gp-torch 50 "$py" bench/torch_ref.py --suite gp $quick --budget-s 40 --out "$work/gp"
 # The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.
 suite_s=$(( $(left) - 140 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
 step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick --budget-s "$suite_s" --out "$work/suite"
@@ -87,5 +112,6 @@ name=$(date +%F)-${gpu:-cpu}
 "$py" bench/gpu/compare.py "$work/gp" --md "$OUT/$name-gp.md" >> "$work/compare.log" 2>&1 && cat "$OUT/$name-gp.md"
 cp "$work/info.log" "$OUT/info.log" 2>/dev/null
 cp "$work/check.log" "$OUT/check.log" 2>/dev/null
+cp "$work/tune.log" "$OUT/tune.log" 2>/dev/null
 tar -C "$OUT" -czf "$OUT/device-run.tar.gz" run && rm -rf "$work"
 echo "GpuAD device run: done in $(( $(date +%s) - start )) s; results in $OUT: $(ls "$OUT" | tr '\n' ' ')"

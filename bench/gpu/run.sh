@@ -15,7 +15,7 @@ pub=artifacts/bench-publish tool=artifacts/tool-publish app=artifacts/bench-devi
 rm -rf "$pub" "$tool" "$app"
 dotnet publish bench/GpuAD.Bench -c Release -o "$pub" -nologo -v quiet
 dotnet publish src/Host/Tool -c Release -o "$tool" -nologo -v quiet
-# The runner and `gpuad check`/`gpuad devices` need GpuAD, ILGPU, the suites, System.CommandLine and
+# The runner and `gpuad check`/`gpuad tune`/`gpuad devices` need GpuAD, ILGPU, the suites, System.CommandLine and
 # Spectre.Console; BenchmarkDotNet, ScottPlot and SkiaSharp (charts) stay behind. Without a deps.json
 # the host loads the assemblies of the app's folder.
 mkdir -p "$app"
@@ -43,6 +43,7 @@ Device command (device tool `run`, carry [".device"], timeout_s 600; at most 9 m
 
   bash bench/gpu/device-run.sh 2>&1 | tee $OUT/device-run.log
 
-What comes back in $OUT: device-run.log, info.log, check.log, DATE-GPU.md and DATE-GPU-gp.md (the
-comparison tables to copy to bench/results/), and device-run.tar.gz (every log and JSON).
+What comes back in $OUT: device-run.log, info.log, check.log, tune.log, tuning.json (the GPU's
+tuning table, for src/Kernels/Tuning/), DATE-GPU.md and DATE-GPU-gp.md (the comparison tables to
+copy to bench/results/), and device-run.tar.gz (every log and JSON).
 CMD

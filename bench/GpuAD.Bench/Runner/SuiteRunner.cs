@@ -56,14 +56,16 @@ internal static class SuiteRunner
         {
             device = options.EmulateGpu ? Device.CreateCpu(KernelFamily.GpuTuned) : Devices.Open();
         }
-        catch (GpuADException e)
+        catch (Exception e) when (e is GpuADException or FormatException) // FormatException: a malformed GPUAD_TUNING table
         {
             Console.Error.WriteLine($"GpuAD.Bench: {e.Message}");
             return 3;
         }
         using var _ = device;
+        string? tuning = device.Family == KernelFamily.GpuTuned ? device.Tuning.Source : null; // the CPU family reads no table
         Console.WriteLine($"GpuAD {suiteName}: {problems.Count} cases on {device} (opened in {clock.Elapsed.TotalSeconds:F1} s); " +
-                          $"{suite.Reps} reps, cap {suite.CaseCapSeconds} s per case, budget {suite.BudgetSeconds} s");
+                          $"{suite.Reps} reps, cap {suite.CaseCapSeconds} s per case, budget {suite.BudgetSeconds} s" +
+                          (tuning is null ? "" : $"; tuning table: {tuning}"));
 
         var loaded = new HashSet<(BenchOp, DType)>();
         var settings = new MeasureSettings(suite.Warmup, suite.Reps, suite.CaseCapSeconds);
@@ -83,7 +85,7 @@ internal static class SuiteRunner
             Suite = suiteName,
             DateUtc = DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             Command = "GpuAD.Bench.dll run " + string.Join(' ', args),
-            Device = new DeviceReport(device.Name, device.Kind.ToString(), device.Family.ToString(), device.MemoryBytes),
+            Device = new DeviceReport(device.Name, device.Kind.ToString(), device.Family.ToString(), device.MemoryBytes, tuning),
             Host = HostReport.Current(),
             Settings = new SettingsReport(suite.Warmup, suite.Reps, suite.CaseCapSeconds, suite.BudgetSeconds),
             WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
@@ -174,7 +176,8 @@ internal sealed record Report
     private static string Ms(double? ms) => ms is double v ? v.ToString(v < 10 ? "F3" : "F1", CultureInfo.InvariantCulture) : "";
 }
 
-internal sealed record DeviceReport(string Name, string Kind, string Family, long MemoryBytes);
+/// <summary>The device of a suite run; <paramref name="Tuning"/> is the GPU family's tuning table's source (null on the CPU family).</summary>
+internal sealed record DeviceReport(string Name, string Kind, string Family, long MemoryBytes, string? Tuning);
 
 internal sealed record SettingsReport(int Warmup, int Reps, double CaseCapS, double BudgetS);
 

@@ -158,6 +158,7 @@ public static class Devices
     /// <param name="choice">An explicit choice, overriding <c>GPUAD_DEVICE</c>; null to consult it.</param>
     /// <param name="cudaIndex">The CUDA device index for an explicit Cuda choice.</param>
     /// <exception cref="DeviceUnavailableException">CUDA was asked for and there is no such GPU, or it failed to start.</exception>
+    /// <exception cref="FormatException">A GPU-family device was chosen and <c>GPUAD_TUNING</c> names a file that is not a valid <see cref="TuningTable"/>.</exception>
     public static Device Open(DeviceChoice? choice = null, int cudaIndex = 0) => Open(choice, cudaIndex, requestedBy: null);
 
     /// <summary><see cref="Open(DeviceChoice?, int)"/>, naming in errors the words that asked for the device.</summary>
@@ -173,6 +174,11 @@ public static class Devices
             var cuda = context.GetCudaDevices()[selection.CudaIndex];
             var accelerator = cuda.CreateCudaAccelerator(context);
             return Device.FromAccelerator(accelerator, KernelFamily.GpuTuned, context);
+        }
+        catch (FormatException)
+        {
+            context.Dispose(); // GPUAD_TUNING's table is malformed: the GPU itself is fine
+            throw;
         }
         catch (Exception e) when (e is not GpuADException)
         {

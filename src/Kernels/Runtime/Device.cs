@@ -99,6 +99,7 @@ public sealed class Device : IDisposable
     /// processor pair; <see cref="KernelFamily.GpuTuned"/> emulates a GPU with 32-wide warps and
     /// groups of 256 threads, so the GPU kernels can be checked without a GPU (slow: small sizes only).
     /// </param>
+    /// <exception cref="FormatException">The family is GPU-tuned and <c>GPUAD_TUNING</c> names a file that is not a valid <see cref="TuningTable"/>.</exception>
     public static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
     {
         if (!Enum.IsDefined(family)) throw new ArgumentOutOfRangeException(nameof(family), family, "Device: unknown kernel family.");
@@ -174,7 +175,7 @@ public sealed class Device : IDisposable
     public int Multiprocessors => Accelerator.NumMultiprocessors;
 
     /// <summary>
-    /// The GPU family's tuning table on this device (<see cref="TuningTable.For"/>): a committed
+    /// The GPU family's tuning table on this device (<see cref="TuningTable.For(string)"/>): a committed
     /// table measured on a GPU of this name, <c>GPUAD_TUNING</c>'s, or the defaults. Tests may
     /// replace it on their own device. Unused by the CPU family.
     /// </summary>

@@ -63,7 +63,13 @@ public sealed record TuningTable
     /// <summary>The reasoned defaults, for a GPU without a measured table.</summary>
     public static TuningTable Defaults { get; } = new();
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    // A misspelt field would otherwise leave its default in force without a word: unknown fields are errors.
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     /// <summary>The table as JSON (what <c>gpuad tune</c> writes).</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
@@ -89,20 +95,29 @@ public sealed record TuningTable
 
     private void Validate()
     {
-        foreach (var (name, value, size) in new[] { ("gemmF64", GemmF64, 8), ("gemmSmallF64", GemmSmallF64, 8), ("gemmF32", GemmF32, 4), ("gemmSmallF32", GemmSmallF32, 4) })
+        string Error(string field, object? value, string why) => $"Tuning table {Source}: {field} {value}: {why}.";
+        if (Device is null || Measured is null)
+            throw new FormatException($"Tuning table {Source}: device and measured must be strings.");
+        foreach (var (field, value, size) in new[] { ("gemmF64", GemmF64, 8), ("gemmSmallF64", GemmSmallF64, 8), ("gemmF32", GemmF32, 4), ("gemmSmallF32", GemmSmallF32, 4) })
         {
-            var tiling = GemmTiling.Parse(value)
-                ?? throw new FormatException($"Tuning table {Source}: {name} '{value}' is not a GEMM tiling; the tilings are {string.Join(", ", Kernels.GemmGpu.Tilings)}.");
+            var tiling = GemmTiling.Parse(value ?? "")
+                ?? throw new FormatException(Error(field, $"'{value}'", $"not a GEMM tiling; the tilings are {string.Join(", ", Kernels.GemmGpu.Tilings)}"));
             if (!tiling.FitsSharedMemory(size))
-                throw new FormatException($"Tuning table {Source}: {name} '{value}' needs more than 48 KiB of shared memory.");
+                throw new FormatException(Error(field, $"'{value}'", $"needs {tiling.SharedElements * size / 1024.0:0.#} KiB of shared memory in float{8 * size}, more than the {Kernels.GemmGpu.SharedLimitBytes / 1024} KiB of a thread group"));
         }
-        if (!(GroupsPerMultiprocessor > 0) || MaxSplits < 1 || MinSplitK < 1)
-            throw new FormatException($"Tuning table {Source}: groupsPerMultiprocessor must be positive, maxSplits and minSplitK at least 1.");
-        if (PotrfBlock < 1 || PotrfLargeBlock < 1 || PotrfLargeFrom < 0 || PotrfWholeUpTo < 0)
-            throw new FormatException($"Tuning table {Source}: the Cholesky block sizes must be positive.");
-        int max = Kernels.PotrfGpu.MaxOrder(sizeof(float)) < Kernels.PotrfGpu.MaxOrder(sizeof(double)) ? Kernels.PotrfGpu.MaxOrder(sizeof(float)) : Kernels.PotrfGpu.MaxOrder(sizeof(double));
-        if (PotrfBlock > max || PotrfLargeBlock > max)
-            throw new FormatException($"Tuning table {Source}: Cholesky blocks of more than {max} do not fit a group's shared memory in float64.");
+        if (!(GroupsPerMultiprocessor > 0) || !double.IsFinite(GroupsPerMultiprocessor))
+            throw new FormatException(Error("groupsPerMultiprocessor", GroupsPerMultiprocessor, "must be a positive number"));
+        if (MaxSplits < 1) throw new FormatException(Error("maxSplits", MaxSplits, "must be at least 1 (1 turns split-K off)"));
+        if (MinSplitK < 1) throw new FormatException(Error("minSplitK", MinSplitK, "must be at least 1"));
+        // The diagonal blocks are factored in one group's shared memory, in either element type.
+        int max = Math.Min(Kernels.PotrfGpu.MaxOrder(sizeof(float)), Kernels.PotrfGpu.MaxOrder(sizeof(double)));
+        foreach (var (field, value) in new[] { ("potrfBlock", PotrfBlock), ("potrfLargeBlock", PotrfLargeBlock) })
+        {
+            if (value < 1) throw new FormatException(Error(field, value, "must be at least 1"));
+            if (value > max) throw new FormatException(Error(field, value, $"Cholesky blocks of more than {max} do not fit a thread group's shared memory in float64"));
+        }
+        if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
+        if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));
     }
 
     /// <summary>The large-product tiling for an element size.</summary>
@@ -118,17 +133,23 @@ public sealed record TuningTable
     /// The table for a GPU-family device: the file named by <c>GPUAD_TUNING</c>, else the committed
     /// table measured on a device of this name, else <see cref="Defaults"/>.
     /// </summary>
-    /// <exception cref="FormatException">GPUAD_TUNING names a file that is not a valid table.</exception>
-    public static TuningTable For(string deviceName)
+    /// <exception cref="FormatException">GPUAD_TUNING names a file that cannot be read or is not a valid table.</exception>
+    public static TuningTable For(string deviceName) => For(deviceName, Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    /// <summary>
+    /// <see cref="For(string)"/> with the value of <c>GPUAD_TUNING</c> given (null or empty: unset),
+    /// so that tests need not change the process's environment.
+    /// </summary>
+    /// <exception cref="FormatException">The file cannot be read or is not a valid table.</exception>
+    internal static TuningTable For(string deviceName, string? file)
     {
-        string? file = Environment.GetEnvironmentVariable(EnvironmentVariable);
         if (!string.IsNullOrEmpty(file))
         {
             string json;
             try { json = File.ReadAllText(file); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new FormatException($"{EnvironmentVariable}={file}: {e.Message}", e);
+                throw new FormatException($"Tuning table {EnvironmentVariable} ({file}): cannot be read: {e.Message}", e);
             }
             return FromJson(json, $"{EnvironmentVariable} ({file})");
         }

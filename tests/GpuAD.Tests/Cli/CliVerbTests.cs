@@ -15,7 +15,7 @@ public sealed class CliVerbTests
     {
         var run = ToolProcess.Run("--help");
         Assert.True(run.ExitCode == 0, run.ToString());
-        foreach (var verb in new[] { "devices", "demo", "check", "bench", "vjp", "jvp", "gp" })
+        foreach (var verb in new[] { "devices", "demo", "check", "bench", "tune", "vjp", "jvp", "gp" })
             Assert.Matches(new Regex($@"^\s+{verb}\b", RegexOptions.Multiline), run.Stdout);
         Assert.Contains("Exit codes:", run.Stdout);
         Assert.Matches(new Regex(@"^\s+2\s+usage error", RegexOptions.Multiline), run.Stdout);

@@ -26,12 +26,21 @@ public static class ToolProcess
 
     public static ToolRun Run(params string[] args) => RunIn(Path.GetTempPath(), args);
 
-    public static ToolRun RunIn(string workingDirectory, params string[] args)
+    public static ToolRun RunIn(string workingDirectory, params string[] args) => RunWith(workingDirectory, environment: null, args);
+
+    /// <summary>Runs the tool with environment variables set (a null value removes one).</summary>
+    public static ToolRun RunWith(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         Assert.True(File.Exists(ToolDll), $"The tool is not next to the tests: {ToolDll}");
         var info = new ProcessStartInfo(DotnetHost);
         info.ArgumentList.Add(ToolDll);
         foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment.Remove("GPUAD_TUNING"); // the tests that want a table give it
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) info.Environment.Remove(name);
+            else info.Environment[name] = value;
+        }
         return Start(info, workingDirectory, string.Join(' ', args));
     }
 

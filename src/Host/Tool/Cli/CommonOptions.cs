@@ -55,11 +55,23 @@ internal static class CommonOptions
     }
 
     /// <summary>Opens the device --device names (see <see cref="Devices"/> for the rules).</summary>
+    /// <exception cref="ToolFailureException">GPUAD_TUNING names a file that is not a valid tuning table (a GPU-family device reads it).</exception>
     public static Device OpenDevice(string? value)
     {
         var (choice, index) = ParseDevice(value);
-        return Devices.Open(choice, index, requestedBy: value is null ? null : $"--device {value}");
+        try
+        {
+            return Devices.Open(choice, index, requestedBy: value is null ? null : $"--device {value}");
+        }
+        catch (FormatException e)
+        {
+            throw TuningError(e);
+        }
     }
+
+    /// <summary>The one-line error for a tuning table that cannot be read (its message names the file and the field).</summary>
+    public static ToolFailureException TuningError(FormatException e) =>
+        new($"{Report.OneLine(e.Message)} (fix the file, or unset {TuningTable.EnvironmentVariable} for the committed or default table)");
 
     /// <summary>Parses --dtype.</summary>
     /// <exception cref="UsageException">Not f32 or f64.</exception>

@@ -34,6 +34,7 @@ internal static class Entry
             DemoCommand.Create(),
             CheckCommand.Create(),
             BenchCommand.Create(),
+            TuneCommand.Create(),
             DerivativeCommand.Create(reverse: true),
             DerivativeCommand.Create(reverse: false),
             GpCommand.Create(),

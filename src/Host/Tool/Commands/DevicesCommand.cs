@@ -15,13 +15,15 @@ internal static class DevicesCommand
         var command = new Command("devices", """
             Lists every device ILGPU sees (CUDA GPUs, then the CPU accelerator, and the emulated GPU: the
             CPU accelerator running the GPU-tuned kernels) with the name that chooses it, its memory,
-            warp size and compute capability, and says which one GpuAD would use and why. With
-            --device, says whether that device is available.
+            warp size and compute capability, the tuning table each GPU-family device reads (GPUAD_TUNING,
+            a committed table of its name, or the defaults; see 'gpuad tune'), and says which one GpuAD
+            would use and why. With --device, says whether that device is available.
             """) { device };
         command.SetAction(Report.Guard(parse =>
         {
             var (choice, index) = CommonOptions.ParseDevice(parse.GetValue(device));
             var listed = Devices.List();
+            var sources = listed.Select(TuningSource).ToArray(); // a malformed GPUAD_TUNING fails before any output
             var table = Terminal.Table("Device", "Name", "Kernels", "Memory", "Warp size", "Max group", "Compute capability");
             foreach (var d in listed)
             {
@@ -29,6 +31,10 @@ internal static class DevicesCommand
                     d.ComputeCapability ?? "—");
             }
             AnsiConsole.Write(table);
+            // Lines, not a column: a GPUAD_TUNING path would widen the table past a redirected output's width.
+            Terminal.Line($"Tuning tables ({TuningTable.EnvironmentVariable}=FILE, else a committed table of the GPU's name, else the defaults; 'gpuad tune' measures one):");
+            int width = listed.Max(d => d.ChoiceName.Length);
+            for (int i = 0; i < listed.Count; i++) Terminal.Line($"  {listed[i].ChoiceName.PadRight(width)}  {sources[i]}");
             string? given = parse.GetValue(device);
             var selection = Devices.Resolve(choice, index, requestedBy: given is null ? null : $"--device {given}");
             var chosen = listed.First(d => selection.Choice switch
@@ -46,6 +52,24 @@ internal static class DevicesCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The tuning table a GPU-family device would use (<see cref="TuningTable.For(string)"/>):
+    /// "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)"; for the CPU family, which reads none, a dash.
+    /// </summary>
+    /// <exception cref="ToolFailureException">GPUAD_TUNING names a file that is not a valid table.</exception>
+    private static string TuningSource(DeviceInfo d)
+    {
+        if (d.Family != KernelFamily.GpuTuned) return "— (the CPU-tuned kernels read none)";
+        try
+        {
+            return TuningTable.For(d.Name).Source;
+        }
+        catch (FormatException e)
+        {
+            throw CommonOptions.TuningError(e);
+        }
     }
 
     private static string Memory(DeviceInfo d) =>

@@ -1,0 +1,442 @@
+using System.Diagnostics;
+using System.Numerics;
+using GpuAD.Kernels;
+
+namespace GpuAD.Bench;
+
+/// <summary>What the tuning sweep times, how often, and for how long at most.</summary>
+internal sealed record TuneOptions
+{
+    /// <summary>The sweep's default budget: well inside the 4 minutes an H100 may spend on it.</summary>
+    public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(240);
+
+    /// <summary>Wall-clock time the sweep may take; no candidate starts once it would overrun it.</summary>
+    public TimeSpan Budget { get; init; } = DefaultBudget;
+
+    /// <summary>Timed runs per candidate (the median is kept), after one untimed run that compiles.</summary>
+    public int Repeats { get; init; } = 5;
+
+    /// <summary>Order of the square products that choose the large tilings (enough tiles to fill a GPU).</summary>
+    public int GemmOrder { get; init; } = 4096;
+
+    /// <summary>Order of the square products that choose the small tilings (too few tiles to fill a GPU with the large ones).</summary>
+    public int GemmSmallOrder { get; init; } = 1024;
+
+    /// <summary>M = N of the split-K product: one tile of the small tiling, the worst case for filling a GPU.</summary>
+    public int SplitOrder { get; init; } = 64;
+
+    /// <summary>K of the split-K product.</summary>
+    public int SplitK { get; init; } = 8192;
+
+    /// <summary>
+    /// Order of the Cholesky that chooses <see cref="TuningTable.PotrfBlock"/>: the largest order it
+    /// governs under the default <see cref="TuningTable.PotrfLargeFrom"/> (512).
+    /// </summary>
+    public int CholeskyOrder { get; init; } = 512;
+
+    /// <summary>Orders of the Cholesky that chooses <see cref="TuningTable.PotrfLargeBlock"/>, timed together.</summary>
+    public int[] CholeskyLargeOrders { get; init; } = [1024, 4096];
+
+    /// <summary>The command that ran the sweep, for <see cref="TuningTable.Measured"/>.</summary>
+    public string Command { get; init; } = "Tuner.Run";
+
+    /// <summary>
+    /// The sizes for a device: a GPU's, or on the emulated GPU (one OS thread per simulated thread)
+    /// sizes that take seconds: GEMMs of 96 and 48, a 64×64×512 split-K product, Cholesky at n = 100.
+    /// </summary>
+    public static TuneOptions For(Device device) => device.Kind == DeviceKind.Cuda
+        ? new TuneOptions()
+        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100] };
+}
+
+/// <summary>One timed candidate of the sweep.</summary>
+/// <param name="What">The entry and the problem it was timed on, e.g. "gemmF64: f64 4096×4096×4096".</param>
+/// <param name="Candidate">The variant, e.g. "128x64k8", "8 splits", "block 64".</param>
+/// <param name="MedianMs">Median milliseconds of the timed runs; null when it failed.</param>
+/// <param name="Chosen">True for the fastest candidate of a fully timed entry.</param>
+/// <param name="Note">Why it failed, if it did.</param>
+internal sealed record TuneRow(string What, string Candidate, double? MedianMs, bool Chosen, string? Note = null);
+
+/// <summary>The result of a sweep.</summary>
+/// <param name="Table">The tuning table: measured entries, defaults for the rest; validated.</param>
+/// <param name="Rows">Every timed candidate, in order.</param>
+/// <param name="Measured">The entries measured, e.g. "gemm f64", "split-K".</param>
+/// <param name="NotMeasured">The entries left at their defaults, each with why (budget, or the failure).</param>
+/// <param name="Elapsed">How long the sweep took.</param>
+internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows, IReadOnlyList<string> Measured,
+    IReadOnlyList<(string Entry, string Why)> NotMeasured, TimeSpan Elapsed);
+
+/// <summary>
+/// The tuning sweep behind <c>gpuad tune</c>: times the GPU family's variants on one device and
+/// writes down the fastest as a <see cref="TuningTable"/> for that device's name. In order:
+/// (a) every GEMM tiling that fits shared memory, float64 and float32, on a product large enough
+/// to fill the GPU (the large tilings); (b) the same on a smaller one (the small tilings);
+/// (c) split-K counts on a one-tile product with long K; (d) the blocked Cholesky's block sizes
+/// (forward and backward, float64) at a mid and a large order, and whether an order at the
+/// shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
+/// compile) and then <see cref="TuneOptions.Repeats"/> times, each run between two device
+/// synchronizations; the median counts. The budget is checked before every candidate (with the
+/// previous candidate's time as the estimate of the next); an entry whose candidates were not
+/// all timed keeps its default, and <see cref="TuningTable.Measured"/> says which entries were
+/// measured.
+/// </summary>
+internal static class Tuner
+{
+    /// <summary>Split-K counts tried (as far as K allows whole slices per split).</summary>
+    internal static readonly int[] SplitCandidates = [1, 2, 4, 8, 16, 32];
+
+    /// <summary>Cholesky block sizes tried (those that fit one group's shared memory in float64).</summary>
+    internal static readonly int[] BlockCandidates = [32, 48, 64];
+
+    /// <summary>
+    /// The shortest K range the table lets one split have, whatever was measured: below four
+    /// slices of the longest-sliced tiling the fixed costs of a split (its staged tiles, its
+    /// share of the ordered reduction) outweigh its multiply-adds.
+    /// </summary>
+    internal const int MinSplitKFloor = 64;
+
+    /// <summary>Step of the walk down from the shared-memory limit when blocked beats whole there.</summary>
+    internal const int WholeStep = 16;
+
+    /// <summary>Entry names, as <see cref="TuningTable.Measured"/> lists them.</summary>
+    internal static class Entries
+    {
+        public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
+        public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, Whole];
+    }
+
+    /// <summary>Runs the sweep on <paramref name="device"/> and returns the table with the timings.</summary>
+    /// <param name="device">A GPU-family device (a CUDA GPU, or the emulated GPU for tests).</param>
+    /// <param name="options">Sizes, repeats and budget (<see cref="TuneOptions.For"/>).</param>
+    /// <param name="progress">Told about every candidate as it is timed or skipped.</param>
+    /// <exception cref="ArgumentException">The device runs the CPU family, which has nothing to tune, or an option is out of range.</exception>
+    /// <remarks>The device's <see cref="Device.Tuning"/> is changed while Cholesky candidates run and restored before returning.</remarks>
+    public static TuneReport Run(Device device, TuneOptions options, Action<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(options);
+        if (device.Family != KernelFamily.GpuTuned)
+            throw new ArgumentException($"Tune: {device} runs the CPU-tuned kernels, which have nothing to tune; use a CUDA GPU or the emulated GPU.");
+        if (options.Repeats < 1 || options.Budget < TimeSpan.Zero || options.GemmOrder < 1 || options.GemmSmallOrder < 1 || options.SplitOrder < 1
+            || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1))
+            throw new ArgumentException("Tune: repeats and sizes must be positive and the budget not negative.", nameof(options));
+
+        var original = device.Tuning;
+        var sweep = new Sweep(device, options, progress);
+        try
+        {
+            sweep.Gemm();
+            sweep.SplitK();
+            sweep.Cholesky();
+        }
+        finally
+        {
+            device.Tuning = original;
+            device.Pool.Trim();
+        }
+        return sweep.Report();
+    }
+
+    /// <summary>The state of one sweep: the table so far, the clock, the rows.</summary>
+    private sealed class Sweep(Device device, TuneOptions options, Action<string>? progress)
+    {
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private readonly List<TuneRow> rows = [];
+        private readonly List<string> measured = [];
+        private readonly List<(string Entry, string Why)> notMeasured = [];
+        private TuningTable table = TuningTable.Defaults with { Device = device.Name };
+
+        public void Gemm()
+        {
+            foreach (var (order, small) in new[] { (options.GemmOrder, false), (options.GemmSmallOrder, true) })
+            {
+                var f64 = GemmTilings<double>(small ? Entries.GemmSmallF64 : Entries.GemmF64, small ? "gemmSmallF64" : "gemmF64", order);
+                if (f64 is not null) table = small ? table with { GemmSmallF64 = f64 } : table with { GemmF64 = f64 };
+                var f32 = GemmTilings<float>(small ? Entries.GemmSmallF32 : Entries.GemmF32, small ? "gemmSmallF32" : "gemmF32", order);
+                if (f32 is not null) table = small ? table with { GemmSmallF32 = f32 } : table with { GemmF32 = f32 };
+            }
+        }
+
+        /// <summary>Returns the blocks of the entry just timed to the device (a 4096² float64 operand is 128 MiB).</summary>
+        private void Release() => device.Pool.Trim();
+
+        /// <summary>Times every tiling that fits shared memory on one n×n×n product; the fastest's name, or null.</summary>
+        private string? GemmTilings<T>(string entry, string field, int n) where T : unmanaged, INumber<T>
+        {
+            var tilings = GemmGpu.TilingsFor(System.Runtime.CompilerServices.Unsafe.SizeOf<T>()).ToArray();
+            string what = $"{field}: {TypeName<T>()} {n}×{n}×{n}";
+            if (!HasTime(entry)) return null;
+            int? best;
+            using (var a = Uniform<T>(n, n, seed: 1))
+            using (var b = Uniform<T>(n, n, seed: 2))
+            using (var c = device.Zeros<T>(new Shape(1, n, n)))
+            {
+                best = Fastest(entry, what, tilings.Select(t => t.ToString()).ToArray(), i => Time(
+                    prepare: null,
+                    run: () => Blas.GemmWith(device, a.Mat, false, b.Mat, false, c.Mat, T.One, T.Zero, tilings[i], splits: 1)));
+            }
+            Release();
+            return best is int i ? tilings[i].ToString() : null;
+        }
+
+        /// <summary>
+        /// Times split counts on an M×M×K product with the table's small tiling (one tile: nothing
+        /// but splitting gives the GPU more groups). The best count is the most splits worth
+        /// having (MaxSplits), and the K range each split had there, K/best, the shortest that
+        /// still paid for its share of the reduction (MinSplitK, at least <see cref="MinSplitKFloor"/>).
+        /// </summary>
+        public void SplitK()
+        {
+            int m = options.SplitOrder, k = options.SplitK;
+            var tiling = table.GemmSmall(sizeof(double));
+            // A count is tried when K gives each split whole slices and exactly that many splits.
+            var counts = SplitCandidates.Where(s => k / s >= tiling.SliceK && SplitsFor(k, s, tiling.SliceK) == s).ToArray();
+            string what = $"maxSplits: f64 {m}×{m}×{k}, {tiling}";
+            if (!HasTime(Entries.SplitK)) return;
+            int? best;
+            using (var a = Uniform<double>(m, k, seed: 3))
+            using (var b = Uniform<double>(k, m, seed: 4))
+            using (var c = device.Zeros<double>(new Shape(1, m, m)))
+            {
+                best = Fastest(Entries.SplitK, what, counts.Select(s => s == 1 ? "1 (no split)" : $"{s} splits").ToArray(), i => Time(
+                    prepare: null,
+                    run: () => Blas.GemmWith(device, a.Mat, false, b.Mat, false, c.Mat, 1.0, 0.0, tiling, counts[i])));
+            }
+            Release();
+            if (best is int bi)
+                table = table with { MaxSplits = counts[bi], MinSplitK = Math.Max(MinSplitKFloor, k / counts[bi]) };
+        }
+
+        /// <summary>The splits <see cref="Blas.GemmWith{T}"/> makes of K when asked for <paramref name="splits"/>: ranges of whole slices.</summary>
+        private static int SplitsFor(int k, int splits, int slice)
+        {
+            int range = Math.Max(slice, (k + splits - 1) / splits);
+            range = (range + slice - 1) / slice * slice;
+            return (k + range - 1) / range;
+        }
+
+        /// <summary>
+        /// The Cholesky block sizes, then the whole-matrix limit. Each candidate is set in the
+        /// device's table (block size 0 reads it), blocked forced (potrfWholeUpTo 1) and the
+        /// switch between the two block sizes moved past (or before) the orders timed, so that
+        /// the candidate is the block every order of the problem uses.
+        /// </summary>
+        public void Cholesky()
+        {
+            int max = Blas.PotrfMaxUnblockedOrder<double>(device);
+            var blocks = BlockCandidates.Where(nb => nb <= max).ToArray();
+            var names = blocks.Select(nb => $"block {nb}").ToArray();
+
+            int n = options.CholeskyOrder;
+            int? best = CholeskyCandidates(Entries.Block, $"potrfBlock: f64 n = {n}", [n], names,
+                i => table with { PotrfBlock = blocks[i], PotrfWholeUpTo = 1, PotrfLargeFrom = Math.Max(table.PotrfLargeFrom, n) });
+            if (best is int b) table = table with { PotrfBlock = blocks[b] };
+
+            int[] large = options.CholeskyLargeOrders;
+            best = CholeskyCandidates(Entries.LargeBlock, $"potrfLargeBlock: f64 n = {string.Join(" + ", large)}", large, names,
+                i => table with { PotrfLargeBlock = blocks[i], PotrfWholeUpTo = 1, PotrfLargeFrom = Math.Min(table.PotrfLargeFrom, large.Min() - 1) });
+            if (best is int l) table = table with { PotrfLargeBlock = blocks[l] };
+
+            WholeLimit(max);
+        }
+
+        /// <summary>
+        /// Whole or blocked at the largest order one group holds: if whole wins, potrfWholeUpTo
+        /// stays 0 (whole as far as shared memory allows). Otherwise the walk goes down by
+        /// <see cref="WholeStep"/> while blocked wins and above one block; the first order where
+        /// whole wins becomes the limit, or one block if blocked won everywhere (a matrix of one
+        /// block is whole either way). Measured in float64, the limit also caps float32, whose
+        /// whole-matrix kernels reach 110.
+        /// </summary>
+        private void WholeLimit(int max)
+        {
+            int block = table.PotrfBlock;
+            int? limit = null;
+            for (int n = max; ; n -= WholeStep)
+            {
+                if (n <= block)
+                {
+                    limit = block;
+                    break;
+                }
+                int? best = CholeskyCandidates(Entries.Whole, $"potrfWholeUpTo: f64 n = {n}", [n], ["whole", $"blocked ({block})"],
+                    i => table with { PotrfWholeUpTo = i == 0 ? 0 : 1 }, record: false);
+                if (best is null) return;
+                if (best == 0)
+                {
+                    limit = n == max ? 0 : n;
+                    break;
+                }
+            }
+            measured.Add(Entries.Whole);
+            table = table with { PotrfWholeUpTo = limit.Value };
+        }
+
+        /// <summary>
+        /// Times Cholesky forward + backward (fp64, symmetrized Ā, block size 0) at the given
+        /// orders under each candidate table; the fastest candidate's index, or null.
+        /// </summary>
+        private int? CholeskyCandidates(string entry, string what, int[] orders, string[] names, Func<int, TuningTable> tableOf, bool record = true)
+        {
+            if (!HasTime(entry)) return null;
+            var owned = new List<DeviceTensor<double>>();
+            DeviceTensor<double> Matrix(int n)
+            {
+                var t = device.Allocate<double>(new Shape(1, n, n));
+                owned.Add(t);
+                return t;
+            }
+            using var info = device.Zeros<int>(new Shape(1, 1, 1));
+            try
+            {
+                var problems = orders.Select(n => (A0: Matrix(n), A: Matrix(n), LBar0: Matrix(n), LBar: Matrix(n))).ToArray();
+                foreach (var p in problems)
+                {
+                    HostData.Fill(p.A0, InputKind.Spd, seed: 5);
+                    HostData.Fill(p.LBar0, InputKind.Uniform, seed: 6);
+                }
+                return Fastest(entry, what, names, i =>
+                {
+                    device.Tuning = tableOf(i);
+                    return Time(
+                        prepare: () =>
+                        {
+                            foreach (var p in problems)
+                            {
+                                p.A.CopyFrom(p.A0);
+                                p.LBar.CopyFrom(p.LBar0);
+                            }
+                        },
+                        run: () =>
+                        {
+                            foreach (var p in problems)
+                            {
+                                Blas.Potrf(device, p.A.Mat, info, blockSize: 0);
+                                Blas.PotrfBackward(device, p.A.Mat, p.LBar.Mat, blockSize: 0, symmetrize: true);
+                            }
+                        },
+                        validate: () =>
+                        {
+                            // The inputs are SPD: a failing minor means the candidate computes wrongly.
+                            int minor = info.ToArray()[0];
+                            if (minor != 0) throw new NotPositiveDefiniteException($"Tune ({names[i]}): Cholesky", 0, minor);
+                        });
+                }, record);
+            }
+            finally
+            {
+                foreach (var t in owned) t.Dispose();
+                Release();
+            }
+        }
+
+        /// <summary>
+        /// Times the candidates of one entry in order; the index of the fastest, or null when the
+        /// budget ran out before all were timed or one failed (the entry then keeps its default).
+        /// </summary>
+        /// <param name="entry">The table entry the candidates compete for (<see cref="Entries"/>).</param>
+        /// <param name="what">The entry's field and the problem, for the rows.</param>
+        /// <param name="names">The candidates' names.</param>
+        /// <param name="time">Times candidate i: its median, ms.</param>
+        /// <param name="record">Add the entry to the measured ones when it was fully timed (false: the caller decides).</param>
+        private int? Fastest(string entry, string what, string[] names, Func<int, double> time, bool record = true)
+        {
+            if (names.Length == 0)
+            {
+                notMeasured.Add((entry, "no candidate fits the problem"));
+                return null;
+            }
+            var times = new double[names.Length];
+            var first = rows.Count;
+            TimeSpan last = TimeSpan.Zero;
+            for (int i = 0; i < names.Length; i++)
+            {
+                if (clock.Elapsed + last > options.Budget)
+                {
+                    progress?.Invoke($"{what}: {names[i]} not timed, the budget of {options.Budget.TotalSeconds:0} s would be exceeded; {entry} keeps its default");
+                    notMeasured.Add((entry, "budget"));
+                    return null;
+                }
+                var started = clock.Elapsed;
+                try
+                {
+                    times[i] = time(i);
+                }
+                catch (GpuADException e)
+                {
+                    string why = $"{names[i]} failed: {e.Message}";
+                    rows.Add(new TuneRow(what, names[i], null, false, why));
+                    progress?.Invoke($"{what}: {why}; {entry} keeps its default");
+                    notMeasured.Add((entry, why));
+                    return null;
+                }
+                last = clock.Elapsed - started;
+                rows.Add(new TuneRow(what, names[i], times[i], false));
+                progress?.Invoke($"{what}: {names[i]} {times[i]:0.000} ms");
+            }
+            int best = Array.IndexOf(times, times.Min());
+            rows[first + best] = rows[first + best] with { Chosen = true };
+            if (record) measured.Add(entry);
+            return best;
+        }
+
+        /// <summary>False (and the entry noted as not measured) when the budget is already spent.</summary>
+        private bool HasTime(string entry)
+        {
+            if (clock.Elapsed < options.Budget) return true;
+            notMeasured.Add((entry, "budget"));
+            return false;
+        }
+
+        /// <summary>One untimed run (it compiles and checks), then the median of the timed runs, ms.</summary>
+        private double Time(Action? prepare, Action run, Action? validate = null)
+        {
+            prepare?.Invoke();
+            run();
+            device.Synchronize();
+            validate?.Invoke();
+            var ms = new double[options.Repeats];
+            for (int r = 0; r < ms.Length; r++)
+            {
+                prepare?.Invoke();
+                device.Synchronize();
+                long t0 = Stopwatch.GetTimestamp();
+                run();
+                device.Synchronize();
+                ms[r] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+            return CaseResult.Median(ms);
+        }
+
+        private DeviceTensor<T> Uniform<T>(int rows, int cols, int seed) where T : unmanaged, INumber<T>
+        {
+            var t = device.Allocate<T>(new Shape(1, rows, cols));
+            try
+            {
+                HostData.Fill(t, InputKind.Uniform, seed);
+                return t;
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
+        }
+
+        private static string TypeName<T>() => typeof(T) == typeof(double) ? "f64" : "f32";
+
+        public TuneReport Report()
+        {
+            string date = DateTime.UtcNow.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+            string what = measured.Count == 0 ? "nothing measured, the defaults kept" : string.Join(", ", measured);
+            var missing = notMeasured.GroupBy(x => x.Why).Select(g => $"{string.Join(", ", g.Select(x => x.Entry))} not measured ({g.Key}), defaults kept");
+            string note = string.Join("; ", new[] { what }.Concat(measured.Count == 0 ? [] : missing));
+            if (measured.Count == 0 && notMeasured.Count > 0) note += $" ({string.Join("; ", notMeasured.Select(x => x.Why).Distinct())})";
+            var result = table with { Measured = $"{date}, {options.Command} on {device.Name}: {note}" };
+            // What is written must read back: the same checks as a committed or GPUAD_TUNING table.
+            result = TuningTable.FromJson(result.ToJson(), $"gpuad tune ({device.Name})");
+            return new TuneReport(result, rows, measured, notMeasured, clock.Elapsed);
+        }
+    }
+}
