@@ -3,9 +3,8 @@ using GpuAD.Kernels;
 namespace GpuAD.Tests.Graph;
 
 /// <summary>
-/// Op.Cholesky's algorithms give the same factor and gradient as the composed reference, Auto
-/// follows <see cref="CholeskyPolicy"/>, and the global default is honoured. In the Graph
-/// collection, whose tests run one at a time, because one test changes the process-wide default.
+/// Op.Cholesky's algorithms give the same factor and gradient as the composed reference, and
+/// Auto follows <see cref="CholeskyPolicy"/>.
 /// </summary>
 [Collection("Graph")]
 public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
@@ -73,30 +72,6 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
     }
 
     [Fact]
-    public void TheGlobalDefaultAppliesWhereACallSaysAuto()
-    {
-        var device = devices.Cpu;
-        var shape = new Shape(1, 5, 5);
-        var before = CholeskyPolicy.Default;
-        try
-        {
-            using var tape = new Tape(device);
-            var v = tape.Variable(TestData.Spd(1, 5, seed: 9), shape);
-            CholeskyPolicy.Default = CholeskyAlgorithm.Composed;
-            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.Cholesky(v)).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Blocked, Node(Op.Cholesky(v, CholeskyAlgorithm.Blocked)).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.CholeskyEx(v).L).Algorithm);
-            CholeskyPolicy.Default = CholeskyAlgorithm.Auto;
-            Assert.Equal(CholeskyPolicy.Choose<double>(device, 5, 1), Node(Op.Cholesky(v)).Algorithm);
-            Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPolicy.Default = (CholeskyAlgorithm)42);
-        }
-        finally
-        {
-            CholeskyPolicy.Default = before;
-        }
-    }
-
-    [Fact]
     public void SmallBatchedBeyondTheGpuSharedMemoryThrowsWhenRecorded()
     {
         var gpu = devices.GpuEmulated;
@@ -125,4 +100,41 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
         var twice = v.Grad!.ToArray();
         TestData.AssertClose(once.Select(x => 2 * x).ToArray(), twice, 1e-14, "two passes accumulate");
     }
+}
+
+/// <summary>Settings that change every tape of the process; these tests run alone, after the parallel collections.</summary>
+[CollectionDefinition("ProcessWideSettings", DisableParallelization = true)] public sealed class ProcessWideSettingsCollection : ICollectionFixture<DeviceFixture>;
+
+/// <summary>
+/// <see cref="CholeskyPolicy.Default"/> applies where a call says Auto. It changes a process-wide
+/// setting, so it runs in a collection that no other test runs beside.
+/// </summary>
+[Collection("ProcessWideSettings")]
+public sealed class CholeskyGlobalDefaultTests(DeviceFixture devices)
+{
+    [Fact]
+    public void TheGlobalDefaultAppliesWhereACallSaysAuto()
+    {
+        var device = devices.Cpu;
+        var shape = new Shape(1, 5, 5);
+        var before = CholeskyPolicy.Default;
+        try
+        {
+            using var tape = new Tape(device);
+            var v = tape.Variable(TestData.Spd(1, 5, seed: 9), shape);
+            CholeskyPolicy.Default = CholeskyAlgorithm.Composed;
+            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.Cholesky(v)).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Blocked, Node(Op.Cholesky(v, CholeskyAlgorithm.Blocked)).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.CholeskyEx(v).L).Algorithm);
+            CholeskyPolicy.Default = CholeskyAlgorithm.Auto;
+            Assert.Equal(CholeskyPolicy.Choose<double>(device, 5, 1), Node(Op.Cholesky(v)).Algorithm);
+            Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPolicy.Default = (CholeskyAlgorithm)42);
+        }
+        finally
+        {
+            CholeskyPolicy.Default = before;
+        }
+    }
+
+    private static CholeskyNode<double> Node(Var<double> l) => (CholeskyNode<double>)l.Producer!;
 }
