@@ -157,25 +157,22 @@ public static partial class Elementwise
                 int count = Math.Min(65535, output.Batch - start);
                 k1(new KernelConfig(new Index3D(groups, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, partials.View, Shifted(first, start), chunk);
             }
+            // The second pass is the first with one group of one chunk per matrix.
             var second = new ReduceArgs { X = partials.Mat.Layout, Y = partials.Mat.Layout, Out = output.Layout, Rows = 1, Cols = groups };
-            var k2 = device.Kernel(ReduceGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceGpu<T>));
             for (int start = 0; start < output.Batch; start += 65535)
             {
                 int count = Math.Min(65535, output.Batch - start);
-                k2(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), partials.View, partials.View, output.Data, Shifted(second, start));
+                k1(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), partials.View, partials.View, output.Data, Shifted(second, start), groups);
             }
         }
         else if (device.Family == KernelFamily.GpuTuned)
         {
-            var k = device.Kernel(ReduceGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs>(ReduceGpu<T>));
+            var k = device.Kernel(ReducePartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs, long>(ReducePartialGpu<T>));
+            long total = (long)x.Rows * x.Cols;
             for (int start = 0; start < output.Batch; start += 65535)
             {
                 int count = Math.Min(65535, output.Batch - start);
-                var shifted = args;
-                shifted.X = shifted.X with { Offset = shifted.X.Offset + start * shifted.X.BatchStride };
-                shifted.Y = shifted.Y with { Offset = shifted.Y.Offset + start * shifted.Y.BatchStride };
-                shifted.Out = shifted.Out with { Offset = shifted.Out.Offset + start * shifted.Out.BatchStride };
-                k(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, output.Data, shifted);
+                k(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, output.Data, Shifted(args, start), total);
             }
         }
         else
@@ -211,8 +208,9 @@ public static partial class Elementwise
     };
 
     /// <summary>
-    /// First pass: group g of matrix b sums elements [g·chunk, (g+1)·chunk) of the row-major
-    /// matrix (each thread a strided subset, then a tree over the group) into Out(b, 0, g).
+    /// Group g of matrix b sums elements [g·chunk, (g+1)·chunk) of the row-major matrix (each
+    /// thread a strided subset, then a tree over the group) into Out(b, 0, g): the first pass of a
+    /// two-pass reduction, or with one group and chunk = all elements a whole one-pass reduction.
     /// </summary>
     internal static void ReducePartialGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> partials, ReduceArgs p, long chunk) where T : unmanaged, INumber<T>
     {
@@ -234,28 +232,6 @@ public static partial class Elementwise
             Group.Barrier();
         }
         if (t == 0) partials[p.Out.At(b, 0, g)] = partial[0];
-    }
-
-    internal static void ReduceGpu<T>(ArrayView<T> x, ArrayView<T> y, ArrayView<T> output, ReduceArgs p) where T : unmanaged, INumber<T>
-    {
-        var partial = SharedMemory.Allocate<T>(ReduceGroup);
-        int b = Grid.IdxZ, t = Group.IdxX;
-        long total = (long)p.Rows * p.Cols;
-        T s = T.Zero;
-        for (long e = t; e < total; e += ReduceGroup)
-        {
-            int i = (int)(e / p.Cols), j = (int)(e % p.Cols);
-            T v = x[p.X.At(b, i, j)];
-            s += p.UseY != 0 ? v * y[p.Y.At(b, i, j)] : v;
-        }
-        partial[t] = s;
-        Group.Barrier();
-        for (int half = ReduceGroup / 2; half > 0; half /= 2)
-        {
-            if (t < half) partial[t] += partial[t + half];
-            Group.Barrier();
-        }
-        if (t == 0) output[p.Out.At(b, 0, 0)] = partial[0];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -62,7 +62,7 @@ public sealed class GpuKernelCompileTests
         }
         Assert.Contains("bar.sync", Compile(((Action<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmGroupArgs<float>>)GemmGpu.Kernel<float, Micro4x4<float>, Slice16>).Method, true));
         Assert.Contains("bar.sync", Compile(((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>)GemmGpu.Kernel<double, Micro4x4<double>, Slice16>).Method, true));
-        Assert.Contains("bar.sync", Compile(M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs>(Elementwise.ReduceGpu), true));
+        Assert.Contains("bar.sync", Compile(((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ReduceArgs, long>)Elementwise.ReducePartialGpu).Method, true));
         Assert.Contains(".entry", Compile(M<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs, LaunchSegment, int, float, float>(Elementwise.SumBatchKernel), false));
         Assert.Contains(".entry", Compile(M<Index1D, ArrayView<double>, MatLayout, LaunchSegment>(PotrfBackwardGpu.SymmetrizeKernel), false));
         MapsCompile<float>(Compile);
