@@ -121,8 +121,10 @@ public static class Distances
     /// <summary>
     /// The cotangent of the scales: <c>out(b, 0, k) = 2wₖ·Σᵢⱼ G(i, j)·δᵢⱼₖ²</c> for one scale per
     /// dimension, or <c>out(b, 0, 0) = 2w·Σₖ Σᵢⱼ G(i, j)·δᵢⱼₖ²</c> for one shared scale; out
-    /// [batch, 1, w's columns] (summed over the batch by the caller when w broadcasts). One thread
-    /// per output element, in a fixed order.
+    /// [batch, 1, w's columns] (summed over the batch by the caller when w broadcasts). CPU family:
+    /// one thread per output element. GPU family: two passes (<see cref="ScaleChunks"/> groups per
+    /// output element sum fixed blocks of rows, then one group per element sums their partials), so
+    /// a large n·m spreads over the GPU instead of one thread. Fixed summation order in both.
     /// </summary>
     public static void ScaleCotangent<T>(Device device, MatRef<T> g, MatRef<T> x1, MatRef<T> x2, MatRef<T> w, MatRef<T> output) where T : unmanaged, INumber<T>
     {
@@ -133,7 +135,90 @@ public static class Distances
         args.Out = output.Layout;
         args.A = g.Layout;
         using var _ = device.Enter();
-        device.Kernel(ScaleCotangentKernel<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs>(ScaleCotangentKernel<T>))((int)count, g.Data, x1.Data, x2.Data, w.Data, output.Data, args);
+        if (device.Family != KernelFamily.GpuTuned)
+        {
+            device.Kernel(ScaleCotangentKernel<T>, a => a.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs>(ScaleCotangentKernel<T>))((int)count, g.Data, x1.Data, x2.Data, w.Data, output.Data, args);
+            return;
+        }
+        if (count > int.MaxValue) throw new ArgumentException($"SquaredDistances: {count} scale cotangents exceed one launch.");
+        int chunks = ScaleChunks(x1.Rows, x2.Rows);
+        int rowsPerChunk = (x1.Rows + chunks - 1) / Math.Max(1, chunks);
+        using var partials = device.Allocate<T>(new Shape(1, (int)count, chunks));
+        var first = device.Kernel(ScaleCotangentPartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs, int, int>(ScaleCotangentPartialGpu<T>));
+        var second = device.Kernel(ScaleCotangentSumGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs, int, int>(ScaleCotangentSumGpu<T>));
+        for (int start = 0; start < count; start += MaxGridY) // outputs (b, c) in slices of the grid's y limit
+        {
+            int slice = (int)Math.Min(MaxGridY, count - start);
+            first(new KernelConfig(new Index3D(chunks, slice, 1), new Index3D(ScaleGroup, 1, 1)), g.Data, x1.Data, x2.Data, partials.View, args, rowsPerChunk, start);
+            second(new KernelConfig(new Index3D(1, slice, 1), new Index3D(ScaleGroup, 1, 1)), partials.View, w.Data, output.Data, args, chunks, start);
+        }
+    }
+
+    private const int MaxGridY = 65535;
+
+    /// <summary>Threads per group of the GPU scale cotangent.</summary>
+    private const int ScaleGroup = 256;
+
+    /// <summary>
+    /// Row blocks of the GPU scale cotangent's first pass: one per 16 Ki elements of G, at most
+    /// 1024. A function of the sizes only, so the summation order does not depend on the device.
+    /// </summary>
+    internal static int ScaleChunks(int n, int m)
+    {
+        long total = (long)n * m;
+        return (int)Math.Clamp((total + (1 << 14) - 1) >> 14, 1, Math.Min(1024, Math.Max(1, n)));
+    }
+
+    /// <summary>First pass: group (chunk, (b, c)) sums G(i, j)·Σₖ δᵢⱼₖ² over its rows i, all j, into partials[(b, c), chunk].</summary>
+    internal static void ScaleCotangentPartialGpu<T>(ArrayView<T> g, ArrayView<T> x1, ArrayView<T> x2, ArrayView<T> partials, DistanceArgs p, int rowsPerChunk, int start)
+        where T : unmanaged, INumber<T>
+    {
+        var shared = SharedMemory.Allocate<T>(ScaleGroup);
+        int chunk = Grid.IdxX, index = Grid.IdxY + start, t = Group.IdxX;
+        int c = index % p.WCols, b = index / p.WCols;
+        int k0 = p.WCols == 1 ? 0 : c, k1 = p.WCols == 1 ? p.D : c + 1;
+        int i0 = chunk * rowsPerChunk, i1 = Math.Min(p.N, i0 + rowsPerChunk);
+        long count = (long)Math.Max(0, i1 - i0) * p.M;
+        T s = T.Zero;
+        for (long e = t; e < count; e += ScaleGroup)
+        {
+            int i = i0 + (int)(e / p.M), j = (int)(e % p.M);
+            T d2 = T.Zero;
+            for (int k = k0; k < k1; k++)
+            {
+                T delta = x1[p.X1.At(b, i, k)] - x2[p.X2.At(b, j, k)];
+                d2 += delta * delta;
+            }
+            s += g[p.A.At(b, i, j)] * d2;
+        }
+        shared[t] = s;
+        Group.Barrier();
+        for (int half = ScaleGroup / 2; half > 0; half /= 2)
+        {
+            if (t < half) shared[t] += shared[t + half];
+            Group.Barrier();
+        }
+        if (t == 0) partials[(long)index * Grid.DimX + chunk] = shared[0]; // Grid.DimX = chunks
+    }
+
+    /// <summary>Second pass: group (b, c) sums its partials in order and writes 2w·Σ.</summary>
+    internal static void ScaleCotangentSumGpu<T>(ArrayView<T> partials, ArrayView<T> w, ArrayView<T> output, DistanceArgs p, int chunks, int start)
+        where T : unmanaged, INumber<T>
+    {
+        var shared = SharedMemory.Allocate<T>(ScaleGroup);
+        int index = Grid.IdxY + start, t = Group.IdxX;
+        int c = index % p.WCols, b = index / p.WCols;
+        T s = T.Zero;
+        for (int e = t; e < chunks; e += ScaleGroup)
+            s += partials[(long)index * chunks + e];
+        shared[t] = s;
+        Group.Barrier();
+        for (int half = ScaleGroup / 2; half > 0; half /= 2)
+        {
+            if (t < half) shared[t] += shared[t + half];
+            Group.Barrier();
+        }
+        if (t == 0) output[p.Out.At(b, 0, c)] = (T.One + T.One) * w[p.W.At(b, 0, c)] * shared[0];
     }
 
     private static T Scale<T>(ArrayView<T> w, DistanceArgs p, int b, int k) where T : unmanaged, INumber<T> =>

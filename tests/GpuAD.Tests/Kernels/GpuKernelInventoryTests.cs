@@ -30,7 +30,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         RunEveryOperation<double>(device);
         RunEveryOperation<float>(device);
         var methods = device.LoadedKernelMethods;
-        foreach (var owner in new[] { typeof(GemmGpu), typeof(TrsmGpu), typeof(PotrfGpu), typeof(PotrfBackwardGpu), typeof(LuGpu), typeof(Elementwise) })
+        foreach (var owner in new[] { typeof(GemmGpu), typeof(TrsmGpu), typeof(PotrfGpu), typeof(PotrfBackwardGpu), typeof(LuGpu), typeof(Elementwise), typeof(Distances) })
             Assert.Contains(methods, m => m.DeclaringType == owner);
 
         using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
@@ -66,6 +66,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         Assert.True(failures.Count == 0, string.Join("\n", failures));
         // The GEMMs ran, each policy-chosen tiling through its own specialized kernel.
         Assert.Contains(staticSizes, s => s.Name.StartsWith("GemmGpu.Kernel<", StringComparison.Ordinal));
+        Assert.Contains(staticSizes, s => s.Name.StartsWith("Distances.ScaleCotangentPartialGpu<", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -121,6 +122,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
             Op.Sum(Op.CholeskySolve(sigma, b)),
             Op.Sum(Op.Cholesky(sigma, CholeskyAlgorithm.Blocked)),
             Op.Sum(Op.Cholesky(sigma, CholeskyAlgorithm.Composed)),
+            Op.Sum(Op.Stationary(Op.SquaredDistances(b, b, tape.Variable(TestData.To<T>([0.7, 1.3, 0.9]), new Shape(1, 1, 3))), StationaryKernel.Matern52)),
         };
         var total = terms[0];
         foreach (var t in terms.Skip(1)) total = Op.Add(total, t);
