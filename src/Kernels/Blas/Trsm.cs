@@ -74,7 +74,7 @@ public static partial class Blas
         // op(T) (forward substitution), or a right solve with an upper one, runs from the first
         // unknown to the last; the other cases run backwards.
         bool forward = left == (lower != transpose);
-        int nb = TrsmBlockSize<T>(device, blockSize);
+        int nb = TrsmBlockSize<T>(device, blockSize, n);
         int blocks = (n + nb - 1) / nb;
         using var _ = device.Enter();
         T scale = alpha; // applied by the first block's solve and update; B is fully scaled after them
@@ -127,8 +127,13 @@ public static partial class Blas
         Trsm(t.Device, Broadcast(t, b.Batch, "Trsm"), b.Mat, left, lower, transpose, unitDiagonal, alpha ?? T.One);
     }
 
-    /// <summary>The diagonal blocks of a triangular solve: <paramref name="requested"/>, or the family's default for 0.</summary>
-    private static int TrsmBlockSize<T>(Device device, int requested) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// The diagonal blocks of a triangular solve of order n: <paramref name="requested"/>, or for 0
+    /// the family's default. GPU family: the blocked Cholesky's blocks from the tuning table (32, and
+    /// 64 beyond n = 512 by default), within what one group solves: each block costs two launches,
+    /// so at n = 16384 blocks of 64 save 512 of them, while one block's serial chain grows to NB²/2.
+    /// </summary>
+    private static int TrsmBlockSize<T>(Device device, int requested, int n) where T : unmanaged, INumber<T>
     {
         if (requested < 0)
             throw new ArgumentOutOfRangeException(nameof(requested), requested, "Trsm: the block size must be positive (or 0 for the default).");
@@ -137,7 +142,7 @@ public static partial class Blas
         int max = TrsmGpu.MaxBlockSize(System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         if (requested > max)
             throw new ArgumentOutOfRangeException(nameof(requested), requested, $"Trsm: diagonal blocks of order {requested} exceed the {max} one thread group solves in shared memory.");
-        return requested == 0 ? TrsmGpu.BlockSize : requested;
+        return requested == 0 ? Math.Min(max, PotrfBlockedBlockSize(device, n)) : requested;
     }
 
     /// <summary>
@@ -146,7 +151,9 @@ public static partial class Blas
     /// </summary>
     internal static int TrsmLaunches(Device device, int n, int blockSize)
     {
-        int nb = blockSize > 0 ? blockSize : device.Family == KernelFamily.GpuTuned ? TrsmGpu.BlockSize : TrsmCpu.BlockSize;
+        int nb = blockSize > 0 ? blockSize
+            : device.Family == KernelFamily.GpuTuned ? Math.Min(TrsmGpu.MaxBlockSize(sizeof(double)), PotrfBlockedBlockSize(device, n))
+            : TrsmCpu.BlockSize;
         int blocks = (n + nb - 1) / nb;
         return n == 0 ? 0 : 2 * blocks - 1;
     }

@@ -20,10 +20,10 @@ namespace GpuAD.Kernels;
 internal static class TrsmGpu
 {
     /// <summary>
-    /// Default order of the diagonal blocks. Each thread's substitution is a serial chain of
-    /// NB²/2 multiply-adds, so NB is kept small, and the GEMM updates do the bulk of the work. A
-    /// blocked Cholesky asks for its panel width instead (up to <see cref="MaxBlockSize"/>), one
-    /// launch per panel.
+    /// Order of the diagonal blocks of the tests' explicit blocked cases. Each thread's substitution
+    /// is a serial chain of NB²/2 multiply-adds and the GEMM updates do the bulk of the work; the
+    /// default block follows the blocked Cholesky's (Trsm's block-size choice), and a blocked
+    /// Cholesky asks for its panel width (up to <see cref="MaxBlockSize"/>), one launch per panel.
     /// </summary>
     internal const int BlockSize = 32;
 

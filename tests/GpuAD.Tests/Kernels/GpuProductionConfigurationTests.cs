@@ -163,6 +163,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     {
         { "f64", 130, 37 }, // five diagonal blocks of 32, the last of 2; two groups of right-hand sides
         { "f32", 77, 33 },
+        { "f64", 600, 5 },  // past 512: the default blocks follow the Cholesky's, 64 (nine and one of 24)
     };
 
     /// <summary>Every flag combination, batch 2 and a T broadcast over it, past the TRSM's diagonal block.</summary>
@@ -170,7 +171,8 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     [MemberData(nameof(TrsmCases))]
     public void TriangularSolvesWithEveryFlagPastTheBlock(string dtype, int n, int m)
     {
-        Assert.True(n > TrsmGpu.BlockSize && n % TrsmGpu.BlockSize != 0);
+        int block = Blas.PotrfBlockedBlockSize(Gpu, n);
+        Assert.True(n > block && n % block != 0);
         if (dtype == "f64") Trsm<double>(n, m);
         else Trsm<float>(n, m);
     }
