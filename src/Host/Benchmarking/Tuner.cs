@@ -191,7 +191,7 @@ internal static class Tuner
             int m = options.SplitOrder, k = options.SplitK;
             var tiling = table.GemmSmall(sizeof(double));
             // A count is tried when K gives each split whole slices and exactly that many splits.
-            var counts = SplitCandidates.Where(s => k / s >= tiling.SliceK && SplitsFor(k, s, tiling.SliceK) == s).ToArray();
+            var counts = SplitCandidates.Where(s => k / s >= tiling.SliceK && GemmPolicy.Split(k, s, tiling.SliceK).Splits == s).ToArray();
             string what = $"maxSplits: f64 {m}×{m}×{k}, {tiling}";
             if (!HasTime(Entries.SplitK)) return;
             int? best;
@@ -206,14 +206,6 @@ internal static class Tuner
             Release();
             if (best is int bi)
                 table = table with { MaxSplits = counts[bi], MinSplitK = Math.Max(MinSplitKFloor, k / counts[bi]) };
-        }
-
-        /// <summary>The splits <see cref="Blas.GemmWith{T}"/> makes of K when asked for <paramref name="splits"/>: ranges of whole slices.</summary>
-        private static int SplitsFor(int k, int splits, int slice)
-        {
-            int range = Math.Max(slice, (k + splits - 1) / splits);
-            range = (range + slice - 1) / slice * slice;
-            return (k + range - 1) / range;
         }
 
         /// <summary>

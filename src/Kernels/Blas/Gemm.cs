@@ -88,11 +88,7 @@ public static partial class Blas
             if (splits > 0)
             {
                 // A forced split count: K ranges of whole slices, as many as K allows.
-                var t = tiling ?? plan.Tiling;
-                int range = Math.Max(t.SliceK, (p.K + splits - 1) / splits);
-                range = (range + t.SliceK - 1) / t.SliceK * t.SliceK;
-                p.Splits = (p.K + range - 1) / range;
-                p.SplitK = range;
+                (p.Splits, p.SplitK) = GemmPolicy.Split(p.K, splits, (tiling ?? plan.Tiling).SliceK);
             }
             else
             {

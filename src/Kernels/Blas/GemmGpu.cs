@@ -244,33 +244,35 @@ internal static class GemmGpu
     /// <summary>
     /// Stages op(A)[i0.., k0..] and op(B)[k0.., j0..] into one shared buffer at <paramref name="at"/>:
     /// s[at + kk·strideA + ii] and s[at + bufA + kk·strideB + jj], zero past the matrix or past
-    /// <paramref name="kEnd"/>; consecutive threads read consecutive addresses of the stored operand.
+    /// <paramref name="kEnd"/>. op(B) is staged as op(B)ᵀ[j0.., k0..], so both are "rows by k".
     /// </summary>
     private static void Stage<T>(ArrayView<T> a, ArrayView<T> b, GemmArgs<T> p, long aBase, long bBase, ArrayView<T> s, int at,
         int strideA, int strideB, int bufA, int tileM, int tileN, int tileK, int i0, int j0, int k0, int kEnd, int tid)
         where T : unmanaged, INumber<T>
     {
-        for (int e = tid; e < tileM * tileK; e += GroupSize)
+        StageRows(a, aBase, p.A.Ld, kContiguous: p.TransA == 0, p.M, tileM, s, at, strideA, tileK, i0, k0, kEnd, tid);
+        StageRows(b, bBase, p.B.Ld, kContiguous: p.TransB != 0, p.N, tileN, s, at + bufA, strideB, tileK, j0, k0, kEnd, tid);
+    }
+
+    /// <summary>
+    /// Rows r0.. (up to <paramref name="rows"/>) of an operand by k0..: s[at + kk·stride + rr] =
+    /// X[r0 + rr, k0 + kk], where X is stored with k contiguous (X[r, k] at r·ld + k) or rows
+    /// contiguous (at k·ld + r); consecutive threads read consecutive addresses either way.
+    /// </summary>
+    private static void StageRows<T>(ArrayView<T> x, long xBase, long ld, bool kContiguous, int rows, int tileRows,
+        ArrayView<T> s, int at, int stride, int tileK, int r0, int k0, int kEnd, int tid)
+        where T : unmanaged, INumber<T>
+    {
+        for (int e = tid; e < tileRows * tileK; e += GroupSize)
         {
-            int ii, kk;
-            if (p.TransA == 0) { kk = e % tileK; ii = e / tileK; }
-            else { ii = e % tileM; kk = e / tileM; }
-            int gi = i0 + ii, gk = k0 + kk;
+            int rr, kk;
+            if (kContiguous) { kk = e % tileK; rr = e / tileK; }
+            else { rr = e % tileRows; kk = e / tileRows; }
+            int gr = r0 + rr, gk = k0 + kk;
             T v = T.Zero;
-            if (gi < p.M && gk < kEnd)
-                v = a[p.TransA == 0 ? aBase + (long)gi * p.A.Ld + gk : aBase + (long)gk * p.A.Ld + gi];
-            s[at + kk * strideA + ii] = v;
-        }
-        for (int e = tid; e < tileN * tileK; e += GroupSize)
-        {
-            int jj, kk;
-            if (p.TransB == 0) { jj = e % tileN; kk = e / tileN; }
-            else { kk = e % tileK; jj = e / tileK; }
-            int gj = j0 + jj, gk = k0 + kk;
-            T w = T.Zero;
-            if (gj < p.N && gk < kEnd)
-                w = b[p.TransB == 0 ? bBase + (long)gk * p.B.Ld + gj : bBase + (long)gj * p.B.Ld + gk];
-            s[at + bufA + kk * strideB + jj] = w;
+            if (gr < rows && gk < kEnd)
+                v = x[kContiguous ? xBase + (long)gr * ld + gk : xBase + (long)gk * ld + gr];
+            s[at + kk * stride + rr] = v;
         }
     }
 

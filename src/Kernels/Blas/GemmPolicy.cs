@@ -43,15 +43,23 @@ internal static class GemmPolicy
             while (s > 1 && work + (long)s * batch * p.M * p.N > MaxWorkElements) s--;
             if (s > 1)
             {
-                int range = (p.K + s - 1) / s;
-                range = (range + tiling.SliceK - 1) / tiling.SliceK * tiling.SliceK;
-                s = (p.K + range - 1) / range;
-                splitK[i] = range;
+                (s, splitK[i]) = Split(p.K, s, tiling.SliceK);
                 work += (long)s * batch * p.M * p.N;
             }
             splits[i] = Math.Max(1, s);
         }
         return new GemmPlan(tiling, splits, splitK);
+    }
+
+    /// <summary>
+    /// K cut into about <paramref name="splits"/> ranges of whole slices: the range, and the number
+    /// of splits it gives (at most the number asked for; fewer when slices round up).
+    /// </summary>
+    internal static (int Splits, int Range) Split(int k, int splits, int slice)
+    {
+        int range = Math.Max(slice, (k + splits - 1) / splits);
+        range = (range + slice - 1) / slice * slice;
+        return ((k + range - 1) / range, range);
     }
 
     /// <summary>

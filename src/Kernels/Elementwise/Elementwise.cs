@@ -224,14 +224,24 @@ public static partial class Elementwise
             T v = x[p.X.At(b, i, j)];
             s += p.UseY != 0 ? v * y[p.Y.At(b, i, j)] : v;
         }
-        partial[t] = s;
+        s = GroupSum(partial, t, s);
+        if (t == 0) partials[p.Out.At(b, 0, g)] = s;
+    }
+
+    /// <summary>
+    /// The sum of every thread's <paramref name="value"/> over a group whose size is a power of two,
+    /// <paramref name="shared"/>'s length, as a fixed tree (deterministic); valid in thread 0.
+    /// </summary>
+    internal static T GroupSum<T>(ArrayView<T> shared, int t, T value) where T : unmanaged, INumber<T>
+    {
+        shared[t] = value;
         Group.Barrier();
-        for (int half = ReduceGroup / 2; half > 0; half /= 2)
+        for (int half = (int)shared.Length / 2; half > 0; half /= 2)
         {
-            if (t < half) partial[t] += partial[t + half];
+            if (t < half) shared[t] += shared[t + half];
             Group.Barrier();
         }
-        if (t == 0) partials[p.Out.At(b, 0, g)] = partial[0];
+        return shared[0];
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

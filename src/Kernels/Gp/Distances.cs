@@ -191,14 +191,8 @@ public static class Distances
             }
             s += g[p.A.At(b, i, j)] * d2;
         }
-        shared[t] = s;
-        Group.Barrier();
-        for (int half = ScaleGroup / 2; half > 0; half /= 2)
-        {
-            if (t < half) shared[t] += shared[t + half];
-            Group.Barrier();
-        }
-        if (t == 0) partials[(long)index * Grid.DimX + chunk] = shared[0]; // Grid.DimX = chunks
+        s = Elementwise.GroupSum(shared, t, s);
+        if (t == 0) partials[(long)index * Grid.DimX + chunk] = s; // Grid.DimX = chunks
     }
 
     /// <summary>Second pass: group (b, c) sums its partials in order and writes 2w·Σ.</summary>
@@ -211,14 +205,8 @@ public static class Distances
         T s = T.Zero;
         for (int e = t; e < chunks; e += ScaleGroup)
             s += partials[(long)index * chunks + e];
-        shared[t] = s;
-        Group.Barrier();
-        for (int half = ScaleGroup / 2; half > 0; half /= 2)
-        {
-            if (t < half) shared[t] += shared[t + half];
-            Group.Barrier();
-        }
-        if (t == 0) output[p.Out.At(b, 0, c)] = (T.One + T.One) * w[p.W.At(b, 0, c)] * shared[0];
+        s = Elementwise.GroupSum(shared, t, s);
+        if (t == 0) output[p.Out.At(b, 0, c)] = (T.One + T.One) * w[p.W.At(b, 0, c)] * s;
     }
 
     private static T Scale<T>(ArrayView<T> w, DistanceArgs p, int b, int k) where T : unmanaged, INumber<T> =>
