@@ -82,7 +82,7 @@ echo "GpuAD device run: budget ${budget} s, device ${device}${quick:+, quick sui
 step info 50 info
 step check 100 gpuad check --device "$device"
 # The sweep's own budget, plus 25 s to start, open the GPU and finish the candidate in flight.
-tune_s=150; [ -n "$quick" ] && tune_s=20
+tune_s=${TUNE_S:-150}; [ -n "$quick" ] && tune_s=${TUNE_S:-20}
 rm -f "$OUT/tuning.json"
 if [ "$device" = cpu ]; then
   echo "== tune: skipped, the CPU family has nothing to tune (GPUAD_DEVICE=cpu); the later steps use no table"

@@ -10,7 +10,7 @@ namespace GpuAD.Bench.Runner;
 
 /// <summary>
 /// The self-timed runner (no BenchmarkDotNet, so it fits a short device lease):
-/// <c>run --suite NAME --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu]</c>.
+/// <c>run --suite NAME --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu] [--profile]</c>.
 /// Opens the device chosen by <c>GPUAD_DEVICE</c> (Devices.Open; with <c>--emulate-gpu</c>, the
 /// CPU accelerator running the GPU-tuned kernels, to try a GPU suite without a GPU), and for each case of the
 /// suite: uploads the inputs, loads the kernels with a small problem of the same op and type,
@@ -20,7 +20,7 @@ namespace GpuAD.Bench.Runner;
 internal static class SuiteRunner
 {
     private const string Usage =
-        "usage: GpuAD.Bench run --suite gpu|cpu --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu]";
+        "usage: GpuAD.Bench run --suite gpu|cpu --out DIR [--quick] [--reps N] [--warmup N] [--case-cap-s S] [--budget-s S] [--filter TEXT] [--suites FILE] [--emulate-gpu] [--profile]";
 
     public static int Run(string[] args)
     {
@@ -78,6 +78,12 @@ internal static class SuiteRunner
                 : Engine.Measure(device, problem, settings with { CapSeconds = Math.Min(suite.CaseCapSeconds, remaining) }, loaded);
             results.Add(result);
             Console.WriteLine(result.Line());
+            if (options.Profile && result.Ran && clock.Elapsed.TotalSeconds < suite.BudgetSeconds)
+            {
+                string table = Profiler.Run(device, problem);
+                Console.Write(table);
+                File.AppendAllText(Path.Combine(options.Out, "profile.txt"), table);
+            }
         }
 
         var report = new Report
@@ -97,12 +103,12 @@ internal static class SuiteRunner
         return results.Any(r => r.Status == "failed") ? 1 : 0;
     }
 
-    private sealed record Options(string Suite, string Out, bool Quick, int? Reps, int? Warmup, double? CaseCapSeconds, double? BudgetSeconds, string? Filter, string SuitesPath, bool EmulateGpu)
+    private sealed record Options(string Suite, string Out, bool Quick, int? Reps, int? Warmup, double? CaseCapSeconds, double? BudgetSeconds, string? Filter, string SuitesPath, bool EmulateGpu, bool Profile)
     {
         public static Options Parse(string[] args)
         {
             string? suite = null, output = null, filter = null, suites = null;
-            bool quick = false, emulate = false;
+            bool quick = false, emulate = false, profile = false;
             int? reps = null, warmup = null;
             double? cap = null, budget = null;
             for (int i = 0; i < args.Length; i++)
@@ -120,12 +126,13 @@ internal static class SuiteRunner
                     case "--filter": filter = Value(); break;
                     case "--suites": suites = Value(); break;
                     case "--emulate-gpu": emulate = true; break;
+                    case "--profile": profile = true; break;
                     default: throw new ArgumentException($"unknown argument '{args[i]}'");
                 }
             }
             if (suite is null || output is null) throw new ArgumentException("--suite and --out are required");
             if (reps is < 1) throw new ArgumentException("--reps must be at least 1");
-            return new Options(suite, output, quick, reps, warmup, cap, budget, filter, suites ?? Runner.Suite.DefaultPath, emulate);
+            return new Options(suite, output, quick, reps, warmup, cap, budget, filter, suites ?? Runner.Suite.DefaultPath, emulate, profile);
         }
     }
 }

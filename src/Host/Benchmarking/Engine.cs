@@ -82,6 +82,55 @@ internal static class Engine
     }
 }
 
+internal static class Profiler
+{
+    /// <summary>
+    /// One run of <paramref name="problem"/> (after an untimed one) with every launch timed on its
+    /// own (<see cref="KernelProfile"/>); a table of the kernels that took the most time.
+    /// </summary>
+    /// <param name="device">The device.</param>
+    /// <param name="problem">The case.</param>
+    /// <param name="top">Rows of the table.</param>
+    public static string Run(Device device, Problem problem, int top = 14)
+    {
+        device.Pool.Trim();
+        try
+        {
+            using var work = Workload.Create(device, problem, 1);
+            work.Prepare();
+            work.Run(null);
+            work.Prepare();
+            var profile = new KernelProfile();
+            device.Profile = profile;
+            profile.Start();
+            try
+            {
+                work.Run(null);
+            }
+            finally
+            {
+                profile.Stop();
+                device.Profile = null;
+            }
+            var sb = new System.Text.StringBuilder();
+            var entries = profile.Entries;
+            sb.AppendLine($"  profile of {problem.Id}: {profile.Wall * 1e3:F3} ms with a synchronization per launch, " +
+                          $"{entries.Sum(e => e.Count)} launches of {entries.Count} kernels, {profile.Outside * 1e3:F3} ms outside launches (copies, fills, host)");
+            foreach (var (kernel, count, seconds) in entries.Take(top))
+                sb.AppendLine($"    {seconds * 1e3,10:F3} ms {100 * seconds / profile.Wall,5:F1}% {count,6} x {seconds / count * 1e6,9:F1} us  {kernel}");
+            return sb.ToString();
+        }
+        catch (Exception e)
+        {
+            return $"  profile of {problem.Id} failed: {e.GetType().Name}: {e.Message}\n";
+        }
+        finally
+        {
+            device.Pool.Trim();
+        }
+    }
+}
+
 /// <summary>A phase's median and minimum, milliseconds.</summary>
 internal sealed record PhaseResult(double MedianMs, double MinMs);
 

@@ -349,16 +349,38 @@ public sealed class Device : IDisposable
     /// <param name="load">Loads the kernel on this device's accelerator.</param>
     /// <returns>The launcher, which also counts each call in <see cref="Launches"/>.</returns>
     internal TLauncher Kernel<TLauncher>(Delegate method, Func<Accelerator, TLauncher> load) where TLauncher : Delegate =>
-        (TLauncher)kernels.GetOrAdd(method.Method, _ => Counted(load(Accelerator)));
+        (TLauncher)kernels.GetOrAdd(method.Method, m => Counted(load(Accelerator), KernelProfile.NameOf(m)));
 
-    /// <summary>The launcher behind a delegate of the same type that first counts the launch.</summary>
-    private TLauncher Counted<TLauncher>(TLauncher launcher) where TLauncher : Delegate
+    /// <summary>
+    /// The profile every launch adds its time to, while set (diagnosis only: each launch then waits
+    /// for the device before and after it). Null by default.
+    /// </summary>
+    internal KernelProfile? Profile { get; set; }
+
+    /// <summary>
+    /// The launcher behind a delegate of the same type that first counts the launch, and times it
+    /// while a <see cref="Profile"/> is set.
+    /// </summary>
+    private TLauncher Counted<TLauncher>(TLauncher launcher, string name) where TLauncher : Delegate
     {
         var invoke = typeof(TLauncher).GetMethod("Invoke")!;
         var parameters = invoke.GetParameters().Select(p => Expression.Parameter(p.ParameterType, p.Name)).ToArray();
+        const BindingFlags flags = BindingFlags.NonPublic | BindingFlags.Instance;
+        var self = Expression.Constant(this);
+        var profile = Expression.Variable(typeof(KernelProfile), "profile");
+        var call = Expression.Invoke(Expression.Constant(launcher), parameters);
         var body = Expression.Block(
-            Expression.Call(Expression.Constant(this), typeof(Device).GetMethod(nameof(CountLaunch), BindingFlags.NonPublic | BindingFlags.Instance)!),
-            Expression.Invoke(Expression.Constant(launcher), parameters));
+            typeof(void),
+            [profile],
+            Expression.Call(self, typeof(Device).GetMethod(nameof(CountLaunch), flags)!),
+            Expression.Assign(profile, Expression.Property(self, typeof(Device).GetProperty(nameof(Profile), flags)!)),
+            Expression.IfThenElse(
+                Expression.Equal(profile, Expression.Constant(null, typeof(KernelProfile))),
+                call,
+                Expression.Block(
+                    Expression.Call(profile, typeof(KernelProfile).GetMethod(nameof(KernelProfile.Begin), flags)!, self),
+                    call,
+                    Expression.Call(profile, typeof(KernelProfile).GetMethod(nameof(KernelProfile.End), flags)!, self, Expression.Constant(name)))));
         return Expression.Lambda<TLauncher>(body, parameters).Compile();
     }
 
