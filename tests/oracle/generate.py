@@ -366,6 +366,13 @@ def small_op_cases():
     each("tril", ((3, 5, 5), (1, 6, 4), (1, 3, 6)), 1, lambda a: torch.tril(a, -1), flags={"k": -1}, suffix="-k-1",
          note="Strict lower triangle (k = -1), the rest zero.")
 
+    for batch, n, sb in ((1, 1, 1), (3, 5, 3), (3, 6, 1), (1, 8, 1)):
+        name = f"add-diagonal-b{batch}-{n}x{n}-s{sb}"
+        g = rng_for(name)
+        emit(name, "add-diagonal", {}, {"a": randn(g, batch, n, n), "s": randn(g, sb, 1, 1)},
+             lambda a, s, n=n: a + s * torch.eye(n, dtype=a.dtype), g,
+             note="Y = A + s*I with a scalar s per matrix, [batch or 1, 1, 1] (broadcast: its gradient sums over the batch).")
+
 
 def gp_nll_cases():
     for batch, n in ((1, 1), (3, 7), (1, 25), (3, 4)):

@@ -70,7 +70,7 @@ public static class GaussianProcess
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         const string op = "RbfCovariance";
-        var tape = Tape.Of(op, squaredDistances, logLengthscale, logSignalVariance, logNoiseVariance);
+        Tape.Of(op, squaredDistances, logLengthscale, logSignalVariance, logNoiseVariance);
         var d = squaredDistances.Shape;
         if (!d.IsSquare) throw ShapeErrors.Invalid(op, "the squared distances must be square", d);
         var result = d; // Σ's shape so far
@@ -79,13 +79,9 @@ public static class GaussianProcess
             if (h.Rows != 1 || h.Cols != 1) throw ShapeErrors.Mismatch(op, "a hyperparameter must be [batch or 1, 1, 1]", d, h);
             result = result.WithBatch(ShapeErrors.BroadcastBatch(op, result, h));
         }
-        int n = squaredDistances.Shape.Rows;
         var scale = Op.Scale(Op.Exp(Op.Scale(logLengthscale, T.CreateChecked(-2))), T.CreateChecked(-0.5)); // −1/(2ℓ²)
         var k = Op.MultiplyScalar(Op.Exp(Op.MultiplyScalar(squaredDistances, scale)), Op.Exp(logSignalVariance));
-        var eye = new T[n * n];
-        for (int i = 0; i < n; i++) eye[i * n + i] = T.One;
-        var identity = tape.TransientConstant(eye, new Shape(1, n, n));
-        return Op.Add(k, Op.MultiplyScalar(identity, Op.Exp(logNoiseVariance)));
+        return Op.AddDiagonal(k, Op.Exp(logNoiseVariance));
     }
     /// <summary>
     /// The covariance <c>K = s²·k(D)</c> between X₁ and X₂ for a stationary kernel, with
@@ -124,15 +120,11 @@ public static class GaussianProcess
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = x.Tape;
-        int n = x.Shape.Rows;
         var k = Covariance(x, x, kernel, theta.LogSignalVariance, theta.LogLengthscales);
-        var eye = new T[n * n];
-        for (int i = 0; i < n; i++) eye[i * n + i] = T.One;
-        var identity = tape.Constant(eye, new Shape(1, n, n));
         var noise = Op.Exp(theta.LogNoiseVariance);
         if (jitter is not null && jitter.Any(j => j != 0))
             noise = Op.Add(noise, tape.Constant(jitter.Select(T.CreateChecked).ToArray(), new Shape(jitter.Length, 1, 1)));
-        return Op.Add(k, Op.MultiplyScalar(identity, noise));
+        return Op.AddDiagonal(k, noise);
     }
 
     /// <summary>

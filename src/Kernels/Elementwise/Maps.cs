@@ -113,6 +113,13 @@ public static class Maps
         public T Apply(T x, T y, int i, int j) => i == j ? alpha * y : T.Zero;
     }
 
+    /// <summary>x + α·y on the diagonal, x elsewhere (A + α·s·I with y a scalar per matrix).</summary>
+    public readonly struct AddScaledIdentity<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i == j ? x + alpha * y : x;
+    }
+
     /// <summary>α·log(x).</summary>
     public readonly struct Log<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>, ILogarithmicFunctions<T>
     {

@@ -38,6 +38,7 @@ public sealed class GoldenTests(DeviceFixture devices)
         "transpose" => Op.Transpose(v[0]),
         "sum" => Op.Sum(v[0]),
         "trace" => Op.Trace(v[0]),
+        "add-diagonal" => Op.AddDiagonal(v[0], v[1]),
         "dot" => Op.Dot(v[0], v[1]),
         "diag" => Op.Diag(v[0]),
         "tril" => Op.Tril(v[0], (int)c.Number("k")),

@@ -52,6 +52,7 @@ public static class OpCases
             yield return new($"Exp b{batch}", v => Op.Exp(v[0]), [G(s, seed++)]);
             yield return new($"Log b{batch}", v => Op.Log(v[0]), [Positive(s, seed++)]);
             yield return new($"MultiplyScalar b{batch}", v => Op.MultiplyScalar(v[0], v[1]), [G(s, seed++), G(new Shape(batch, 1, 1), seed++)]);
+            yield return new($"AddDiagonal b{batch}", v => Op.AddDiagonal(v[0], v[1]), [G(sq, seed++), G(new Shape(batch, 1, 1), seed++)]);
         }
         // Broadcasting: a batch-1 operand against batch 3 (its gradient is summed over the batch).
         yield return new("MatMul broadcast A", v => Op.MatMul(v[0], v[1]), [G(new Shape(1, 4, 5), 1), G(new Shape(3, 5, 2), 2)]);
@@ -62,6 +63,8 @@ public static class OpCases
         yield return new("Dot broadcast", v => Op.Dot(v[0], v[1]), [G(new Shape(3, 4, 5), 12), G(new Shape(1, 4, 5), 13)]);
         yield return new("MultiplyScalar broadcast s", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(3, 4, 5), 16), G(new Shape(1, 1, 1), 17)]);
         yield return new("MultiplyScalar broadcast A", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(1, 4, 5), 18), G(new Shape(3, 1, 1), 19)]);
+        yield return new("AddDiagonal broadcast s", v => Op.AddDiagonal(v[0], v[1]), [G(new Shape(3, 4, 4), 20), G(new Shape(1, 1, 1), 21)]);
+        yield return new("AddDiagonal broadcast A", v => Op.AddDiagonal(v[0], v[1]), [G(new Shape(1, 5, 5), 22), G(new Shape(3, 1, 1), 23)]);
         // Composite: a variable used twice accumulates its gradient.
         yield return new("Composite x used twice", v => Op.Sum(Op.Multiply(Op.MatMul(v[0], v[0], false, true), v[1])), [G(new Shape(2, 4, 3), 14), G(new Shape(2, 4, 4), 15)]);
     }

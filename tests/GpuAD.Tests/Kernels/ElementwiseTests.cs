@@ -112,6 +112,8 @@ public sealed class ElementwiseTests(DeviceFixture devices)
         TestData.AssertClose(z.Select((v, e) => v * scalars[e / (n * n)]).ToArray(), o2.ToArray(), 0, $"{family} s·x");
         Elementwise.Map(device, new Maps.ScaledIdentity<double>(2), o2.Mat, ds.Mat, YAccess.ScalarPerMatrix, o2.Mat);
         TestData.AssertClose(z.Select((v, e) => e % (n * n) / n == e % n ? 2 * scalars[e / (n * n)] : 0).ToArray(), o2.ToArray(), 0, $"{family} s·I");
+        Elementwise.Map(device, new Maps.AddScaledIdentity<double>(2), dz.Mat, ds.Mat, YAccess.ScalarPerMatrix, o2.Mat);
+        TestData.AssertClose(z.Select((v, e) => e % (n * n) / n == e % n ? v + 2 * scalars[e / (n * n)] : v).ToArray(), o2.ToArray(), 0, $"{family} x + s·I");
     }
 
     [Theory]

@@ -75,7 +75,7 @@ public sealed class GpuKernelCompileTests
             Assert.Contains(".entry", compile(M<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, MapArgs, LaunchSegment, TOp>(Elementwise.MapGpu<T, TOp>), false));
         One<Maps.Axpby<T>>(); One<Maps.Multiply<T>>(); One<Maps.Tril<T>>(); One<Maps.Triu<T>>(); One<Maps.Phi<T>>();
         One<Maps.PhiStarOfTril<T>>(); One<Maps.PhiStar<T>>(); One<Maps.AddTransposed<T>>(); One<Maps.Transpose<T>>();
-        One<Maps.Fill<T>>(); One<Maps.Identity<T>>(); One<Maps.ScaledIdentity<T>>(); One<Maps.AddDiagonal<T>>();
+        One<Maps.Fill<T>>(); One<Maps.Identity<T>>(); One<Maps.ScaledIdentity<T>>(); One<Maps.AddDiagonal<T>>(); One<Maps.AddScaledIdentity<T>>();
         One<Maps.Log<T>>(); One<Maps.Exp<T>>(); One<Maps.Divide<T>>(); One<Maps.Symmetrize<T>>();
     }
 

@@ -25,6 +25,7 @@ public sealed class GoldenDataTests
         ["transpose"] = [],
         ["sum"] = [],
         ["trace"] = [],
+        ["add-diagonal"] = [],
         ["dot"] = [],
         ["diag"] = [],
         ["tril"] = ["k"],
@@ -172,6 +173,7 @@ public sealed class GoldenDataTests
                 "multiply" => Map(In("a"), In("b"), (p, q) => p * q),
                 "transpose" => T(In("a")),
                 "sum" => Scalar(In("a").Cast<double>().Sum()),
+                "add-diagonal" => AddDiagonal(In("a"), In("s")[0, 0]),
                 "trace" => Scalar(Enumerable.Range(0, In("a").GetLength(0)).Sum(i => In("a")[i, i])),
                 "dot" => Scalar(In("a").Cast<double>().Zip(In("b").Cast<double>(), (p, q) => p * q).Sum()),
                 "diag" => Column(Enumerable.Range(0, In("a").GetLength(0)).Select(i => In("a")[i, i]).ToArray()),
@@ -232,6 +234,13 @@ public sealed class GoldenDataTests
     // ---- small managed float64 references, one matrix at a time ----
 
     /// <summary>Batch element b of a [batch, rows, cols] array; a batch of 1 broadcasts.</summary>
+    private static double[,] AddDiagonal(double[,] a, double s)
+    {
+        var y = (double[,])a.Clone();
+        for (int i = 0; i < y.GetLength(0); i++) y[i, i] += s;
+        return y;
+    }
+
     private static double[,] Mat(NpyArray a, int b)
     {
         var s = a.BatchShape;

@@ -231,6 +231,9 @@ public sealed class BadInputTests(DeviceFixture devices)
         yield return new("Dot batch", "Dot", [S(2, 2, 3), S(3, 2, 3)], v => Op.Dot(v[0], v[1]), both);
         yield return new("MultiplyScalar s not 1x1", "MultiplyScalar", [S(1, 3, 3), S(1, 2, 1)], v => Op.MultiplyScalar(v[0], v[1]), both);
         yield return new("MultiplyScalar batch", "MultiplyScalar", [S(2, 3, 3), S(3, 1, 1)], v => Op.MultiplyScalar(v[0], v[1]), both);
+        yield return new("AddDiagonal not square", "AddDiagonal", [S(1, 2, 3), S(1, 1, 1)], v => Op.AddDiagonal(v[0], v[1]), first);
+        yield return new("AddDiagonal s not 1x1", "AddDiagonal", [S(1, 3, 3), S(1, 3, 1)], v => Op.AddDiagonal(v[0], v[1]), both);
+        yield return new("AddDiagonal batch", "AddDiagonal", [S(2, 3, 3), S(3, 1, 1)], v => Op.AddDiagonal(v[0], v[1]), both);
         yield return new("Trace not square", "Trace", [S(1, 2, 3)], v => Op.Trace(v[0]), first);
         yield return new("Diag not square", "Diag", [S(1, 3, 2)], v => Op.Diag(v[0]), first);
         yield return new("Cholesky not square", "Cholesky", [S(2, 3, 4)], v => Op.Cholesky(v[0]), first);
@@ -309,7 +312,7 @@ public sealed class BadInputTests(DeviceFixture devices)
             "Sum" or "Trace" or "Dot" or "LogDet" or "NegativeLogMarginalLikelihood" => S(2, 1, 1), // empty sums; log det of 0×0 is log 1
             "Transpose" => S(2, 3, 0),
             "Diag" => S(2, 0, 1),
-            "Cholesky" => S(2, 0, 0),
+            "Cholesky" or "AddDiagonal" => S(2, 0, 0),
             "CholeskySolve" or "CholeskySolveFactor" or "TriangularSolve" or "Solve" => S(2, 0, 2),
             "TriangularSolveUpperRightTransposed" => S(2, 2, 0),
             _ => S(2, 0, 3),                                      // elementwise ops keep the shape

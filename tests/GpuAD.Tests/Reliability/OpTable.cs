@@ -104,6 +104,7 @@ public sealed record OpSpec(string Name, InputSpec[] Inputs)
         "Exp" => Op.Exp(v[0]),
         "Log" => Op.Log(v[0]),
         "MultiplyScalar" => Op.MultiplyScalar(v[0], v[1]),
+        "AddDiagonal" => Op.AddDiagonal(v[0], v[1]),
         "Cholesky" => Op.Cholesky(v[0]),
         "LogDet" => Op.LogDet(v[0]),
         "CholeskySolve" => Op.CholeskySolve(v[0], v[1]),
@@ -142,6 +143,7 @@ public static class OpTable
         yield return new("Exp", [G(b, n, 3)]);
         yield return new("Log", [new(InputKind.Positive, new Shape(b, n, 3))]);
         yield return new("MultiplyScalar", [G(b, n, 3), G(b, 1, 1)]);
+        yield return new("AddDiagonal", [G(b, n, n), G(b, 1, 1)]);
         yield return new("Cholesky", [new(InputKind.Spd, new Shape(b, n, n), npd)]);
         yield return new("LogDet", [new(InputKind.Spd, new Shape(b, n, n), npd)]);
         yield return new("CholeskySolve", [new(InputKind.Spd, new Shape(b, n, n), npd), G(b, n, 2)]);
