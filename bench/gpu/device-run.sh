@@ -16,7 +16,8 @@
 #   gp     a Gaussian process's NLL and gradient at n = 4096 and 16384, fp64: GpuAD against
 #          GPyTorch's exact marginal log likelihood with Cholesky forced (suite gp)
 #   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
-#          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory
+#          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory; with
+#          PROFILE=1 each GpuAD case is also profiled per kernel (suite/profile.txt in the archive)
 # Results: $OUT/info.log, check.log, tune.log, tuning.json, DATE-GPU.md, DATE-GPU-gp.md,
 # device-run.tar.gz (everything).
 #
@@ -103,7 +104,7 @@ step gp-gpuad 70 bench run --suite gp $quick --budget-s 55 --out "$work/gp"
 step gp-torch 50 "$py" bench/torch_ref.py --suite gp $quick --budget-s 40 --out "$work/gp"
 # The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.
 suite_s=$(( $(left) - 140 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
-step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick --budget-s "$suite_s" --out "$work/suite"
+step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick ${PROFILE:+--profile} --budget-s "$suite_s" --out "$work/suite"
 step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z ' 'a-z-')

@@ -11,9 +11,13 @@ internal readonly record struct GemmPlan(GemmTiling Tiling, int[] Splits, int[] 
 /// <summary>
 /// Chooses the GPU GEMM's tiling and split-K from the device's <see cref="TuningTable"/>: the large
 /// tiling when the launch has at least GroupsPerMultiprocessor groups per multiprocessor with it,
-/// else the small tiling; if still short of that, every product with K ≥ 2·MinSplitK is split along
-/// K (at most MaxSplits ways, each split at least MinSplitK long, the workspace at most
-/// <see cref="MaxWorkElements"/>) until the launch has enough groups.
+/// else the small tiling. Then every product is split along K so that no group's K range exceeds
+/// the launch's balanced share, its total tile-K work over the groups that run at once
+/// (GroupsPerMultiprocessor per multiprocessor), and at least MinSplitK: a launch of few tiles is
+/// split until it has enough groups, and in a grouped launch a product of few long-K tiles (the
+/// blocked Cholesky backward's C̄ −= B̄ᵀ·D and T̄ −= B̄ᵀ·B beside D̄ −= B̄·C's many short ones) is split
+/// so that it is not the launch's critical path. At most MaxSplits ways, each split at least
+/// MinSplitK long, the workspace at most <see cref="MaxWorkElements"/>.
 /// </summary>
 internal static class GemmPolicy
 {
@@ -30,15 +34,16 @@ internal static class GemmPolicy
         long target = (long)Math.Ceiling(table.GroupsPerMultiprocessor * Math.Max(1, multiprocessors));
         var tiling = table.Gemm(size);
         if (Groups(products, tiling, batch) < target) tiling = table.GemmSmall(size);
-        long groups = Groups(products, tiling, batch);
+        double tileK = 0; // the launch's work: tiles times their K
+        foreach (var p in products) tileK += (double)GemmGpu.Tiles(p, tiling.TileM, tiling.TileN) * batch * p.K;
+        double share = Math.Max(table.MinSplitK, tileK / target);
         var splits = new int[products.Length];
         var splitK = new int[products.Length];
-        int factor = groups >= target ? 1 : (int)Math.Min(table.MaxSplits, (target + groups - 1) / groups);
         long work = 0;
         for (int i = 0; i < products.Length; i++)
         {
             var p = products[i];
-            int s = Math.Min(factor, p.K / table.MinSplitK);
+            int s = (int)Math.Min(Math.Min(table.MaxSplits, Math.Ceiling(p.K / share)), p.K / table.MinSplitK);
             if (p.K < 2 * table.MinSplitK) s = 1;
             while (s > 1 && work + (long)s * batch * p.M * p.N > MaxWorkElements) s--;
             if (s > 1)

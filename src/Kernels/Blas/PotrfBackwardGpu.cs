@@ -78,25 +78,37 @@ internal static class PotrfBackwardGpu
             int rj = j * (j + 1) / 2;
             T d = sl[rj + j];
 
-            // Reads. c̄·c down column j (the same for every thread: broadcast reads).
-            T s = T.Zero;
+            // Reads. c̄·c down column j (the same for every thread: broadcast reads), in two
+            // partial sums, unrolled by hand (ILGPU 1.5.3 does not unroll): the chain is half as long.
+            T s0 = T.Zero, s1 = T.Zero;
             int ij = (j + 1) * (j + 2) / 2 + j; // (i, j), stepping down column j
-            for (int i = j + 1; i < n; i++)
+            int i2 = j + 1;
+            for (; i2 + 2 <= n; i2 += 2)
             {
-                s += sa[ij] * sl[ij];
-                ij += i + 1;
+                int ij1 = ij + i2 + 1;
+                s0 += sa[ij] * sl[ij];
+                s1 += sa[ij1] * sl[ij1];
+                ij = ij1 + i2 + 2;
             }
+            if (i2 < n) s0 += sa[ij] * sl[ij];
+            T s = s0 + s1;
             T dBar = (sa[rj + j] - s / d) / d;
             T own = T.Zero; // thread q < j: Σᵢ L[i, q]·c̄ᵢ (c̄ unscaled); thread i > j: its c̄ᵢ
             if (t < j)
             {
                 int iq = (j + 1) * (j + 2) / 2 + t, ijj = iq - t + j;
-                for (int i = j + 1; i < n; i++)
+                T o0 = T.Zero, o1 = T.Zero;
+                int i = j + 1;
+                for (; i + 2 <= n; i += 2)
                 {
-                    own += sl[iq] * sa[ijj];
-                    iq += i + 1;
-                    ijj += i + 1;
+                    int iq1 = iq + i + 1, ijj1 = ijj + i + 1;
+                    o0 += sl[iq] * sa[ijj];
+                    o1 += sl[iq1] * sa[ijj1];
+                    iq = iq1 + i + 2;
+                    ijj = ijj1 + i + 2;
                 }
+                if (i < n) o0 += sl[iq] * sa[ijj];
+                own = o0 + o1;
             }
             else if (t > j && t < n)
             {
@@ -117,8 +129,18 @@ internal static class PotrfBackwardGpu
             {
                 T cBar = own / d;
                 sa[row + j] = cBar;
-                for (int q = 0; q < j; q++)
-                    sa[row + q] -= cBar * sl[rj + q]; // B̄m −= c̄·r
+                int q = 0;
+                for (; q + 4 <= j; q += 4) // B̄m −= c̄·r, independent updates unrolled by hand
+                {
+                    T r0 = sl[rj + q], r1 = sl[rj + q + 1], r2 = sl[rj + q + 2], r3 = sl[rj + q + 3];
+                    T b0 = sa[row + q], b1 = sa[row + q + 1], b2 = sa[row + q + 2], b3 = sa[row + q + 3];
+                    sa[row + q] = b0 - cBar * r0;
+                    sa[row + q + 1] = b1 - cBar * r1;
+                    sa[row + q + 2] = b2 - cBar * r2;
+                    sa[row + q + 3] = b3 - cBar * r3;
+                }
+                for (; q < j; q++)
+                    sa[row + q] -= cBar * sl[rj + q];
             }
             Group.Barrier();
         }

@@ -66,20 +66,42 @@ internal static class PotrfBackwardPanelGpu
         if (g == 0 && p.PrevN > 0)
         {
             long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
-            for (int e = t; e < p.PrevN * p.PrevN; e += threads)
+            int m = p.PrevN, count = m * m;
+            for (int e = t; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
             {
-                int i = e / p.PrevN, q = e % p.PrevN;
-                if (q <= i) lbar[v0 + (long)i * p.Prev.Ld + q] = work[w0 + (long)i * p.Work.Ld + q];
+                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+                bool k0 = e % m <= e / m, k1 = e1 < count && e1 % m <= e1 / m;
+                bool k2 = e2 < count && e2 % m <= e2 / m, k3 = e3 < count && e3 % m <= e3 / m;
+                T x0 = k0 ? work[w0 + (long)(e / m) * p.Work.Ld + e % m] : T.Zero;
+                T x1 = k1 ? work[w0 + (long)(e1 / m) * p.Work.Ld + e1 % m] : T.Zero;
+                T x2 = k2 ? work[w0 + (long)(e2 / m) * p.Work.Ld + e2 % m] : T.Zero;
+                T x3 = k3 ? work[w0 + (long)(e3 / m) * p.Work.Ld + e3 % m] : T.Zero;
+                if (k0) lbar[v0 + (long)(e / m) * p.Prev.Ld + e % m] = x0;
+                if (k1) lbar[v0 + (long)(e1 / m) * p.Prev.Ld + e1 % m] = x1;
+                if (k2) lbar[v0 + (long)(e2 / m) * p.Prev.Ld + e2 % m] = x2;
+                if (k3) lbar[v0 + (long)(e3 / m) * p.Prev.Ld + e3 % m] = x3;
             }
             Group.Barrier();
         }
 
-        for (int e = t; e < n * n; e += threads)
+        int nn = n * n;
+        for (int e = t; e < nn; e += 2 * threads) // four loads in flight (two elements of L and of T̄), unrolled by hand
         {
-            int i = e / n, q = e % n;
-            if (q > i) continue;
-            sl[i * (i + 1) / 2 + q] = l[l0 + (long)i * p.L.Ld + q];
-            sa[i * (i + 1) / 2 + q] = lbar[a0 + (long)i * p.LBar.Ld + q];
+            int e1 = e + threads;
+            int y0 = e / n, z0 = e % n, y1 = e1 / n, z1 = e1 % n;
+            bool k0 = z0 <= y0, k1 = e1 < nn && z1 <= y1;
+            T l0v = k0 ? l[l0 + (long)y0 * p.L.Ld + z0] : T.Zero, a0v = k0 ? lbar[a0 + (long)y0 * p.LBar.Ld + z0] : T.Zero;
+            T l1v = k1 ? l[l0 + (long)y1 * p.L.Ld + z1] : T.Zero, a1v = k1 ? lbar[a0 + (long)y1 * p.LBar.Ld + z1] : T.Zero;
+            if (k0)
+            {
+                sl[y0 * (y0 + 1) / 2 + z0] = l0v;
+                sa[y0 * (y0 + 1) / 2 + z0] = a0v;
+            }
+            if (k1)
+            {
+                sl[y1 * (y1 + 1) / 2 + z1] = l1v;
+                sa[y1 * (y1 + 1) / 2 + z1] = a1v;
+            }
         }
         Group.Barrier();
         PotrfBackwardGpu.Reverse(sl, sa, n, t);
@@ -98,10 +120,20 @@ internal static class PotrfBackwardPanelGpu
 
         int c0 = (g - 1) * PanelCols, cols = Math.Min(PanelCols, p.Cols - c0);
         long cl = p.C.Offset + b * p.C.BatchStride + c0, cb = p.CBar.Offset + b * p.CBar.BatchStride + c0;
-        for (int e = t; e < n * PanelCols; e += threads)
+        int tile = n * PanelCols;
+        for (int e = t; e < tile; e += 4 * threads) // four loads in flight, unrolled by hand
         {
-            int q = e / PanelCols, c = e % PanelCols;
-            sc[e] = c < cols ? l[cl + (long)q * p.C.Ld + c] : T.Zero;
+            int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+            bool k0 = e % PanelCols < cols, k1 = e1 < tile && e1 % PanelCols < cols;
+            bool k2 = e2 < tile && e2 % PanelCols < cols, k3 = e3 < tile && e3 % PanelCols < cols;
+            T x0 = k0 ? l[cl + (long)(e / PanelCols) * p.C.Ld + e % PanelCols] : T.Zero;
+            T x1 = k1 ? l[cl + (long)(e1 / PanelCols) * p.C.Ld + e1 % PanelCols] : T.Zero;
+            T x2 = k2 ? l[cl + (long)(e2 / PanelCols) * p.C.Ld + e2 % PanelCols] : T.Zero;
+            T x3 = k3 ? l[cl + (long)(e3 / PanelCols) * p.C.Ld + e3 % PanelCols] : T.Zero;
+            sc[e] = x0;
+            if (e1 < tile) sc[e1] = x1;
+            if (e2 < tile) sc[e2] = x2;
+            if (e3 < tile) sc[e3] = x3;
         }
         Group.Barrier();
 
@@ -111,19 +143,29 @@ internal static class PotrfBackwardPanelGpu
         for (int i = t / PanelCols; i < n; i += threads / PanelCols)
         {
             // (W·C)[i, col], W[i, q] = Ā[max, min], doubled on the diagonal.
-            T acc = T.Zero;
+            // Two partial sums per part, unrolled by hand: half the dependent chain.
+            T acc0 = T.Zero, acc1 = T.Zero;
             int ri = i * (i + 1) / 2;
-            for (int q = 0; q < i; q++)
-                acc += sa[ri + q] * sc[q * PanelCols + col];
-            acc += two * sa[ri + i] * sc[i * PanelCols + col];
-            int qi = (i + 1) * (i + 2) / 2 + i; // Ā[q, i], stepping down column i
-            for (int q = i + 1; q < n; q++)
+            int q = 0;
+            for (; q + 2 <= i; q += 2)
             {
-                acc += sa[qi] * sc[q * PanelCols + col];
-                qi += q + 1;
+                acc0 += sa[ri + q] * sc[q * PanelCols + col];
+                acc1 += sa[ri + q + 1] * sc[(q + 1) * PanelCols + col];
             }
+            if (q < i) acc0 += sa[ri + q] * sc[q * PanelCols + col];
+            acc1 += two * sa[ri + i] * sc[i * PanelCols + col];
+            int qi = (i + 1) * (i + 2) / 2 + i; // Ā[q, i], stepping down column i
+            q = i + 1;
+            for (; q + 2 <= n; q += 2)
+            {
+                int qi1 = qi + q + 1;
+                acc0 += sa[qi] * sc[q * PanelCols + col];
+                acc1 += sa[qi1] * sc[(q + 1) * PanelCols + col];
+                qi = qi1 + q + 2;
+            }
+            if (q < n) acc0 += sa[qi] * sc[q * PanelCols + col];
             long o = cb + (long)i * p.CBar.Ld + col;
-            lbar[o] -= acc;
+            lbar[o] -= acc0 + acc1;
         }
     }
 }

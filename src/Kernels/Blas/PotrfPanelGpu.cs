@@ -73,10 +73,20 @@ internal static class PotrfPanelGpu
         {
             // The previous block's factor, left in the workspace by the previous launch.
             long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
-            for (int e = r; e < p.PrevN * p.PrevN; e += threads)
+            int m = p.PrevN, count = m * m;
+            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
             {
-                int i = e / p.PrevN, c = e % p.PrevN;
-                if (c <= i) a[v0 + (long)i * p.Prev.Ld + c] = work[w0 + (long)i * p.Work.Ld + c];
+                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+                bool k0 = e % m <= e / m, k1 = e1 < count && e1 % m <= e1 / m;
+                bool k2 = e2 < count && e2 % m <= e2 / m, k3 = e3 < count && e3 % m <= e3 / m;
+                T x0 = k0 ? work[w0 + (long)(e / m) * p.Work.Ld + e % m] : T.Zero;
+                T x1 = k1 ? work[w0 + (long)(e1 / m) * p.Work.Ld + e1 % m] : T.Zero;
+                T x2 = k2 ? work[w0 + (long)(e2 / m) * p.Work.Ld + e2 % m] : T.Zero;
+                T x3 = k3 ? work[w0 + (long)(e3 / m) * p.Work.Ld + e3 % m] : T.Zero;
+                if (k0) a[v0 + (long)(e / m) * p.Prev.Ld + e % m] = x0;
+                if (k1) a[v0 + (long)(e1 / m) * p.Prev.Ld + e1 % m] = x1;
+                if (k2) a[v0 + (long)(e2 / m) * p.Prev.Ld + e2 % m] = x2;
+                if (k3) a[v0 + (long)(e3 / m) * p.Prev.Ld + e3 % m] = x3;
             }
             Group.Barrier();
         }
@@ -84,10 +94,20 @@ internal static class PotrfPanelGpu
         bool failed = skip;
         if (!skip)
         {
-            for (int e = r; e < n * n; e += threads)
+            int count = n * n;
+            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
             {
-                int i = e / n, c = e % n;
-                if (c <= i) s[i * (i + 1) / 2 + c] = a[a0 + (long)i * p.A.Ld + c];
+                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+                int y0 = e / n, z0 = e % n, y1 = e1 / n, z1 = e1 % n, y2 = e2 / n, z2 = e2 % n, y3 = e3 / n, z3 = e3 % n;
+                bool k0 = z0 <= y0, k1 = e1 < count && z1 <= y1, k2 = e2 < count && z2 <= y2, k3 = e3 < count && z3 <= y3;
+                T x0 = k0 ? a[a0 + (long)y0 * p.A.Ld + z0] : T.Zero;
+                T x1 = k1 ? a[a0 + (long)y1 * p.A.Ld + z1] : T.Zero;
+                T x2 = k2 ? a[a0 + (long)y2 * p.A.Ld + z2] : T.Zero;
+                T x3 = k3 ? a[a0 + (long)y3 * p.A.Ld + z3] : T.Zero;
+                if (k0) s[y0 * (y0 + 1) / 2 + z0] = x0;
+                if (k1) s[y1 * (y1 + 1) / 2 + z1] = x1;
+                if (k2) s[y2 * (y2 + 1) / 2 + z2] = x2;
+                if (k3) s[y3 * (y3 + 1) / 2 + z3] = x3;
             }
             Group.Barrier();
 
@@ -109,7 +129,19 @@ internal static class PotrfPanelGpu
                 {
                     T t = s[row + j] / d;
                     int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
-                    for (int c = j + 1; c <= r; c++)
+                    int c = j + 1;
+                    for (; c + 4 <= r + 1; c += 4) // independent updates, unrolled by hand
+                    {
+                        int cj1 = cj + c + 1, cj2 = cj1 + c + 2, cj3 = cj2 + c + 3;
+                        T l0 = s[cj], l1 = s[cj1], l2 = s[cj2], l3 = s[cj3];
+                        T x0 = s[row + c], x1 = s[row + c + 1], x2 = s[row + c + 2], x3 = s[row + c + 3];
+                        s[row + c] = x0 - t * l0;
+                        s[row + c + 1] = x1 - t * l1;
+                        s[row + c + 2] = x2 - t * l2;
+                        s[row + c + 3] = x3 - t * l3;
+                        cj = cj3 + c + 4;
+                    }
+                    for (; c <= r; c++)
                     {
                         s[row + c] -= t * s[cj];
                         cj += c + 1;
@@ -143,22 +175,38 @@ internal static class PotrfPanelGpu
         long panel = a0 + (long)(n + i0) * p.A.Ld; // A21[i0, 0]
         if (!failed)
         {
-            for (int e = r; e < rows * n; e += threads)
+            int count = rows * n;
+            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
             {
-                int rr = e / n, c = e % n;
-                x[c * panelRows + rr] = a[panel + (long)rr * p.A.Ld + c];
+                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+                T x0 = a[panel + (long)(e / n) * p.A.Ld + e % n];
+                T x1 = e1 < count ? a[panel + (long)(e1 / n) * p.A.Ld + e1 % n] : T.Zero;
+                T x2 = e2 < count ? a[panel + (long)(e2 / n) * p.A.Ld + e2 % n] : T.Zero;
+                T x3 = e3 < count ? a[panel + (long)(e3 / n) * p.A.Ld + e3 % n] : T.Zero;
+                x[e % n * panelRows + e / n] = x0;
+                if (e1 < count) x[e1 % n * panelRows + e1 / n] = x1;
+                if (e2 < count) x[e2 % n * panelRows + e2 / n] = x2;
+                if (e3 < count) x[e3 % n * panelRows + e3 / n] = x3;
             }
             Group.Barrier();
             if (r < rows)
             {
-                // x·L11ᵀ = a21: x_j = (a_j − Σ_{q<j} x_q·L[j, q]) / L[j, j]
+                // x·L11ᵀ = a21: x_j = (a_j − Σ_{q<j} x_q·L[j, q]) / L[j, j], the sum in four partial sums
                 for (int j = 0; j < n; j++)
                 {
                     int rj = j * (j + 1) / 2;
-                    T v = x[j * panelRows + r];
-                    for (int q = 0; q < j; q++)
-                        v -= x[q * panelRows + r] * s[rj + q];
-                    x[j * panelRows + r] = v / s[rj + j];
+                    T v0 = x[j * panelRows + r], v1 = T.Zero, v2 = T.Zero, v3 = T.Zero;
+                    int q = 0;
+                    for (; q + 4 <= j; q += 4)
+                    {
+                        v0 -= x[q * panelRows + r] * s[rj + q];
+                        v1 -= x[(q + 1) * panelRows + r] * s[rj + q + 1];
+                        v2 -= x[(q + 2) * panelRows + r] * s[rj + q + 2];
+                        v3 -= x[(q + 3) * panelRows + r] * s[rj + q + 3];
+                    }
+                    for (; q < j; q++)
+                        v0 -= x[q * panelRows + r] * s[rj + q];
+                    x[j * panelRows + r] = ((v0 + v1) + (v2 + v3)) / s[rj + j];
                 }
             }
             Group.Barrier();

@@ -244,6 +244,39 @@ public sealed class GemmTilingTests(DeviceFixture devices)
         var shortK = GemmPolicy.Choose<double>(TuningTable.Defaults, 132, [new GemmArgs<double> { M = 64, N = 64, K = 300 }], batch: 1);
         Assert.Equal(1, shortK.Splits[0]);
     }
+
+    [Theory]
+    [InlineData(4096, 4096)]
+    [InlineData(7680, 448)]
+    [InlineData(1024, 7104)]
+    public void InAGroupedLaunchTheLongKProductsAreSplitToTheBalancedShare(int below, int left)
+    {
+        // The blocked Cholesky backward's launch at one block of 64 (n = below + 64 + left) on an
+        // H100's 132 multiprocessors: D̄ −= B̄·C has many tiles with K = 64, C̄ −= B̄ᵀ·D and
+        // T̄ −= tril(B̄ᵀ·B) few tiles with K = below. No group's K range may exceed the launch's
+        // balanced share (its tile-K work over the groups that run at once) by more than a slice,
+        // unless the product is already split MaxSplits ways or into ranges of MinSplitK.
+        var table = TuningTable.Defaults;
+        GemmArgs<double>[] products =
+        [
+            new() { M = 64, N = 64, K = below, LowerOnly = 1 },
+            new() { M = below, N = left, K = 64 },
+            new() { M = 64, N = left, K = below },
+        ];
+        var plan = GemmPolicy.Choose<double>(table, 132, products, batch: 1);
+        double work = products.Sum(p => (double)GemmGpu.Tiles(p, plan.Tiling.TileM, plan.Tiling.TileN) * p.K);
+        double share = Math.Max(table.MinSplitK, work / (table.GroupsPerMultiprocessor * 132));
+        for (int i = 0; i < products.Length; i++)
+        {
+            int range = plan.Splits[i] > 1 ? plan.SplitK[i] : products[i].K;
+            bool capped = plan.Splits[i] == table.MaxSplits || range <= table.MinSplitK + plan.Tiling.SliceK;
+            Assert.True(range <= share + plan.Tiling.SliceK || capped,
+                $"product {i} ({products[i].M}×{products[i].N}×{products[i].K}): {plan.Splits[i]} splits of {range}, balanced share {share:F0}");
+            Assert.True(plan.Splits[i] == 1 || (plan.Splits[i] - 1) * plan.SplitK[i] < products[i].K && plan.Splits[i] * plan.SplitK[i] >= products[i].K);
+        }
+        Assert.Equal(1, plan.Splits[1]); // K = 64: never split
+        Assert.True(plan.Splits[2] > 1, "C̄'s long-K product is split");
+    }
 }
 
 /// <summary>
