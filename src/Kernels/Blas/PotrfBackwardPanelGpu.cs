@@ -65,22 +65,7 @@ internal static class PotrfBackwardPanelGpu
 
         if (g == 0 && p.PrevN > 0)
         {
-            long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
-            int m = p.PrevN, count = m * m;
-            for (int e = t; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
-            {
-                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
-                bool k0 = e % m <= e / m, k1 = e1 < count && e1 % m <= e1 / m;
-                bool k2 = e2 < count && e2 % m <= e2 / m, k3 = e3 < count && e3 % m <= e3 / m;
-                T x0 = k0 ? work[w0 + (long)(e / m) * p.Work.Ld + e % m] : T.Zero;
-                T x1 = k1 ? work[w0 + (long)(e1 / m) * p.Work.Ld + e1 % m] : T.Zero;
-                T x2 = k2 ? work[w0 + (long)(e2 / m) * p.Work.Ld + e2 % m] : T.Zero;
-                T x3 = k3 ? work[w0 + (long)(e3 / m) * p.Work.Ld + e3 % m] : T.Zero;
-                if (k0) lbar[v0 + (long)(e / m) * p.Prev.Ld + e % m] = x0;
-                if (k1) lbar[v0 + (long)(e1 / m) * p.Prev.Ld + e1 % m] = x1;
-                if (k2) lbar[v0 + (long)(e2 / m) * p.Prev.Ld + e2 % m] = x2;
-                if (k3) lbar[v0 + (long)(e3 / m) * p.Prev.Ld + e3 % m] = x3;
-            }
+            PotrfGpu.CopyLower(work, w0, p.Work.Ld, lbar, p.Prev.Offset + b * p.Prev.BatchStride, p.Prev.Ld, p.PrevN, t, threads);
             Group.Barrier();
         }
 

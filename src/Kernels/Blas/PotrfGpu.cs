@@ -70,42 +70,12 @@ internal static class PotrfGpu
         int r = Group.IdxX, threads = Group.DimX, b = Grid.IdxX + p.BatchBase, n = p.N;
         if (p.Whole == 0 && info[b] != 0) return; // failed in an earlier block (uniform over the group): keep the first failure
         long a0 = p.A.Offset + b * p.A.BatchStride;
-        for (int e = r; e < n * n; e += threads)
-        {
-            int i = e / n, c = e % n;
-            if (c <= i) s[i * (i + 1) / 2 + c] = a[a0 + (long)i * p.A.Ld + c];
-        }
+        LoadLowerPacked(a, a0, p.A.Ld, n, s, r, threads);
         Group.Barrier();
 
-        int row = r * (r + 1) / 2;
-        bool failed = false;
-        T lPrev = T.One; // L[j−1, j−1]
-        for (int j = 0; j < n; j++)
-        {
-            T d = s[j * (j + 1) / 2 + j];
-            if (j > 0 && r >= j - 1 && r < n)
-                s[row + j - 1] = r == j - 1 ? lPrev : s[row + j - 1] / lPrev;
-            if (!(d > T.Zero) || !T.IsFinite(d))
-            {
-                if (r == 0) info[b] = p.Offset + j + 1;
-                failed = true;
-                break;
-            }
-            lPrev = T.Sqrt(d);
-            if (r > j && r < n)
-            {
-                T t = s[row + j] / d;
-                int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
-                for (int c = j + 1; c <= r; c++)
-                {
-                    s[row + c] -= t * s[cj];
-                    cj += c + 1;
-                }
-            }
-            Group.Barrier();
-        }
-        if (!failed && r == n - 1)
-            s[row + r] = lPrev; // the last column has nothing below its pivot
+        int failedColumn = Factor(s, n, r);
+        bool failed = failedColumn >= 0;
+        if (failed && r == 0) info[b] = p.Offset + failedColumn + 1;
         if (!failed && r == 0 && p.Whole != 0)
             info[b] = 0;
         Group.Barrier();
@@ -117,5 +87,102 @@ internal static class PotrfGpu
             if (c <= i) a[a0 + (long)i * p.A.Ld + c] = s[i * (i + 1) / 2 + c];
             else if (clearUpper) a[a0 + (long)i * p.A.Ld + c] = T.Zero;
         }
+    }
+
+    /// <summary>
+    /// Copies the lower triangle of the n×n block at a0 (leading dimension ld) into the packed
+    /// triangle s[i(i+1)/2 + c]; the group's threads share the elements, four loads in flight per
+    /// thread (unrolled by hand: ILGPU 1.5.3 does not unroll, and one load per iteration waits a
+    /// whole memory latency each time).
+    /// </summary>
+    internal static void LoadLowerPacked<T>(ArrayView<T> a, long a0, int ld, int n, ArrayView<T> s, int r, int threads) where T : unmanaged
+    {
+        int count = n * n;
+        for (int e = r; e < count; e += 4 * threads)
+        {
+            int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+            int y0 = e / n, z0 = e % n, y1 = e1 / n, z1 = e1 % n, y2 = e2 / n, z2 = e2 % n, y3 = e3 / n, z3 = e3 % n;
+            bool k0 = z0 <= y0, k1 = e1 < count && z1 <= y1, k2 = e2 < count && z2 <= y2, k3 = e3 < count && z3 <= y3;
+            T x0 = k0 ? a[a0 + (long)y0 * ld + z0] : default;
+            T x1 = k1 ? a[a0 + (long)y1 * ld + z1] : default;
+            T x2 = k2 ? a[a0 + (long)y2 * ld + z2] : default;
+            T x3 = k3 ? a[a0 + (long)y3 * ld + z3] : default;
+            if (k0) s[y0 * (y0 + 1) / 2 + z0] = x0;
+            if (k1) s[y1 * (y1 + 1) / 2 + z1] = x1;
+            if (k2) s[y2 * (y2 + 1) / 2 + z2] = x2;
+            if (k3) s[y3 * (y3 + 1) / 2 + z3] = x3;
+        }
+    }
+
+    /// <summary>
+    /// Copies the lower triangle of an m×m block from src (at s0, leading dimension sld) to dst (at
+    /// d0, leading dimension dld), four loads in flight per thread (unrolled by hand).
+    /// </summary>
+    internal static void CopyLower<T>(ArrayView<T> src, long s0, int sld, ArrayView<T> dst, long d0, int dld, int m, int r, int threads) where T : unmanaged
+    {
+        int count = m * m;
+        for (int e = r; e < count; e += 4 * threads)
+        {
+            int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+            bool k0 = e % m <= e / m, k1 = e1 < count && e1 % m <= e1 / m;
+            bool k2 = e2 < count && e2 % m <= e2 / m, k3 = e3 < count && e3 % m <= e3 / m;
+            T x0 = k0 ? src[s0 + (long)(e / m) * sld + e % m] : default;
+            T x1 = k1 ? src[s0 + (long)(e1 / m) * sld + e1 % m] : default;
+            T x2 = k2 ? src[s0 + (long)(e2 / m) * sld + e2 % m] : default;
+            T x3 = k3 ? src[s0 + (long)(e3 / m) * sld + e3 % m] : default;
+            if (k0) dst[d0 + (long)(e / m) * dld + e % m] = x0;
+            if (k1) dst[d0 + (long)(e1 / m) * dld + e1 % m] = x1;
+            if (k2) dst[d0 + (long)(e2 / m) * dld + e2 % m] = x2;
+            if (k3) dst[d0 + (long)(e3 / m) * dld + e3 % m] = x3;
+        }
+    }
+
+    /// <summary>
+    /// Factors the packed lower triangle s (order n) in place, right-looking, thread r owning row r:
+    /// per column j the pivot's root, the scaling of column j − 1 (deferred one step), and the
+    /// rank-1 update of the thread's row, four independent updates per iteration (unrolled by
+    /// hand). Returns the first column whose pivot is not positive and finite (uniform over the
+    /// group: every thread reads the same pivot), or −1; the group's barriers are all passed or
+    /// none after a failure.
+    /// </summary>
+    internal static int Factor<T>(ArrayView<T> s, int n, int r) where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        int row = r * (r + 1) / 2;
+        T lPrev = T.One; // L[j−1, j−1]
+        for (int j = 0; j < n; j++)
+        {
+            T d = s[j * (j + 1) / 2 + j];
+            if (j > 0 && r >= j - 1 && r < n)
+                s[row + j - 1] = r == j - 1 ? lPrev : s[row + j - 1] / lPrev;
+            if (!(d > T.Zero) || !T.IsFinite(d))
+                return j;
+            lPrev = T.Sqrt(d);
+            if (r > j && r < n)
+            {
+                T t = s[row + j] / d;
+                int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
+                int c = j + 1;
+                for (; c + 4 <= r + 1; c += 4)
+                {
+                    int cj1 = cj + c + 1, cj2 = cj1 + c + 2, cj3 = cj2 + c + 3;
+                    T l0 = s[cj], l1 = s[cj1], l2 = s[cj2], l3 = s[cj3];
+                    T x0 = s[row + c], x1 = s[row + c + 1], x2 = s[row + c + 2], x3 = s[row + c + 3];
+                    s[row + c] = x0 - t * l0;
+                    s[row + c + 1] = x1 - t * l1;
+                    s[row + c + 2] = x2 - t * l2;
+                    s[row + c + 3] = x3 - t * l3;
+                    cj = cj3 + c + 4;
+                }
+                for (; c <= r; c++)
+                {
+                    s[row + c] -= t * s[cj];
+                    cj += c + 1;
+                }
+            }
+            Group.Barrier();
+        }
+        if (r == n - 1)
+            s[row + r] = lPrev; // the last column has nothing below its pivot
+        return -1;
     }
 }

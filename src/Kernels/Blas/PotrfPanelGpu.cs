@@ -72,85 +72,18 @@ internal static class PotrfPanelGpu
         if (g == 0 && p.PrevN > 0)
         {
             // The previous block's factor, left in the workspace by the previous launch.
-            long v0 = p.Prev.Offset + b * p.Prev.BatchStride;
-            int m = p.PrevN, count = m * m;
-            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
-            {
-                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
-                bool k0 = e % m <= e / m, k1 = e1 < count && e1 % m <= e1 / m;
-                bool k2 = e2 < count && e2 % m <= e2 / m, k3 = e3 < count && e3 % m <= e3 / m;
-                T x0 = k0 ? work[w0 + (long)(e / m) * p.Work.Ld + e % m] : T.Zero;
-                T x1 = k1 ? work[w0 + (long)(e1 / m) * p.Work.Ld + e1 % m] : T.Zero;
-                T x2 = k2 ? work[w0 + (long)(e2 / m) * p.Work.Ld + e2 % m] : T.Zero;
-                T x3 = k3 ? work[w0 + (long)(e3 / m) * p.Work.Ld + e3 % m] : T.Zero;
-                if (k0) a[v0 + (long)(e / m) * p.Prev.Ld + e % m] = x0;
-                if (k1) a[v0 + (long)(e1 / m) * p.Prev.Ld + e1 % m] = x1;
-                if (k2) a[v0 + (long)(e2 / m) * p.Prev.Ld + e2 % m] = x2;
-                if (k3) a[v0 + (long)(e3 / m) * p.Prev.Ld + e3 % m] = x3;
-            }
+            PotrfGpu.CopyLower(work, w0, p.Work.Ld, a, p.Prev.Offset + b * p.Prev.BatchStride, p.Prev.Ld, p.PrevN, r, threads);
             Group.Barrier();
         }
 
         bool failed = skip;
         if (!skip)
         {
-            int count = n * n;
-            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
-            {
-                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
-                int y0 = e / n, z0 = e % n, y1 = e1 / n, z1 = e1 % n, y2 = e2 / n, z2 = e2 % n, y3 = e3 / n, z3 = e3 % n;
-                bool k0 = z0 <= y0, k1 = e1 < count && z1 <= y1, k2 = e2 < count && z2 <= y2, k3 = e3 < count && z3 <= y3;
-                T x0 = k0 ? a[a0 + (long)y0 * p.A.Ld + z0] : T.Zero;
-                T x1 = k1 ? a[a0 + (long)y1 * p.A.Ld + z1] : T.Zero;
-                T x2 = k2 ? a[a0 + (long)y2 * p.A.Ld + z2] : T.Zero;
-                T x3 = k3 ? a[a0 + (long)y3 * p.A.Ld + z3] : T.Zero;
-                if (k0) s[y0 * (y0 + 1) / 2 + z0] = x0;
-                if (k1) s[y1 * (y1 + 1) / 2 + z1] = x1;
-                if (k2) s[y2 * (y2 + 1) / 2 + z2] = x2;
-                if (k3) s[y3 * (y3 + 1) / 2 + z3] = x3;
-            }
+            PotrfGpu.LoadLowerPacked(a, a0, p.A.Ld, n, s, r, threads);
             Group.Barrier();
-
-            int row = r * (r + 1) / 2;
-            T lPrev = T.One; // L[j−1, j−1]
-            for (int j = 0; j < n; j++)
-            {
-                T d = s[j * (j + 1) / 2 + j];
-                if (j > 0 && r >= j - 1 && r < n)
-                    s[row + j - 1] = r == j - 1 ? lPrev : s[row + j - 1] / lPrev;
-                if (!(d > T.Zero) || !T.IsFinite(d))
-                {
-                    if (g == 0 && r == 0) info[b] = p.Offset + j + 1;
-                    failed = true;
-                    break;
-                }
-                lPrev = T.Sqrt(d);
-                if (r > j && r < n)
-                {
-                    T t = s[row + j] / d;
-                    int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
-                    int c = j + 1;
-                    for (; c + 4 <= r + 1; c += 4) // independent updates, unrolled by hand
-                    {
-                        int cj1 = cj + c + 1, cj2 = cj1 + c + 2, cj3 = cj2 + c + 3;
-                        T l0 = s[cj], l1 = s[cj1], l2 = s[cj2], l3 = s[cj3];
-                        T x0 = s[row + c], x1 = s[row + c + 1], x2 = s[row + c + 2], x3 = s[row + c + 3];
-                        s[row + c] = x0 - t * l0;
-                        s[row + c + 1] = x1 - t * l1;
-                        s[row + c + 2] = x2 - t * l2;
-                        s[row + c + 3] = x3 - t * l3;
-                        cj = cj3 + c + 4;
-                    }
-                    for (; c <= r; c++)
-                    {
-                        s[row + c] -= t * s[cj];
-                        cj += c + 1;
-                    }
-                }
-                Group.Barrier();
-            }
-            if (!failed && r == n - 1)
-                s[row + r] = lPrev; // the last column has nothing below its pivot
+            int failedColumn = PotrfGpu.Factor(s, n, r);
+            failed = failedColumn >= 0;
+            if (failed && g == 0 && r == 0) info[b] = p.Offset + failedColumn + 1;
             if (!failed && g == 0 && r == 0 && p.Offset == 0)
                 info[b] = 0;
             Group.Barrier();
