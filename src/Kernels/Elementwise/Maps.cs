@@ -131,7 +131,7 @@ public static class Maps
     public readonly struct Exp<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>, IExponentialFunctions<T>
     {
         /// <inheritdoc/>
-        public T Apply(T x, T y, int i, int j) => alpha * T.Exp(x);
+        public T Apply(T x, T y, int i, int j) => alpha * DeviceMath.Exp(x);
     }
 
     /// <summary>α·x / y.</summary>

@@ -27,10 +27,10 @@ public static class StationaryMaps
     public readonly struct Rbf<T> : IStationaryFunction<T> where T : unmanaged, INumber<T>, IRootFunctions<T>, IExponentialFunctions<T>
     {
         /// <inheritdoc/>
-        public T Value(T d) => T.Exp(-d / (T.One + T.One));
+        public T Value(T d) => DeviceMath.Exp(-d / (T.One + T.One));
 
         /// <inheritdoc/>
-        public T Derivative(T d) => -T.Exp(-d / (T.One + T.One)) / (T.One + T.One);
+        public T Derivative(T d) => -DeviceMath.Exp(-d / (T.One + T.One)) / (T.One + T.One);
     }
 
     /// <summary>
@@ -40,14 +40,14 @@ public static class StationaryMaps
     public readonly struct Matern12<T> : IStationaryFunction<T> where T : unmanaged, INumber<T>, IRootFunctions<T>, IExponentialFunctions<T>
     {
         /// <inheritdoc/>
-        public T Value(T d) => T.Exp(-T.Sqrt(d));
+        public T Value(T d) => DeviceMath.Exp(-T.Sqrt(d));
 
         /// <inheritdoc/>
         public T Derivative(T d)
         {
             T r = T.Sqrt(d);
             T safe = d > T.Zero ? r : T.One;
-            T value = -T.Exp(-r) / ((T.One + T.One) * safe);
+            T value = -DeviceMath.Exp(-r) / ((T.One + T.One) * safe);
             return d > T.Zero ? value : T.Zero;
         }
     }
@@ -59,11 +59,11 @@ public static class StationaryMaps
         public T Value(T d)
         {
             T a = T.Sqrt(Three<T>() * d);
-            return (T.One + a) * T.Exp(-a);
+            return (T.One + a) * DeviceMath.Exp(-a);
         }
 
         /// <inheritdoc/>
-        public T Derivative(T d) => -Three<T>() / (T.One + T.One) * T.Exp(-T.Sqrt(Three<T>() * d));
+        public T Derivative(T d) => -Three<T>() / (T.One + T.One) * DeviceMath.Exp(-T.Sqrt(Three<T>() * d));
     }
 
     /// <summary>Matérn 5⁄2: k = (1 + a + a²/3)·exp(−a), a = √(5D); dk/dD = −(5/6)·(1 + a)·exp(−a).</summary>
@@ -73,14 +73,14 @@ public static class StationaryMaps
         public T Value(T d)
         {
             T a = T.Sqrt(Five<T>() * d);
-            return (T.One + a + a * a / Three<T>()) * T.Exp(-a);
+            return (T.One + a + a * a / Three<T>()) * DeviceMath.Exp(-a);
         }
 
         /// <inheritdoc/>
         public T Derivative(T d)
         {
             T a = T.Sqrt(Five<T>() * d);
-            return -Five<T>() / (Three<T>() + Three<T>()) * (T.One + a) * T.Exp(-a);
+            return -Five<T>() / (Three<T>() + Three<T>()) * (T.One + a) * DeviceMath.Exp(-a);
         }
     }
 

@@ -1,0 +1,59 @@
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+/// <summary>The kernels' exp against .NET's, in managed code and through the Exp map on both families.</summary>
+[Collection("Elementwise")]
+public sealed class DeviceMathTests(DeviceFixture devices)
+{
+    private static double Ulps(double got, double expected)
+    {
+        if (expected == 0) return got == 0 ? 0 : double.PositiveInfinity;
+        return Math.Abs(got - expected) / (Math.BitIncrement(Math.Abs(expected)) - Math.Abs(expected));
+    }
+
+    [Fact]
+    public void ExpIsWithinTwoUlpsOfDotNetsOverTheWholeRange()
+    {
+        var rng = new Random(7);
+        double worst = 0;
+        for (int i = 0; i < 200_000; i++)
+        {
+            double x = i < 100_000 ? -745 + 1454.7 * rng.NextDouble() : 40 * (rng.NextDouble() - 0.5);
+            worst = Math.Max(worst, Ulps(DeviceMath.ExpDouble(x), Math.Exp(x)));
+        }
+        Assert.True(worst <= 2, $"worst error {worst} ulps");
+        foreach (double x in new[] { 0.0, -0.0, 1.0, -1.0, 1e-300, -1e-300, 0.5 * Math.Log(2), -708.5, -740.0, -745.0, 709.0, 709.7 })
+            Assert.True(Ulps(DeviceMath.ExpDouble(x), Math.Exp(x)) <= 2, $"exp({x}) = {DeviceMath.ExpDouble(x)}, expected {Math.Exp(x)}");
+        Assert.Equal(double.PositiveInfinity, DeviceMath.ExpDouble(710));
+        Assert.Equal(double.PositiveInfinity, DeviceMath.ExpDouble(double.PositiveInfinity));
+        Assert.Equal(0.0, DeviceMath.ExpDouble(-746));
+        Assert.Equal(0.0, DeviceMath.ExpDouble(double.NegativeInfinity));
+        Assert.True(double.IsNaN(DeviceMath.ExpDouble(double.NaN)));
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void TheExpMapMatchesDotNetInBothTypes(KernelFamily family)
+    {
+        var device = devices.Get(family);
+        var shape = new Shape(2, 7, 9);
+        var x = TestData.Random(shape, 3).Select(v => 30 * v).ToArray();
+        using var dx = device.Upload<double>(x, shape);
+        using var dy = TestData.Poisoned<double>(device, shape);
+        Elementwise.Map(device, new Maps.Exp<double>(-2), dx.Mat, dx.Mat, YAccess.Same, dy.Mat);
+        var y = dy.ToArray();
+        for (int e = 0; e < x.Length; e++)
+            Assert.True(Ulps(y[e], -2 * Math.Exp(x[e])) <= 2, $"{family} f64: exp({x[e]})·(−2) = {y[e]}");
+
+        var xf = x.Select(v => (float)v).ToArray();
+        using var fx = device.Upload<float>(xf, shape);
+        using var fy = TestData.Poisoned<float>(device, shape);
+        Elementwise.Map(device, new Maps.Exp<float>(1), fx.Mat, fx.Mat, YAccess.Same, fy.Mat);
+        var yf = fy.ToArray();
+        for (int e = 0; e < xf.Length; e++)
+            Assert.Equal((float)Math.Exp(xf[e]), yf[e]); // float64 exp rounded once to float32
+    }
+}
