@@ -9,7 +9,7 @@ public static class GaussianProcess
 {
     /// <summary>
     /// ½·yᵀΣ⁻¹y + ½·log det Σ + (n/2)·log 2π per batch element, with one Cholesky factorization
-    /// (½·log det Σ = Σᵢ log Lᵢᵢ).
+    /// (½·yᵀΣ⁻¹y = ½·‖L⁻¹y‖², ½·log det Σ = Σᵢ log Lᵢᵢ).
     /// </summary>
     /// <param name="sigma">SPD covariance [batch, n, n].</param>
     /// <param name="y">Targets [batch, n, 1].</param>
@@ -44,8 +44,10 @@ public static class GaussianProcess
             throw ShapeErrors.Mismatch(op, "y must be [batch, n, 1] for Σ [batch, n, n]", sigma.Shape, y.Shape);
         ShapeErrors.BroadcastBatch(op, sigma.Shape, y.Shape);
         var l = Op.Cholesky(sigma, cholesky);
-        var alpha = Op.CholeskySolveFactor(l, y);                  // Σ⁻¹y
-        var quadratic = Op.Scale(Op.Dot(y, alpha), T.CreateChecked(0.5));
+        // ½·yᵀΣ⁻¹y = ½·‖L⁻¹y‖²: one triangular solve forward and one backward (Σ⁻¹y through
+        // cholesky_solve would take two each way).
+        var z = Op.TriangularSolve(l, y, lower: true);
+        var quadratic = Op.Scale(Op.Dot(z, z), T.CreateChecked(0.5));
         var halfLogDet = Op.Sum(Op.Log(Op.Diag(l)));
         int n = sigma.Shape.Rows;
         var constant = sigma.Tape.TransientConstant(new[] { T.CreateChecked(0.5 * n * Math.Log(2 * Math.PI)) }, new Shape(1, 1, 1));

@@ -33,8 +33,8 @@ public static class MultivariateNormal
         const string op = "MultivariateNormal.LogDensityFactor";
         var tape = Validate(op, x, mean, l, "L");
         var r = mean is null ? x : Op.Subtract(x, mean);
-        var alpha = Op.CholeskySolveFactor(l, r);                                   // Σ⁻¹R
-        var quadratic = Op.Scale(Op.Dot(r, alpha), T.CreateChecked(-0.5));
+        var z = Op.TriangularSolve(l, r, lower: true);                              // L⁻¹R: ⟨R, Σ⁻¹R⟩ = ‖L⁻¹R‖²
+        var quadratic = Op.Scale(Op.Dot(z, z), T.CreateChecked(-0.5));
         var logDet = Op.Scale(Op.Sum(Op.Log(Op.Diag(l))), T.CreateChecked(-(double)x.Shape.Cols));
         double c = -0.5 * x.Shape.Rows * x.Shape.Cols * Math.Log(2 * Math.PI);
         return Op.Add(Op.Add(quadratic, logDet), tape.Constant(new[] { T.CreateChecked(c) }, new Shape(1, 1, 1)));
