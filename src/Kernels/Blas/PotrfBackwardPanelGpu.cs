@@ -69,25 +69,8 @@ internal static class PotrfBackwardPanelGpu
             Group.Barrier();
         }
 
-        int nn = n * n;
-        for (int e = t; e < nn; e += 2 * threads) // four loads in flight (two elements of L and of T̄), unrolled by hand
-        {
-            int e1 = e + threads;
-            int y0 = e / n, z0 = e % n, y1 = e1 / n, z1 = e1 % n;
-            bool k0 = z0 <= y0, k1 = e1 < nn && z1 <= y1;
-            T l0v = k0 ? l[l0 + (long)y0 * p.L.Ld + z0] : T.Zero, a0v = k0 ? lbar[a0 + (long)y0 * p.LBar.Ld + z0] : T.Zero;
-            T l1v = k1 ? l[l0 + (long)y1 * p.L.Ld + z1] : T.Zero, a1v = k1 ? lbar[a0 + (long)y1 * p.LBar.Ld + z1] : T.Zero;
-            if (k0)
-            {
-                sl[y0 * (y0 + 1) / 2 + z0] = l0v;
-                sa[y0 * (y0 + 1) / 2 + z0] = a0v;
-            }
-            if (k1)
-            {
-                sl[y1 * (y1 + 1) / 2 + z1] = l1v;
-                sa[y1 * (y1 + 1) / 2 + z1] = a1v;
-            }
-        }
+        PotrfGpu.LoadLowerPacked(l, l0, p.L.Ld, n, sl, t, threads);
+        PotrfGpu.LoadLowerPacked(lbar, a0, p.LBar.Ld, n, sa, t, threads);
         Group.Barrier();
         PotrfBackwardGpu.Reverse(sl, sa, n, t);
 
