@@ -7,8 +7,9 @@
 # Steps, each under its own time limit and independent of the others' failure, all within
 # BUDGET_S seconds (default 520, inside the device tool's 600):
 #   info   the GPU and driver (nvidia-smi), what ILGPU sees (gpuad devices; GpuAD.Bench diagnose:
-#          architecture, PTX ISA, the PTX of the GEMM kernel, one GEMM checked), the driver's JIT
-#          log of that PTX (jit_log.py) and ptxas's (the cause when ILGPU's module load fails)
+#          architecture, PTX ISA, the PTX of the SIMT and DMMA GEMM kernels, one GEMM of each checked),
+#          the driver's JIT log of that PTX (jit_log.py) and ptxas's (registers, spills; the cause
+#          when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
 #   tune   gpuad tune: the GEMM tilings, split-K and Cholesky block sizes timed on this GPU within
 #          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
@@ -64,17 +65,18 @@ info() {
   "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1
   echo "--- gpuad devices"; gpuad devices 2>&1
   echo "--- GpuAD.Bench diagnose"; bench diagnose --out "$work/diagnose" 2>&1
-  local ptx=$work/diagnose/gemm_f64.ptx cap
+  local ptx cap
   cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
-  if [ -f "$ptx" ]; then
-    echo "--- the driver's JIT on the PTX ILGPU emitted (cuModuleLoadDataEx's info and error logs)"
+  for ptx in "$work"/diagnose/gemm_f64.ptx "$work"/diagnose/gemm_f64_dmma.ptx; do
+    [ -f "$ptx" ] || continue
+    echo "--- the driver's JIT on $(basename "$ptx") (cuModuleLoadDataEx's info and error logs)"
     "$py" bench/gpu/jit_log.py "$ptx" 2>&1
     if [ -n "$cap" ] && command -v ptxas > /dev/null; then
       echo "--- ptxas -arch=sm_$cap -v on the same PTX"
-      ptxas -arch="sm_$cap" -v "$ptx" -o "$work/diagnose/gemm_f64.cubin" 2>&1
+      ptxas -arch="sm_$cap" -v "$ptx" -o "${ptx%.ptx}.cubin" 2>&1
       echo "ptxas exit $?"
     fi
-  fi
+  done
 }
 
 export work device py

@@ -11,9 +11,10 @@ namespace GpuAD.Bench.Runner;
 /// <summary>
 /// <c>GpuAD.Bench diagnose --out DIR</c>: what ILGPU sees of the CUDA devices (name, compute
 /// capability, the PTX architecture and ISA version ILGPU emits for it, the driver version), the
-/// PTX ILGPU emits for the GEMM kernel written to DIR/gemm_f64.ptx (so the device's ptxas can be
-/// run on it for the JIT's log), then one small GEMM through GpuAD on the device, checked against
-/// the host. Every failure is printed whole (type, message, inner exceptions, stack) and the
+/// PTX ILGPU emits for the GEMM kernel written to DIR/gemm_f64.ptx and for the DMMA GEMM kernel
+/// (fp64 tensor cores, inline PTX) to DIR/gemm_f64_dmma.ptx (so the device's JIT can be run on
+/// them for its logs: registers, spills, errors), then one small GEMM through GpuAD on the device,
+/// checked against the host, and the same with the DMMA tiling where the device has DMMA. Every failure is printed whole (type, message, inner exceptions, stack) and the
 /// verb goes on; exit code 0 when the GEMM ran and matched, else 1.
 /// </summary>
 internal static class Diagnose
@@ -55,12 +56,18 @@ internal static class Diagnose
             // the architecture and ISA ILGPU chose for the device, as the accelerator would have used.
             var backend = accelerator?.Backend as PTXBackend ?? new PTXBackend(context,
                 new CudaCapabilityContext(device.Architecture!.Value), device.Architecture.Value, device.InstructionSet!.Value, nvvmAPI: null!);
-            var method = ((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>)GemmGpu.Kernel<double, Micro8x4<double>, Slice8>).Method;
-            var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
-            string path = Path.Combine(output, "gemm_f64.ptx");
-            File.WriteAllText(path, compiled.PTXAssembly);
-            var header = compiled.PTXAssembly.Split('\n').Where(l => l.StartsWith(".version", StringComparison.Ordinal) || l.StartsWith(".target", StringComparison.Ordinal));
-            Console.WriteLine($"  {string.Join("; ", header)} → {path}");
+            foreach (var (method, file) in new[]
+            {
+                (((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>)GemmGpu.Kernel<double, Micro8x4<double>, Slice8>).Method, "gemm_f64.ptx"),
+                (((Action<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, GemmGroupArgs<double>>)GemmGpu.Kernel<double, Mma8x8<double>, Slice8>).Method, "gemm_f64_dmma.ptx"),
+            })
+            {
+                var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
+                string path = Path.Combine(output, file);
+                File.WriteAllText(path, compiled.PTXAssembly);
+                var header = compiled.PTXAssembly.Split('\n').Where(l => l.StartsWith(".version", StringComparison.Ordinal) || l.StartsWith(".target", StringComparison.Ordinal));
+                Console.WriteLine($"  {string.Join("; ", header)} → {path}");
+            }
         });
         if (accelerator is null) return 1;
         using var acc = accelerator;
@@ -68,27 +75,37 @@ internal static class Diagnose
         Step("gemm", () =>
         {
             using var gpu = GpuAD.Device.FromAccelerator(acc);
-            const int n = 70;
-            var a = new double[n * n];
-            var b = new double[n * n];
-            for (int i = 0; i < a.Length; i++) { a[i] = Math.Sin(i); b[i] = Math.Cos(i); }
-            using var ta = gpu.Upload<double>(a, 1, n, n);
-            using var tb = gpu.Upload<double>(b, 1, n, n);
-            using var tc = gpu.Allocate<double>(1, n, n);
-            Blas.Gemm(gpu, ta.Mat, transA: false, tb.Mat, transB: false, tc.Mat, 1.0, 0.0);
-            var c = tc.ToArray();
-            double err = 0;
-            for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (int k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
-                err = Math.Max(err, Math.Abs(s - c[i * n + j]));
-            }
-            ok = err < 1e-9;
-            Console.WriteLine($"  70×70 GEMM on the device: max |error| {err:E2} against the host: {(ok ? "ok" : "WRONG")}");
+            ok = Gemm70(gpu, tiling: null);
+            if (gpu.SupportsDmma) Gemm70(gpu, GemmTiling.Parse("128x128k8mma"));
+            else Console.WriteLine($"  {gpu.Name} has no DMMA (compute capability below 8.0): the DMMA tilings are not run");
         });
         return ok ? 0 : 1;
+    }
+
+    /// <summary>One 70×70 GEMM on the device (the policy's tiling, or a given one) against the host; true when it matches.</summary>
+    private static bool Gemm70(GpuAD.Device gpu, GemmTiling? tiling)
+    {
+        const int n = 70;
+        var a = new double[n * n];
+        var b = new double[n * n];
+        for (int i = 0; i < a.Length; i++) { a[i] = Math.Sin(i); b[i] = Math.Cos(i); }
+        using var ta = gpu.Upload<double>(a, 1, n, n);
+        using var tb = gpu.Upload<double>(b, 1, n, n);
+        using var tc = gpu.Allocate<double>(1, n, n);
+        if (tiling is { } t) Blas.GemmWith(gpu, ta.Mat, false, tb.Mat, false, tc.Mat, 1.0, 0.0, t, splits: 1);
+        else Blas.Gemm(gpu, ta.Mat, transA: false, tb.Mat, transB: false, tc.Mat, 1.0, 0.0);
+        var c = tc.ToArray();
+        double err = 0;
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+        {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
+            err = Math.Max(err, Math.Abs(s - c[i * n + j]));
+        }
+        bool ok = err < 1e-9;
+        Console.WriteLine($"  70×70 GEMM on the device ({(tiling is null ? "the policy's tiling" : tiling.ToString())}): max |error| {err:E2} against the host: {(ok ? "ok" : "WRONG")}");
+        return ok;
     }
 
     private static void Step(string name, Action action)

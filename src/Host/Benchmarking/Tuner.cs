@@ -106,6 +106,20 @@ internal static class Tuner
         public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, Whole];
     }
 
+    /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
+    internal static void SameProduct<T>(GemmTiling tiling, GemmTiling referenceTiling, T[] got, T[] reference) where T : unmanaged, INumber<T>
+    {
+        double scale = 0, error = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            double r = double.CreateChecked(reference[i]), g = double.CreateChecked(got[i]);
+            scale = Math.Max(scale, Math.Abs(r));
+            error = Math.Max(error, double.IsFinite(g) ? Math.Abs(g - r) : double.PositiveInfinity);
+        }
+        if (!(error <= 1e-12 * Math.Max(scale, double.Epsilon) * Math.Sqrt(got.Length)))
+            throw new GpuADException($"{tiling}: the product differs from {referenceTiling}'s by {error:g3} (largest element {scale:g3}); not used");
+    }
+
     /// <summary>Runs the sweep on <paramref name="device"/> and returns the table with the timings.</summary>
     /// <param name="device">A GPU-family device (a CUDA GPU, or the emulated GPU for tests).</param>
     /// <param name="options">Sizes, repeats and budget (<see cref="TuneOptions.For"/>).</param>
@@ -161,10 +175,15 @@ internal static class Tuner
         /// <summary>Returns the blocks of the entry just timed to the device (a 4096² float64 operand is 128 MiB).</summary>
         private void Release() => device.Pool.Trim();
 
-        /// <summary>Times every tiling that fits shared memory on one n×n×n product; the fastest's name, or null.</summary>
+        /// <summary>
+        /// Times every tiling that serves the element type on the device, one n×n×n product; the
+        /// fastest's name, or null. The DMMA tilings (inline PTX, fp64 tensor cores) are checked
+        /// against the first SIMT tiling's result before they count: one that fails to compile
+        /// or differs is reported and skipped, and the others are still compared.
+        /// </summary>
         private string? GemmTilings<T>(string entry, string field, int n) where T : unmanaged, INumber<T>
         {
-            var tilings = GemmGpu.TilingsFor(System.Runtime.CompilerServices.Unsafe.SizeOf<T>()).ToArray();
+            var tilings = GemmGpu.TilingsFor(device, System.Runtime.CompilerServices.Unsafe.SizeOf<T>()).ToArray();
             string what = $"{field}: {TypeName<T>()} {n}×{n}×{n}";
             if (!HasTime(entry)) return null;
             int? best;
@@ -172,12 +191,34 @@ internal static class Tuner
             using (var b = Uniform<T>(n, n, seed: 2))
             using (var c = device.Zeros<T>(new Shape(1, n, n)))
             {
+                T[]? reference = null;
+                if (tilings.Any(t => t.Mma))
+                {
+                    Blas.GemmWith(device, a.Mat, false, b.Mat, false, c.Mat, T.One, T.Zero, tilings[0], splits: 1);
+                    reference = c.ToArray();
+                }
                 best = Fastest(entry, what, tilings.Select(t => t.ToString()).ToArray(), i => Time(
                     prepare: null,
-                    run: () => Blas.GemmWith(device, a.Mat, false, b.Mat, false, c.Mat, T.One, T.Zero, tilings[i], splits: 1)));
+                    run: () => Candidate(tilings[i], () => Blas.GemmWith(device, a.Mat, false, b.Mat, false, c.Mat, T.One, T.Zero, tilings[i], splits: 1)),
+                    validate: tilings[i].Mma ? () => SameProduct(tilings[i], tilings[0], c.ToArray(), reference!) : null),
+                    skipFailed: true);
             }
             Release();
             return best is int i ? tilings[i].ToString() : null;
+        }
+
+        /// <summary>Runs a candidate; a DMMA tiling's failure (its PTX rejected by the driver, say) becomes a <see cref="GpuADException"/>.</summary>
+        private void Candidate(GemmTiling tiling, Action run)
+        {
+            try
+            {
+                run();
+                if (tiling.Mma) device.Synchronize();
+            }
+            catch (Exception e) when (tiling.Mma && e is not GpuADException)
+            {
+                throw new GpuADException($"{tiling} failed on {device.Name}: {e.GetType().Name}: {e.Message}", e);
+            }
         }
 
         /// <summary>
@@ -332,7 +373,11 @@ internal static class Tuner
         /// <param name="names">The candidates' names.</param>
         /// <param name="time">Times candidate i: its median, ms.</param>
         /// <param name="record">Add the entry to the measured ones when it was fully timed (false: the caller decides).</param>
-        private int? Fastest(string entry, string what, string[] names, Func<int, double> time, bool record = true)
+        /// <param name="skipFailed">
+        /// A failed candidate (a <see cref="GpuADException"/>) is reported and skipped, the others
+        /// still timed (false: it ends the entry, which keeps its default).
+        /// </param>
+        private int? Fastest(string entry, string what, string[] names, Func<int, double> time, bool record = true, bool skipFailed = false)
         {
             if (names.Length == 0)
             {
@@ -340,7 +385,7 @@ internal static class Tuner
                 return null;
             }
             var times = new double[names.Length];
-            var first = rows.Count;
+            var rowOf = new int[names.Length]; // each candidate's row
             TimeSpan last = TimeSpan.Zero;
             for (int i = 0; i < names.Length; i++)
             {
@@ -355,6 +400,14 @@ internal static class Tuner
                 {
                     times[i] = time(i);
                 }
+                catch (GpuADException e) when (skipFailed)
+                {
+                    rows.Add(new TuneRow(what, names[i], null, false, $"{names[i]} failed: {e.Message}"));
+                    progress?.Invoke($"{what}: {names[i]} failed: {e.Message}; skipped");
+                    times[i] = double.PositiveInfinity;
+                    rowOf[i] = -1;
+                    continue;
+                }
                 catch (GpuADException e)
                 {
                     string why = $"{names[i]} failed: {e.Message}";
@@ -364,11 +417,17 @@ internal static class Tuner
                     return null;
                 }
                 last = clock.Elapsed - started;
+                rowOf[i] = rows.Count;
                 rows.Add(new TuneRow(what, names[i], times[i], false));
                 progress?.Invoke($"{what}: {names[i]} {times[i]:0.000} ms");
             }
+            if (times.All(double.IsPositiveInfinity))
+            {
+                notMeasured.Add((entry, "every candidate failed"));
+                return null;
+            }
             int best = Array.IndexOf(times, times.Min());
-            rows[first + best] = rows[first + best] with { Chosen = true };
+            rows[rowOf[best]] = rows[rowOf[best]] with { Chosen = true };
             if (record) measured.Add(entry);
             return best;
         }

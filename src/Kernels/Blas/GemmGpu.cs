@@ -4,20 +4,47 @@ using ILGPU.Runtime;
 
 namespace GpuAD.Kernels;
 
-/// <summary>A GPU GEMM thread's register tile; its shape is a compile-time property of the struct.</summary>
+/// <summary>
+/// A GPU GEMM group's accumulators, as one thread holds them; the tile's shape is a compile-time
+/// property of the struct. The SIMT tiles (<c>MicroRxC</c>) give each thread a register tile of
+/// rows ty + 16·r and columns tx + 16·c and step K one element at a time; the tensor-core tiles
+/// (<c>MmaRxC</c>, float64 only) give each warp a block of 8×8 DMMA tiles and step K four at a time.
+/// </summary>
 internal interface IGemmMicroTile<T> where T : unmanaged, INumber<T>
 {
-    /// <summary>Rows per thread (rows ty + 16·r).</summary>
+    /// <summary>The group's tile is 16·Rows rows of C.</summary>
     int Rows { get; }
 
-    /// <summary>Columns per thread (columns tx + 16·c).</summary>
+    /// <summary>The group's tile is 16·Cols columns of C.</summary>
     int Cols { get; }
 
-    /// <summary>Accumulates one k step: a at s[ra + 16·r], b at s[rb + 16·c].</summary>
+    /// <summary>K elements one <see cref="Update"/> consumes.</summary>
+    int KStep { get; }
+
+    /// <summary>Padding of a staged row of the shared slices (against bank conflicts of this tile's reads).</summary>
+    int Pad { get; }
+
+    /// <summary>This thread's first read in the staged A slice (rows by k, row stride <paramref name="strideA"/>).</summary>
+    int AOffset(int strideA);
+
+    /// <summary>This thread's first read in the staged B slice.</summary>
+    int BOffset(int strideB);
+
+    /// <summary>
+    /// First statement of the kernel: declares what the tile keeps outside ILGPU's values (the DMMA
+    /// tiles' named PTX registers, which must precede their uses in the PTX text, and the entry
+    /// block comes first).
+    /// </summary>
+    void Declare();
+
+    /// <summary>Before the first <see cref="Update"/>: clears the accumulators.</summary>
+    void Begin();
+
+    /// <summary>Accumulates <see cref="KStep"/> steps of k, reading the slices from s[ra…] and s[rb…].</summary>
     void Update(ArrayView<T> s, int ra, int rb);
 
-    /// <summary>Writes α·acc (+ β·d) to d[dBase + row·ld + col], rows below m and columns past n skipped.</summary>
-    void Store(ArrayView<T> d, long dBase, long ld, int row, int col, int m, int n, T alpha, T beta);
+    /// <summary>Writes α·acc (+ β·d) to d[dBase + row·ld + col] for the tile at (i0, j0), rows below m and columns past n skipped.</summary>
+    void Store(ArrayView<T> d, long dBase, long ld, int i0, int j0, int m, int n, T alpha, T beta);
 }
 
 /// <summary>The k-slice a GPU GEMM stages per step, a compile-time property of the struct.</summary>
@@ -31,11 +58,13 @@ internal struct Slice16 : IGemmSlice { public readonly int K => 16; }
 internal struct Slice32 : IGemmSlice { public readonly int K => 32; }
 
 /// <summary>
-/// One shape of the GPU GEMM: 16×16 threads, each with a <see cref="MicroRows"/>×<see cref="MicroCols"/>
-/// register tile, so a group computes a (16·MicroRows)×(16·MicroCols) tile of C, staging slices of
-/// <see cref="SliceK"/> along K. Written "128x64k8".
+/// One shape of the GPU GEMM: 16×16 threads compute a (16·MicroRows)×(16·MicroCols) tile of C,
+/// staging slices of <see cref="SliceK"/> along K. SIMT tilings give each thread a
+/// MicroRows×MicroCols register tile; <see cref="Mma"/> tilings (float64 only, sm_80 and later) run
+/// the same tile on the fp64 tensor cores (DMMA m8n8k4), eight warps of 4×2. Written "128x64k8",
+/// "128x128k8mma".
 /// </summary>
-internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int SliceK)
+internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int SliceK, bool Mma = false)
 {
     /// <summary>Rows of C per thread group.</summary>
     public int TileM => GemmGpu.Threads * MicroRows;
@@ -43,30 +72,43 @@ internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int Sli
     /// <summary>Columns of C per thread group.</summary>
     public int TileN => GemmGpu.Threads * MicroCols;
 
+    /// <summary>
+    /// Padding of a staged row: one element (SIMT: the stores spread over banks, the reads are
+    /// broadcast or consecutive), four for DMMA (a half-warp's fragment reads, rows k..k+3 by 4
+    /// consecutive elements, then fall in 16 different 8-byte banks).
+    /// </summary>
+    public int Pad => Mma ? GemmMma.Pad : 1;
+
     /// <summary>Shared memory of one group: two buffers (double buffering) of the padded A and B slices.</summary>
-    public int SharedElements => 2 * SliceK * (TileM + 1 + TileN + 1);
+    public int SharedElements => 2 * SliceK * (TileM + Pad + TileN + Pad);
 
     /// <summary>True when the group's shared memory fits the 48 KiB a CUDA group gets by default.</summary>
     public bool FitsSharedMemory(int elementSize) => SharedElements * elementSize <= GemmGpu.SharedLimitBytes;
 
-    /// <inheritdoc/>
-    public override string ToString() => $"{TileM}x{TileN}k{SliceK}";
+    /// <summary>True when the tiling can run products of this element size: it fits shared memory, and DMMA only in float64.</summary>
+    public bool Serves(int elementSize) => FitsSharedMemory(elementSize) && (!Mma || elementSize == sizeof(double));
 
-    /// <summary>Parses "128x64k8"; null when it is not one of <see cref="GemmGpu.Tilings"/>.</summary>
+    /// <summary>The SIMT tiling of the same shape (itself when not <see cref="Mma"/>).</summary>
+    public GemmTiling Simt => this with { Mma = false };
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{TileM}x{TileN}k{SliceK}{(Mma ? "mma" : "")}";
+
+    /// <summary>Parses "128x64k8" or "128x128k8mma"; null when it is not one of <see cref="GemmGpu.Tilings"/>.</summary>
     public static GemmTiling? Parse(string text) =>
         GemmGpu.Tilings.Select(t => (GemmTiling?)t).FirstOrDefault(t => string.Equals(t.ToString(), text, StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>
 /// GPU-tuned batched GEMM. Each 16×16 thread group computes one tile of C whose shape is a
-/// compile-time choice (<see cref="GemmTiling"/>: a register-tile struct and a k-slice struct, so
-/// every variant is its own specialized kernel), walking K in slices staged through shared memory:
-/// two buffers, the next slice loaded while this one is multiplied, one barrier per slice. Rows of
-/// the shared tiles are padded by one element against bank conflicts on the stores; reads are
-/// broadcast (A) or consecutive (B). The register-tile updates are unrolled by hand (generated):
-/// ILGPU 1.5.3 does not unroll loops.
+/// compile-time choice (<see cref="GemmTiling"/>: a tile struct and a k-slice struct, so every
+/// variant is its own specialized kernel), walking K in slices staged through shared memory: two
+/// buffers, the next slice loaded while this one is multiplied, one barrier per slice. Rows of the
+/// shared tiles are padded against bank conflicts. The SIMT tiles' register updates are unrolled
+/// by hand (generated): ILGPU 1.5.3 does not unroll loops.
 /// </summary>
 /// <remarks>
+/// <para>
 /// One launch runs up to <see cref="MaxGroup"/> products (the grid's x index walks the first
 /// product's tiles, then the second's, then the third's) and each product may be split along K
 /// (split-K): split s multiplies K range [s·SplitK, (s+1)·SplitK) into a workspace, and a second
@@ -75,6 +117,17 @@ internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int Sli
 /// lies strictly above the diagonal return at once. Vector loads are not used: ILGPU 1.5.3 emits
 /// vector loads only for struct elements of views with known alignment, and the register tiles
 /// read shared memory at a stride of 16 (conflict-free, not contiguous per thread).
+/// </para>
+/// <para>
+/// The DMMA tilings (<c>Mma*</c> tiles, float64) run the same staging on the fp64 tensor cores:
+/// each warp issues <c>mma.sync.aligned.m8n8k4.row.col.f64</c> through ILGPU's inline PTX
+/// (<c>CudaAsm</c>), with its accumulators in named PTX registers declared in the kernel's first
+/// block (an inline-PTX output would pass through local memory: only the once-per-tile read-out
+/// does). On the emulated GPU the same tiles run the instruction's warp semantics with shuffles, so
+/// the fragment indexing (A: row lane/4, k lane%4; B: k lane%4, column lane/4; D: row lane/4,
+/// columns 2·(lane%4) + 0, 1) is checked by the tests without a GPU; the sweep checks each DMMA
+/// tiling's product against a SIMT tiling's on the GPU before it may be chosen.
+/// </para>
 /// </remarks>
 internal static class GemmGpu
 {
@@ -91,7 +144,7 @@ internal static class GemmGpu
     /// <summary>Most products of one grouped launch.</summary>
     internal const int MaxGroup = 3;
 
-    /// <summary>Every compiled shape, smallest tile first; a shape serves an element type when <see cref="GemmTiling.FitsSharedMemory"/>.</summary>
+    /// <summary>Every compiled shape, SIMT then DMMA, smallest tile first; a shape serves an element type when <see cref="GemmTiling.Serves"/>.</summary>
     internal static readonly GemmTiling[] Tilings =
     [
         new(4, 4, 16), // 64×64: today's shape, one barrier per slice
@@ -99,19 +152,26 @@ internal static class GemmGpu
         new(8, 4, 8),  // 128×64
         new(8, 4, 16), // 128×64, longer slices (float32 only)
         new(8, 8, 8),  // 128×128, 8×8 per thread
+        new(4, 4, 16, Mma: true), // 64×64 on the fp64 tensor cores: warps of 16×32
+        new(8, 4, 8, Mma: true),  // 128×64: warps of 32×32
+        new(8, 8, 8, Mma: true),  // 128×128: warps of 32×64
     ];
 
     /// <summary>The tiling of a kernel instantiation, from its register-tile and slice types (tests and diagnostics).</summary>
     internal static GemmTiling TilingOf(Type micro, Type slice)
     {
-        var m = System.Text.RegularExpressions.Regex.Match(micro.Name, @"^Micro(\d+)x(\d+)");
+        var m = System.Text.RegularExpressions.Regex.Match(micro.Name, @"^(Micro|Mma)(\d+)x(\d+)");
         var k = System.Text.RegularExpressions.Regex.Match(slice.Name, @"^Slice(\d+)$");
         if (!m.Success || !k.Success) throw new ArgumentException($"{micro.Name}, {slice.Name}: not a GEMM tiling.");
-        return new GemmTiling(int.Parse(m.Groups[1].Value), int.Parse(m.Groups[2].Value), int.Parse(k.Groups[1].Value));
+        return new GemmTiling(int.Parse(m.Groups[2].Value), int.Parse(m.Groups[3].Value), int.Parse(k.Groups[1].Value), m.Groups[1].Value == "Mma");
     }
 
-    /// <summary>The tilings that fit an element type's shared memory.</summary>
-    internal static IEnumerable<GemmTiling> TilingsFor(int elementSize) => Tilings.Where(t => t.FitsSharedMemory(elementSize));
+    /// <summary>The tilings that serve an element type (<see cref="GemmTiling.Serves"/>).</summary>
+    internal static IEnumerable<GemmTiling> TilingsFor(int elementSize) => Tilings.Where(t => t.Serves(elementSize));
+
+    /// <summary>The tilings that serve an element type on a device: DMMA ones only where it has fp64 tensor cores (or emulates them).</summary>
+    internal static IEnumerable<GemmTiling> TilingsFor(Device device, int elementSize) =>
+        TilingsFor(elementSize).Where(t => !t.Mma || device.SupportsDmma);
 
     /// <summary>Tiles of one product (one split) under a tiling.</summary>
     internal static int Tiles<T>(GemmArgs<T> p, int tileM, int tileN) where T : unmanaged =>
@@ -138,13 +198,18 @@ internal static class GemmGpu
         }
         using var work = workElements > 0 ? device.Allocate<T>(new Shape(1, 1, checked((int)workElements))) : null;
         var workView = work?.View ?? c.SubView(0, 0);
-        switch ((tiling.MicroRows, tiling.MicroCols, tiling.SliceK))
+        if (tiling.Mma && !device.SupportsDmma)
+            throw new ArgumentException($"Gemm: the tiling {tiling} needs fp64 tensor cores (sm_80 or later); {device.Name} has none.");
+        switch ((tiling.MicroRows, tiling.MicroCols, tiling.SliceK, tiling.Mma))
         {
-            case (4, 4, 16): Launch<T, Micro4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
-            case (4, 4, 32): Launch<T, Micro4x4<T>, Slice32>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 4, 8): Launch<T, Micro8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 4, 16): Launch<T, Micro8x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 8, 8): Launch<T, Micro8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            case (4, 4, 16, false): Launch<T, Micro4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
+            case (4, 4, 32, false): Launch<T, Micro4x4<T>, Slice32>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 4, 8, false): Launch<T, Micro8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 4, 16, false): Launch<T, Micro8x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 8, 8, false): Launch<T, Micro8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            case (4, 4, 16, true): Launch<T, Mma4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 4, 8, true): Launch<T, Mma8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
+            case (8, 8, 8, true): Launch<T, Mma8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
             default: throw new ArgumentException($"Gemm: no kernel has the tiling {tiling}.");
         }
         if (work is null) return;
@@ -161,8 +226,11 @@ internal static class GemmGpu
         where TMicro : struct, IGemmMicroTile<T>
         where TSlice : struct, IGemmSlice
     {
-        if (!tiling.FitsSharedMemory(System.Runtime.CompilerServices.Unsafe.SizeOf<T>()))
-            throw new ArgumentException($"Gemm: the tiling {tiling} needs {tiling.SharedElements * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()} B of shared memory for {typeof(T).Name}, over {SharedLimitBytes} B.");
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        if (!tiling.FitsSharedMemory(size))
+            throw new ArgumentException($"Gemm: the tiling {tiling} needs {tiling.SharedElements * size} B of shared memory for {typeof(T).Name}, over {SharedLimitBytes} B.");
+        if (!tiling.Serves(size))
+            throw new ArgumentException($"Gemm: the tiling {tiling} runs on the fp64 tensor cores, float64 only, not {typeof(T).Name}.");
         var kernel = device.Kernel(Kernel<T, TMicro, TSlice>,
             acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(Kernel<T, TMicro, TSlice>));
         int groups = 0;
@@ -183,6 +251,7 @@ internal static class GemmGpu
         where TSlice : struct, IGemmSlice
     {
         TMicro acc = default;
+        acc.Declare();
         int tileM = Threads * acc.Rows, tileN = Threads * acc.Cols;
         int x = Grid.IdxX;
         int t0 = Tiles(g.P0, tileM, tileN) * Math.Max(1, g.P0.Splits);
@@ -207,15 +276,17 @@ internal static class GemmGpu
         if (p.LowerOnly != 0 && j0 > i0 + tileM - 1)
             return; // the whole tile lies above the diagonal (uniform over the group, before any barrier)
         var s = SharedMemory.GetDynamic<T>();
-        int strideA = tileM + 1, strideB = tileN + 1;
+        int strideA = tileM + acc.Pad, strideB = tileN + acc.Pad, kStep = acc.KStep;
         int bufA = tileK * strideA, buffer = bufA + tileK * strideB; // one buffer: [A slice | B slice]
-        int tx = Group.IdxX, ty = Group.IdxY, tid = ty * Threads + tx;
+        int tid = Group.IdxY * Threads + Group.IdxX;
         int batch = Grid.IdxZ + p.BatchBase;
         long aBase = p.A.Offset + batch * p.A.BatchStride;
         long bBase = p.B.Offset + batch * p.B.BatchStride;
         int kBegin = p.Splits > 1 ? split * p.SplitK : 0;
         int kEnd = p.Splits > 1 ? Math.Min(p.K, kBegin + p.SplitK) : p.K;
         int slices = (kEnd - kBegin + tileK - 1) / tileK;
+        int aOffset = acc.AOffset(strideA), bOffset = bufA + acc.BOffset(strideB);
+        acc.Begin();
 
         if (slices > 0)
             Stage(a, b, p, aBase, bBase, s, 0, strideA, strideB, bufA, tileM, tileN, tileK, i0, j0, kBegin, kEnd, tid);
@@ -225,20 +296,29 @@ internal static class GemmGpu
             int cur = (slice & 1) * buffer;
             if (slice + 1 < slices) // the other buffer, last read before the previous barrier
                 Stage(a, b, p, aBase, bBase, s, buffer - cur, strideA, strideB, bufA, tileM, tileN, tileK, i0, j0, kBegin + (slice + 1) * tileK, kEnd, tid);
-            int ra = cur + ty, rb = cur + bufA + tx;
-            for (int kk = 0; kk < tileK; kk++)
+            int ra = cur + aOffset, rb = cur + bOffset;
+            for (int kk = 0; kk < tileK; kk += kStep)
             {
                 acc.Update(s, ra, rb);
-                ra += strideA;
-                rb += strideB;
+                ra += kStep * strideA;
+                rb += kStep * strideB;
             }
             Group.Barrier();
         }
 
+        // One store site (a split's partial product goes to the workspace, unscaled).
+        var target = c;
+        long targetBase = p.C.Offset + batch * p.C.BatchStride, ld = p.C.Ld;
+        T alpha = p.Alpha, beta = p.Beta;
         if (p.Splits > 1)
-            acc.Store(work, p.WorkOffset + ((long)split * p.Batch + batch) * p.M * p.N, p.N, i0 + ty, j0 + tx, p.M, p.N, T.One, T.Zero);
-        else
-            acc.Store(c, p.C.Offset + batch * p.C.BatchStride, p.C.Ld, i0 + ty, j0 + tx, p.M, p.N, p.Alpha, p.Beta);
+        {
+            target = work;
+            targetBase = p.WorkOffset + ((long)split * p.Batch + batch) * p.M * p.N;
+            ld = p.N;
+            alpha = T.One;
+            beta = T.Zero;
+        }
+        acc.Store(target, targetBase, ld, i0, j0, p.M, p.N, alpha, beta);
     }
 
     /// <summary>

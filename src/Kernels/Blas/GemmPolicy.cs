@@ -25,15 +25,19 @@ internal static class GemmPolicy
     internal const long MaxWorkElements = 16L << 20;
 
     internal static GemmPlan Choose<T>(Device device, ReadOnlySpan<GemmArgs<T>> products, int batch) where T : unmanaged =>
-        Choose(device.Tuning, device.Multiprocessors, products, batch);
+        Choose(device.Tuning, device.Multiprocessors, products, batch, device.SupportsDmma);
 
-    /// <summary>The plan for a device with a table and a number of multiprocessors.</summary>
-    internal static GemmPlan Choose<T>(TuningTable table, int multiprocessors, ReadOnlySpan<GemmArgs<T>> products, int batch) where T : unmanaged
+    /// <summary>
+    /// The plan for a device with a table and a number of multiprocessors; a DMMA tiling of the
+    /// table runs as its SIMT shape on a device without fp64 tensor cores (<paramref name="dmma"/> false).
+    /// </summary>
+    internal static GemmPlan Choose<T>(TuningTable table, int multiprocessors, ReadOnlySpan<GemmArgs<T>> products, int batch, bool dmma = true) where T : unmanaged
     {
         int size = Unsafe.SizeOf<T>();
         long target = (long)Math.Ceiling(table.GroupsPerMultiprocessor * Math.Max(1, multiprocessors));
         var tiling = table.Gemm(size);
         if (Groups(products, tiling, batch) < target) tiling = table.GemmSmall(size);
+        if (!dmma) tiling = tiling.Simt;
         double tileK = 0; // the launch's work: tiles times their K
         foreach (var p in products) tileK += (double)GemmGpu.Tiles(p, tiling.TileM, tiling.TileN) * batch * p.K;
         double share = Math.Max(table.MinSplitK, tileK / target);

@@ -175,6 +175,16 @@ public sealed class Device : IDisposable
     public int Multiprocessors => Accelerator.NumMultiprocessors;
 
     /// <summary>
+    /// True when the GPU family can run its float64 GEMM on the fp64 tensor cores
+    /// (<c>mma.sync.m8n8k4.f64</c>, compute capability 8.0 and later): CUDA devices of sm_80 on,
+    /// and the emulated GPU, which runs the same tiles with the instruction's warp semantics
+    /// emulated by shuffles so that the tiles' fragment indexing is checked without a GPU.
+    /// Whether the tensor cores are used is the tuning table's choice (<see cref="TuningTable.GemmF64"/>).
+    /// </summary>
+    public bool SupportsDmma => Family == KernelFamily.GpuTuned &&
+        (Accelerator is CudaAccelerator cuda ? cuda.Architecture is { } arch && arch >= CudaArchitecture.SM_80 : Kind == DeviceKind.Cpu);
+
+    /// <summary>
     /// The GPU family's tuning table on this device (<see cref="TuningTable.For(string)"/>): a committed
     /// table measured on a GPU of this name, <c>GPUAD_TUNING</c>'s, or the defaults. Tests may
     /// replace it on their own device. Unused by the CPU family.

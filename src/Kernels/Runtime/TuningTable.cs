@@ -20,7 +20,11 @@ public sealed record TuningTable
     /// <summary>When and with what command the table was measured.</summary>
     public string Measured { get; init; } = "";
 
-    /// <summary>GEMM tiling of products with enough tiles to fill the device, float64 (e.g. "128x64k8").</summary>
+    /// <summary>
+    /// GEMM tiling of products with enough tiles to fill the device, float64 (e.g. "128x64k8"; a
+    /// tiling ending in "mma", e.g. "128x128k8mma", runs on the fp64 tensor cores where the device
+    /// has them and as its SIMT shape elsewhere).
+    /// </summary>
     public string GemmF64 { get; init; } = "128x64k8";
 
     /// <summary>GEMM tiling of products with enough tiles to fill the device, float32.</summary>
@@ -104,6 +108,8 @@ public sealed record TuningTable
                 ?? throw new FormatException(Error(field, $"'{value}'", $"not a GEMM tiling; the tilings are {string.Join(", ", Kernels.GemmGpu.Tilings)}"));
             if (!tiling.FitsSharedMemory(size))
                 throw new FormatException(Error(field, $"'{value}'", $"needs {tiling.SharedElements * size / 1024.0:0.#} KiB of shared memory in float{8 * size}, more than the {Kernels.GemmGpu.SharedLimitBytes / 1024} KiB of a thread group"));
+            if (!tiling.Serves(size))
+                throw new FormatException(Error(field, $"'{value}'", "runs on the fp64 tensor cores, float64 only"));
         }
         if (!(GroupsPerMultiprocessor > 0) || !double.IsFinite(GroupsPerMultiprocessor))
             throw new FormatException(Error("groupsPerMultiprocessor", GroupsPerMultiprocessor, "must be a positive number"));

@@ -89,6 +89,25 @@ public sealed class TunerTests(DeviceFixture devices)
     }
 
     [Fact]
+    public void ADmmaCandidateCountsOnlyIfItsProductIsTheSimtProduct()
+    {
+        var dmma = GemmTiling.Parse("128x128k8mma")!.Value;
+        var simt = GemmTiling.Parse("64x64k16")!.Value;
+        var reference = Enumerable.Range(0, 4096).Select(i => Math.Sin(i) * 100).ToArray();
+        // Rounding differences of a different summation order pass.
+        Tuner.SameProduct(dmma, simt, reference.Select(v => v * (1 + 1e-15)).ToArray(), reference);
+        // A wrong element (a fragment mapped to the wrong place), a NaN, an infinity do not.
+        foreach (double bad in new[] { reference[7] + 1e-6, double.NaN, double.PositiveInfinity })
+        {
+            var got = (double[])reference.Clone();
+            got[7] = bad;
+            var e = Assert.Throws<GpuADException>(() => Tuner.SameProduct(dmma, simt, got, reference));
+            Assert.Contains("128x128k8mma", e.Message);
+            Assert.Contains("64x64k16", e.Message);
+        }
+    }
+
+    [Fact]
     public void WithoutBudgetNothingIsTimedAndTheDefaultsAreKeptSayingSo()
     {
         var device = devices.GpuEmulated;

@@ -222,6 +222,29 @@ public sealed class GemmTilingTests(DeviceFixture devices)
     }
 
     [Fact]
+    public void ADmmaTilingOfTheTableRunsAsItsSimtShapeWhereTheDeviceHasNoDmma()
+    {
+        var table = TuningTable.Defaults with { GemmF64 = "128x128k8mma", GemmSmallF64 = "64x64k16mma" };
+        var large = new GemmArgs<double> { M = 4096, N = 4096, K = 4096 };
+        var small = new GemmArgs<double> { M = 64, N = 64, K = 64 };
+        Assert.Equal(GemmTiling.Parse("128x128k8mma"), GemmPolicy.Choose<double>(table, 132, [large], batch: 1, dmma: true).Tiling);
+        Assert.Equal(GemmTiling.Parse("128x128k8"), GemmPolicy.Choose<double>(table, 132, [large], batch: 1, dmma: false).Tiling);
+        Assert.Equal(GemmTiling.Parse("64x64k16mma"), GemmPolicy.Choose<double>(table, 132, [small], batch: 1, dmma: true).Tiling);
+        Assert.Equal(GemmTiling.Parse("64x64k16"), GemmPolicy.Choose<double>(table, 132, [small], batch: 1, dmma: false).Tiling);
+        // The split along K is the same either way: the SIMT shape has the DMMA shape's slice.
+        var longK = new GemmArgs<double> { M = 64, N = 64, K = 8192 };
+        var withDmma = GemmPolicy.Choose<double>(table, 132, [longK], batch: 1, dmma: true);
+        var without = GemmPolicy.Choose<double>(table, 132, [longK], batch: 1, dmma: false);
+        Assert.Equal(withDmma.Splits, without.Splits);
+        Assert.Equal(withDmma.SplitK, without.SplitK);
+        // The emulated GPU runs DMMA tilings (emulated); the CPU family has no GPU tilings at all.
+        Assert.True(devices.GpuEmulated.SupportsDmma);
+        Assert.False(devices.Get(KernelFamily.CpuTuned).SupportsDmma);
+        Assert.Contains(GemmGpu.TilingsFor(devices.GpuEmulated, sizeof(double)), t => t.Mma);
+        Assert.DoesNotContain(GemmGpu.TilingsFor(sizeof(float)), t => t.Mma);
+    }
+
+    [Fact]
     public void ThePolicySplitsLongNarrowProductsUntilTheDeviceIsFull()
     {
         var device = devices.GpuEmulated;
@@ -282,10 +305,15 @@ public sealed class GemmTilingTests(DeviceFixture devices)
 /// <summary>
 /// Every GEMM tiling compiles to PTX for sm_90 in both precisions with its register tile in
 /// registers: no local-memory (.local) array, which a register tile that ILGPU could not keep in
-/// SSA values would become, and multiply-adds that ptxas can contract into fma.
+/// SSA values would become, and multiply-adds that ptxas can contract into fma. The DMMA tilings
+/// keep their accumulators in named PTX registers, declared once before their first use, updated
+/// by one mma.sync per 8×8 tile and k-step, and read out once (the only local memory: ILGPU passes
+/// an inline-PTX output through a local).
 /// </summary>
 public sealed class GemmTilingPtxTests
 {
+    private const string Dmma = "mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64";
+
     [Fact]
     public void EveryTilingCompilesWithoutLocalMemory()
     {
@@ -294,7 +322,7 @@ public sealed class GemmTilingPtxTests
         foreach (var (element, size) in new[] { (typeof(double), 8), (typeof(float), 4) })
         foreach (var tiling in GemmGpu.TilingsFor(size))
         {
-            var micro = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.Micro{tiling.MicroRows}x{tiling.MicroCols}`1")!.MakeGenericType(element);
+            var micro = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.{(tiling.Mma ? "Mma" : "Micro")}{tiling.MicroRows}x{tiling.MicroCols}`1")!.MakeGenericType(element);
             var slice = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.Slice{tiling.SliceK}")!;
             Assert.Equal(tiling, GemmGpu.TilingOf(micro, slice));
             var method = typeof(GemmGpu).GetMethod(nameof(GemmGpu.Kernel), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!
@@ -306,16 +334,50 @@ public sealed class GemmTilingPtxTests
             string ptx = compiled.PTXAssembly;
             if (Environment.GetEnvironmentVariable("GPUAD_DUMP_PTX") is { } dump) File.WriteAllText(Path.Combine(dump, $"gemm_{element.Name}_{tiling}.ptx"), ptx);
             if (!ptx.Contains("bar.sync", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: no barrier");
+            int accumulators = tiling.MicroRows * tiling.MicroCols;
+            if (tiling.Mma)
+            {
+                failures.AddRange(DmmaProblems(ptx, accumulators).Select(p => $"{element.Name} {tiling}: {p}"));
+                continue;
+            }
             if (ptx.Contains(".local", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: local memory in the PTX");
             // ILGPU emits the register tile's a·b + c as mul and add without rounding modifiers, which
             // ptxas contracts into fma (a mul.rn would forbid it): one of each per accumulator at least.
             string f = element == typeof(double) ? "f64" : "f32";
             int muls = System.Text.RegularExpressions.Regex.Matches(ptx, $@"\bmul\.{f}\b").Count;
             int adds = System.Text.RegularExpressions.Regex.Matches(ptx, $@"\badd\.{f}\b").Count;
-            if (muls < tiling.MicroRows * tiling.MicroCols || adds < tiling.MicroRows * tiling.MicroCols)
-                failures.Add($"{element.Name} {tiling}: {muls} mul.{f} and {adds} add.{f}, fewer than the {tiling.MicroRows * tiling.MicroCols} of one register-tile step");
+            if (muls < accumulators || adds < accumulators)
+                failures.Add($"{element.Name} {tiling}: {muls} mul.{f} and {adds} add.{f}, fewer than the {accumulators} of one register-tile step");
             if (ptx.Contains($"mul.rn.{f}", StringComparison.Ordinal)) failures.Add($"{element.Name} {tiling}: mul.rn.{f} cannot be contracted into fma");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
+    /// <summary>What is wrong with a DMMA kernel's PTX: the named accumulators, the mma count, calls, local memory.</summary>
+    private static IEnumerable<string> DmmaProblems(string ptx, int accumulators)
+    {
+        string declaration = $".reg .f64 gad_d<{accumulators}>;";
+        int declared = ptx.IndexOf(declaration, StringComparison.Ordinal);
+        if (declared < 0 || ptx.IndexOf(declaration, declared + 1, StringComparison.Ordinal) >= 0)
+            yield return $"'{declaration}' not declared exactly once";
+        int firstMma = ptx.IndexOf(Dmma, StringComparison.Ordinal);
+        if (firstMma < 0 || firstMma < declared) yield return "an mma before the accumulators' declaration";
+        // One mma per 8×8 tile of the warp in the (single) k-step of the slice loop.
+        int mmas = System.Text.RegularExpressions.Regex.Matches(ptx, System.Text.RegularExpressions.Regex.Escape(Dmma)).Count;
+        if (mmas != accumulators / 2) yield return $"{mmas} mma.sync, expected {accumulators / 2}";
+        for (int r = 0; r < accumulators; r += 2)
+            if (!ptx.Contains($"{{gad_d{r}, gad_d{r + 1}}}, {{", StringComparison.Ordinal)) yield return $"no mma accumulates gad_d{r}, gad_d{r + 1}";
+        // Every statement of the named registers' scope is in the kernel's one body: no call.
+        if (ptx.Contains(".func", StringComparison.Ordinal) || ptx.Contains("call", StringComparison.Ordinal)) yield return "a function call: the named registers would be out of scope";
+        // Local memory only for the read-out of the accumulators, once per tile: one 8-byte local per
+        // accumulator (an inline-PTX output), loaded on the two sides of the store's row test.
+        int depots = System.Text.RegularExpressions.Regex.Matches(ptx, @"\.local \.align 8 \.b8 __local_depot\d+\[8\];").Count;
+        int locals = System.Text.RegularExpressions.Regex.Matches(ptx, @"\.local ").Count;
+        if (depots != accumulators || locals != accumulators) yield return $"{locals} local declarations ({depots} of 8 bytes), expected the read-out's {accumulators}";
+        int localLoads = System.Text.RegularExpressions.Regex.Matches(ptx, @"\bld\.local\.").Count;
+        if (localLoads > 2 * accumulators) yield return $"{localLoads} local loads, more than twice the read-out's {accumulators}";
+        // Statements end in ';' (ILGPU pastes inline PTX as written).
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(ptx, @"(mma\.sync[^\n]*|mov\.f64 [^\n]*gad_d[^\n]*)"))
+            if (!m.Value.TrimEnd().EndsWith(';')) { yield return $"unterminated statement '{m.Value}'"; break; }
     }
 }

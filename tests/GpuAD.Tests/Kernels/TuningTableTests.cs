@@ -40,6 +40,8 @@ public sealed class TuningTableTests
         { "gemmF64", "\"96x96k8\"", "not a GEMM tiling" },
         { "gemmF64", "\"64x64k32\"", "65 KiB of shared memory in float64, more than the 48 KiB" },
         { "gemmSmallF32", "\"32x32k4\"", "not a GEMM tiling" },
+        { "gemmF32", "\"128x128k8mma\"", "runs on the fp64 tensor cores, float64 only" },
+        { "gemmSmallF32", "\"64x64k16mma\"", "runs on the fp64 tensor cores, float64 only" },
         { "maxSplits", "0", "must be at least 1" },
         { "minSplitK", "-4", "must be at least 1" },
         { "groupsPerMultiprocessor", "0", "must be a positive number" },
