@@ -72,8 +72,8 @@ internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows
 /// (a) every GEMM tiling that fits shared memory, float64 and float32, on a product large enough
 /// to fill the GPU (the large tilings); (b) the same on a smaller one (the small tilings);
 /// (c) split-K counts on a one-tile product with long K; (d) the blocked Cholesky's block sizes
-/// (forward and backward, float64) at a mid and a large order, and whether an order at the
-/// shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
+/// (forward and backward, float64) at a mid and a large order, the threads per row of its panel
+/// step at the large order, and whether an order at the shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
 /// compile) and then <see cref="TuneOptions.Repeats"/> times, each run between two device
 /// synchronizations; the median counts. The budget is checked before every candidate (with the
 /// previous candidate's time as the estimate of the next); an entry whose candidates were not
@@ -84,6 +84,9 @@ internal static class Tuner
 {
     /// <summary>Split-K counts tried (as far as K allows whole slices per split).</summary>
     internal static readonly int[] SplitCandidates = [1, 2, 4, 8, 16, 32];
+
+    /// <summary>Threads per row of the blocked Cholesky's panel step tried.</summary>
+    internal static readonly int[] PanelLaneCandidates = [1, 2, 4];
 
     /// <summary>Cholesky block sizes tried (those that fit one group's shared memory in float64).</summary>
     internal static readonly int[] BlockCandidates = [32, 48, 64];
@@ -103,7 +106,8 @@ internal static class Tuner
     {
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, Whole];
+        public const string PanelLanes = "Cholesky panel lanes";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, Whole];
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
@@ -270,6 +274,12 @@ internal static class Tuner
             best = CholeskyCandidates(Entries.LargeBlock, $"potrfLargeBlock: f64 n = {string.Join(" + ", large)}", large, names,
                 i => table with { PotrfLargeBlock = blocks[i], PotrfWholeUpTo = 1, PotrfLargeFrom = Math.Min(table.PotrfLargeFrom, large.Min() - 1) });
             if (best is int l) table = table with { PotrfLargeBlock = blocks[l] };
+
+            // Threads per panel row, at the large orders with the blocks just chosen.
+            best = CholeskyCandidates(Entries.PanelLanes, $"potrfPanelLanes: f64 n = {string.Join(" + ", large)}", large,
+                PanelLaneCandidates.Select(x => $"{x} per row").ToArray(),
+                i => table with { PotrfPanelLanes = PanelLaneCandidates[i], PotrfWholeUpTo = 1 });
+            if (best is int pl) table = table with { PotrfPanelLanes = PanelLaneCandidates[pl] };
 
             WholeLimit(max);
         }

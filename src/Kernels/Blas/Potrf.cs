@@ -112,7 +112,7 @@ public static partial class Blas
             {
                 A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
                 Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
-                N = w, Rows = n - k1, Offset = k0,
+                N = w, Rows = n - k1, Offset = k0, Lanes = device.Tuning.PotrfPanelLanes,
             };
             if (typeof(T) == typeof(double))
                 PotrfPanelGpu.Launch(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args, a.Batch);

@@ -145,14 +145,24 @@ internal static class PotrfGpu
     /// group: every thread reads the same pivot), or −1; the group's barriers are all passed or
     /// none after a failure.
     /// </summary>
-    internal static int Factor<T>(ArrayView<T> s, int n, int r) where T : unmanaged, INumber<T>, IRootFunctions<T>
+    internal static int Factor<T>(ArrayView<T> s, int n, int r) where T : unmanaged, INumber<T>, IRootFunctions<T> =>
+        Factor(s, n, r, 0, 1);
+
+    /// <summary>
+    /// <see cref="Factor{T}(ArrayView{T}, int, int)"/> with <paramref name="lanes"/> threads per row
+    /// (1, 2 or 4; the row's threads consecutive): lane l of row r updates the row's columns
+    /// j + 1 + l, j + 1 + l + lanes, …, so a row's update takes 1/lanes of the time; lane 0 scales.
+    /// Each element is computed as with one lane (the same operations in the same order), so the
+    /// factor is bitwise the same.
+    /// </summary>
+    internal static int Factor<T>(ArrayView<T> s, int n, int r, int l, int lanes) where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         int row = r * (r + 1) / 2;
         T lPrev = T.One; // L[j−1, j−1]
         for (int j = 0; j < n; j++)
         {
             T d = s[j * (j + 1) / 2 + j];
-            if (j > 0 && r >= j - 1 && r < n)
+            if (l == 0 && j > 0 && r >= j - 1 && r < n)
                 s[row + j - 1] = r == j - 1 ? lPrev : s[row + j - 1] / lPrev;
             if (!(d > T.Zero) || !T.IsFinite(d))
                 return j;
@@ -160,28 +170,31 @@ internal static class PotrfGpu
             if (r > j && r < n)
             {
                 T t = s[row + j] / d;
-                int cj = (j + 1) * (j + 2) / 2 + j; // A[c, j], stepping down column j
-                int c = j + 1;
-                for (; c + 4 <= r + 1; c += 4)
+                int c = j + 1 + l;
+                int cj = c * (c + 1) / 2 + j; // A[c, j], stepping down column j
+                // From row c to row c + lanes of column j: lanes·c + lanes(lanes + 1)/2 further.
+                int skew = lanes * (lanes + 1) / 2;
+                for (; c + 3 * lanes <= r; c += 4 * lanes)
                 {
-                    int cj1 = cj + c + 1, cj2 = cj1 + c + 2, cj3 = cj2 + c + 3;
+                    int c1 = c + lanes, c2 = c1 + lanes, c3 = c2 + lanes;
+                    int cj1 = cj + lanes * c + skew, cj2 = cj1 + lanes * c1 + skew, cj3 = cj2 + lanes * c2 + skew;
                     T l0 = s[cj], l1 = s[cj1], l2 = s[cj2], l3 = s[cj3];
-                    T x0 = s[row + c], x1 = s[row + c + 1], x2 = s[row + c + 2], x3 = s[row + c + 3];
+                    T x0 = s[row + c], x1 = s[row + c1], x2 = s[row + c2], x3 = s[row + c3];
                     s[row + c] = x0 - t * l0;
-                    s[row + c + 1] = x1 - t * l1;
-                    s[row + c + 2] = x2 - t * l2;
-                    s[row + c + 3] = x3 - t * l3;
-                    cj = cj3 + c + 4;
+                    s[row + c1] = x1 - t * l1;
+                    s[row + c2] = x2 - t * l2;
+                    s[row + c3] = x3 - t * l3;
+                    cj = cj3 + lanes * c3 + skew;
                 }
-                for (; c <= r; c++)
+                for (; c <= r; c += lanes)
                 {
                     s[row + c] -= t * s[cj];
-                    cj += c + 1;
+                    cj += lanes * c + skew;
                 }
             }
             Group.Barrier();
         }
-        if (r == n - 1)
+        if (l == 0 && r == n - 1)
             s[row + r] = lPrev; // the last column has nothing below its pivot
         return -1;
     }

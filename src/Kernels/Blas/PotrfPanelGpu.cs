@@ -15,6 +15,7 @@ internal struct PotrfPanelArgs
     public int Rows;       // rows of the panel below the block (and columns right of it, cleared)
     public int Offset;     // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
     public int PanelRows;  // panel rows one group solves (PotrfPanelGpu.PanelRowsFor)
+    public int Lanes;      // threads per row (1, 2 or 4) in the factor and the panel solve
 }
 
 /// <summary>
@@ -25,6 +26,10 @@ internal struct PotrfPanelArgs
 /// chain costs the same time in every group, and no second launch waits for the first — then
 /// solves up to one row per thread of the panel (<see cref="PanelRowsFor"/>: forward substitution
 /// against L11 in shared memory) and clears the columns of the block's rows that mirror them.
+/// With <see cref="PotrfPanelArgs.Lanes"/> = 2 or 4 (the tuning table's <c>potrfPanelLanes</c>)
+/// each row has that many consecutive threads: the factor's row updates are split between them
+/// (the same factor, bitwise), and each substitution's sum is split and added with warp shuffles,
+/// so the serial chains that bound this kernel on a GPU get shorter and the group more warps.
 /// </summary>
 /// <remarks>
 /// Every group reads A11 as it was before the launch, so group 0 cannot overwrite it: it leaves
@@ -53,8 +58,10 @@ internal static class PotrfPanelGpu
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<int>, PotrfPanelArgs>(Kernel<T>));
         int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         args.PanelRows = PanelRowsFor(args.N, size);
+        args.Lanes = Math.Max(1, args.Lanes);
+        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"Potrf: {args.Lanes} threads per panel row; 1, 2 or 4.");
         var grid = new Index3D(batch, 1 + (args.Rows + args.PanelRows - 1) / args.PanelRows, 1);
-        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
         kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, size))), a, work, info, args);
     }
 
@@ -66,6 +73,7 @@ internal static class PotrfPanelGpu
         var s = shared.SubView(0, packed);               // s[i(i+1)/2 + c] = A[i, c], c ≤ i
         var x = shared.SubView(packed, p.PanelRows * n); // x[c·PanelRows + r] = A21[i0 + r, c]
         int r = Group.IdxX, threads = Group.DimX, b = Grid.IdxX, g = Grid.IdxY;
+        int lanes = p.Lanes, row = r / lanes, lane = r - row * lanes; // row's threads: row·lanes … row·lanes + lanes − 1
         long a0 = p.A.Offset + b * p.A.BatchStride, w0 = p.Work.Offset + b * p.Work.BatchStride;
         bool skip = p.Offset > 0 && info[b] != 0; // failed in an earlier block (uniform over the group)
 
@@ -81,7 +89,7 @@ internal static class PotrfPanelGpu
         {
             PotrfGpu.LoadLowerPacked(a, a0, p.A.Ld, n, s, r, threads);
             Group.Barrier();
-            int failedColumn = PotrfGpu.Factor(s, n, r);
+            int failedColumn = PotrfGpu.Factor(s, n, row, lane, lanes);
             failed = failedColumn >= 0;
             if (failed && g == 0 && r == 0) info[b] = p.Offset + failedColumn + 1;
             if (!failed && g == 0 && r == 0 && p.Offset == 0)
@@ -122,26 +130,31 @@ internal static class PotrfPanelGpu
                 if (e3 < count) x[e3 % n * panelRows + e3 / n] = x3;
             }
             Group.Barrier();
-            if (r < rows)
+            if (lanes == 1)
             {
-                // x·L11ᵀ = a21: x_j = (a_j − Σ_{q<j} x_q·L[j, q]) / L[j, j], the sum in four partial sums
-                for (int j = 0; j < n; j++)
+                if (r < rows)
                 {
-                    int rj = j * (j + 1) / 2;
-                    T v0 = x[j * panelRows + r], v1 = T.Zero, v2 = T.Zero, v3 = T.Zero;
-                    int q = 0;
-                    for (; q + 4 <= j; q += 4)
+                    // x·L11ᵀ = a21: x_j = (a_j − Σ_{q<j} x_q·L[j, q]) / L[j, j], the sum in four partial sums
+                    for (int j = 0; j < n; j++)
                     {
-                        v0 -= x[q * panelRows + r] * s[rj + q];
-                        v1 -= x[(q + 1) * panelRows + r] * s[rj + q + 1];
-                        v2 -= x[(q + 2) * panelRows + r] * s[rj + q + 2];
-                        v3 -= x[(q + 3) * panelRows + r] * s[rj + q + 3];
+                        int rj = j * (j + 1) / 2;
+                        T v0 = x[j * panelRows + r], v1 = T.Zero, v2 = T.Zero, v3 = T.Zero;
+                        int q = 0;
+                        for (; q + 4 <= j; q += 4)
+                        {
+                            v0 -= x[q * panelRows + r] * s[rj + q];
+                            v1 -= x[(q + 1) * panelRows + r] * s[rj + q + 1];
+                            v2 -= x[(q + 2) * panelRows + r] * s[rj + q + 2];
+                            v3 -= x[(q + 3) * panelRows + r] * s[rj + q + 3];
+                        }
+                        for (; q < j; q++)
+                            v0 -= x[q * panelRows + r] * s[rj + q];
+                        x[j * panelRows + r] = ((v0 + v1) + (v2 + v3)) / s[rj + j];
                     }
-                    for (; q < j; q++)
-                        v0 -= x[q * panelRows + r] * s[rj + q];
-                    x[j * panelRows + r] = ((v0 + v1) + (v2 + v3)) / s[rj + j];
                 }
             }
+            else
+                SolveRowsInLanes(x, s, n, panelRows, rows, row, lane, lanes);
             Group.Barrier();
             for (int e = r; e < rows * n; e += threads)
             {
@@ -155,6 +168,37 @@ internal static class PotrfPanelGpu
         {
             int i = e / rows, c = e % rows;
             a[a0 + (long)i * p.A.Ld + n + i0 + c] = T.Zero;
+        }
+    }
+
+    /// <summary>
+    /// The panel solve x·L11ᵀ = a21 with <paramref name="lanes"/> consecutive threads per row: lane l
+    /// sums x_q·L[j, q] over q ≡ l (mod lanes), two partial sums; the lanes' sums are added with
+    /// butterfly shuffles, and lane j mod lanes, which alone reads x_j later, writes it. Every
+    /// thread runs every step (a shuffle needs the whole warp), the rows past the panel on a row
+    /// that exists and without writing.
+    /// </summary>
+    private static void SolveRowsInLanes<T>(ArrayView<T> x, ArrayView<T> s, int n, int panelRows, int rows, int row, int lane, int lanes)
+        where T : unmanaged, INumber<T>
+    {
+        bool active = row < rows;
+        int rr = Math.Min(row, rows - 1);
+        for (int j = 0; j < n; j++)
+        {
+            int rj = j * (j + 1) / 2;
+            T v0 = T.Zero, v1 = T.Zero;
+            int q = lane;
+            for (; q + lanes < j; q += 2 * lanes)
+            {
+                v0 += x[q * panelRows + rr] * s[rj + q];
+                v1 += x[(q + lanes) * panelRows + rr] * s[rj + q + lanes];
+            }
+            if (q < j) v0 += x[q * panelRows + rr] * s[rj + q];
+            T v = v0 + v1;
+            v += Warp.ShuffleXor(v, 1);
+            if (lanes == 4) v += Warp.ShuffleXor(v, 2);
+            if (active && lane == j % lanes)
+                x[j * panelRows + rr] = (x[j * panelRows + rr] - v) / s[rj + j];
         }
     }
 }

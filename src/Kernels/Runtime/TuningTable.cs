@@ -60,6 +60,13 @@ public sealed record TuningTable
     /// <summary>Largest order factored and differentiated whole in one group (0: as far as shared memory allows).</summary>
     public int PotrfWholeUpTo { get; init; }
 
+    /// <summary>
+    /// Threads per row in the blocked Cholesky's panel step (1, 2 or 4): more split each row's
+    /// factor update and substitution sums between consecutive threads of a warp (a shorter serial
+    /// chain, more warps per group). 1 until a sweep has timed the others on a GPU.
+    /// </summary>
+    public int PotrfPanelLanes { get; init; } = 1;
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -124,6 +131,7 @@ public sealed record TuningTable
         }
         if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));
+        if (PotrfPanelLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfPanelLanes", PotrfPanelLanes, "must be 1, 2 or 4"));
     }
 
     /// <summary>The large-product tiling for an element size.</summary>

@@ -70,6 +70,8 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal($"block {t.PotrfBlock}", Chosen("potrfBlock"));
         Assert.Equal($"block {t.PotrfLargeBlock}", Chosen("potrfLargeBlock"));
         Assert.Contains(t.PotrfBlock, Tuner.BlockCandidates);
+        Assert.Equal($"{t.PotrfPanelLanes} per row", Chosen("potrfPanelLanes"));
+        Assert.Equal(Tuner.PanelLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("potrfPanelLanes:", StringComparison.Ordinal)));
         int max = Blas.PotrfMaxUnblockedOrder<double>(device);
         var walk = report.Rows.Where(r => r.What.StartsWith("potrfWholeUpTo:", StringComparison.Ordinal)).Chunk(2).ToArray();
         Assert.All(walk, pair => Assert.Equal(["whole", $"blocked ({t.PotrfBlock})"], pair.Select(r => r.Candidate)));

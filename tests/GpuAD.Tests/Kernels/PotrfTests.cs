@@ -116,6 +116,65 @@ public sealed class PotrfTests(DeviceFixture devices)
         Assert.Equal(new[] { 0, 3, 0 }, info);
     }
 
+    /// <summary>
+    /// The GPU family's panel step with 2 and 4 threads per row (the tuning table's
+    /// potrfPanelLanes): ragged and whole blocks, both precisions, batch 2; the factor matches the
+    /// float64 reference, its first diagonal block is bitwise that of one thread per row (the same
+    /// operations, split between the lanes; later blocks differ in rounding, through the panel
+    /// solves' sums), and a failure in a later block names its minor exactly.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 45, 16)]
+    [InlineData(4, 45, 16)]
+    [InlineData(4, 70, 32)]
+    public void PanelStepsWithSeveralThreadsPerRowGiveTheSameFactor(int lanes, int n, int blockSize)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            const int batch = 2;
+            var a = TestData.Spd(batch, n, seed: 17 + lanes);
+            var expected = Reference.Cholesky(a, batch, n);
+            double[] Factor1(int l)
+            {
+                device.Tuning = original with { PotrfPanelLanes = l };
+                using var da = TestData.Upload<double>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+                using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+                Blas.Potrf(device, da.Mat, info, blockSize);
+                Assert.Equal(new int[batch], info.ToArray());
+                return da.ToArray();
+            }
+            var one = Factor1(1);
+            var several = Factor1(lanes);
+            string what = $"{lanes} lanes n={n} block={blockSize}";
+            TestData.AssertClose(expected, several, TestData.KernelTol<double>() * Math.Max(1, n / 16.0), what);
+            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < blockSize; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                long idx = (long)b * n * n + i * n + j;
+                Assert.True(one[idx] == several[idx], $"{what}: first diagonal block L[{b}, {i}, {j}] = {several[idx]}, one lane gives {one[idx]}");
+            }
+
+            device.Tuning = original with { PotrfPanelLanes = lanes };
+            using (var df = TestData.Upload<float>(device, a, new Shape(batch, n, n)))
+            using (var info = device.Upload(new int[batch], batch, 1, 1))
+            {
+                Blas.Potrf(device, df.Mat, info, blockSize);
+                Assert.Equal(new int[batch], info.ToArray());
+                TestData.AssertClose(expected, df.ToArray(), TestData.KernelTol<float>() * Math.Max(1, n / 16.0), what + " float32");
+            }
+            var broken = (double[])a.Clone();
+            BreakPivot(broken, n, b: 1, k: n - 3);
+            Assert.Equal(new[] { 0, n - 2 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n, blockSize));
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
     [Theory]
     [InlineData(KernelFamily.CpuTuned, 130, 100, 0)]
     [InlineData(KernelFamily.CpuTuned, 130, 100, 64)]
