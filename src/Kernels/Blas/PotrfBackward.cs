@@ -131,7 +131,7 @@ public static partial class Blas
                 {
                     L = t.Layout, LBar = tBar.Layout, C = c.Layout, CBar = cBar.Layout, Work = work.Mat.Layout,
                     Prev = prev > 0 ? lbar.Block(j1, j1, prev, prev).Layout : default, PrevN = prev,
-                    N = jb, Cols = j0,
+                    N = jb, Cols = j0, Lanes = device.Tuning.PotrfPanelLanes,
                 };
                 PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
                 continue;

@@ -147,6 +147,85 @@ internal static class PotrfBackwardGpu
 
     }
 
+    /// <summary>
+    /// <see cref="Reverse{T}"/> with <paramref name="lanes"/> consecutive threads per row (2 or 4;
+    /// the group has at least n·lanes threads): the two sums down column j are split between the
+    /// lanes (i ≡ j + 1 + lane mod lanes) and added with butterfly shuffles, which every thread
+    /// runs; the row updates are split by column; lane 0 writes the row's single elements. The
+    /// same result as one thread per row up to the sums' rounding. Ends with a barrier.
+    /// </summary>
+    internal static void ReverseInLanes<T>(ArrayView<T> sl, ArrayView<T> sa, int n, int r, int lane, int lanes) where T : unmanaged, INumber<T>
+    {
+        int row = r * (r + 1) / 2; // this row's start
+        int skew = lanes * (lanes + 1) / 2; // from (i, c) to (i + lanes, c): lanes·i + skew further
+        T two = T.One + T.One;
+        for (int j = n - 1; j >= 0; j--)
+        {
+            int rj = j * (j + 1) / 2;
+            T d = sl[rj + j];
+
+            // c̄·c down column j, this lane's rows, two partial sums; then the lanes' sums added.
+            T s0 = T.Zero, s1 = T.Zero;
+            int i2 = j + 1 + lane;
+            int ij = i2 * (i2 + 1) / 2 + j;
+            for (; i2 + lanes < n; i2 += 2 * lanes)
+            {
+                int ij1 = ij + lanes * i2 + skew;
+                s0 += sa[ij] * sl[ij];
+                s1 += sa[ij1] * sl[ij1];
+                ij = ij1 + lanes * (i2 + lanes) + skew;
+            }
+            if (i2 < n) s0 += sa[ij] * sl[ij];
+            T s = SumLanes(s0 + s1, lanes);
+            T dBar = (sa[rj + j] - s / d) / d;
+
+            // Row r < j: Σᵢ L[i, r]·c̄ᵢ over i > j, split the same way (every thread takes part in the shuffles).
+            T o0 = T.Zero, o1 = T.Zero;
+            if (r < j)
+            {
+                int i = j + 1 + lane;
+                int iq = i * (i + 1) / 2 + r, ijj = iq - r + j;
+                for (; i + lanes < n; i += 2 * lanes)
+                {
+                    int iq1 = iq + lanes * i + skew, ijj1 = ijj + lanes * i + skew;
+                    o0 += sl[iq] * sa[ijj];
+                    o1 += sl[iq1] * sa[ijj1];
+                    iq = iq1 + lanes * (i + lanes) + skew;
+                    ijj = ijj1 + lanes * (i + lanes) + skew;
+                }
+                if (i < n) o0 += sl[iq] * sa[ijj];
+            }
+            T own = SumLanes(o0 + o1, lanes);
+            if (r > j && r < n) own = sa[row + j]; // its c̄ᵢ
+            Group.Barrier();
+
+            if (r < j)
+            {
+                if (lane == 0) sa[rj + r] -= dBar * sl[rj + r] + own / d; // r̄ −= d̄·r + Bmᵀ·c̄
+            }
+            else if (r == j)
+            {
+                if (lane == 0) sa[rj + j] = dBar / two;
+            }
+            else if (r < n)
+            {
+                T cBar = own / d;
+                if (lane == 0) sa[row + j] = cBar;
+                for (int q = lane; q < j; q += lanes) // B̄m −= c̄·r, this lane's columns
+                    sa[row + q] -= cBar * sl[rj + q];
+            }
+            Group.Barrier();
+        }
+    }
+
+    /// <summary>The sum of v over the lanes of a row (2 or 4 consecutive threads), in every one of them.</summary>
+    internal static T SumLanes<T>(T v, int lanes) where T : unmanaged, INumber<T>
+    {
+        v += Warp.ShuffleXor(v, 1);
+        if (lanes == 4) v += Warp.ShuffleXor(v, 2);
+        return v;
+    }
+
     internal static void LaunchSymmetrize<T>(Device device, MatRef<T> a) where T : unmanaged, INumber<T>
     {
         var kernel = device.Kernel(SymmetrizeKernel<T>, acc => acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, MatLayout, LaunchSegment>(SymmetrizeKernel<T>));

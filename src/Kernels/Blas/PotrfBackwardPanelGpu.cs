@@ -16,6 +16,7 @@ internal struct PotrfBackwardPanelArgs
     public int N;          // order of the diagonal block
     public int PrevN;      // order of the previous block, 0 for none
     public int Cols;       // columns of C (the block's first row), 0 for the first block
+    public int Lanes;      // threads per row of the block's reverse (1, 2 or 4)
 }
 
 /// <summary>
@@ -24,7 +25,10 @@ internal struct PotrfBackwardPanelArgs
 /// (b, 0) of matrix b reverses the block and keeps T̄; each group (b, g ≥ 1) reverses it too,
 /// redundantly in its own shared memory (the serial chain takes the same time in every group),
 /// then updates 32 columns of C̄ with W = T̄ + T̄ᵀ read from its packed Ā and a tile of C staged
-/// in shared memory, consecutive threads on consecutive columns.
+/// in shared memory, consecutive threads on consecutive columns. With
+/// <see cref="PotrfBackwardPanelArgs.Lanes"/> = 2 or 4 (the tuning table's <c>potrfPanelLanes</c>)
+/// the reverse has that many threads per row (<see cref="PotrfBackwardGpu.ReverseInLanes{T}"/>) and
+/// the C̄ update as many more threads.
 /// </summary>
 /// <remarks>
 /// Every group reads T̄ as it was before the launch, so group 0 leaves the reversed block in a
@@ -46,8 +50,10 @@ internal static class PotrfBackwardPanelGpu
         where T : unmanaged, INumber<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardPanelArgs, int>(Kernel<T>));
+        args.Lanes = Math.Max(1, args.Lanes);
+        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"PotrfBackward: {args.Lanes} threads per row; 1, 2 or 4.");
         var grid = new Index3D(batch, 1 + (args.Cols + PanelCols - 1) / PanelCols, 1);
-        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
         kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N))), l, lbar, work, args, TileOffset(args.N));
     }
 
@@ -72,7 +78,8 @@ internal static class PotrfBackwardPanelGpu
         PotrfGpu.LoadLowerPacked(l, l0, p.L.Ld, n, sl, t, threads);
         PotrfGpu.LoadLowerPacked(lbar, a0, p.LBar.Ld, n, sa, t, threads);
         Group.Barrier();
-        PotrfBackwardGpu.Reverse(sl, sa, n, t);
+        if (p.Lanes == 1) PotrfBackwardGpu.Reverse(sl, sa, n, t);
+        else PotrfBackwardGpu.ReverseInLanes(sl, sa, n, t / p.Lanes, t % p.Lanes, p.Lanes);
 
         if (g == 0)
         {

@@ -194,9 +194,7 @@ internal static class PotrfPanelGpu
                 v1 += x[(q + lanes) * panelRows + rr] * s[rj + q + lanes];
             }
             if (q < j) v0 += x[q * panelRows + rr] * s[rj + q];
-            T v = v0 + v1;
-            v += Warp.ShuffleXor(v, 1);
-            if (lanes == 4) v += Warp.ShuffleXor(v, 2);
+            T v = PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
             if (active && lane == j % lanes)
                 x[j * panelRows + rr] = (x[j * panelRows + rr] - v) / s[rj + j];
         }

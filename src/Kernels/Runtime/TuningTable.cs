@@ -61,8 +61,8 @@ public sealed record TuningTable
     public int PotrfWholeUpTo { get; init; }
 
     /// <summary>
-    /// Threads per row in the blocked Cholesky's panel step (1, 2 or 4): more split each row's
-    /// factor update and substitution sums between consecutive threads of a warp (a shorter serial
+    /// Threads per row in the blocked Cholesky's panel steps, forward and reverse (1, 2 or 4): more
+    /// split each row's updates and sums between consecutive threads of a warp (a shorter serial
     /// chain, more warps per group). 1 until a sweep has timed the others on a GPU.
     /// </summary>
     public int PotrfPanelLanes { get; init; } = 1;

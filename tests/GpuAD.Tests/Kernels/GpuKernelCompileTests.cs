@@ -17,7 +17,7 @@ namespace GpuAD.Tests.Kernels;
 /// </summary>
 public sealed class GpuKernelCompileTests
 {
-    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf", "PotrfBackward" };
+    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf", "PotrfBackward", "PotrfPanel", "PotrfBackwardPanel" };
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -30,6 +30,7 @@ public sealed class GpuKernelCompileTests
             var compiled = (PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty);
             Assert.Contains(".entry", compiled.PTXAssembly);
             Assert.Contains("bar.sync", compiled.PTXAssembly);
+            if (kernel.EndsWith("Panel", StringComparison.Ordinal)) Assert.Contains("shfl.sync.bfly", compiled.PTXAssembly);
         }
     }
 
@@ -42,6 +43,13 @@ public sealed class GpuKernelCompileTests
         [
             M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardArgs>(PotrfBackwardGpu.Kernel<float>),
             M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardArgs>(PotrfBackwardGpu.Kernel<double>),
+        ],
+        // The blocked path's fused steps, with their several-threads-per-row variants (warp shuffles).
+        "PotrfPanel" => [M<ArrayView<float>, ArrayView<float>, ArrayView<int>, PotrfPanelArgs>(PotrfPanelGpu.Kernel<float>), M<ArrayView<double>, ArrayView<double>, ArrayView<int>, PotrfPanelArgs>(PotrfPanelGpu.Kernel<double>)],
+        "PotrfBackwardPanel" =>
+        [
+            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<float>),
+            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<double>),
         ],
         _ => throw new ArgumentException(kernel),
     };
@@ -88,4 +96,6 @@ public sealed class GpuKernelCompileTests
     private static MethodInfo M<T1, T2, T3, T4, T5, T6, T7, T8>(Action<T1, T2, T3, T4, T5, T6, T7, T8> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
+
+    private static MethodInfo M<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) => kernel.Method;
 }

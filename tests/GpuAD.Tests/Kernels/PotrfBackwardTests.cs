@@ -55,6 +55,32 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     }
 
     /// <summary>
+    /// The GPU family's blocked reverse with 2 and 4 threads per row of the diagonal-block reverse
+    /// (the tuning table's potrfPanelLanes): ragged and whole blocks, both precisions, batches 1
+    /// and 3, against the float64 formula, NaN above the diagonals as always.
+    /// </summary>
+    [Theory]
+    [InlineData(2, "f64", 45, 16)]
+    [InlineData(4, "f64", 45, 16)]
+    [InlineData(4, "f64", 70, 32)]
+    [InlineData(4, "f32", 20, 8)]
+    public void BlockReversesWithSeveralThreadsPerRowMatchTheFormula(int lanes, string dtype, int n, int blockSize)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = original with { PotrfPanelLanes = lanes };
+            if (dtype == "f64") Run<double>(KernelFamily.GpuTuned, n, blockSize, new[] { 1, 3 });
+            else Run<float>(KernelFamily.GpuTuned, n, blockSize, new[] { 1, 3 });
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    /// <summary>
     /// Σ̄ = ½(Ā + Āᵀ) from the kernel's Ā against the composed formula in float64, with NaN in the
     /// strict upper triangles of L and L̄ (never read); for the first batch size also Σ̄ as the
     /// kernels symmetrize it. On the CPU family in float64, also against the graph's composed
