@@ -37,6 +37,12 @@ internal sealed record TuneOptions
     /// <summary>Orders of the Cholesky that chooses <see cref="TuningTable.PotrfLargeBlock"/>, timed together.</summary>
     public int[] CholeskyLargeOrders { get; init; } = [1024, 4096];
 
+    /// <summary>Order of the batch of small matrices that chooses <see cref="TuningTable.PotrfWholeLanes"/> (factored whole).</summary>
+    public int CholeskySmallOrder { get; init; } = 32;
+
+    /// <summary>Batch of that problem (the suite's 4096×32²).</summary>
+    public int CholeskySmallBatch { get; init; } = 4096;
+
     /// <summary>The command that ran the sweep, for <see cref="TuningTable.Measured"/>.</summary>
     public string Command { get; init; } = "Tuner.Run";
 
@@ -46,7 +52,7 @@ internal sealed record TuneOptions
     /// </summary>
     public static TuneOptions For(Device device) => device.Kind == DeviceKind.Cuda
         ? new TuneOptions()
-        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100] };
+        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskySmallOrder = 20, CholeskySmallBatch = 2 };
 }
 
 /// <summary>One timed candidate of the sweep.</summary>
@@ -73,7 +79,8 @@ internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows
 /// to fill the GPU (the large tilings); (b) the same on a smaller one (the small tilings);
 /// (c) split-K counts on a one-tile product with long K; (d) the blocked Cholesky's block sizes
 /// (forward and backward, float64) at a mid and a large order, the threads per row of its panel
-/// step at the large order, and whether an order at the shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
+/// step at the large order and of the whole-matrix kernels on a batch of small matrices, and
+/// whether an order at the shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
 /// compile) and then <see cref="TuneOptions.Repeats"/> times, each run between two device
 /// synchronizations; the median counts. The budget is checked before every candidate (with the
 /// previous candidate's time as the estimate of the next); an entry whose candidates were not
@@ -106,8 +113,8 @@ internal static class Tuner
     {
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
-        public const string PanelLanes = "Cholesky panel lanes";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, Whole];
+        public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, WholeLanes, Whole];
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
@@ -137,7 +144,8 @@ internal static class Tuner
         if (device.Family != KernelFamily.GpuTuned)
             throw new ArgumentException($"Tune: {device} runs the CPU-tuned kernels, which have nothing to tune; use a CUDA GPU or the emulated GPU.");
         if (options.Repeats < 1 || options.Budget < TimeSpan.Zero || options.GemmOrder < 1 || options.GemmSmallOrder < 1 || options.SplitOrder < 1
-            || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1))
+            || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1)
+            || options.CholeskySmallOrder < 1 || options.CholeskySmallBatch < 1)
             throw new ArgumentException("Tune: repeats and sizes must be positive and the budget not negative.", nameof(options));
 
         var original = device.Tuning;
@@ -281,6 +289,13 @@ internal static class Tuner
                 i => table with { PotrfPanelLanes = PanelLaneCandidates[i], PotrfWholeUpTo = 1 });
             if (best is int pl) table = table with { PotrfPanelLanes = PanelLaneCandidates[pl] };
 
+            // Threads per row of the whole-matrix kernels, on a batch of small matrices factored whole.
+            int small = Math.Min(options.CholeskySmallOrder, max);
+            best = CholeskyCandidates(Entries.WholeLanes, $"potrfWholeLanes: f64 {options.CholeskySmallBatch}×{small}²", [small],
+                PanelLaneCandidates.Select(x => $"{x} per row").ToArray(),
+                i => table with { PotrfWholeLanes = PanelLaneCandidates[i], PotrfWholeUpTo = 0 }, batch: options.CholeskySmallBatch);
+            if (best is int wl) table = table with { PotrfWholeLanes = PanelLaneCandidates[wl] };
+
             WholeLimit(max);
         }
 
@@ -318,19 +333,20 @@ internal static class Tuner
 
         /// <summary>
         /// Times Cholesky forward + backward (fp64, symmetrized Ā, block size 0) at the given
-        /// orders under each candidate table; the fastest candidate's index, or null.
+        /// orders (batches of <paramref name="batch"/> matrices) under each candidate table; the
+        /// fastest candidate's index, or null.
         /// </summary>
-        private int? CholeskyCandidates(string entry, string what, int[] orders, string[] names, Func<int, TuningTable> tableOf, bool record = true)
+        private int? CholeskyCandidates(string entry, string what, int[] orders, string[] names, Func<int, TuningTable> tableOf, bool record = true, int batch = 1)
         {
             if (!HasTime(entry)) return null;
             var owned = new List<DeviceTensor<double>>();
             DeviceTensor<double> Matrix(int n)
             {
-                var t = device.Allocate<double>(new Shape(1, n, n));
+                var t = device.Allocate<double>(new Shape(batch, n, n));
                 owned.Add(t);
                 return t;
             }
-            using var info = device.Zeros<int>(new Shape(1, 1, 1));
+            using var info = device.Zeros<int>(new Shape(batch, 1, 1));
             try
             {
                 var problems = orders.Select(n => (A0: Matrix(n), A: Matrix(n), LBar0: Matrix(n), LBar: Matrix(n))).ToArray();
@@ -362,8 +378,9 @@ internal static class Tuner
                         validate: () =>
                         {
                             // The inputs are SPD: a failing minor means the candidate computes wrongly.
-                            int minor = info.ToArray()[0];
-                            if (minor != 0) throw new NotPositiveDefiniteException($"Tune ({names[i]}): Cholesky", 0, minor);
+                            var minors = info.ToArray();
+                            int failed = Array.FindIndex(minors, m => m != 0);
+                            if (failed >= 0) throw new NotPositiveDefiniteException($"Tune ({names[i]}): Cholesky", failed, minors[failed]);
                         });
                 }, record);
             }

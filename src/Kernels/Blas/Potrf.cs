@@ -12,6 +12,7 @@ internal struct PotrfArgs
     public int Offset;    // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
     public int Whole;     // the block is the whole matrix: write info (0 on success, without reading it) and clear the strict upper triangle
     public int BatchBase; // first batch element of this launch
+    public int Lanes;     // GPU family: threads per row of the factor (1, 2 or 4)
 }
 
 public static partial class Blas
@@ -249,7 +250,7 @@ public static partial class Blas
     private static void FactorDiagonalBlockOf<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
-        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset, Whole = whole ? 1 : 0 };
+        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset, Whole = whole ? 1 : 0, Lanes = device.Tuning.PotrfWholeLanes };
         if (device.Family == KernelFamily.GpuTuned)
             PotrfGpu.Launch(device, a11.Data, info, args, a11.Batch);
         else

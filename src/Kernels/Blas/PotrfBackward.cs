@@ -13,6 +13,7 @@ internal struct PotrfBackwardArgs
     public int WriteSym;
     public int Symmetrize; // the block is the whole matrix: finish with ½(Ā + Āᵀ) in all of L̄
     public int BatchBase;  // first batch element of this launch
+    public int Lanes;      // GPU family: threads per row of the reverse (1, 2 or 4)
 }
 
 public static partial class Blas
@@ -198,7 +199,7 @@ public static partial class Blas
         var args = new PotrfBackwardArgs
         {
             L = l11.Layout, LBar = lbar11.Layout, W = w?.Layout ?? default,
-            N = l11.Rows, WriteSym = w is null ? 0 : 1, Symmetrize = symmetrize ? 1 : 0,
+            N = l11.Rows, WriteSym = w is null ? 0 : 1, Symmetrize = symmetrize ? 1 : 0, Lanes = device.Tuning.PotrfWholeLanes,
         };
         var wData = w?.Data ?? lbar11.Data;
         if (device.Family == KernelFamily.GpuTuned)

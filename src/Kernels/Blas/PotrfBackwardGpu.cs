@@ -25,7 +25,8 @@ internal static class PotrfBackwardGpu
         where T : unmanaged, INumber<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardArgs>(Kernel<T>));
-        var group = new Index3D(PotrfGpu.GroupSize(args.N), 1, 1);
+        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "PotrfBackward");
+        var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
         args.BatchBase = 0;
         kernel(new KernelConfig(new Index3D(batch, 1, 1), group, SharedMemoryConfig.RequestDynamic<T>(2 * PotrfGpu.Packed(args.N))), l, lbar, w, args);
     }
@@ -48,7 +49,8 @@ internal static class PotrfBackwardGpu
         }
         Group.Barrier();
 
-        Reverse(sl, sa, n, t);
+        if (p.Lanes == 1) Reverse(sl, sa, n, t);
+        else ReverseInLanes(sl, sa, n, t / p.Lanes, t % p.Lanes, p.Lanes);
         T two = T.One + T.One;
 
         for (int e = t; e < n * n; e += threads)

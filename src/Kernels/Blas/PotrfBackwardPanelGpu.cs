@@ -50,8 +50,7 @@ internal static class PotrfBackwardPanelGpu
         where T : unmanaged, INumber<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardPanelArgs, int>(Kernel<T>));
-        args.Lanes = Math.Max(1, args.Lanes);
-        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"PotrfBackward: {args.Lanes} threads per row; 1, 2 or 4.");
+        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "PotrfBackward");
         var grid = new Index3D(batch, 1 + (args.Cols + PanelCols - 1) / PanelCols, 1);
         var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
         kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N))), l, lbar, work, args, TileOffset(args.N));

@@ -51,6 +51,19 @@ internal static class PotrfGpu
     /// <summary>Threads of a group for a block of order n: one per row, whole warps.</summary>
     internal static int GroupSize(int n) => Math.Max(32, (n + 31) / 32 * 32);
 
+    /// <summary>
+    /// Threads per row for a block of order n: the requested 1, 2 or 4, halved while the group
+    /// (<see cref="GroupSize"/> · lanes threads) would exceed the device's largest group (1,024 on
+    /// CUDA, 256 on the emulated GPU).
+    /// </summary>
+    /// <exception cref="ArgumentException">The request is not 1, 2 or 4.</exception>
+    internal static int Lanes(Device device, int requested, int n, string op)
+    {
+        if (requested is not (1 or 2 or 4)) throw new ArgumentException($"{op}: {requested} threads per row; 1, 2 or 4.");
+        while (requested > 1 && GroupSize(n) * requested > device.MaxGroupSize) requested /= 2;
+        return requested;
+    }
+
     /// <summary>Elements of a packed lower triangle of order n.</summary>
     internal static int Packed(int n) => n * (n + 1) / 2;
 
@@ -58,7 +71,8 @@ internal static class PotrfGpu
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<int>, PotrfArgs>(Kernel<T>));
-        var group = new Index3D(GroupSize(args.N), 1, 1);
+        args.Lanes = Lanes(device, Math.Max(1, args.Lanes), args.N, "Potrf");
+        var group = new Index3D(GroupSize(args.N) * args.Lanes, 1, 1);
         args.BatchBase = 0;
         kernel(new KernelConfig(new Index3D(batch, 1, 1), group, SharedMemoryConfig.RequestDynamic<T>(Packed(args.N))), a, info, args);
     }
@@ -73,7 +87,7 @@ internal static class PotrfGpu
         LoadLowerPacked(a, a0, p.A.Ld, n, s, r, threads);
         Group.Barrier();
 
-        int failedColumn = Factor(s, n, r);
+        int failedColumn = Factor(s, n, r / p.Lanes, r % p.Lanes, p.Lanes);
         bool failed = failedColumn >= 0;
         if (failed && r == 0) info[b] = p.Offset + failedColumn + 1;
         if (!failed && r == 0 && p.Whole != 0)

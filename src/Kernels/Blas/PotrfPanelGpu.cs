@@ -58,8 +58,7 @@ internal static class PotrfPanelGpu
         var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<int>, PotrfPanelArgs>(Kernel<T>));
         int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         args.PanelRows = PanelRowsFor(args.N, size);
-        args.Lanes = Math.Max(1, args.Lanes);
-        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"Potrf: {args.Lanes} threads per panel row; 1, 2 or 4.");
+        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "Potrf");
         var grid = new Index3D(batch, 1 + (args.Rows + args.PanelRows - 1) / args.PanelRows, 1);
         var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
         kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, size))), a, work, info, args);

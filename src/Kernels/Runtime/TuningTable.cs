@@ -67,6 +67,13 @@ public sealed record TuningTable
     /// </summary>
     public int PotrfPanelLanes { get; init; } = 1;
 
+    /// <summary>
+    /// Threads per row in the kernels that factor and differentiate a whole small matrix in one
+    /// group (orders up to the whole-matrix limit; batches of small matrices): 1, 2 or 4, as
+    /// <see cref="PotrfPanelLanes"/>. 1 until a sweep has timed the others on a GPU.
+    /// </summary>
+    public int PotrfWholeLanes { get; init; } = 1;
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -132,6 +139,7 @@ public sealed record TuningTable
         if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));
         if (PotrfPanelLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfPanelLanes", PotrfPanelLanes, "must be 1, 2 or 4"));
+        if (PotrfWholeLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfWholeLanes", PotrfWholeLanes, "must be 1, 2 or 4"));
     }
 
     /// <summary>The large-product tiling for an element size.</summary>

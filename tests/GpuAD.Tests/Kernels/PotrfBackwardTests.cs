@@ -55,22 +55,26 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// The GPU family's blocked reverse with 2 and 4 threads per row of the diagonal-block reverse
-    /// (the tuning table's potrfPanelLanes): ragged and whole blocks, both precisions, batches 1
-    /// and 3, against the float64 formula, NaN above the diagonals as always.
+    /// The GPU family's reverse with 2 and 4 threads per row: the blocked path's diagonal-block
+    /// steps (potrfPanelLanes; ragged and whole blocks) and the whole-matrix kernel
+    /// (potrfWholeLanes), both precisions, batches 1 and 3, against the float64 formula, NaN above
+    /// the diagonals as always.
     /// </summary>
     [Theory]
     [InlineData(2, "f64", 45, 16)]
     [InlineData(4, "f64", 45, 16)]
     [InlineData(4, "f64", 70, 32)]
     [InlineData(4, "f32", 20, 8)]
+    [InlineData(2, "f64", 33, 0)] // whole (potrfWholeLanes)
+    [InlineData(4, "f64", 65, 0)]
+    [InlineData(4, "f32", 33, 0)]
     public void BlockReversesWithSeveralThreadsPerRowMatchTheFormula(int lanes, string dtype, int n, int blockSize)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
         try
         {
-            device.Tuning = original with { PotrfPanelLanes = lanes };
+            device.Tuning = original with { PotrfPanelLanes = lanes, PotrfWholeLanes = lanes };
             if (dtype == "f64") Run<double>(KernelFamily.GpuTuned, n, blockSize, new[] { 1, 3 });
             else Run<float>(KernelFamily.GpuTuned, n, blockSize, new[] { 1, 3 });
         }

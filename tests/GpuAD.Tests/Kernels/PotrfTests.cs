@@ -175,6 +175,67 @@ public sealed class PotrfTests(DeviceFixture devices)
         }
     }
 
+    [Fact]
+    public void ThreadsPerRowAreHalvedToFitTheDevicesLargestGroup()
+    {
+        var device = devices.GpuEmulated; // groups of at most 256 threads
+        Assert.Equal(256, device.MaxGroupSize);
+        Assert.Equal(4, PotrfGpu.Lanes(device, 4, 64, "Potrf"));  // 64 rows · 4
+        Assert.Equal(2, PotrfGpu.Lanes(device, 4, 77, "Potrf"));  // 96 · 4 = 384 > 256; 96 · 2 fits
+        Assert.Equal(2, PotrfGpu.Lanes(device, 4, 110, "Potrf")); // 128 · 2
+        Assert.Equal(1, PotrfGpu.Lanes(device, 1, 77, "Potrf"));
+        var e = Assert.Throws<ArgumentException>(() => PotrfGpu.Lanes(device, 3, 32, "PotrfBackward"));
+        Assert.Contains("PotrfBackward", e.Message);
+    }
+
+    /// <summary>
+    /// The GPU family's whole-matrix factor with 2 and 4 threads per row (potrfWholeLanes): bitwise
+    /// the factor of one thread per row (the same operations, split between the lanes), float32
+    /// against the float64 reference, and a failing minor named exactly.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 33)]
+    [InlineData(4, 33)]
+    [InlineData(4, 70)]
+    public void WholeMatrixFactorsWithSeveralThreadsPerRowAreTheSame(int lanes, int n)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            const int batch = 3;
+            var a = TestData.Spd(batch, n, seed: 41 + lanes);
+            double[] Factor1(int l)
+            {
+                device.Tuning = original with { PotrfWholeLanes = l };
+                using var da = TestData.Upload<double>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+                using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+                Blas.Potrf(device, da.Mat, info, blockSize: 0);
+                Assert.Equal(new int[batch], info.ToArray());
+                return da.ToArray();
+            }
+            var one = Factor1(1);
+            Assert.Equal(one, Factor1(lanes));
+            TestData.AssertClose(Reference.Cholesky(a, batch, n), one, TestData.KernelTol<double>() * Math.Max(1, n / 16.0), $"{lanes} lanes n={n}");
+
+            device.Tuning = original with { PotrfWholeLanes = lanes };
+            using (var df = TestData.Upload<float>(device, a, new Shape(batch, n, n)))
+            using (var info = device.Upload(new int[batch], batch, 1, 1))
+            {
+                Blas.Potrf(device, df.Mat, info, blockSize: 0);
+                Assert.Equal(new int[batch], info.ToArray());
+                TestData.AssertClose(Reference.Cholesky(a, batch, n), df.ToArray(), TestData.KernelTol<float>() * Math.Max(1, n / 16.0), $"{lanes} lanes n={n} float32");
+            }
+            var broken = (double[])a.Clone();
+            BreakPivot(broken, n, b: 2, k: n / 2);
+            Assert.Equal(new[] { 0, 0, n / 2 + 1 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n));
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
     [Theory]
     [InlineData(KernelFamily.CpuTuned, 130, 100, 0)]
     [InlineData(KernelFamily.CpuTuned, 130, 100, 64)]
