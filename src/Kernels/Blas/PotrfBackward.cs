@@ -112,7 +112,8 @@ public static partial class Blas
             {
                 var b = l.Block(j1, j0, below, jb);
                 var bBar = lbar.Block(j1, j0, below, jb);
-                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb); // B̄ ← B̄·T⁻¹, one panel
+                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb,
+                    lanes: device.Tuning.PotrfPanelLanes); // B̄ ← B̄·T⁻¹, one panel
                 // Three independent updates reading B̄, in one launch on the GPU family.
                 var d = l.Block(j1, 0, below, j0);
                 ReadOnlySpan<GemmProduct<T>> updates =

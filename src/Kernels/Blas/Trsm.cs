@@ -16,6 +16,7 @@ internal struct TrsmArgs<T> where T : unmanaged
     public int Forward;     // unknowns solved in increasing order (else decreasing)
     public T Alpha;
     public int BatchBase;   // first batch element of this launch
+    public int Lanes;       // GPU family, right solves: threads per row of B (1, 2 or 4)
 }
 
 public static partial class Blas
@@ -52,7 +53,7 @@ public static partial class Blas
     /// its panel width, so each of its panels is solved in one launch. On the GPU family a block
     /// is at most <see cref="TrsmGpu.MaxBlockSize"/>.
     /// </summary>
-    internal static void Trsm<T>(Device device, MatRef<T> t, MatRef<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T alpha, int blockSize)
+    internal static void Trsm<T>(Device device, MatRef<T> t, MatRef<T> b, bool left, bool lower, bool transpose, bool unitDiagonal, T alpha, int blockSize, int lanes = 1)
         where T : unmanaged, INumber<T>
     {
         int n = t.Rows;
@@ -83,7 +84,7 @@ public static partial class Blas
             int k = forward ? s : blocks - 1 - s;
             int k0 = k * nb, k1 = Math.Min(n, k0 + nb), w = k1 - k0;
             var xk = left ? b.Block(k0, 0, w, b.Cols) : b.Block(0, k0, b.Rows, w);
-            SolveDiagonalBlock(device, t.Block(k0, k0, w, w), xk, left, transpose, unitDiagonal, forward, scale);
+            SolveDiagonalBlock(device, t.Block(k0, k0, w, w), xk, left, transpose, unitDiagonal, forward, scale, lanes);
 
             // The unknowns r0..r1−1 still to solve depend on block k through op(T)'s off-diagonal
             // block: left B[r, :] −= op(T)[r, k]·X_k, right B[:, r] −= X_k·op(T)[k, r].
@@ -163,7 +164,7 @@ public static partial class Blas
         transpose ? t.Block(c0, r0, cols, rows) : t.Block(r0, c0, rows, cols);
 
     /// <summary>Solves one diagonal block in place with the family's unblocked kernel.</summary>
-    private static void SolveDiagonalBlock<T>(Device device, MatRef<T> tri, MatRef<T> x, bool left, bool transpose, bool unitDiagonal, bool forward, T alpha)
+    private static void SolveDiagonalBlock<T>(Device device, MatRef<T> tri, MatRef<T> x, bool left, bool transpose, bool unitDiagonal, bool forward, T alpha, int lanes)
         where T : unmanaged, INumber<T>
     {
         var args = new TrsmArgs<T>
@@ -171,7 +172,7 @@ public static partial class Blas
             Tri = tri.Layout, B = x.Layout,
             N = tri.Rows, Count = left ? x.Cols : x.Rows,
             Transpose = transpose ? 1 : 0, Unit = unitDiagonal ? 1 : 0, Forward = forward ? 1 : 0,
-            Alpha = alpha,
+            Alpha = alpha, Lanes = left ? 1 : lanes,
         };
         if (device.Family == KernelFamily.GpuTuned)
             TrsmGpu.Launch(device, tri.Data, x.Data, args, x.Batch, left);

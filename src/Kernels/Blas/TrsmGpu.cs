@@ -61,10 +61,13 @@ internal static class TrsmGpu
             : device.Kernel(RightKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, TrsmArgs<T>>(RightKernel<T>));
         var group = new Index3D(Threads, 1, 1);
         var shared = SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N));
+        args.Lanes = left ? 1 : Math.Max(1, args.Lanes);
+        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"Trsm: {args.Lanes} threads per row; 1, 2 or 4.");
+        int perGroup = Threads / args.Lanes; // right-hand sides per group
         for (int start = 0; start < batch; start += MaxGridY)
         {
             args.BatchBase = start;
-            var grid = new Index3D((args.Count + Threads - 1) / Threads, Math.Min(MaxGridY, batch - start), 1);
+            var grid = new Index3D((args.Count + perGroup - 1) / perGroup, Math.Min(MaxGridY, batch - start), 1);
             kernel(new KernelConfig(grid, group, shared), t, b, args);
         }
     }
@@ -129,10 +132,11 @@ internal static class TrsmGpu
         var sT = shared.SubView(0, packed);                 // sT[Packed(q, j)] = op(T)[q, j]
         var sX = shared.SubView(packed, Threads * stride);  // sX[r·stride + j] = X[row0 + r, j]
         int tid = Group.IdxX, batch = Grid.IdxY + p.BatchBase;
-        int row0 = Grid.IdxX * Threads;
+        int lanes = p.Lanes, perGroup = Threads / lanes;
+        int row0 = Grid.IdxX * perGroup;
         long x0 = p.B.Offset + batch * p.B.BatchStride;
         StageTriangle(t, sT, p, batch, tid, left: false);
-        int rows = Math.Min(Threads, p.Count - row0), count = rows * p.N;
+        int rows = Math.Min(perGroup, p.Count - row0), count = rows * p.N;
         for (int e = tid; e < count; e += InFlight * Threads) // InFlight = 4 loads in flight, unrolled by hand
         {
             int e1 = e + Threads, e2 = e1 + Threads, e3 = e2 + Threads;
@@ -147,7 +151,9 @@ internal static class TrsmGpu
         }
         Group.Barrier();
 
-        if (row0 + tid < p.Count)
+        if (lanes > 1)
+            SubstituteRowsInLanes(sT, sX, p, stride, rows, tid / lanes, tid % lanes, lanes);
+        else if (row0 + tid < p.Count)
         {
             int xr = tid * stride;
             for (int s = 0; s < p.N; s++)
@@ -173,11 +179,41 @@ internal static class TrsmGpu
         }
         Group.Barrier();
 
-        for (int e = tid; e < Threads * p.N; e += Threads)
+        for (int e = tid; e < perGroup * p.N; e += Threads)
         {
             int r = e / p.N, j = e % p.N;
             if (row0 + r < p.Count)
                 b[x0 + (long)(row0 + r) * p.B.Ld + j] = sX[r * stride + j];
+        }
+    }
+
+    /// <summary>
+    /// The right solve's substitution with <paramref name="lanes"/> consecutive threads per row of
+    /// B: lane l sums X[r, q]·op(T)[q, j] over q ≡ l (mod lanes), two partial sums, the lanes' sums
+    /// added with butterfly shuffles; lane j mod lanes writes X[r, j], so every X[r, q] is read
+    /// only by the lane that wrote it. Every thread runs every step (the shuffles need the whole
+    /// warp), the rows past B's on a row that exists and without writing.
+    /// </summary>
+    private static void SubstituteRowsInLanes<T>(ArrayView<T> sT, ArrayView<T> sX, TrsmArgs<T> p, int stride, int rows, int r, int lane, int lanes)
+        where T : unmanaged, INumber<T>
+    {
+        bool active = r < rows;
+        int xr = Math.Min(r, rows - 1) * stride;
+        for (int s = 0; s < p.N; s++)
+        {
+            int j = p.Forward != 0 ? s : p.N - 1 - s;
+            int qBegin = p.Forward != 0 ? 0 : j + 1, qEnd = p.Forward != 0 ? j : p.N;
+            T v0 = T.Zero, v1 = T.Zero;
+            int q = qBegin + ((lane - qBegin % lanes + lanes) % lanes); // the first q ≡ lane
+            for (; q + lanes < qEnd; q += 2 * lanes)
+            {
+                v0 += sX[xr + q] * sT[Packed(q, j)];
+                v1 += sX[xr + q + lanes] * sT[Packed(q + lanes, j)];
+            }
+            if (q < qEnd) v0 += sX[xr + q] * sT[Packed(q, j)];
+            T v = sX[xr + j] - PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
+            if (p.Unit == 0) v /= sT[Packed(j, j)];
+            if (active && lane == j % lanes) sX[xr + j] = v;
         }
     }
 

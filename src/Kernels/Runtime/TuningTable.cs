@@ -61,7 +61,8 @@ public sealed record TuningTable
     public int PotrfWholeUpTo { get; init; }
 
     /// <summary>
-    /// Threads per row in the blocked Cholesky's panel steps, forward and reverse (1, 2 or 4): more
+    /// Threads per row in the blocked Cholesky's panel steps, forward and reverse (the reverse's
+    /// diagonal-block step and its panel solve B̄·T⁻¹) (1, 2 or 4): more
     /// split each row's updates and sums between consecutive threads of a warp (a shorter serial
     /// chain, more warps per group). 1 until a sweep has timed the others on a GPU.
     /// </summary>

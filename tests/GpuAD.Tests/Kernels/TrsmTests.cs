@@ -59,6 +59,36 @@ public sealed class TrsmTests(DeviceFixture devices)
     }
 
     /// <summary>
+    /// The GPU family's right solves with 2 and 4 threads per row of B (the blocked Cholesky
+    /// reverse's panel solve, potrfPanelLanes): every flag combination, forward and backward order,
+    /// blocks of 16 with a ragged last one, rows of B not a multiple of the rows per group, against
+    /// float64 substitution.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public void RightSolvesWithSeveralThreadsPerRowMatchFloat64Substitution(int lanes)
+    {
+        var device = devices.GpuEmulated;
+        const int n = 37, rows = 19, batch = 2;
+        int seed = 90 + lanes;
+        foreach (bool lower in new[] { true, false })
+        foreach (bool transpose in new[] { false, true })
+        foreach (bool unit in new[] { false, true })
+        {
+            var b = new Shape(batch, rows, n);
+            var t = TriangularWithGarbage(batch, n, lower, unit, seed++);
+            var b0 = TestData.Random(b, seed++);
+            var expected = Reference.TriangularSolve(t, batch, n, b0, batch, rows, n, left: false, lower, transpose, unit, -1.5);
+            using var dt = TestData.Upload<double>(device, t, new Shape(batch, n, n));
+            using var db = TestData.Upload<double>(device, b0, b);
+            Blas.Trsm(device, dt.Mat, db.Mat, left: false, lower, transpose, unit, -1.5, blockSize: 16, lanes: lanes);
+            TestData.AssertClose(expected, db.ToArray(), TestData.KernelTol<double>() * Math.Max(1, n / 16.0),
+                $"{lanes} lanes lower={lower} transpose={transpose} unit={unit}");
+        }
+    }
+
+    /// <summary>
     /// Well-conditioned triangular matrices whose other strict triangle holds NaN, and whose
     /// diagonal is NaN when it must not be read: any read of those entries poisons the result.
     /// </summary>
