@@ -11,9 +11,11 @@
 #          the driver's JIT log of that PTX (jit_log.py) and ptxas's (registers, spills; the cause
 #          when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
-#   tune   gpuad tune: the GEMM tilings, split-K and Cholesky block sizes timed on this GPU within
+#   tune   gpuad tune: the GEMM tilings (SIMT and DMMA), split-K, the Cholesky block sizes and
+#          threads per row timed on this GPU within
 #          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
-#          (GPUAD_TUNING) once it has proved loadable; skipped on the CPU family (nothing to tune)
+#          (GPUAD_TUNING) once it has proved loadable, after gpuad check has run again with it
+#          (check-tuned.log in the archive); skipped on the CPU family (nothing to tune)
 #   gp     a Gaussian process's NLL and gradient at n = 4096 and 16384, fp64: GpuAD against
 #          GPyTorch's exact marginal log likelihood with Cholesky forced (suite gp)
 #   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
@@ -98,10 +100,13 @@ if [ -f "$OUT/tuning.json" ]; then
   if GPUAD_TUNING=$OUT/tuning.json timeout 30 bash -c 'gpuad devices' > "$work/tune-check.log" 2>&1; then
     export GPUAD_TUNING=$OUT/tuning.json
     echo "== tune: the later GpuAD steps use GPUAD_TUNING=$GPUAD_TUNING"
+    tuned=1
   else
     echo "== tune: $OUT/tuning.json does not load, the later steps use no table: $(tail -n 1 "$work/tune-check.log")"
   fi
 fi
+# The swept table's variants (DMMA tilings, threads per row, block sizes) checked end to end before they are timed.
+[ -n "${tuned:-}" ] && step check-tuned 100 gpuad check --device "$device"
 step gp-gpuad 70 bench run --suite gp $quick --budget-s 55 --out "$work/gp"
 step gp-torch 50 "$py" bench/torch_ref.py --suite gp $quick --budget-s 40 --out "$work/gp"
 # The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.

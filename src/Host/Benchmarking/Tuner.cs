@@ -118,7 +118,17 @@ internal static class Tuner
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
-    internal static void SameProduct<T>(GemmTiling tiling, GemmTiling referenceTiling, T[] got, T[] reference) where T : unmanaged, INumber<T>
+    internal static void SameProduct<T>(GemmTiling tiling, GemmTiling referenceTiling, T[] got, T[] reference) where T : unmanaged, INumber<T> =>
+        Agrees($"{tiling}: the product", referenceTiling.ToString(), got, reference, 1e-12 * Math.Sqrt(got.Length));
+
+    /// <summary>Relative tolerance of a Cholesky candidate's factor and gradient against the first candidate's (float64).</summary>
+    internal const double CholeskyTolerance = 1e-9;
+
+    /// <summary>
+    /// Throws unless <paramref name="got"/> equals <paramref name="reference"/> to <paramref name="tolerance"/>
+    /// relative to the largest element (NaN and infinities never agree).
+    /// </summary>
+    internal static void Agrees<T>(string what, string referenceName, T[] got, T[] reference, double tolerance) where T : unmanaged, INumber<T>
     {
         double scale = 0, error = 0;
         for (int i = 0; i < got.Length; i++)
@@ -127,8 +137,8 @@ internal static class Tuner
             scale = Math.Max(scale, Math.Abs(r));
             error = Math.Max(error, double.IsFinite(g) ? Math.Abs(g - r) : double.PositiveInfinity);
         }
-        if (!(error <= 1e-12 * Math.Max(scale, double.Epsilon) * Math.Sqrt(got.Length)))
-            throw new GpuADException($"{tiling}: the product differs from {referenceTiling}'s by {error:g3} (largest element {scale:g3}); not used");
+        if (!(error <= tolerance * Math.Max(scale, double.Epsilon)))
+            throw new GpuADException($"{what} differs from {referenceName}'s by {error:g3} (largest element {scale:g3}); not used");
     }
 
     /// <summary>Runs the sweep on <paramref name="device"/> and returns the table with the timings.</summary>
@@ -334,7 +344,9 @@ internal static class Tuner
         /// <summary>
         /// Times Cholesky forward + backward (fp64, symmetrized Ā, block size 0) at the given
         /// orders (batches of <paramref name="batch"/> matrices) under each candidate table; the
-        /// fastest candidate's index, or null.
+        /// fastest candidate's index, or null. A candidate whose factor or gradient differs from the
+        /// first candidate's beyond rounding (<see cref="CholeskyTolerance"/>), or that fails, is
+        /// reported and skipped.
         /// </summary>
         private int? CholeskyCandidates(string entry, string what, int[] orders, string[] names, Func<int, TuningTable> tableOf, bool record = true, int batch = 1)
         {
@@ -355,6 +367,9 @@ internal static class Tuner
                     HostData.Fill(p.A0, InputKind.Spd, seed: 5);
                     HostData.Fill(p.LBar0, InputKind.Uniform, seed: 6);
                 }
+                // The first candidate's factor and gradient (a path the tests check): every later
+                // candidate must give them to rounding before it may be chosen.
+                (double[] L, double[] Grad)[]? reference = null;
                 return Fastest(entry, what, names, i =>
                 {
                     device.Tuning = tableOf(i);
@@ -381,8 +396,16 @@ internal static class Tuner
                             var minors = info.ToArray();
                             int failed = Array.FindIndex(minors, m => m != 0);
                             if (failed >= 0) throw new NotPositiveDefiniteException($"Tune ({names[i]}): Cholesky", failed, minors[failed]);
+                            var results = problems.Select(p => (p.A.ToArray(), p.LBar.ToArray())).ToArray();
+                            if (reference is null) reference = results;
+                            else
+                                for (int k = 0; k < results.Length; k++)
+                                {
+                                    Agrees($"{names[i]} (n = {orders[k]}): the factor", names[0], results[k].Item1, reference[k].L, CholeskyTolerance);
+                                    Agrees($"{names[i]} (n = {orders[k]}): the gradient", names[0], results[k].Item2, reference[k].Grad, CholeskyTolerance);
+                                }
                         });
-                }, record);
+                }, record, skipFailed: true);
             }
             finally
             {
