@@ -43,6 +43,9 @@ internal sealed record TuneOptions
     /// <summary>Batch of that problem (the suite's 4096×32²).</summary>
     public int CholeskySmallBatch { get; init; } = 4096;
 
+    /// <summary>Order of the one-column triangular solve that chooses <see cref="TuningTable.TrsmNarrowLanes"/> (a GP's L⁻¹y).</summary>
+    public int TrsmOrder { get; init; } = 4096;
+
     /// <summary>The command that ran the sweep, for <see cref="TuningTable.Measured"/>.</summary>
     public string Command { get; init; } = "Tuner.Run";
 
@@ -52,7 +55,7 @@ internal sealed record TuneOptions
     /// </summary>
     public static TuneOptions For(Device device) => device.Kind == DeviceKind.Cuda
         ? new TuneOptions()
-        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskySmallOrder = 20, CholeskySmallBatch = 2 };
+        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskySmallOrder = 20, CholeskySmallBatch = 2, TrsmOrder = 100 };
 }
 
 /// <summary>One timed candidate of the sweep.</summary>
@@ -95,6 +98,9 @@ internal static class Tuner
     /// <summary>Threads per row of the blocked Cholesky's panel step tried.</summary>
     internal static readonly int[] PanelLaneCandidates = [1, 2, 4];
 
+    /// <summary>Threads per column of a one-column triangular solve tried.</summary>
+    internal static readonly int[] NarrowLaneCandidates = [1, 4, 32];
+
     /// <summary>Cholesky block sizes tried (those that fit one group's shared memory in float64).</summary>
     internal static readonly int[] BlockCandidates = [32, 48, 64];
 
@@ -113,8 +119,8 @@ internal static class Tuner
     {
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
-        public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, WholeLanes, Whole];
+        public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, WholeLanes, Whole, TrsmNarrow];
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
@@ -155,7 +161,7 @@ internal static class Tuner
             throw new ArgumentException($"Tune: {device} runs the CPU-tuned kernels, which have nothing to tune; use a CUDA GPU or the emulated GPU.");
         if (options.Repeats < 1 || options.Budget < TimeSpan.Zero || options.GemmOrder < 1 || options.GemmSmallOrder < 1 || options.SplitOrder < 1
             || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1)
-            || options.CholeskySmallOrder < 1 || options.CholeskySmallBatch < 1)
+            || options.CholeskySmallOrder < 1 || options.CholeskySmallBatch < 1 || options.TrsmOrder < 1)
             throw new ArgumentException("Tune: repeats and sizes must be positive and the budget not negative.", nameof(options));
 
         var original = device.Tuning;
@@ -165,6 +171,7 @@ internal static class Tuner
             sweep.Gemm();
             sweep.SplitK();
             sweep.Cholesky();
+            sweep.TrsmNarrow();
         }
         finally
         {
@@ -307,6 +314,44 @@ internal static class Tuner
             if (best is int wl) table = table with { PotrfWholeLanes = PanelLaneCandidates[wl] };
 
             WholeLimit(max);
+        }
+
+        /// <summary>
+        /// Threads per column of a left solve with one column (L⁻¹y, L the factor of an SPD matrix of
+        /// <see cref="TuneOptions.TrsmOrder"/>): each candidate's solution must match one lane's to
+        /// 1e-9 before it may be chosen.
+        /// </summary>
+        public void TrsmNarrow()
+        {
+            int n = options.TrsmOrder;
+            string what = $"trsmNarrowLanes: f64 {n}×{n} lower, one column";
+            if (!HasTime(Entries.TrsmNarrow)) return;
+            var names = NarrowLaneCandidates.Select(x => $"{x} per column").ToArray();
+            int? best;
+            using (var l = device.Allocate<double>(new Shape(1, n, n)))
+            using (var info = device.Zeros<int>(new Shape(1, 1, 1)))
+            using (var y0 = Uniform<double>(n, 1, seed: 8))
+            using (var y = device.Zeros<double>(new Shape(1, n, 1)))
+            {
+                HostData.Fill(l, InputKind.Spd, seed: 7);
+                Blas.Potrf(device, l.Mat, info, blockSize: 0);
+                double[]? reference = null;
+                best = Fastest(Entries.TrsmNarrow, what, names, i =>
+                {
+                    device.Tuning = table with { TrsmNarrowLanes = NarrowLaneCandidates[i] };
+                    return Time(
+                        prepare: () => y.CopyFrom(y0),
+                        run: () => Blas.Trsm(device, l.Mat, y.Mat, left: true, lower: true, transpose: false, unitDiagonal: false, 1.0),
+                        validate: () =>
+                        {
+                            var x = y.ToArray();
+                            if (reference is null) reference = x;
+                            else Agrees($"{names[i]}: the solution", names[0], x, reference, CholeskyTolerance);
+                        });
+                }, skipFailed: true);
+            }
+            Release();
+            if (best is int b) table = table with { TrsmNarrowLanes = NarrowLaneCandidates[b] };
         }
 
         /// <summary>

@@ -220,11 +220,15 @@ internal static class PotrfBackwardGpu
         }
     }
 
-    /// <summary>The sum of v over the lanes of a row (2 or 4 consecutive threads), in every one of them.</summary>
+    /// <summary>
+    /// The sum of v over the lanes of a row (a power of two of consecutive threads, up to the warp),
+    /// in every one of them: a butterfly, each step adding the value of the lane m apart. Every
+    /// thread of the warp must call it (the shuffles name the whole warp).
+    /// </summary>
     internal static T SumLanes<T>(T v, int lanes) where T : unmanaged, INumber<T>
     {
-        v += Warp.ShuffleXor(v, 1);
-        if (lanes == 4) v += Warp.ShuffleXor(v, 2);
+        for (int m = 1; m < lanes; m <<= 1)
+            v += Warp.ShuffleXor(v, m);
         return v;
     }
 

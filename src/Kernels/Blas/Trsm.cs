@@ -16,7 +16,7 @@ internal struct TrsmArgs<T> where T : unmanaged
     public int Forward;     // unknowns solved in increasing order (else decreasing)
     public T Alpha;
     public int BatchBase;   // first batch element of this launch
-    public int Lanes;       // GPU family, right solves: threads per row of B (1, 2 or 4)
+    public int Lanes;       // GPU family: threads per right-hand side (right solves: 1, 2 or 4; left: a power of two up to 32)
 }
 
 public static partial class Blas
@@ -159,6 +159,19 @@ public static partial class Blas
         return n == 0 ? 0 : 2 * blocks - 1;
     }
 
+    /// <summary>
+    /// Threads per column of a left solve on the GPU family: with fewer than 32 columns (a GP's
+    /// y, one column) a group's idle threads join the columns it has, up to the tuning table's
+    /// <see cref="TuningTable.TrsmNarrowLanes"/>; 1 with 32 columns or more, and on the CPU family.
+    /// </summary>
+    internal static int NarrowLanes(Device device, int columns)
+    {
+        if (device.Family != KernelFamily.GpuTuned || columns >= 32) return 1;
+        int lanes = 1;
+        while (lanes * 2 <= device.Tuning.TrsmNarrowLanes && lanes * 2 * columns <= 32) lanes *= 2;
+        return lanes;
+    }
+
     /// <summary>The block op(T)[r0.., c0..] of size rows×cols, as stored (to be read transposed when <paramref name="transpose"/>).</summary>
     private static MatRef<T> OpBlock<T>(MatRef<T> t, bool transpose, int r0, int c0, int rows, int cols) where T : unmanaged =>
         transpose ? t.Block(c0, r0, cols, rows) : t.Block(r0, c0, rows, cols);
@@ -172,7 +185,7 @@ public static partial class Blas
             Tri = tri.Layout, B = x.Layout,
             N = tri.Rows, Count = left ? x.Cols : x.Rows,
             Transpose = transpose ? 1 : 0, Unit = unitDiagonal ? 1 : 0, Forward = forward ? 1 : 0,
-            Alpha = alpha, Lanes = left ? 1 : lanes,
+            Alpha = alpha, Lanes = left ? NarrowLanes(device, x.Cols) : lanes,
         };
         if (device.Family == KernelFamily.GpuTuned)
             TrsmGpu.Launch(device, tri.Data, x.Data, args, x.Batch, left);

@@ -61,8 +61,9 @@ internal static class TrsmGpu
             : device.Kernel(RightKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, TrsmArgs<T>>(RightKernel<T>));
         var group = new Index3D(Threads, 1, 1);
         var shared = SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N));
-        args.Lanes = left ? 1 : Math.Max(1, args.Lanes);
-        if (args.Lanes is not (1 or 2 or 4)) throw new ArgumentException($"Trsm: {args.Lanes} threads per row; 1, 2 or 4.");
+        args.Lanes = Math.Max(1, args.Lanes);
+        if (left ? args.Lanes is not (1 or 2 or 4 or 8 or 16 or 32) : args.Lanes is not (1 or 2 or 4))
+            throw new ArgumentException($"Trsm: {args.Lanes} threads per {(left ? "column" : "row")}; {(left ? "a power of two up to 32" : "1, 2 or 4")}.");
         int perGroup = Threads / args.Lanes; // right-hand sides per group
         for (int start = 0; start < batch; start += MaxGridY)
         {
@@ -84,6 +85,11 @@ internal static class TrsmGpu
         int col = Grid.IdxX * Threads + tid;
         StageTriangle(t, sT, p, batch, tid, left: true);
         Group.Barrier();
+        if (p.Lanes > 1)
+        {
+            SolveColumnsInLanes(b, sT, sX, p, batch, tid / p.Lanes, tid % p.Lanes, p.Lanes);
+            return;
+        }
         if (col >= p.Count) return;
 
         long x0 = p.B.Offset + batch * p.B.BatchStride + col;
@@ -120,6 +126,45 @@ internal static class TrsmGpu
             if (p.Unit == 0) v /= sT[Packed(i, i)];
             sX[i * Threads + tid] = v;
             b[x0 + (long)i * p.B.Ld] = v;
+        }
+    }
+
+    /// <summary>
+    /// The left solve with <paramref name="lanes"/> consecutive threads per column of B (narrow
+    /// B: a group's idle threads join its columns): lane l stages the rows i ≡ l (mod lanes) of its
+    /// column and sums op(T)[i, q]·X[q] over q ≡ l, two partial sums; the lanes' sums are added with
+    /// butterfly shuffles, and lane i mod lanes writes X[i], so every X[q] is read only by the lane
+    /// that wrote it after the staging barrier. Every thread runs every step (the shuffles need the
+    /// whole warp), the slots past B's columns on a column that exists and without writing.
+    /// </summary>
+    private static void SolveColumnsInLanes<T>(ArrayView<T> b, ArrayView<T> sT, ArrayView<T> sX, TrsmArgs<T> p, int batch, int slot, int lane, int lanes)
+        where T : unmanaged, INumber<T>
+    {
+        int perGroup = Threads / lanes, col = Grid.IdxX * perGroup + slot;
+        bool active = col < p.Count;
+        long x0 = p.B.Offset + batch * p.B.BatchStride + Math.Min(col, p.Count - 1);
+        for (int i = lane; i < p.N; i += lanes)
+            sX[i * Threads + slot] = p.Alpha * b[x0 + (long)i * p.B.Ld];
+        Group.Barrier();
+        for (int s = 0; s < p.N; s++)
+        {
+            int i = p.Forward != 0 ? s : p.N - 1 - s;
+            int qBegin = p.Forward != 0 ? 0 : i + 1, qEnd = p.Forward != 0 ? i : p.N;
+            T v0 = T.Zero, v1 = T.Zero;
+            int q = qBegin + ((lane - qBegin % lanes + lanes) % lanes); // the first q ≡ lane
+            for (; q + lanes < qEnd; q += 2 * lanes)
+            {
+                v0 += sT[Packed(i, q)] * sX[q * Threads + slot];
+                v1 += sT[Packed(i, q + lanes)] * sX[(q + lanes) * Threads + slot];
+            }
+            if (q < qEnd) v0 += sT[Packed(i, q)] * sX[q * Threads + slot];
+            T v = sX[i * Threads + slot] - PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
+            if (p.Unit == 0) v /= sT[Packed(i, i)];
+            if (active && lane == i % lanes)
+            {
+                sX[i * Threads + slot] = v;
+                b[x0 + (long)i * p.B.Ld] = v;
+            }
         }
     }
 

@@ -75,6 +75,13 @@ public sealed record TuningTable
     /// </summary>
     public int PotrfWholeLanes { get; init; } = 1;
 
+    /// <summary>
+    /// Most threads per column of a left triangular solve with fewer than 32 columns (a power of
+    /// two up to 32; a GP's solves with y have one column): a group's otherwise idle threads split
+    /// each column's sums. 1 until a sweep has timed the others on a GPU.
+    /// </summary>
+    public int TrsmNarrowLanes { get; init; } = 1;
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -141,6 +148,7 @@ public sealed record TuningTable
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));
         if (PotrfPanelLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfPanelLanes", PotrfPanelLanes, "must be 1, 2 or 4"));
         if (PotrfWholeLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfWholeLanes", PotrfWholeLanes, "must be 1, 2 or 4"));
+        if (TrsmNarrowLanes is not (1 or 2 or 4 or 8 or 16 or 32)) throw new FormatException(Error("trsmNarrowLanes", TrsmNarrowLanes, "must be a power of two up to 32"));
     }
 
     /// <summary>The large-product tiling for an element size.</summary>

@@ -17,7 +17,7 @@ public sealed class TunerTests(DeviceFixture devices)
     {
         Budget = TimeSpan.FromMinutes(10), Repeats = 1,
         GemmOrder = 64, GemmSmallOrder = 32, SplitOrder = 64, SplitK = 256, CholeskyOrder = 80, CholeskyLargeOrders = [80],
-        CholeskySmallOrder = 16, CholeskySmallBatch = 2,
+        CholeskySmallOrder = 16, CholeskySmallBatch = 2, TrsmOrder = 40,
     };
 
     [Fact]
@@ -75,6 +75,8 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal(Tuner.PanelLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("potrfPanelLanes:", StringComparison.Ordinal)));
         Assert.Equal($"{t.PotrfWholeLanes} per row", Chosen("potrfWholeLanes"));
         Assert.Equal(Tuner.PanelLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("potrfWholeLanes:", StringComparison.Ordinal)));
+        Assert.Equal($"{t.TrsmNarrowLanes} per column", Chosen("trsmNarrowLanes"));
+        Assert.Equal(Tuner.NarrowLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("trsmNarrowLanes:", StringComparison.Ordinal)));
         int max = Blas.PotrfMaxUnblockedOrder<double>(device);
         var walk = report.Rows.Where(r => r.What.StartsWith("potrfWholeUpTo:", StringComparison.Ordinal)).Chunk(2).ToArray();
         Assert.All(walk, pair => Assert.Equal(["whole", $"blocked ({t.PotrfBlock})"], pair.Select(r => r.Candidate)));

@@ -59,6 +59,68 @@ public sealed class TrsmTests(DeviceFixture devices)
     }
 
     /// <summary>
+    /// The GPU family's left solves with fewer than 32 columns and the table's trsmNarrowLanes: a
+    /// group's idle threads join its columns (1 column: 32 threads each; 3: 8; 7: 4), every flag
+    /// combination, forward and backward order, blocks of 16 with a ragged last one, against float64
+    /// substitution; and which lanes a number of columns gets.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(7)]
+    public void NarrowLeftSolvesWithSeveralThreadsPerColumnMatchFloat64Substitution(int columns)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = original with { TrsmNarrowLanes = 32 };
+            Assert.Equal(columns == 1 ? 32 : columns == 3 ? 8 : 4, Blas.NarrowLanes(device, columns));
+            const int n = 37, batch = 2;
+            int seed = 70 + columns;
+            foreach (bool lower in new[] { true, false })
+            foreach (bool transpose in new[] { false, true })
+            foreach (bool unit in new[] { false, true })
+            {
+                var b = new Shape(batch, n, columns);
+                var t = TriangularWithGarbage(batch, n, lower, unit, seed++);
+                var b0 = TestData.Random(b, seed++);
+                var expected = Reference.TriangularSolve(t, batch, n, b0, batch, n, columns, left: true, lower, transpose, unit, 0.5);
+                using var dt = TestData.Upload<double>(device, t, new Shape(batch, n, n));
+                using var db = TestData.Upload<double>(device, b0, b);
+                Blas.Trsm(device, dt.Mat, db.Mat, left: true, lower, transpose, unit, 0.5, blockSize: 16);
+                TestData.AssertClose(expected, db.ToArray(), TestData.KernelTol<double>() * Math.Max(1, n / 16.0),
+                    $"{columns} columns lower={lower} transpose={transpose} unit={unit}");
+            }
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    [Fact]
+    public void NarrowSolvesTakeTheIdleThreadsUpToTheTablesLanes()
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = original with { TrsmNarrowLanes = 32 };
+            Assert.Equal([32, 16, 8, 8, 4, 2, 1, 1, 1], new[] { 1, 2, 3, 4, 5, 16, 17, 32, 100 }.Select(c => Blas.NarrowLanes(device, c)));
+            device.Tuning = original with { TrsmNarrowLanes = 4 };
+            Assert.Equal([4, 4, 4, 2, 1], new[] { 1, 3, 8, 16, 32 }.Select(c => Blas.NarrowLanes(device, c)));
+            device.Tuning = original;
+            Assert.Equal(1, Blas.NarrowLanes(device, 1)); // the default: one thread per column
+            Assert.Equal(1, Blas.NarrowLanes(devices.Cpu, 1));
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    /// <summary>
     /// The GPU family's right solves with 2 and 4 threads per row of B (the blocked Cholesky
     /// reverse's panel solve, potrfPanelLanes): every flag combination, forward and backward order,
     /// blocks of 16 with a ragged last one, rows of B not a multiple of the rows per group, against

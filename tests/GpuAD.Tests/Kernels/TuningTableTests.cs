@@ -16,7 +16,7 @@ public sealed class TuningTableTests
         Device = "NVIDIA Test GPU", Measured = "2026-11-27, gpuad tune --budget 240 on NVIDIA Test GPU: gemm f64",
         GemmF64 = "64x64k16", GemmF32 = "64x64k32", GemmSmallF64 = "128x64k8", GemmSmallF32 = "128x64k16",
         GroupsPerMultiprocessor = 1.5, MaxSplits = 8, MinSplitK = 512,
-        PotrfBlock = 48, PotrfLargeBlock = 32, PotrfLargeFrom = 1024, PotrfWholeUpTo = 64, PotrfPanelLanes = 4, PotrfWholeLanes = 2,
+        PotrfBlock = 48, PotrfLargeBlock = 32, PotrfLargeFrom = 1024, PotrfWholeUpTo = 64, PotrfPanelLanes = 4, PotrfWholeLanes = 2, TrsmNarrowLanes = 8,
     };
 
     [Fact]
@@ -31,7 +31,7 @@ public sealed class TuningTableTests
         Assert.Equal("64x64k32", (string?)node["gemmF32"]);
         Assert.Equal(8, (int?)node["maxSplits"]);
         Assert.False(node.ContainsKey("source"));
-        Assert.Equal(15, node.Count);
+        Assert.Equal(16, node.Count);
     }
 
     public static TheoryData<string, string, string> BadValues() => new()
@@ -45,6 +45,7 @@ public sealed class TuningTableTests
         { "maxSplits", "0", "must be at least 1" },
         { "potrfPanelLanes", "3", "must be 1, 2 or 4" },
         { "potrfWholeLanes", "8", "must be 1, 2 or 4" },
+        { "trsmNarrowLanes", "3", "must be a power of two up to 32" },
         { "minSplitK", "-4", "must be at least 1" },
         { "groupsPerMultiprocessor", "0", "must be a positive number" },
         { "potrfBlock", "96", "Cholesky blocks of more than 77 do not fit" },
