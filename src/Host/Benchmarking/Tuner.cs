@@ -242,7 +242,7 @@ internal static class Tuner
             try
             {
                 run();
-                if (tiling.Mma) device.Synchronize();
+                if (tiling.Mma) device.Synchronize(); // an execution fault surfaces here, inside the try (Time's own sync then costs nothing)
             }
             catch (Exception e) when (tiling.Mma && e is not GpuADException)
             {

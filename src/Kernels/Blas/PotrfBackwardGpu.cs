@@ -178,7 +178,7 @@ internal static class PotrfBackwardGpu
                 ij = ij1 + lanes * (i2 + lanes) + skew;
             }
             if (i2 < n) s0 += sa[ij] * sl[ij];
-            T s = SumLanes(s0 + s1, lanes);
+            T s = RowLanes.Sum(s0 + s1, lanes);
             T dBar = (sa[rj + j] - s / d) / d;
 
             // Row r < j: Σᵢ L[i, r]·c̄ᵢ over i > j, split the same way (every thread takes part in the shuffles).
@@ -197,7 +197,7 @@ internal static class PotrfBackwardGpu
                 }
                 if (i < n) o0 += sl[iq] * sa[ijj];
             }
-            T own = SumLanes(o0 + o1, lanes);
+            T own = RowLanes.Sum(o0 + o1, lanes);
             if (r > j && r < n) own = sa[row + j]; // its c̄ᵢ
             Group.Barrier();
 
@@ -218,18 +218,6 @@ internal static class PotrfBackwardGpu
             }
             Group.Barrier();
         }
-    }
-
-    /// <summary>
-    /// The sum of v over the lanes of a row (a power of two of consecutive threads, up to the warp),
-    /// in every one of them: a butterfly, each step adding the value of the lane m apart. Every
-    /// thread of the warp must call it (the shuffles name the whole warp).
-    /// </summary>
-    internal static T SumLanes<T>(T v, int lanes) where T : unmanaged, INumber<T>
-    {
-        for (int m = 1; m < lanes; m <<= 1)
-            v += Warp.ShuffleXor(v, m);
-        return v;
     }
 
     internal static void LaunchSymmetrize<T>(Device device, MatRef<T> a) where T : unmanaged, INumber<T>

@@ -171,9 +171,8 @@ internal static class PotrfPanelGpu
     }
 
     /// <summary>
-    /// The panel solve x·L11ᵀ = a21 with <paramref name="lanes"/> consecutive threads per row: lane l
-    /// sums x_q·L[j, q] over q ≡ l (mod lanes), two partial sums; the lanes' sums are added with
-    /// butterfly shuffles, and lane j mod lanes, which alone reads x_j later, writes it. Every
+    /// The panel solve x·L11ᵀ = a21 with <paramref name="lanes"/> consecutive threads per row
+    /// (<see cref="RowLanes.Dot"/>); lane j mod lanes, which alone reads x_j later, writes it. Every
     /// thread runs every step (a shuffle needs the whole warp), the rows past the panel on a row
     /// that exists and without writing.
     /// </summary>
@@ -184,18 +183,9 @@ internal static class PotrfPanelGpu
         int rr = Math.Min(row, rows - 1);
         for (int j = 0; j < n; j++)
         {
-            int rj = j * (j + 1) / 2;
-            T v0 = T.Zero, v1 = T.Zero;
-            int q = lane;
-            for (; q + lanes < j; q += 2 * lanes)
-            {
-                v0 += x[q * panelRows + rr] * s[rj + q];
-                v1 += x[(q + lanes) * panelRows + rr] * s[rj + q + lanes];
-            }
-            if (q < j) v0 += x[q * panelRows + rr] * s[rj + q];
-            T v = PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
+            T v = RowLanes.Dot(s, j, x, rr, panelRows, 0, j, lane, lanes); // Σ_{q<j} L[j, q]·x_q
             if (active && lane == j % lanes)
-                x[j * panelRows + rr] = (x[j * panelRows + rr] - v) / s[rj + j];
+                x[j * panelRows + rr] = (x[j * panelRows + rr] - v) / s[j * (j + 1) / 2 + j];
         }
     }
 }

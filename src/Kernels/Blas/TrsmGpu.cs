@@ -51,7 +51,7 @@ internal static class TrsmGpu
     internal static int SharedElements(int nb) => nb * (nb + 1) / 2 + Threads * (nb + 1);
 
     /// <summary>Index of op(T)[i, q] in the packed triangle: the solve reads one triangle of op(T), stored as P(max, min).</summary>
-    private static int Packed(int i, int q) => i >= q ? i * (i + 1) / 2 + q : q * (q + 1) / 2 + i;
+    private static int Packed(int i, int q) => RowLanes.Packed(i, q);
 
     internal static void Launch<T>(Device device, ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> args, int batch, bool left)
         where T : unmanaged, INumber<T>
@@ -150,15 +150,7 @@ internal static class TrsmGpu
         {
             int i = p.Forward != 0 ? s : p.N - 1 - s;
             int qBegin = p.Forward != 0 ? 0 : i + 1, qEnd = p.Forward != 0 ? i : p.N;
-            T v0 = T.Zero, v1 = T.Zero;
-            int q = qBegin + ((lane - qBegin % lanes + lanes) % lanes); // the first q ≡ lane
-            for (; q + lanes < qEnd; q += 2 * lanes)
-            {
-                v0 += sT[Packed(i, q)] * sX[q * Threads + slot];
-                v1 += sT[Packed(i, q + lanes)] * sX[(q + lanes) * Threads + slot];
-            }
-            if (q < qEnd) v0 += sT[Packed(i, q)] * sX[q * Threads + slot];
-            T v = sX[i * Threads + slot] - PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
+            T v = sX[i * Threads + slot] - RowLanes.Dot(sT, i, sX, slot, Threads, qBegin, qEnd, lane, lanes); // Σ_q op(T)[i, q]·X[q]
             if (p.Unit == 0) v /= sT[Packed(i, i)];
             if (active && lane == i % lanes)
             {
@@ -248,15 +240,7 @@ internal static class TrsmGpu
         {
             int j = p.Forward != 0 ? s : p.N - 1 - s;
             int qBegin = p.Forward != 0 ? 0 : j + 1, qEnd = p.Forward != 0 ? j : p.N;
-            T v0 = T.Zero, v1 = T.Zero;
-            int q = qBegin + ((lane - qBegin % lanes + lanes) % lanes); // the first q ≡ lane
-            for (; q + lanes < qEnd; q += 2 * lanes)
-            {
-                v0 += sX[xr + q] * sT[Packed(q, j)];
-                v1 += sX[xr + q + lanes] * sT[Packed(q + lanes, j)];
-            }
-            if (q < qEnd) v0 += sX[xr + q] * sT[Packed(q, j)];
-            T v = sX[xr + j] - PotrfBackwardGpu.SumLanes(v0 + v1, lanes);
+            T v = sX[xr + j] - RowLanes.Dot(sT, j, sX, xr, 1, qBegin, qEnd, lane, lanes); // Σ_q X[r, q]·op(T)[q, j]
             if (p.Unit == 0) v /= sT[Packed(j, j)];
             if (active && lane == j % lanes) sX[xr + j] = v;
         }
