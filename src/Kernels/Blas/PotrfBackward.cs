@@ -69,9 +69,9 @@ public static partial class Blas
     /// <para>
     /// Workspace: besides L̄ itself, one [batch, NB, NB] buffer from the device pool for T̄ + T̄ᵀ
     /// (on the GPU family for the reversed T̄ between launches; none when the matrices are
-    /// differentiated whole). Launches per block on the GPU family: the panel TRSM, the three
-    /// GEMM updates in one, and the block's reverse fused with C̄ −= (T̄ + T̄ᵀ)·C
-    /// (<see cref="PotrfBackwardPanelGpu"/>).
+    /// differentiated whole). Launches per block on the GPU family: the three GEMM updates in one,
+    /// and the block's reverse fused with C̄ −= (T̄ + T̄ᵀ)·C and the panel TRSM of the block before
+    /// it in the walk (<see cref="PotrfBackwardPanelGpu"/>), so no TRSM launch of its own.
     /// </para>
     /// </remarks>
     public static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, int blockSize = 0, bool symmetrize = false)
@@ -108,12 +108,13 @@ public static partial class Blas
             var tBar = lbar.Block(j0, j0, jb, jb);
             var c = l.Block(j0, 0, jb, j0);
             var cBar = lbar.Block(j0, 0, jb, j0);
+            bool gpu = device.Family == KernelFamily.GpuTuned;
             if (below > 0)
             {
                 var b = l.Block(j1, j0, below, jb);
                 var bBar = lbar.Block(j1, j0, below, jb);
-                Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb,
-                    lanes: device.Tuning.PotrfPanelLanes); // B̄ ← B̄·T⁻¹, one panel
+                if (!gpu) // B̄ ← B̄·T⁻¹, one panel; on the GPU family the previous launch solved it
+                    Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb);
                 // Three independent updates reading B̄, in one launch on the GPU family.
                 var d = l.Block(j1, 0, below, j0);
                 ReadOnlySpan<GemmProduct<T>> updates =
@@ -124,16 +125,21 @@ public static partial class Blas
                 ];
                 GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
             }
-            if (device.Family == KernelFamily.GpuTuned)
+            if (gpu)
             {
                 // T̄ ← unblocked reverse and C̄ −= (T̄ + T̄ᵀ)·C in one launch; the reversed T̄ goes
-                // through the workspace and is moved into place by the next block's launch.
-                int prev = j1 < n ? Math.Min(nb, n - j1) : 0;
+                // through the workspace and is moved into place by the next block's launch. The
+                // same launch solves the previous block's panel, B̄₋₁ ← B̄₋₁·T₋₁⁻¹, whose rows
+                // start at this block's (the last rows of its C̄ update).
+                int prev = j1 < n ? Math.Min(nb, n - j1) : 0, s0 = j0 - nb;
                 var args = new PotrfBackwardPanelArgs
                 {
                     L = t.Layout, LBar = tBar.Layout, C = c.Layout, CBar = cBar.Layout, Work = work.Mat.Layout,
                     Prev = prev > 0 ? lbar.Block(j1, j1, prev, prev).Layout : default, PrevN = prev,
                     N = jb, Cols = j0, Lanes = device.Tuning.PotrfPanelLanes,
+                    Tri = j0 > 0 ? l.Block(s0, s0, nb, nb).Layout : default,
+                    Solve = j0 > 0 ? lbar.Block(j0, s0, n - j0, nb).Layout : default,
+                    SolveN = j0 > 0 ? nb : 0, SolveRows = j0 > 0 ? n - j0 : 0,
                 };
                 PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
                 continue;
@@ -179,9 +185,9 @@ public static partial class Blas
                     new() { M = below, N = j0, K = jb },   // D̄ −= B̄·C
                     new() { M = jb, N = j0, K = below },   // C̄ −= B̄ᵀ·D
                 ];
-                launches += TrsmLaunches(device, jb, jb) + (grouped ? GemmPolicy.Launches<T>(device, j0 > 0 ? updates : updates[..1], batch) : j0 == 0 ? 1 : 3);
+                launches += grouped ? GemmPolicy.Launches<T>(device, j0 > 0 ? updates : updates[..1], batch) : TrsmLaunches(device, jb, jb) + (j0 == 0 ? 1 : 3);
             }
-            launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (and C̄ −= (T̄ + T̄ᵀ)·C, fused on the GPU family)
+            launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (fused on the GPU family with C̄ −= (T̄ + T̄ᵀ)·C and the previous block's panel TRSM)
         }
         return launches;
     }

@@ -83,7 +83,7 @@ internal static class TrsmGpu
         var sX = shared.SubView(packed, p.N * Threads);     // sX[i·Threads + tid] = X[i, col]
         int tid = Group.IdxX, batch = Grid.IdxY + p.BatchBase;
         int col = Grid.IdxX * Threads + tid;
-        StageTriangle(t, sT, p, batch, tid, left: true);
+        StageTriangle(t, sT, p, batch, tid, Threads, left: true);
         Group.Barrier();
         if (p.Lanes > 1)
         {
@@ -164,19 +164,33 @@ internal static class TrsmGpu
     internal static void RightKernel<T>(ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {
-        var shared = SharedMemory.GetDynamic<T>();
+        int rows = Threads / p.Lanes;
+        SolveRightRows(t, b, SharedMemory.GetDynamic<T>(), p, Grid.IdxY + p.BatchBase, Grid.IdxX * rows, rows, Group.IdxX, Threads);
+    }
+
+    /// <summary>
+    /// One group's part of a right solve X·op(T) = α·B: rows <paramref name="row0"/> … row0 +
+    /// <paramref name="rows"/> − 1 of B (those that exist; at most 32, the staged rows) of matrix
+    /// <paramref name="batch"/>, with p.Lanes threads per row, <paramref name="threads"/> threads
+    /// staging (the group's, at least rows · p.Lanes). <paramref name="shared"/> holds
+    /// <see cref="SharedElements"/>(p.N) elements. Also run by the blocked Cholesky reverse's fused
+    /// step (<see cref="PotrfBackwardPanelGpu"/>) for its panel TRSM. Ends with a barrier before the
+    /// stores, none after: a caller reusing the shared memory puts one first.
+    /// </summary>
+    internal static void SolveRightRows<T>(ArrayView<T> t, ArrayView<T> b, ArrayView<T> shared, TrsmArgs<T> p, int batch, int row0, int rows, int tid, int threads)
+        where T : unmanaged, INumber<T>
+    {
         int packed = p.N * (p.N + 1) / 2, stride = p.N + 1; // padded rows: no bank conflicts on strided access
         var sT = shared.SubView(0, packed);                 // sT[Packed(q, j)] = op(T)[q, j]
         var sX = shared.SubView(packed, Threads * stride);  // sX[r·stride + j] = X[row0 + r, j]
-        int tid = Group.IdxX, batch = Grid.IdxY + p.BatchBase;
-        int lanes = p.Lanes, perGroup = Threads / lanes;
-        int row0 = Grid.IdxX * perGroup;
+        int lanes = p.Lanes, perGroup = rows;
         long x0 = p.B.Offset + batch * p.B.BatchStride;
-        StageTriangle(t, sT, p, batch, tid, left: false);
-        int rows = Math.Min(perGroup, p.Count - row0), count = rows * p.N;
-        for (int e = tid; e < count; e += InFlight * Threads) // InFlight = 4 loads in flight, unrolled by hand
+        StageTriangle(t, sT, p, batch, tid, threads, left: false);
+        rows = Math.Max(0, Math.Min(perGroup, p.Count - row0));
+        int count = rows * p.N;
+        for (int e = tid; e < count; e += InFlight * threads) // InFlight = 4 loads in flight, unrolled by hand
         {
-            int e1 = e + Threads, e2 = e1 + Threads, e3 = e2 + Threads;
+            int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
             T v0 = b[x0 + (long)(row0 + e / p.N) * p.B.Ld + e % p.N];
             T v1 = e1 < count ? b[x0 + (long)(row0 + e1 / p.N) * p.B.Ld + e1 % p.N] : T.Zero;
             T v2 = e2 < count ? b[x0 + (long)(row0 + e2 / p.N) * p.B.Ld + e2 % p.N] : T.Zero;
@@ -189,8 +203,10 @@ internal static class TrsmGpu
         Group.Barrier();
 
         if (lanes > 1)
-            SubstituteRowsInLanes(sT, sX, p, stride, rows, tid / lanes, tid % lanes, lanes);
-        else if (row0 + tid < p.Count)
+        {
+            if (rows > 0) SubstituteRowsInLanes(sT, sX, p, stride, rows, tid / lanes, tid % lanes, lanes);
+        }
+        else if (tid < rows)
         {
             int xr = tid * stride;
             for (int s = 0; s < p.N; s++)
@@ -216,11 +232,10 @@ internal static class TrsmGpu
         }
         Group.Barrier();
 
-        for (int e = tid; e < perGroup * p.N; e += Threads)
+        for (int e = tid; e < count; e += threads)
         {
             int r = e / p.N, j = e % p.N;
-            if (row0 + r < p.Count)
-                b[x0 + (long)(row0 + r) * p.B.Ld + j] = sX[r * stride + j];
+            b[x0 + (long)(row0 + r) * p.B.Ld + j] = sX[r * stride + j];
         }
     }
 
@@ -252,15 +267,15 @@ internal static class TrsmGpu
     /// op(T), so the packed index is unambiguous), and the diagonal unless it is a unit diagonal.
     /// Nothing else of T is read. Consecutive threads read consecutive stored elements.
     /// </summary>
-    private static void StageTriangle<T>(ArrayView<T> t, ArrayView<T> sT, TrsmArgs<T> p, int batch, int tid, bool left)
+    private static void StageTriangle<T>(ArrayView<T> t, ArrayView<T> sT, TrsmArgs<T> p, int batch, int tid, int threads, bool left)
         where T : unmanaged, INumber<T>
     {
         long t0 = p.Tri.Offset + batch * p.Tri.BatchStride;
         int count = p.N * p.N;
-        for (int e = tid; e < count; e += InFlight * Threads) // InFlight = 4 loads in flight, unrolled by hand
+        for (int e = tid; e < count; e += InFlight * threads) // InFlight = 4 loads in flight, unrolled by hand
         {
-            bool k0 = Needed(p, left, e, out int d0, out long s0), k1 = Needed(p, left, e + Threads, out int d1, out long s1);
-            bool k2 = Needed(p, left, e + 2 * Threads, out int d2, out long s2), k3 = Needed(p, left, e + 3 * Threads, out int d3, out long s3);
+            bool k0 = Needed(p, left, e, out int d0, out long s0), k1 = Needed(p, left, e + threads, out int d1, out long s1);
+            bool k2 = Needed(p, left, e + 2 * threads, out int d2, out long s2), k3 = Needed(p, left, e + 3 * threads, out int d3, out long s3);
             T v0 = k0 ? t[t0 + s0] : T.Zero, v1 = k1 ? t[t0 + s1] : T.Zero;
             T v2 = k2 ? t[t0 + s2] : T.Zero, v3 = k3 ? t[t0 + s3] : T.Zero;
             if (k0) sT[d0] = v0;

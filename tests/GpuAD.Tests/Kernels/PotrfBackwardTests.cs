@@ -12,7 +12,8 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     /// 512 whole by default, one thread each; with blocks of 64, 65, 130 and 257 cross one to four
     /// block boundaries, and blocks of 7 or 16 make many ragged ones. The GPU family
     /// differentiates matrices up to 77 (fp64) whole in one group; it runs emulated (slow), so it
-    /// gets small sizes and two blocked cases (blocks of 32 and 16, the last one ragged).
+    /// gets small sizes and three blocked cases (blocks of 32, 8 and 64, the last one ragged; at
+    /// 200 in blocks of 64 the fused panel solves have two tail groups and up to three below).
     /// </summary>
     public static TheoryData<KernelFamily, string, int, int> Cases()
     {
@@ -31,6 +32,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
         data.Add(KernelFamily.GpuTuned, "f32", 33, 0);
         data.Add(KernelFamily.GpuTuned, "f64", 45, 32);
         data.Add(KernelFamily.GpuTuned, "f32", 20, 8);
+        data.Add(KernelFamily.GpuTuned, "f64", 200, 64); // fused panel solves: two tail groups, up to three below
         return data;
     }
 
@@ -64,6 +66,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     [InlineData(2, "f64", 45, 16)]
     [InlineData(4, "f64", 45, 16)]
     [InlineData(4, "f64", 70, 32)]
+    [InlineData(2, "f64", 150, 64)]
     [InlineData(4, "f32", 20, 8)]
     [InlineData(2, "f64", 33, 0)] // whole (potrfWholeLanes)
     [InlineData(4, "f64", 65, 0)]
