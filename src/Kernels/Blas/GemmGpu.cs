@@ -47,6 +47,12 @@ internal interface IGemmMicroTile<T> where T : unmanaged, INumber<T>
     void Store(ArrayView<T> d, long dBase, long ld, int i0, int j0, int m, int n, T alpha, T beta);
 }
 
+/// <summary>Something launched with a GEMM tiling's structs (<see cref="GemmGpu.Dispatch{T, TLauncher}"/>).</summary>
+internal interface ITilingLauncher<T> where T : unmanaged, INumber<T>
+{
+    void Launch<TMicro, TSlice>() where TMicro : struct, IGemmMicroTile<T> where TSlice : struct, IGemmSlice;
+}
+
 /// <summary>The k-slice a GPU GEMM stages per step, a compile-time property of the struct.</summary>
 internal interface IGemmSlice
 {
@@ -200,18 +206,8 @@ internal static class GemmGpu
         var workView = work?.View ?? c.SubView(0, 0);
         if (tiling.Mma && !device.SupportsDmma)
             throw new ArgumentException($"Gemm: the tiling {tiling} needs fp64 tensor cores (sm_80 or later); {device.Name} has none.");
-        switch ((tiling.MicroRows, tiling.MicroCols, tiling.SliceK, tiling.Mma))
-        {
-            case (4, 4, 16, false): Launch<T, Micro4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
-            case (4, 4, 32, false): Launch<T, Micro4x4<T>, Slice32>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 4, 8, false): Launch<T, Micro8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 4, 16, false): Launch<T, Micro8x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 8, 8, false): Launch<T, Micro8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
-            case (4, 4, 16, true): Launch<T, Mma4x4<T>, Slice16>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 4, 8, true): Launch<T, Mma8x4<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
-            case (8, 8, 8, true): Launch<T, Mma8x8<T>, Slice8>(device, a, b, c, workView, args, batch, tiling); break;
-            default: throw new ArgumentException($"Gemm: no kernel has the tiling {tiling}.");
-        }
+        var launcher = new GemmLauncher<T>(device, a, b, c, workView, args, batch, tiling);
+        Dispatch<T, GemmLauncher<T>>(tiling, ref launcher);
         if (work is null) return;
         var reduce = device.Kernel(ReduceKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(ReduceKernel<T>));
         long largest = 0;
@@ -219,6 +215,37 @@ internal static class GemmGpu
             if (args.Get(i).Splits > 1) largest = Math.Max(largest, (long)batch * args.Get(i).M * args.Get(i).N);
         int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, 65535);
         reduce(new KernelConfig(new Index3D(groups, args.Count, 1), new Index3D(GroupSize, 1, 1)), c, work.View, args);
+    }
+
+    /// <summary>
+    /// Calls <paramref name="launcher"/> with the tile and slice structs of <paramref name="tiling"/>:
+    /// the one place a tiling becomes a kernel instantiation (the GEMM's launches and the blocked
+    /// Cholesky's look-ahead launch, which runs GEMM tiles beside its panel step).
+    /// </summary>
+    /// <exception cref="ArgumentException">No kernel has this tiling.</exception>
+    internal static void Dispatch<T, TLauncher>(GemmTiling tiling, ref TLauncher launcher)
+        where T : unmanaged, INumber<T>
+        where TLauncher : struct, ITilingLauncher<T>
+    {
+        switch ((tiling.MicroRows, tiling.MicroCols, tiling.SliceK, tiling.Mma))
+        {
+            case (4, 4, 16, false): launcher.Launch<Micro4x4<T>, Slice16>(); break;
+            case (4, 4, 32, false): launcher.Launch<Micro4x4<T>, Slice32>(); break;
+            case (8, 4, 8, false): launcher.Launch<Micro8x4<T>, Slice8>(); break;
+            case (8, 4, 16, false): launcher.Launch<Micro8x4<T>, Slice16>(); break;
+            case (8, 8, 8, false): launcher.Launch<Micro8x8<T>, Slice8>(); break;
+            case (4, 4, 16, true): launcher.Launch<Mma4x4<T>, Slice16>(); break;
+            case (8, 4, 8, true): launcher.Launch<Mma8x4<T>, Slice8>(); break;
+            case (8, 8, 8, true): launcher.Launch<Mma8x8<T>, Slice8>(); break;
+            default: throw new ArgumentException($"Gemm: no kernel has the tiling {tiling}.");
+        }
+    }
+
+    private readonly struct GemmLauncher<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmGroupArgs<T> args, int batch, GemmTiling tiling)
+        : ITilingLauncher<T> where T : unmanaged, INumber<T>
+    {
+        public void Launch<TMicro, TSlice>() where TMicro : struct, IGemmMicroTile<T> where TSlice : struct, IGemmSlice =>
+            GemmGpu.Launch<T, TMicro, TSlice>(device, a, b, c, work, args, batch, tiling);
     }
 
     private static void Launch<T, TMicro, TSlice>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmGroupArgs<T> args, int batch, GemmTiling tiling)
@@ -264,8 +291,11 @@ internal static class GemmGpu
         Tile<T, TMicro, TSlice>(a, b, c, work, p, x / cols, x % cols, split);
     }
 
-    /// <summary>One tile of C (or of split <paramref name="split"/>'s partial product), of matrix Grid.IdxZ + BatchBase.</summary>
-    private static void Tile<T, TMicro, TSlice>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmArgs<T> p, int tileRow, int tileCol, int split)
+    /// <summary>
+    /// One tile of C (or of split <paramref name="split"/>'s partial product), of matrix Grid.IdxZ +
+    /// BatchBase, by a 16×16 group (also the GEMM tiles of <see cref="PotrfPanelGpu.LookAheadKernel{T, TMicro, TSlice}"/>).
+    /// </summary>
+    internal static void Tile<T, TMicro, TSlice>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ArrayView<T> work, GemmArgs<T> p, int tileRow, int tileCol, int split)
         where T : unmanaged, INumber<T>
         where TMicro : struct, IGemmMicroTile<T>
         where TSlice : struct, IGemmSlice

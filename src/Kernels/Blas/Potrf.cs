@@ -99,12 +99,17 @@ public static partial class Blas
     /// <summary>
     /// The GPU family's blocked factorization: per diagonal block one launch factoring it, solving
     /// the panel below it and clearing the upper triangle of its rows (<see cref="PotrfPanelGpu"/>,
-    /// which also writes info), then one for the trailing update A22 −= L21·L21ᵀ; no separate
-    /// TRSM, clearing of info or final tril. <see cref="PotrfLaunches"/> counts these launches.
+    /// which also writes info). With the table's look-ahead (<see cref="TuningTable.PotrfLookAhead"/>)
+    /// that launch also runs the previous panel's trailing update right of the block, A[k1.., k1..]
+    /// −= L21·L21ᵀ, as GEMM tiles beside the panel groups, which update the block's own columns
+    /// themselves first: one launch per block. Without it, one trailing-update launch follows each
+    /// panel launch. No separate TRSM, clearing of info or final tril. <see cref="PotrfLaunches"/>
+    /// counts these launches.
     /// </summary>
     private static void FactorBlockedGpu<T>(Device device, MatRef<T> a, DeviceTensor<int> info, int nb) where T : unmanaged, INumber<T>
     {
         int n = a.Rows;
+        bool lookAhead = device.Tuning.PotrfLookAhead;
         using var work = device.Allocate<T>(new Shape(a.Batch, nb, nb));
         for (int k0 = 0; k0 < n; k0 += nb)
         {
@@ -114,7 +119,26 @@ public static partial class Blas
                 A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
                 Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
                 N = w, Rows = n - k1, Offset = k0, Lanes = device.Tuning.PotrfPanelLanes,
+                LookAhead = lookAhead && k0 > 0 ? 1 : 0,
             };
+            if (lookAhead)
+            {
+                // The previous panel's update right of this block (none for the first and last blocks).
+                GemmArgs<T> update = default;
+                if (k0 > 0 && k1 < n)
+                {
+                    var l21 = a.Block(k1, k0 - nb, n - k1, nb);
+                    GemmArgsOf(device, l21, false, l21, true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true, out update);
+                }
+                var tiling = GemmPolicy.TilingFor<T>(device, n - k1, n - k1, nb, a.Batch);
+                if (typeof(T) == typeof(double))
+                    PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args,
+                        Unsafe.As<GemmArgs<T>, GemmArgs<double>>(ref update), tiling, a.Batch);
+                else
+                    PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<float>(), work.View.Cast<float>(), info.View, args,
+                        Unsafe.As<GemmArgs<T>, GemmArgs<float>>(ref update), tiling, a.Batch);
+                continue;
+            }
             if (typeof(T) == typeof(double))
                 PotrfPanelGpu.Launch(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args, a.Batch);
             else
@@ -144,6 +168,7 @@ public static partial class Blas
         int blocks = (n + nb - 1) / nb;
         if (device.Family == KernelFamily.GpuTuned)
         {
+            if (device.Tuning.PotrfLookAhead) return blocks; // the trailing updates run inside the panel launches
             // Per block the panel step, and the trailing update (split along K where the policy says) but after the last.
             int launches = blocks;
             for (int k1 = nb; k1 < n; k1 += nb)

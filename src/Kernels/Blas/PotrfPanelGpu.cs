@@ -16,6 +16,9 @@ internal struct PotrfPanelArgs
     public int Offset;     // the block's first row in the whole matrix: a failure at local column j is minor Offset + j + 1
     public int PanelRows;  // panel rows one group solves (PotrfPanelGpu.PanelRowsFor)
     public int Lanes;      // threads per row (1, 2 or 4) in the factor and the panel solve
+    public int LookAhead;  // first apply the previous panel's update (PrevN columns left of the block) to the block's columns
+    public int Groups;     // panel groups per matrix (look-ahead launch: the grid's first Groups x indices)
+    public int BatchBase;  // first batch element of this launch (look-ahead launch)
 }
 
 /// <summary>
@@ -44,13 +47,28 @@ internal static class PotrfPanelGpu
     /// <summary>
     /// Panel rows one group solves for diagonal blocks of order n: one per thread of the group, as
     /// far as the packed triangle and the rows fit the 48 KiB of shared memory (blocks of 64 in
-    /// float64: 63 rows). More rows per group mean fewer groups repeating the diagonal factorization.
+    /// float64: 63 rows; 38 with the look-ahead's staged slices of the previous panel). More rows
+    /// per group mean fewer groups repeating the diagonal factorization.
     /// </summary>
-    internal static int PanelRowsFor(int n, int elementSize) =>
-        Math.Max(1, Math.Min(PotrfGpu.GroupSize(n), (PotrfGpu.SharedBytes / elementSize - PotrfGpu.Packed(n)) / Math.Max(1, n)));
+    internal static int PanelRowsFor(int n, int elementSize, bool lookAhead = false)
+    {
+        int extra = lookAhead ? LookAheadSlice : 0;
+        int free = PotrfGpu.SharedBytes / elementSize - PotrfGpu.Packed(n) - extra * n;
+        return Math.Max(1, Math.Min(PotrfGpu.GroupSize(n), free / Math.Max(1, n + extra)));
+    }
 
-    /// <summary>Elements of dynamic shared memory: the packed triangle and the group's panel rows.</summary>
-    internal static int SharedElements(int n, int elementSize) => PotrfGpu.Packed(n) + PanelRowsFor(n, elementSize) * n;
+    /// <summary>
+    /// Elements of dynamic shared memory: the packed triangle and the group's panel rows (and with
+    /// the look-ahead, one slice of the previous panel's columns for the block's rows and the group's).
+    /// </summary>
+    internal static int SharedElements(int n, int elementSize, bool lookAhead = false)
+    {
+        int rows = PanelRowsFor(n, elementSize, lookAhead);
+        return PotrfGpu.Packed(n) + rows * n + (lookAhead ? LookAheadSlice * (n + rows) : 0);
+    }
+
+    /// <summary>Columns of the previous panel the look-ahead update stages at a time.</summary>
+    internal const int LookAheadSlice = 16;
 
     internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs args, int batch)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
@@ -64,17 +82,92 @@ internal static class PotrfPanelGpu
         kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, size))), a, work, info, args);
     }
 
+    /// <summary>
+    /// The look-ahead launch (<see cref="LookAheadKernel{T, TMicro, TSlice}"/>): this block's panel
+    /// step, with the previous panel's update of its columns when args.LookAhead, and the tiles of
+    /// <paramref name="update"/> (M = 0: none; never split along K) under <paramref name="tiling"/>.
+    /// </summary>
+    internal static void LaunchLookAhead<T>(Device device, ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs args,
+        GemmArgs<T> update, GemmTiling tiling, int batch)
+        where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        bool lookAhead = args.LookAhead != 0;
+        args.PanelRows = PanelRowsFor(args.N, size, lookAhead);
+        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "Potrf");
+        while (args.Lanes > 1 && PotrfGpu.GroupSize(args.N) * args.Lanes > GemmGpu.GroupSize) args.Lanes /= 2;
+        args.Groups = 1 + (args.Rows + args.PanelRows - 1) / args.PanelRows;
+        update.Splits = 1;
+        var launcher = new LookAheadLauncher<T>(device, a, work, info, args, update, batch,
+            update.M > 0 ? GemmGpu.Tiles(update, tiling.TileM, tiling.TileN) : 0,
+            Math.Max(SharedElements(args.N, size, lookAhead), tiling.SharedElements));
+        GemmGpu.Dispatch<T, LookAheadLauncher<T>>(tiling, ref launcher);
+    }
+
+    private readonly struct LookAheadLauncher<T>(Device device, ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs args,
+        GemmArgs<T> update, int batch, int tiles, int sharedElements) : ITilingLauncher<T>
+        where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        public void Launch<TMicro, TSlice>() where TMicro : struct, IGemmMicroTile<T> where TSlice : struct, IGemmSlice
+        {
+            var kernel = device.Kernel(LookAheadKernel<T, TMicro, TSlice>,
+                acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<int>, PotrfPanelArgs, GemmArgs<T>>(LookAheadKernel<T, TMicro, TSlice>));
+            var shared = SharedMemoryConfig.RequestDynamic<T>(sharedElements);
+            var p = args;
+            var u = update;
+            for (int start = 0; start < batch; start += MaxGridZ)
+            {
+                p.BatchBase = u.BatchBase = start;
+                var grid = new Index3D(p.Groups + tiles, 1, Math.Min(MaxGridZ, batch - start));
+                kernel(new KernelConfig(grid, new Index3D(GemmGpu.Threads, GemmGpu.Threads, 1), shared), a, work, info, p, u);
+            }
+        }
+    }
+
+    private const int MaxGridZ = 65535;
+
     internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p)
+        where T : unmanaged, INumber<T>, IRootFunctions<T> =>
+        Step(a, work, info, p, Grid.IdxX, Grid.IdxY, Group.IdxX, Group.DimX);
+
+    /// <summary>
+    /// The look-ahead launch: the grid's first <see cref="PotrfPanelArgs.Groups"/> x indices run the
+    /// panel step (<see cref="Step{T}"/>, with the previous panel's update of the block's columns
+    /// when <see cref="PotrfPanelArgs.LookAhead"/>), the others the tiles of the trailing update
+    /// <paramref name="u"/> (the previous panel's, right of this block: independent of this panel),
+    /// 16×16 threads per group, matrix Grid.IdxZ + BatchBase.
+    /// </summary>
+    internal static void LookAheadKernel<T, TMicro, TSlice>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p, GemmArgs<T> u)
+        where T : unmanaged, INumber<T>, IRootFunctions<T>
+        where TMicro : struct, IGemmMicroTile<T>
+        where TSlice : struct, IGemmSlice
+    {
+        TMicro acc = default;
+        acc.Declare();
+        int x = Grid.IdxX;
+        if (x < p.Groups)
+        {
+            Step(a, work, info, p, Grid.IdxZ + p.BatchBase, x, Group.IdxY * GemmGpu.Threads + Group.IdxX, GemmGpu.GroupSize);
+            return;
+        }
+        x -= p.Groups;
+        int cols = (u.N + GemmGpu.Threads * acc.Cols - 1) / (GemmGpu.Threads * acc.Cols);
+        GemmGpu.Tile<T, TMicro, TSlice>(a, a, a, a, u, x / cols, x % cols, 0);
+    }
+
+    /// <summary>Group <paramref name="g"/> of matrix <paramref name="b"/>'s panel step, thread <paramref name="r"/> of <paramref name="threads"/>.</summary>
+    private static void Step<T>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p, int b, int g, int r, int threads)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
         var shared = SharedMemory.GetDynamic<T>();
         int n = p.N, packed = n * (n + 1) / 2;
         var s = shared.SubView(0, packed);               // s[i(i+1)/2 + c] = A[i, c], c ≤ i
         var x = shared.SubView(packed, p.PanelRows * n); // x[c·PanelRows + r] = A21[i0 + r, c]
-        int r = Group.IdxX, threads = Group.DimX, b = Grid.IdxX, g = Grid.IdxY;
         int lanes = p.Lanes, row = r / lanes, lane = r - row * lanes; // row's threads: row·lanes … row·lanes + lanes − 1
         long a0 = p.A.Offset + b * p.A.BatchStride, w0 = p.Work.Offset + b * p.Work.BatchStride;
         bool skip = p.Offset > 0 && info[b] != 0; // failed in an earlier block (uniform over the group)
+        int panelRows = p.PanelRows, i0 = g > 0 ? (g - 1) * panelRows : 0, rows = g > 0 ? Math.Min(panelRows, p.Rows - i0) : 0;
+        long panel = a0 + (long)(n + i0) * p.A.Ld; // A21[i0, 0]
 
         if (g == 0 && p.PrevN > 0)
         {
@@ -87,6 +180,12 @@ internal static class PotrfPanelGpu
         if (!skip)
         {
             PotrfGpu.LoadLowerPacked(a, a0, p.A.Ld, n, s, r, threads);
+            if (p.LookAhead != 0)
+            {
+                LoadRows(a, panel, p.A.Ld, x, n, panelRows, rows, r, threads);
+                Group.Barrier();
+                UpdateFromPreviousPanel(a, a0, p, s, x, shared.SubView(packed + panelRows * n), rows, i0, r, threads);
+            }
             Group.Barrier();
             int failedColumn = PotrfGpu.Factor(s, n, row, lane, lanes);
             failed = failedColumn >= 0;
@@ -111,24 +210,13 @@ internal static class PotrfPanelGpu
             return;
         }
 
-        int panelRows = p.PanelRows, i0 = (g - 1) * panelRows, rows = Math.Min(panelRows, p.Rows - i0);
-        long panel = a0 + (long)(n + i0) * p.A.Ld; // A21[i0, 0]
         if (!failed)
         {
-            int count = rows * n;
-            for (int e = r; e < count; e += 4 * threads) // four loads in flight, unrolled by hand
+            if (p.LookAhead == 0)
             {
-                int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
-                T x0 = a[panel + (long)(e / n) * p.A.Ld + e % n];
-                T x1 = e1 < count ? a[panel + (long)(e1 / n) * p.A.Ld + e1 % n] : T.Zero;
-                T x2 = e2 < count ? a[panel + (long)(e2 / n) * p.A.Ld + e2 % n] : T.Zero;
-                T x3 = e3 < count ? a[panel + (long)(e3 / n) * p.A.Ld + e3 % n] : T.Zero;
-                x[e % n * panelRows + e / n] = x0;
-                if (e1 < count) x[e1 % n * panelRows + e1 / n] = x1;
-                if (e2 < count) x[e2 % n * panelRows + e2 / n] = x2;
-                if (e3 < count) x[e3 % n * panelRows + e3 / n] = x3;
+                LoadRows(a, panel, p.A.Ld, x, n, panelRows, rows, r, threads);
+                Group.Barrier();
             }
-            Group.Barrier();
             if (lanes == 1)
             {
                 if (r < rows)
@@ -167,6 +255,86 @@ internal static class PotrfPanelGpu
         {
             int i = e / rows, c = e % rows;
             a[a0 + (long)i * p.A.Ld + n + i0 + c] = T.Zero;
+        }
+    }
+
+    /// <summary>Stages the group's panel rows: x[c·panelRows + rr] = A21[i0 + rr, c], four loads in flight (unrolled by hand).</summary>
+    private static void LoadRows<T>(ArrayView<T> a, long panel, long ld, ArrayView<T> x, int n, int panelRows, int rows, int r, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        int count = rows * n;
+        for (int e = r; e < count; e += 4 * threads)
+        {
+            int e1 = e + threads, e2 = e1 + threads, e3 = e2 + threads;
+            T x0 = a[panel + (long)(e / n) * ld + e % n];
+            T x1 = e1 < count ? a[panel + (long)(e1 / n) * ld + e1 % n] : T.Zero;
+            T x2 = e2 < count ? a[panel + (long)(e2 / n) * ld + e2 % n] : T.Zero;
+            T x3 = e3 < count ? a[panel + (long)(e3 / n) * ld + e3 % n] : T.Zero;
+            x[e % n * panelRows + e / n] = x0;
+            if (e1 < count) x[e1 % n * panelRows + e1 / n] = x1;
+            if (e2 < count) x[e2 % n * panelRows + e2 / n] = x2;
+            if (e3 < count) x[e3 % n * panelRows + e3 / n] = x3;
+        }
+    }
+
+    /// <summary>
+    /// The look-ahead: the previous panel's update of this block's columns, which the previous
+    /// trailing update left out, applied in shared memory before the factor:
+    /// A11 −= P·Pᵀ (lower) and the group's rows A21[i0 …] −= Q·Pᵀ, with P the previous panel's
+    /// rows in this block and Q its rows in the group's, PrevN columns left of the block, staged
+    /// <see cref="LookAheadSlice"/> columns at a time in <paramref name="slice"/>. Ends with a
+    /// barrier-free update: the caller's next barrier orders it before the factor.
+    /// </summary>
+    private static void UpdateFromPreviousPanel<T>(ArrayView<T> a, long a0, PotrfPanelArgs p, ArrayView<T> s, ArrayView<T> x, ArrayView<T> slice,
+        int rows, int i0, int r, int threads)
+        where T : unmanaged, INumber<T>
+    {
+        int n = p.N, pr = p.PanelRows, prev = p.PrevN;
+        var sp = slice.SubView(0, LookAheadSlice * n);   // sp[qq·n + i] = P[i, q0 + qq]
+        var sq = slice.SubView(LookAheadSlice * n);      // sq[qq·pr + rr] = Q[rr, q0 + qq]
+        long pBase = a0 - prev, qBase = a0 + (long)(n + i0) * p.A.Ld - prev;
+        for (int q0 = 0; q0 < prev; q0 += LookAheadSlice)
+        {
+            int ks = Math.Min(LookAheadSlice, prev - q0);
+            for (int e = r; e < n * ks; e += threads)
+            {
+                int i = e / ks, qq = e - i * ks;
+                sp[qq * n + i] = a[pBase + (long)i * p.A.Ld + q0 + qq];
+            }
+            for (int e = r; e < rows * ks; e += threads)
+            {
+                int rr = e / ks, qq = e - rr * ks;
+                sq[qq * pr + rr] = a[qBase + (long)rr * p.A.Ld + q0 + qq];
+            }
+            Group.Barrier();
+            for (int e = r; e < n * n; e += threads)
+            {
+                int i = e / n, c = e - i * n;
+                if (c > i) continue;
+                T v0 = T.Zero, v1 = T.Zero;
+                int qq = 0;
+                for (; qq + 2 <= ks; qq += 2)
+                {
+                    v0 += sp[qq * n + i] * sp[qq * n + c];
+                    v1 += sp[(qq + 1) * n + i] * sp[(qq + 1) * n + c];
+                }
+                if (qq < ks) v0 += sp[qq * n + i] * sp[qq * n + c];
+                s[i * (i + 1) / 2 + c] -= v0 + v1;
+            }
+            for (int e = r; e < rows * n; e += threads)
+            {
+                int c = e / rows, rr = e - c * rows; // consecutive threads on consecutive rows: x and sq contiguous, sp broadcast
+                T v0 = T.Zero, v1 = T.Zero;
+                int qq = 0;
+                for (; qq + 2 <= ks; qq += 2)
+                {
+                    v0 += sq[qq * pr + rr] * sp[qq * n + c];
+                    v1 += sq[(qq + 1) * pr + rr] * sp[(qq + 1) * n + c];
+                }
+                if (qq < ks) v0 += sq[qq * pr + rr] * sp[qq * n + c];
+                x[c * pr + rr] -= v0 + v1;
+            }
+            if (q0 + LookAheadSlice < prev) Group.Barrier(); // the next slice overwrites sp and sq
         }
     }
 

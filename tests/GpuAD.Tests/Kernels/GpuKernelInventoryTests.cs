@@ -89,6 +89,9 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         if (definition == Definition(PotrfBackwardGpu.Kernel<double>)) return 2L * PotrfGpu.Packed(n) * size;
         // The blocked path's fused launches take blocks of at most the unblocked order (Potrf's block-size check).
         if (definition == Definition(PotrfPanelGpu.Kernel<double>)) return (long)PotrfPanelGpu.SharedElements(n, size) * size;
+        if (method.DeclaringType == typeof(PotrfPanelGpu) && method.Name == nameof(PotrfPanelGpu.LookAheadKernel)) // the panel step with look-ahead, or the update's tiles
+            return (long)Math.Max(PotrfPanelGpu.SharedElements(n, size, lookAhead: true),
+                GemmGpu.TilingOf(method.GetGenericArguments()[1], method.GetGenericArguments()[2]).SharedElements) * size;
         if (definition == Definition(PotrfBackwardPanelGpu.Kernel<double>)) return (long)PotrfBackwardPanelGpu.SharedElements(n, n) * size; // with the previous block's panel solve
         // Panel-matched TRSM blocks are capped by TrsmGpu.MaxBlockSize (Trsm's launcher).
         if (definition == Definition(TrsmGpu.LeftKernel<double>) || definition == Definition(TrsmGpu.RightKernel<double>))

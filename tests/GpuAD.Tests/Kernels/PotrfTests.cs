@@ -117,6 +117,62 @@ public sealed class PotrfTests(DeviceFixture devices)
     }
 
     /// <summary>
+    /// The GPU family's look-ahead (the table's potrfLookAhead: each block's launch runs the
+    /// previous panel's trailing update as GEMM tiles beside its panel groups, which update the
+    /// block's columns themselves) and the separate update launches give the same factor: both
+    /// match the float64 reference, several panel groups and update tiles per launch, a ragged
+    /// last block, 1, 2 and 4 threads per row, SIMT and DMMA tiles beside the panel; a failure in a
+    /// later block names its minor, and the launches counted are the plan's (one per block).
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 200, 64, 1, "")]
+    [InlineData("f64", 150, 64, 4, "")]
+    [InlineData("f32", 100, 32, 2, "")]
+    [InlineData("f64", 140, 32, 1, "64x64k16mma")]
+    public void LookAheadGivesTheFactorOfSeparateUpdates(string dtype, int n, int blockSize, int lanes, string tiling)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            const int batch = 2;
+            var a = TestData.Spd(batch, n, seed: 23 + n);
+            var expected = Reference.Cholesky(a, batch, n);
+            var table = original with { PotrfPanelLanes = lanes };
+            if (tiling != "") table = table with { GemmF64 = tiling, GemmSmallF64 = tiling };
+            foreach (bool lookAhead in new[] { true, false })
+            {
+                device.Tuning = table with { PotrfLookAhead = lookAhead };
+                string what = $"look-ahead {lookAhead} {dtype} n={n} block={blockSize} lanes={lanes} {tiling}";
+                long before = device.Launches;
+                double[] l = dtype == "f64" ? FactorOf<double>(device, a, batch, n, blockSize) : FactorOf<float>(device, a, batch, n, blockSize);
+                long launches = device.Launches - before;
+                double tol = (dtype == "f64" ? TestData.KernelTol<double>() : TestData.KernelTol<float>()) * Math.Max(1, n / 16.0);
+                TestData.AssertClose(expected, l, tol, what);
+                int planned = dtype == "f64" ? Blas.PotrfLaunches<double>(device, n, batch, blockSize) : Blas.PotrfLaunches<float>(device, n, batch, blockSize);
+                Assert.Equal(planned, launches);
+                if (lookAhead) Assert.Equal((n + blockSize - 1) / blockSize, launches);
+                var broken = (double[])a.Clone();
+                BreakPivot(broken, n, b: 1, k: n - 3);
+                Assert.Equal(new[] { 0, n - 2 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n, blockSize));
+            }
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    private static double[] FactorOf<T>(Device device, double[] a, int batch, int n, int blockSize) where T : unmanaged, INumber<T>
+    {
+        using var da = TestData.Upload<T>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+        using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+        Blas.Potrf(device, da.Mat, info, blockSize);
+        Assert.Equal(new int[batch], info.ToArray());
+        return TestData.ToDouble(da.ToArray());
+    }
+
+    /// <summary>
     /// The GPU family's panel step with 2 and 4 threads per row (the tuning table's
     /// potrfPanelLanes): ragged and whole blocks, both precisions, batch 2; the factor matches the
     /// float64 reference, its first diagonal block is bitwise that of one thread per row (the same
