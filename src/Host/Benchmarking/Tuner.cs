@@ -120,7 +120,8 @@ internal static class Tuner
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, WholeLanes, Whole, TrsmNarrow];
+        public const string LookAhead = "Cholesky look-ahead";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, WholeLanes, Whole, TrsmNarrow];
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
@@ -305,6 +306,11 @@ internal static class Tuner
                 PanelLaneCandidates.Select(x => $"{x} per row").ToArray(),
                 i => table with { PotrfPanelLanes = PanelLaneCandidates[i], PotrfWholeUpTo = 1 });
             if (best is int pl) table = table with { PotrfPanelLanes = PanelLaneCandidates[pl] };
+
+            // The forward's trailing updates beside the next panel step (look-ahead) or in launches of their own.
+            best = CholeskyCandidates(Entries.LookAhead, $"potrfLookAhead: f64 n = {string.Join(" + ", large)}", large,
+                ["look-ahead", "separate updates"], i => table with { PotrfLookAhead = i == 0, PotrfWholeUpTo = 1 });
+            if (best is int la) table = table with { PotrfLookAhead = la == 0 };
 
             // Threads per row of the whole-matrix kernels, on a batch of small matrices factored whole.
             int small = Math.Min(options.CholeskySmallOrder, max);

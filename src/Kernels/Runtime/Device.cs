@@ -172,7 +172,14 @@ public sealed class Device : IDisposable
     public int MaxGroupSize => Accelerator.MaxNumThreadsPerGroup;
 
     /// <summary>Multiprocessors (SMs) that run thread groups side by side.</summary>
-    public int Multiprocessors => Accelerator.NumMultiprocessors;
+    public int Multiprocessors => PlannedMultiprocessors ?? Accelerator.NumMultiprocessors;
+
+    /// <summary>
+    /// Makes the GEMM policy plan as for a GPU with this many multiprocessors (null: this device's),
+    /// so that tests and reports can give another GPU's launch plan (with its table in
+    /// <see cref="Tuning"/>) on the emulated GPU. Changes how work is split, never a result.
+    /// </summary>
+    internal int? PlannedMultiprocessors { get; set; }
 
     /// <summary>
     /// True when the GPU family can run its float64 GEMM on the fp64 tensor cores

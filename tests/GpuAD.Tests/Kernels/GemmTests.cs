@@ -353,6 +353,35 @@ public sealed class GemmTilingPtxTests
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    /// <summary>
+    /// The blocked Cholesky's look-ahead launch runs GEMM tiles beside its panel step in one
+    /// kernel: with every float64 tiling it compiles for sm_90, its DMMA accumulators declared in
+    /// the kernel's first block before any mma (the panel code before the tiles does not move the
+    /// declaration), with the tiles' mma count and no call; the SIMT ones without local memory.
+    /// </summary>
+    [Fact]
+    public void TheLookAheadKernelCompilesWithEveryFloat64Tiling()
+    {
+        using var context = ILGPU.Context.Create(builder => builder.EnableAlgorithms().Optimize(ILGPU.OptimizationLevel.O2));
+        var failures = new List<string>();
+        foreach (var tiling in GemmGpu.TilingsFor(sizeof(double)))
+        {
+            var micro = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.{(tiling.Mma ? "Mma" : "Micro")}{tiling.MicroRows}x{tiling.MicroCols}`1")!.MakeGenericType(typeof(double));
+            var slice = typeof(GemmGpu).Assembly.GetType($"GpuAD.Kernels.Slice{tiling.SliceK}")!;
+            var method = typeof(PotrfPanelGpu).GetMethod(nameof(PotrfPanelGpu.LookAheadKernel), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!
+                .MakeGenericMethod(typeof(double), micro, slice);
+            var backend = new ILGPU.Backends.PTX.PTXBackend(context, new ILGPU.Runtime.Cuda.CudaCapabilityContext(ILGPU.Runtime.Cuda.CudaArchitecture.SM_90),
+                ILGPU.Runtime.Cuda.CudaArchitecture.SM_90, ILGPU.Runtime.Cuda.CudaInstructionSet.ISA_80, nvvmAPI: null!);
+            string ptx = ((ILGPU.Backends.PTX.PTXCompiledKernel)backend.Compile(
+                ILGPU.Backends.EntryPoints.EntryPointDescription.FromExplicitlyGroupedKernel(method), ILGPU.Runtime.KernelSpecialization.Empty)).PTXAssembly;
+            if (tiling.Mma)
+                failures.AddRange(DmmaProblems(ptx, tiling.MicroRows * tiling.MicroCols).Select(p => $"look-ahead {tiling}: {p}"));
+            else if (ptx.Contains(".local", StringComparison.Ordinal))
+                failures.Add($"look-ahead {tiling}: local memory in the PTX");
+        }
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
     /// <summary>What is wrong with a DMMA kernel's PTX: the named accumulators, the mma count, calls, local memory.</summary>
     private static IEnumerable<string> DmmaProblems(string ptx, int accumulators)
     {

@@ -86,4 +86,36 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
         Assert.Equal(backward, b);
         if (n == 8192) Assert.True(f + b <= 400, $"{f + b} launches at n = 8192");
     }
+
+    /// <summary>
+    /// The same plan for an H100 (its committed table, 132 multiprocessors): the GEMM policy splits
+    /// most of the backward's grouped updates along K there, each adding its ordered reduction
+    /// launch, so the count is above the emulated GPU's; with the separate updates of the first
+    /// H100 runs (look-ahead off) the forward has one more launch per block. Printed for the
+    /// results; pinned so a change of plan shows.
+    /// </summary>
+    [Theory]
+    [InlineData(1024, true, 16, 40)]
+    [InlineData(8192, true, 128, 376)]
+    [InlineData(8192, false, 255, 376)]
+    public void H100LaunchesArePinned(int n, bool lookAhead, int forward, int backward)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        var h100 = TuningTable.Committed.Single(t => t.Device == "NVIDIA H100 80GB HBM3");
+        try
+        {
+            device.Tuning = h100 with { PotrfLookAhead = lookAhead };
+            device.PlannedMultiprocessors = 132;
+            int f = Blas.PotrfLaunches<double>(device, n, 1), b = Blas.PotrfBackwardLaunches<double>(device, n, 1, symmetrize: true);
+            output.WriteLine($"H100 plan, float64, n={n}, look-ahead {lookAhead}: forward {f}, backward {b}, total {f + b} launches");
+            Assert.Equal(forward, f);
+            Assert.Equal(backward, b);
+        }
+        finally
+        {
+            device.Tuning = original;
+            device.PlannedMultiprocessors = null;
+        }
+    }
 }
