@@ -310,32 +310,29 @@ internal static class PotrfPanelGpu
             for (int e = r; e < n * n; e += threads)
             {
                 int i = e / n, c = e - i * n;
-                if (c > i) continue;
-                T v0 = T.Zero, v1 = T.Zero;
-                int qq = 0;
-                for (; qq + 2 <= ks; qq += 2)
-                {
-                    v0 += sp[qq * n + i] * sp[qq * n + c];
-                    v1 += sp[(qq + 1) * n + i] * sp[(qq + 1) * n + c];
-                }
-                if (qq < ks) v0 += sp[qq * n + i] * sp[qq * n + c];
-                s[i * (i + 1) / 2 + c] -= v0 + v1;
+                if (c <= i) s[i * (i + 1) / 2 + c] -= SliceDot(sp, i, n, sp, c, n, ks);  // (P·Pᵀ)[i, c]
             }
             for (int e = r; e < rows * n; e += threads)
             {
                 int c = e / rows, rr = e - c * rows; // consecutive threads on consecutive rows: x and sq contiguous, sp broadcast
-                T v0 = T.Zero, v1 = T.Zero;
-                int qq = 0;
-                for (; qq + 2 <= ks; qq += 2)
-                {
-                    v0 += sq[qq * pr + rr] * sp[qq * n + c];
-                    v1 += sq[(qq + 1) * pr + rr] * sp[(qq + 1) * n + c];
-                }
-                if (qq < ks) v0 += sq[qq * pr + rr] * sp[qq * n + c];
-                x[c * pr + rr] -= v0 + v1;
+                x[c * pr + rr] -= SliceDot(sq, rr, pr, sp, c, n, ks);                    // (Q·Pᵀ)[rr, c]
             }
             if (q0 + LookAheadSlice < prev) Group.Barrier(); // the next slice overwrites sp and sq
         }
+    }
+
+    /// <summary>Σ over qq below count of u[uo + qq·us]·v[vo + qq·vs], in two partial sums (unrolled by hand).</summary>
+    private static T SliceDot<T>(ArrayView<T> u, int uo, int us, ArrayView<T> v, int vo, int vs, int count) where T : unmanaged, INumber<T>
+    {
+        T v0 = T.Zero, v1 = T.Zero;
+        int qq = 0;
+        for (; qq + 2 <= count; qq += 2)
+        {
+            v0 += u[uo + qq * us] * v[vo + qq * vs];
+            v1 += u[uo + (qq + 1) * us] * v[vo + (qq + 1) * vs];
+        }
+        if (qq < count) v0 += u[uo + qq * us] * v[vo + qq * vs];
+        return v0 + v1;
     }
 
     /// <summary>
