@@ -78,11 +78,7 @@ public static partial class Blas
     /// or with a given tiling and splits (the tuning sweep and the tests).
     /// </summary>
     internal static void LaunchGpu<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> group, int batch,
-        GemmTiling? tiling, int splits = 0) where T : unmanaged, INumber<T> =>
-        LaunchGpu(device, a, b, c, ref group, batch, tiling, splits, deferred: 0)?.Dispose();
-
-    private static DeviceTensor<T>? LaunchGpu<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ref GemmGroupArgs<T> group, int batch,
-        GemmTiling? tiling, int splits, int deferred) where T : unmanaged, INumber<T>
+        GemmTiling? tiling, int splits = 0) where T : unmanaged, INumber<T>
     {
         Span<GemmArgs<T>> products = [group.P0, group.P1, group.P2];
         var plan = GemmPolicy.Choose<T>(device, products[..group.Count], batch);
@@ -101,7 +97,7 @@ public static partial class Blas
             }
             group.Set(i, p);
         }
-        return GemmGpu.Launch(device, a, b, c, ref group, batch, tiling ?? plan.Tiling, deferred);
+        GemmGpu.Launch(device, a, b, c, group, batch, tiling ?? plan.Tiling);
     }
 
     /// <summary>
@@ -135,22 +131,6 @@ public static partial class Blas
                 Gemm(device, q.A, q.TransA, q.B, q.TransB, q.C, q.Alpha, q.Beta, q.LowerOnly);
             return;
         }
-        GemmGrouped(device, products, deferred: 0, out _)?.Dispose();
-    }
-
-    /// <summary>
-    /// The GPU family's grouped launch of <paramref name="products"/> (at most three, all to be run:
-    /// none empty), the split partial products of those whose bit is set in
-    /// <paramref name="deferred"/> left unreduced for the kernel that next reads their C
-    /// (<see cref="GemmGpu.Launch{T}(Device, ArrayView{T}, ArrayView{T}, ArrayView{T}, ref GemmGroupArgs{T}, int, GemmTiling, int)"/>):
-    /// the workspace (null when none was split; the caller disposes it) and, in
-    /// <paramref name="args"/>, each product's splits and place in it, in the order given.
-    /// </summary>
-    internal static DeviceTensor<T>? GemmGrouped<T>(Device device, ReadOnlySpan<GemmProduct<T>> products, int deferred, out GemmGroupArgs<T> args)
-        where T : unmanaged, INumber<T>
-    {
-        if (device.Family != KernelFamily.GpuTuned || products.Length > GemmGpu.MaxGroup)
-            throw new ArgumentException("Gemm: a grouped launch runs up to three products on the GPU family.");
         var group = new GemmGroupArgs<T>();
         int count = 0, batch = 0;
         ArrayView<T> av = default, bv = default, cv = default;
@@ -158,20 +138,18 @@ public static partial class Blas
         {
             if (count > 0 && (q.C.Batch != batch || q.A.Data.Length != av.Length || q.B.Data.Length != bv.Length || q.C.Data.Length != cv.Length))
                 throw new ArgumentException("Gemm: grouped products must share their A, B and C arrays and their batch.");
-            if (GemmArgsOf(device, q.A, q.TransA, q.B, q.TransB, q.C, q.Alpha, q.Beta, q.LowerOnly, out var p))
+            if (GemmArgsOf(device, q.A, q.TransA, q.B, q.TransB, q.C, q.Alpha, q.Beta, q.LowerOnly, out var args))
             {
                 if (count == 0) { av = q.A.Data; bv = q.B.Data; cv = q.C.Data; batch = q.C.Batch; }
-                group.Set(count++, p);
+                group.Set(count++, args);
             }
-            else if (deferred != 0) // the deferred bits index the products as given
-                throw new ArgumentException("Gemm: a grouped launch that defers reductions needs every product to run (none empty).");
         }
-        args = group;
-        if (count == 0) return null;
+        if (count == 0) return;
         using var _ = device.Enter();
-        return LaunchGpu(device, av, bv, cv, ref args, batch, tiling: null, splits: 0, deferred);
+        LaunchGpu(device, av, bv, cv, group, batch, tiling: null);
     }
 
+    /// <summary>Validates one product and builds its kernel arguments; false when nothing is left to launch.</summary>
     private static bool GemmArgsOf<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly, out GemmArgs<T> args)
         where T : unmanaged, INumber<T>
     {

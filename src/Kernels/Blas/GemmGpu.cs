@@ -188,20 +188,6 @@ internal static class GemmGpu
     /// launch when any product is split along K (its workspace comes from the device pool).
     /// </summary>
     internal static void Launch<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> args, int batch, GemmTiling tiling)
-        where T : unmanaged, INumber<T> =>
-        Launch(device, a, b, c, ref args, batch, tiling, deferred: 0)?.Dispose();
-
-    /// <summary>
-    /// <see cref="Launch{T}(Device, ArrayView{T}, ArrayView{T}, ArrayView{T}, GemmGroupArgs{T}, int, GemmTiling)"/>,
-    /// except that the split products whose bit is set in <paramref name="deferred"/> are not
-    /// reduced: their partial products stay in the returned workspace (null when none of them was
-    /// split), product i's split s of matrix b at WorkOffset + (s·Batch + b)·M·N, row-major M×N, as
-    /// <paramref name="args"/> says on return. The kernel that next reads their C must add the
-    /// splits in order s = 0, 1, … as the reduction would, C = α·Σ + β·C, and the caller disposes
-    /// the workspace once that kernel is queued. The other split products are reduced as usual.
-    /// </summary>
-    internal static DeviceTensor<T>? Launch<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, ref GemmGroupArgs<T> args, int batch,
-        GemmTiling tiling, int deferred)
         where T : unmanaged, INumber<T>
     {
         long workElements = 0;
@@ -216,45 +202,19 @@ internal static class GemmGpu
             }
             args.Set(i, p);
         }
-        var work = workElements > 0 ? device.Allocate<T>(new Shape(1, 1, checked((int)workElements))) : null;
-        try
-        {
-            var workView = work?.View ?? c.SubView(0, 0);
-            if (tiling.Mma && !device.SupportsDmma)
-                throw new ArgumentException($"Gemm: the tiling {tiling} needs fp64 tensor cores (sm_80 or later); {device.Name} has none.");
-            var launcher = new GemmLauncher<T>(device, a, b, c, workView, args, batch, tiling);
-            Dispatch<T, GemmLauncher<T>>(tiling, ref launcher);
-            if (work is null) return null;
-            var reduced = args; // the deferred products left out of the reduction (it skips a product of one split)
-            long largest = 0;
-            bool kept = false;
-            for (int i = 0; i < args.Count; i++)
-            {
-                var p = args.Get(i);
-                if (p.Splits <= 1) continue;
-                if ((deferred >> i & 1) != 0)
-                {
-                    kept = true;
-                    reduced.Set(i, p with { Splits = 1 });
-                }
-                else
-                    largest = Math.Max(largest, (long)batch * p.M * p.N);
-            }
-            if (largest > 0)
-            {
-                var reduce = device.Kernel(ReduceKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(ReduceKernel<T>));
-                int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, 65535);
-                reduce(new KernelConfig(new Index3D(groups, args.Count, 1), new Index3D(GroupSize, 1, 1)), c, work.View, reduced);
-            }
-            if (!kept) return null;
-            var result = work;
-            work = null;
-            return result;
-        }
-        finally
-        {
-            work?.Dispose();
-        }
+        using var work = workElements > 0 ? device.Allocate<T>(new Shape(1, 1, checked((int)workElements))) : null;
+        var workView = work?.View ?? c.SubView(0, 0);
+        if (tiling.Mma && !device.SupportsDmma)
+            throw new ArgumentException($"Gemm: the tiling {tiling} needs fp64 tensor cores (sm_80 or later); {device.Name} has none.");
+        var launcher = new GemmLauncher<T>(device, a, b, c, workView, args, batch, tiling);
+        Dispatch<T, GemmLauncher<T>>(tiling, ref launcher);
+        if (work is null) return;
+        var reduce = device.Kernel(ReduceKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, GemmGroupArgs<T>>(ReduceKernel<T>));
+        long largest = 0;
+        for (int i = 0; i < args.Count; i++)
+            if (args.Get(i).Splits > 1) largest = Math.Max(largest, (long)batch * args.Get(i).M * args.Get(i).N);
+        int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, 65535);
+        reduce(new KernelConfig(new Index3D(groups, args.Count, 1), new Index3D(GroupSize, 1, 1)), c, work.View, args);
     }
 
     /// <summary>

@@ -71,9 +71,7 @@ public static partial class Blas
     /// (on the GPU family for the reversed T̄ between launches; none when the matrices are
     /// differentiated whole). Launches per block on the GPU family: the three GEMM updates in one,
     /// and the block's reverse fused with C̄ −= (T̄ + T̄ᵀ)·C and the panel TRSM of the block before
-    /// it in the walk (<see cref="PotrfBackwardPanelGpu"/>), so no TRSM launch of its own; where the
-    /// GEMM policy splits T̄'s or C̄'s update along K, the reverse launch adds the partial products
-    /// as it reads them, so no reduction launch either (D̄'s, K = NB, is reduced if ever split).
+    /// it in the walk (<see cref="PotrfBackwardPanelGpu"/>), so no TRSM launch of its own.
     /// </para>
     /// </remarks>
     public static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, int blockSize = 0, bool symmetrize = false)
@@ -111,8 +109,6 @@ public static partial class Blas
             var c = l.Block(j0, 0, jb, j0);
             var cBar = lbar.Block(j0, 0, jb, j0);
             bool gpu = device.Family == KernelFamily.GpuTuned;
-            DeviceTensor<T>? partials = null; // the GPU family's unreduced split products of T̄ and C̄
-            var done = new GemmGroupArgs<T>();
             if (below > 0)
             {
                 var b = l.Block(j1, j0, below, jb);
@@ -127,10 +123,7 @@ public static partial class Blas
                     new(bBar, false, c, false, lbar.Block(j1, 0, below, j0), -T.One, T.One), // D̄ −= B̄·C
                     new(bBar, true, d, false, cBar, -T.One, T.One),                        // C̄ −= B̄ᵀ·D
                 ];
-                if (gpu) // T̄'s and C̄'s split products are added by the reverse launch that reads them next
-                    partials = GemmGrouped(device, j0 > 0 ? updates : updates[..1], deferred: 0b101, out done);
-                else
-                    GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
+                GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
             }
             if (gpu)
             {
@@ -147,11 +140,8 @@ public static partial class Blas
                     Tri = j0 > 0 ? l.Block(s0, s0, nb, nb).Layout : default,
                     Solve = j0 > 0 ? lbar.Block(j0, s0, n - j0, nb).Layout : default,
                     SolveN = j0 > 0 ? nb : 0, SolveRows = j0 > 0 ? n - j0 : 0,
-                    TSplits = done.Count > 0 ? done.P0.Splits : 0, TWork = done.P0.WorkOffset,
-                    CSplits = done.Count > 2 ? done.P2.Splits : 0, CWork = done.P2.WorkOffset, Batch = batch,
                 };
-                using (partials)
-                    PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, partials?.View ?? work.View, args, batch);
+                PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
                 continue;
             }
             if (j0 == 0)
@@ -195,9 +185,7 @@ public static partial class Blas
                     new() { M = below, N = j0, K = jb },   // D̄ −= B̄·C
                     new() { M = jb, N = j0, K = below },   // C̄ −= B̄ᵀ·D
                 ];
-                // GPU family: one grouped launch, and a reduction only if D̄'s product is split (T̄'s and C̄'s splits are added by the reverse launch).
-                launches += grouped ? 1 + (j0 > 0 && GemmPolicy.Choose<T>(device, updates, batch).Splits[1] > 1 ? 1 : 0)
-                    : TrsmLaunches(device, jb, jb) + (j0 == 0 ? 1 : 3);
+                launches += grouped ? GemmPolicy.Launches<T>(device, j0 > 0 ? updates : updates[..1], batch) : TrsmLaunches(device, jb, jb) + (j0 == 0 ? 1 : 3);
             }
             launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (fused on the GPU family with C̄ −= (T̄ + T̄ᵀ)·C and the previous block's panel TRSM)
         }

@@ -21,11 +21,6 @@ internal struct PotrfBackwardPanelArgs
     public MatLayout Solve; // the cotangent's panel below Tri, from this block's first row: B̄ ← B̄·Tri⁻¹; its first N rows are C̄'s last SolveN columns
     public int SolveN;     // order of Tri (the last SolveN columns of C̄ are the panel's), 0: no panel solve
     public int SolveRows;  // rows of Solve: from this block's first row to the matrix's last
-    public int TSplits;    // > 1: T̄ is T̄ − Σ_s of these split partial products (the last GEMM update's, unreduced), at TWork
-    public long TWork;     // T̄'s partials in the workspace: split s of matrix b at TWork + (s·Batch + b)·N·N, N×N row-major
-    public int CSplits;    // > 1: C̄ likewise, at CWork + (s·Batch + b)·N·Cols, N×Cols row-major
-    public long CWork;
-    public int Batch;      // matrices of the GEMM update (the partials' stride)
 }
 
 /// <summary>
@@ -47,12 +42,6 @@ internal struct PotrfBackwardPanelArgs
 /// its rows in this block are C̄'s last SolveN columns, final only after C̄ −= (T̄ + T̄ᵀ)·C, so each
 /// "tail" group of SolveChunk of those rows reverses the block, updates its rows of those columns
 /// and then solves them. One launch per block instead of two, with the same chain per group.
-/// </para>
-/// <para>
-/// Where the GEMM policy split the last update's T̄ −= tril(B̄ᵀB) or C̄ −= B̄ᵀD along K, their
-/// partial products come unreduced (<see cref="PotrfBackwardPanelArgs.TSplits"/>, CSplits): each
-/// group adds them in split order as it reads T̄ or C̄, C = C − Σ_s W_s, which is what the
-/// reduction launch they replace computes, bitwise.
 /// </para>
 /// </summary>
 /// <remarks>
@@ -86,19 +75,19 @@ internal static class PotrfBackwardPanelGpu
     /// <summary>Elements of dynamic shared memory with a panel solve against a triangle of order <paramref name="solveN"/> (0: none).</summary>
     internal static int SharedElements(int n, int solveN) => Math.Max(SharedElements(n), solveN > 0 ? TrsmGpu.SharedElements(solveN) : 0);
 
-    internal static void Launch<T>(Device device, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, ArrayView<T> partials, PotrfBackwardPanelArgs args, int batch)
+    internal static void Launch<T>(Device device, ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, PotrfBackwardPanelArgs args, int batch)
         where T : unmanaged, INumber<T>
     {
-        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardPanelArgs, int>(Kernel<T>));
+        var kernel = device.Kernel(Kernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, PotrfBackwardPanelArgs, int>(Kernel<T>));
         args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "PotrfBackward");
         if (args.SolveN < 0 || args.SolveN > args.Cols || (args.SolveN > 0 && args.SolveRows < args.N))
             throw new ArgumentException($"PotrfBackward: a panel solve of order {args.SolveN} and {args.SolveRows} rows does not fit a block of order {args.N} with {args.Cols} columns left of it.");
         var grid = new Index3D(batch, 1 + CGroups(args) + TailGroups(args) + SolveGroups(args), 1);
         var group = new Index3D(PotrfGpu.GroupSize(args.N) * args.Lanes, 1, 1);
-        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, args.SolveN))), l, lbar, work, partials, args, TileOffset(args.N));
+        kernel(new KernelConfig(grid, group, SharedMemoryConfig.RequestDynamic<T>(SharedElements(args.N, args.SolveN))), l, lbar, work, args, TileOffset(args.N));
     }
 
-    internal static void Kernel<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, ArrayView<T> partials, PotrfBackwardPanelArgs p, int tileOffset)
+    internal static void Kernel<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> work, PotrfBackwardPanelArgs p, int tileOffset)
         where T : unmanaged, INumber<T>
     {
         var shared = SharedMemory.GetDynamic<T>();
@@ -127,17 +116,6 @@ internal static class PotrfBackwardPanelGpu
         PotrfGpu.LoadLowerPacked(l, l0, p.L.Ld, n, sl, t, threads);
         PotrfGpu.LoadLowerPacked(lbar, a0, p.LBar.Ld, n, sa, t, threads);
         Group.Barrier();
-        if (p.TSplits > 1)
-        {
-            // T̄ −= the last update's partial products, added in split order (the reduction's arithmetic).
-            for (int e = t; e < n * n; e += threads)
-            {
-                int i = e / n, q = e - i * n;
-                if (q <= i)
-                    sa[i * (i + 1) / 2 + q] -= SplitSum(partials, p.TWork, p.TSplits, (long)p.Batch * n * n, (long)b * n * n + e);
-            }
-            Group.Barrier();
-        }
         if (p.Lanes == 1) PotrfBackwardGpu.Reverse(sl, sa, n, t);
         else PotrfBackwardGpu.ReverseInLanes(sl, sa, n, t / p.Lanes, t % p.Lanes, p.Lanes);
 
@@ -156,7 +134,7 @@ internal static class PotrfBackwardPanelGpu
         if (g < tail)
         {
             int c0 = (g - 1) * PanelCols;
-            UpdateCBar(l, lbar, partials, sa, sc, p, b, c0, Math.Min(PanelCols, p.Cols - p.SolveN - c0), 0, n, t, threads);
+            UpdateCBar(l, lbar, sa, sc, p, b, c0, Math.Min(PanelCols, p.Cols - p.SolveN - c0), 0, n, t, threads);
             return;
         }
 
@@ -164,7 +142,7 @@ internal static class PotrfBackwardPanelGpu
         int i0 = (g - tail) * SolveChunk, i1 = Math.Min(n, i0 + SolveChunk);
         for (int c0 = p.Cols - p.SolveN; c0 < p.Cols; c0 += PanelCols)
         {
-            UpdateCBar(l, lbar, partials, sa, sc, p, b, c0, Math.Min(PanelCols, p.Cols - c0), i0, i1, t, threads);
+            UpdateCBar(l, lbar, sa, sc, p, b, c0, Math.Min(PanelCols, p.Cols - c0), i0, i1, t, threads);
             Group.Barrier(); // the updated rows are read below, and the next pass restages the C tile
         }
         TrsmGpu.SolveRightRows(l, lbar, shared, solve, b, i0, i1 - i0, t, threads);
@@ -176,7 +154,7 @@ internal static class PotrfBackwardPanelGpu
     /// <paramref name="sa"/> and the tile of C staged in <paramref name="sc"/>, consecutive threads on
     /// consecutive columns. Starts with a barrier-ended staging; no barrier at the end.
     /// </summary>
-    private static void UpdateCBar<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> partials, ArrayView<T> sa, ArrayView<T> sc, PotrfBackwardPanelArgs p,
+    private static void UpdateCBar<T>(ArrayView<T> l, ArrayView<T> lbar, ArrayView<T> sa, ArrayView<T> sc, PotrfBackwardPanelArgs p,
         int b, int c0, int cols, int iBegin, int iEnd, int t, int threads)
         where T : unmanaged, INumber<T>
     {
@@ -227,19 +205,7 @@ internal static class PotrfBackwardPanelGpu
             }
             if (q < n) acc0 += sa[qi] * sc[q * PanelCols + col];
             long o = cb + (long)i * p.CBar.Ld + col;
-            T cBar = lbar[o];
-            if (p.CSplits > 1) // C̄ −= the last update's partial products first, as their reduction would have
-                cBar -= SplitSum(partials, p.CWork, p.CSplits, (long)p.Batch * n * p.Cols, ((long)b * n + i) * p.Cols + c0 + col);
-            lbar[o] = cBar - (acc0 + acc1);
+            lbar[o] -= acc0 + acc1;
         }
-    }
-
-    /// <summary>Σ_s partials[at + s·stride + index] over the splits in order, from zero (the split-K reduction's sum).</summary>
-    private static T SplitSum<T>(ArrayView<T> partials, long at, int splits, long stride, long index) where T : unmanaged, INumber<T>
-    {
-        T sum = T.Zero;
-        for (int s = 0; s < splits; s++)
-            sum += partials[at + s * stride + index];
-        return sum;
     }
 }

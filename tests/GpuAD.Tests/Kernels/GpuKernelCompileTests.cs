@@ -48,8 +48,8 @@ public sealed class GpuKernelCompileTests
         "PotrfPanel" => [M<ArrayView<float>, ArrayView<float>, ArrayView<int>, PotrfPanelArgs>(PotrfPanelGpu.Kernel<float>), M<ArrayView<double>, ArrayView<double>, ArrayView<int>, PotrfPanelArgs>(PotrfPanelGpu.Kernel<double>)],
         "PotrfBackwardPanel" =>
         [
-            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<float>),
-            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<double>),
+            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<float>),
+            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<double>),
         ],
         _ => throw new ArgumentException(kernel),
     };

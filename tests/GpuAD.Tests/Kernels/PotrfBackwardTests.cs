@@ -88,61 +88,6 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// Where the GEMM policy splits the reverse's T̄ and C̄ updates along K (planned as for a GPU of
-    /// 132 multiprocessors, splits from <paramref name="minSplitK"/> long), the reverse launch adds
-    /// their partial products: the gradient matches the formula, and the counted launches are the
-    /// plan's. With splits at least a block long D̄'s update (K = block) is never split: two launches
-    /// per block (one for the last) and the symmetrization, no reduction launch. With shorter ones
-    /// D̄'s is split too and reduced by a launch of its own beside the deferred ones.
-    /// </summary>
-    [Theory]
-    [InlineData("f64", 200, 32, 1, 32)]
-    [InlineData("f64", 260, 64, 2, 64)]
-    [InlineData("f32", 100, 16, 1, 16)]
-    [InlineData("f64", 130, 32, 1, 8)]
-    public void SplitUpdatesAreAddedByTheReverseLaunch(string dtype, int n, int blockSize, int lanes, int minSplitK)
-    {
-        var device = devices.GpuEmulated;
-        var original = device.Tuning;
-        try
-        {
-            device.Tuning = original with { MinSplitK = minSplitK, MaxSplits = 4, PotrfPanelLanes = lanes };
-            device.PlannedMultiprocessors = 132;
-            int below = n - blockSize, j0 = n - 2 * blockSize;
-            var plan = GemmPolicy.Choose<double>(device, [new() { M = blockSize, N = blockSize, K = below }, new() { M = below, N = j0, K = blockSize }, new() { M = blockSize, N = j0, K = below }], 1);
-            Assert.True(plan.Splits[0] > 1 && plan.Splits[2] > 1, $"T̄'s and C̄'s updates split: {string.Join(", ", plan.Splits)}");
-            Assert.Equal(minSplitK >= blockSize, plan.Splits[1] == 1);
-            long launches = dtype == "f64" ? RunSplit<double>(device, n, blockSize) : RunSplit<float>(device, n, blockSize);
-            int blocks = (n + blockSize - 1) / blockSize;
-            if (minSplitK >= blockSize) Assert.Equal(2 * blocks, launches);
-            else Assert.True(launches > 2 * blocks, $"{launches} launches: D̄'s reductions");
-        }
-        finally
-        {
-            device.Tuning = original;
-            device.PlannedMultiprocessors = null;
-        }
-    }
-
-    private static long RunSplit<T>(Device device, int n, int blockSize) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        const int batch = 2;
-        var shape = new Shape(batch, n, n);
-        var l = Reference.Cholesky(TestData.Spd(batch, n, seed: 11 * n), batch, n);
-        var lbar = TestData.Random(shape, seed: 13 * n);
-        var expected = Reference.CholeskyBackward(l, lbar, batch, n);
-        using var dl = TestData.Upload<T>(device, l, shape);
-        using var dbar = TestData.Upload<T>(device, lbar, shape);
-        long before = device.Launches;
-        Blas.PotrfBackward(device, dl.Mat, dbar.Mat, blockSize, symmetrize: true);
-        long launches = device.Launches - before;
-        string what = $"split updates, {typeof(T).Name} n={n} block={blockSize}";
-        TestData.AssertClose(expected, TestData.ToDouble(dbar.ToArray()), TestData.KernelTol<T>() * Math.Max(1, n / 16.0), what);
-        Assert.Equal(Blas.PotrfBackwardLaunches<T>(device, n, batch, blockSize, symmetrize: true), launches);
-        return launches;
-    }
-
-    /// <summary>
     /// Σ̄ = ½(Ā + Āᵀ) from the kernel's Ā against the composed formula in float64, with NaN in the
     /// strict upper triangles of L and L̄ (never read); for the first batch size also Σ̄ as the
     /// kernels symmetrize it. On the CPU family in float64, also against the graph's composed
