@@ -129,7 +129,8 @@ internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int Sli
 /// each warp issues <c>mma.sync.aligned.m8n8k4.row.col.f64</c> through ILGPU's inline PTX
 /// (<c>CudaAsm</c>), with its accumulators in named PTX registers declared in the kernel's first
 /// block (an inline-PTX output would pass through local memory: only the once-per-tile read-out
-/// does). On the emulated GPU the same tiles run the instruction's warp semantics with shuffles, so
+/// does). On the emulated GPU the same tiles run the instruction's warp semantics, each lane's
+/// product summed from the other lanes' fragments read where those lanes read them in shared memory, so
 /// the fragment indexing (A: row lane/4, k lane%4; B: k lane%4, column lane/4; D: row lane/4,
 /// columns 2·(lane%4) + 0, 1) is checked by the tests without a GPU; the sweep checks each DMMA
 /// tiling's product against a SIMT tiling's on the GPU before it may be chosen.

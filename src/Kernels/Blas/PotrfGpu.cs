@@ -54,13 +54,15 @@ internal static class PotrfGpu
     /// <summary>
     /// Threads per row for a block of order n: the requested 1, 2 or 4, halved while the group
     /// (<see cref="GroupSize"/> · lanes threads) would exceed the device's largest group (1,024 on
-    /// CUDA, 256 on the emulated GPU).
+    /// CUDA, 256 on the emulated GPU), or <paramref name="groupSize"/> when the launch has groups of
+    /// that size (the look-ahead launch's, shared with GEMM tiles).
     /// </summary>
     /// <exception cref="ArgumentException">The request is not 1, 2 or 4.</exception>
-    internal static int Lanes(Device device, int requested, int n, string op)
+    internal static int Lanes(Device device, int requested, int n, string op, int groupSize = int.MaxValue)
     {
         if (requested is not (1 or 2 or 4)) throw new ArgumentException($"{op}: {requested} threads per row; 1, 2 or 4.");
-        while (requested > 1 && GroupSize(n) * requested > device.MaxGroupSize) requested /= 2;
+        int largest = Math.Min(groupSize, device.MaxGroupSize);
+        while (requested > 1 && GroupSize(n) * requested > largest) requested /= 2;
         return requested;
     }
 

@@ -94,8 +94,7 @@ internal static class PotrfPanelGpu
         int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         bool lookAhead = args.LookAhead != 0;
         args.PanelRows = PanelRowsFor(args.N, size, lookAhead);
-        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "Potrf");
-        while (args.Lanes > 1 && PotrfGpu.GroupSize(args.N) * args.Lanes > GemmGpu.GroupSize) args.Lanes /= 2;
+        args.Lanes = PotrfGpu.Lanes(device, Math.Max(1, args.Lanes), args.N, "Potrf", GemmGpu.GroupSize);
         args.Groups = 1 + (args.Rows + args.PanelRows - 1) / args.PanelRows;
         update.Splits = 1;
         var launcher = new LookAheadLauncher<T>(device, a, work, info, args, update, batch,

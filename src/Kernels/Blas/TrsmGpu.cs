@@ -160,7 +160,7 @@ internal static class TrsmGpu
         }
     }
 
-    /// <summary>X·op(T) = α·B: thread tid owns row Grid.IdxX·32 + tid of B.</summary>
+    /// <summary>X·op(T) = α·B: group Grid.IdxX solves rows Grid.IdxX·(32 / p.Lanes) … of B, p.Lanes threads per row.</summary>
     internal static void RightKernel<T>(ArrayView<T> t, ArrayView<T> b, TrsmArgs<T> p)
         where T : unmanaged, INumber<T>
     {

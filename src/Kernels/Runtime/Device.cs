@@ -185,7 +185,8 @@ public sealed class Device : IDisposable
     /// True when the GPU family can run its float64 GEMM on the fp64 tensor cores
     /// (<c>mma.sync.m8n8k4.f64</c>, compute capability 8.0 and later): CUDA devices of sm_80 on,
     /// and the emulated GPU, which runs the same tiles with the instruction's warp semantics
-    /// emulated by shuffles so that the tiles' fragment indexing is checked without a GPU.
+    /// emulated (each lane's fragments read where their owning lanes read them), so that the tiles'
+    /// fragment indexing is checked without a GPU.
     /// Whether the tensor cores are used is the tuning table's choice (<see cref="TuningTable.GemmF64"/>).
     /// </summary>
     public bool SupportsDmma => Family == KernelFamily.GpuTuned &&

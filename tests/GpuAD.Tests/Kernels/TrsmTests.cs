@@ -121,8 +121,8 @@ public sealed class TrsmTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// The GPU family's right solves with 2 and 4 threads per row of B (the blocked Cholesky
-    /// reverse's panel solve, potrfPanelLanes): every flag combination, forward and backward order,
+    /// The GPU family's right solves with 2 and 4 threads per row of B (TrsmGpu.SolveRightRows, with
+    /// which the blocked Cholesky reverse's fused launch solves its panel, potrfPanelLanes): every flag combination, forward and backward order,
     /// blocks of 16 with a ragged last one, rows of B not a multiple of the rows per group, against
     /// float64 substitution.
     /// </summary>
