@@ -1,39 +1,5 @@
 namespace GpuAD;
 
-/// <summary>How <see cref="Op.Cholesky{T}(Var{T}, CholeskyAlgorithm)"/> factors Σ and computes its VJP.</summary>
-public enum CholeskyAlgorithm
-{
-    /// <summary>
-    /// The tape's <see cref="Tape.CholeskyOptions"/>, else <see cref="CholeskyPolicy.Default"/>,
-    /// unless Auto too; then <see cref="CholeskyPolicy.Choose{T}"/> picks by device, element type,
-    /// order and batch.
-    /// </summary>
-    Auto,
-
-    /// <summary>
-    /// Blocked factorization; the VJP composed of device operations,
-    /// Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ symmetrized (PyTorch's formula): one GEMM and two triangular
-    /// solves, about 4·n³ flops and two n² temporaries per matrix. The reference the others are
-    /// tested against.
-    /// </summary>
-    Composed,
-
-    /// <summary>
-    /// Blocked factorization and Murray's blocked reverse mode (arXiv:1602.07527, §4), in place in
-    /// the cotangent: about (2/3)·n³ flops, a [NB, NB] workspace and the n² gradient per matrix.
-    /// </summary>
-    Blocked,
-
-    /// <summary>
-    /// Each matrix factored, and differentiated, whole by one kernel launch per pass for the whole
-    /// batch: one thread group per matrix in shared memory on the GPU family (n at most
-    /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>: 77 in float64, 110 in float32), one
-    /// thread per matrix on the CPU family (any n; SIMD row operations). For batches of small
-    /// matrices, where the blocked path's launches cost more than its arithmetic.
-    /// </summary>
-    SmallBatched,
-}
-
 /// <summary>
 /// How the Cholesky-based ops factor Σ and differentiate the factorization, per call
 /// (<see cref="Op.Cholesky{T}(Var{T}, CholeskyOptions)"/>, composite functions such as
@@ -42,9 +8,10 @@ public enum CholeskyAlgorithm
 /// </summary>
 /// <remarks>
 /// A field left at its automatic value (<see cref="CholeskyAlgorithm.Auto"/>, block size 0) is
-/// taken from the next level: the op's options, then the tape's, then
-/// <see cref="CholeskyPolicy.Default"/> (the algorithm only), then the automatic choice of
-/// <see cref="CholeskyPolicy.Choose{T}"/> and the kernels' block size.
+/// taken from the next level: the op's options, then the tape's, then the plan's automatic choice
+/// (<see cref="CholeskyPolicy.Choose{T}"/>) and block size. Every op that factors Σ reads them:
+/// <see cref="Op.Cholesky{T}(Var{T}, CholeskyOptions)"/>, <c>CholeskyEx</c>, <c>LogDet</c>,
+/// <c>CholeskySolve</c> and the Gaussian-process likelihoods.
 /// </remarks>
 public sealed record CholeskyOptions
 {
@@ -84,69 +51,19 @@ public sealed record CholeskyOptions
 }
 
 /// <summary>
-/// Chooses the Cholesky algorithm where a call leaves it to <see cref="CholeskyAlgorithm.Auto"/>.
+/// The Cholesky algorithm a call gets where it leaves it to <see cref="CholeskyAlgorithm.Auto"/>:
+/// the plan's automatic choice (<see cref="Kernels.CholeskyPlan"/>, where every Cholesky's
+/// algorithm and block size are decided). It never picks <see cref="CholeskyAlgorithm.Composed"/>:
+/// the blocked reverse does about a fifth of its flops, with fewer launches and less memory. It
+/// picks <see cref="CholeskyAlgorithm.SmallBatched"/> (each matrix whole, one launch per pass) up
+/// to an order that depends on the kernel family and element type, and
+/// <see cref="CholeskyAlgorithm.Blocked"/> above.
 /// </summary>
-/// <remarks>
-/// <para>
-/// The automatic choice never picks <see cref="CholeskyAlgorithm.Composed"/>: the blocked reverse
-/// does about a fifth of its flops, with fewer launches and less memory. It picks
-/// <see cref="CholeskyAlgorithm.SmallBatched"/> up to an order that depends on the kernel family,
-/// and <see cref="CholeskyAlgorithm.Blocked"/> above.
-/// </para>
-/// <para>
-/// CPU family: whole matrices, one thread each, up to n = 512. Measured with each algorithm forced
-/// (bench/results/2026-11-26-cpu-policy.md: <c>GpuAD.Bench.dll run --suite cpu-policy</c>) on a
-/// 2-core AMD EPYC (Zen 4), float64, forward + backward through a tape, medians of 7 runs in
-/// milliseconds (a shared machine: ±30% between runs):
-/// </para>
-/// <code>
-///   batch × n        Composed   Blocked   SmallBatched
-///   1 × 256             8.9       4.3        2.6
-///   1 × 512            37.4      19.9       20.4
-///   1 × 768            64.7      32.7       53.6
-///   1 × 1024          161.9      57.4      119.4
-///   256 × 64           44.7       8.9 *      7.3
-///   64 × 128           62.8      24.9       11.3
-///   (* one block of 64: the same kernels as SmallBatched)
-/// </code>
-/// <para>
-/// Each blocked pass launches about nine kernels per block of 64 and each launch wakes the CPU
-/// accelerator's threads; below n ≈ 512 that costs more than its SIMD GEMMs save, even with one
-/// matrix on one thread. At n = 1024 the blocked path's parallel GEMMs win.
-/// </para>
-/// <para>
-/// GPU family (reasoned, not measured): a thread group per matrix runs each pass in one launch with
-/// every intermediate in shared memory, where the blocked path launches two kernels per
-/// 32-column block forward and three backward, each a small grid, and round-trips the panels through
-/// global memory; so one group per matrix up to the largest order whose two packed triangles fit
-/// the 48 KiB of shared memory a group gets by default (77 in float64, 110 in float32), then blocks
-/// of 32, and of 64 beyond n = 512.
-/// </para>
-/// </remarks>
 public static class CholeskyPolicy
 {
-    private static volatile CholeskyAlgorithm defaultAlgorithm = CholeskyAlgorithm.Auto;
-
-    /// <summary>
-    /// The process-wide fallback for a Cholesky whose options (the op's and its tape's, see
-    /// <see cref="CholeskyOptions"/>) leave the algorithm to <see cref="CholeskyAlgorithm.Auto"/>;
-    /// <see cref="CholeskyAlgorithm.Auto"/> (the initial value) lets <see cref="Choose{T}"/> decide
-    /// per call. Prefer per-call or per-tape options: this is shared by every thread. Read when an
-    /// op is recorded: changing it does not affect ops already on a tape.
-    /// </summary>
-    public static CholeskyAlgorithm Default
-    {
-        get => defaultAlgorithm;
-        set
-        {
-            if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "CholeskyPolicy: unknown algorithm.");
-            defaultAlgorithm = value;
-        }
-    }
-
     /// <summary>
     /// The algorithm a Cholesky of Σ [batch, n, n] uses: <paramref name="requested"/> unless it is
-    /// Auto, else <see cref="Default"/> unless that is Auto, else <see cref="Choose{T}"/>.
+    /// Auto, else <see cref="Choose{T}"/>.
     /// </summary>
     /// <param name="device">The device that will run it.</param>
     /// <param name="shape">Σ's shape.</param>
@@ -156,55 +73,31 @@ public static class CholeskyPolicy
     /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>.
     /// </exception>
     public static CholeskyAlgorithm Resolve<T>(Device device, Shape shape, CholeskyAlgorithm requested = CholeskyAlgorithm.Auto)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        var algorithm = requested != CholeskyAlgorithm.Auto ? requested
-            : Default != CholeskyAlgorithm.Auto ? Default
-            : Choose<T>(device, shape.Rows, shape.Batch);
-        if (!Enum.IsDefined(algorithm))
-            throw new ArgumentOutOfRangeException(nameof(requested), requested, "Cholesky: unknown algorithm.");
-        int max = Blas.PotrfMaxUnblockedOrder<T>(device);
-        if (algorithm == CholeskyAlgorithm.SmallBatched && shape.Rows > max)
-            throw ShapeErrors.Invalid(CholeskyNode<T>.OpName,
-                $"the small-matrix algorithm handles n ≤ {max} for {typeof(T).Name} on {device.Name} (one thread group's shared memory)", shape);
-        return algorithm;
-    }
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        CholeskyPlan.For<T>(device, shape.Rows, shape.Batch, requested, op: CholeskyNode<T>.OpName, paramName: nameof(requested)).Algorithm;
 
     /// <summary>
-    /// The automatic choice for Σ [batch, n, n]: <see cref="CholeskyAlgorithm.SmallBatched"/> for
-    /// n up to 512 on the CPU family and up to <see cref="Blas.PotrfMaxUnblockedOrder{T}"/> on the
-    /// GPU family, else <see cref="CholeskyAlgorithm.Blocked"/> (see the remarks on
-    /// <see cref="CholeskyPolicy"/>).
+    /// The automatic choice for Σ [batch, n, n]: <see cref="CholeskyAlgorithm.SmallBatched"/> up to
+    /// the plan's whole-matrix order for the device and element type, else
+    /// <see cref="CholeskyAlgorithm.Blocked"/>.
     /// </summary>
     /// <param name="device">The device that will run it.</param>
     /// <param name="n">The order of the matrices.</param>
     /// <param name="batch">The number of matrices.</param>
-    public static CholeskyAlgorithm Choose<T>(Device device, int n, int batch) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        return n <= Blas.PotrfSmallOrder<T>(device, batch) ? CholeskyAlgorithm.SmallBatched : CholeskyAlgorithm.Blocked;
-    }
+    public static CholeskyAlgorithm Choose<T>(Device device, int n, int batch) where T : unmanaged, IFloatingPointIeee754<T> =>
+        CholeskyPlan.For<T>(device, n, batch).Algorithm;
 
     /// <summary>
-    /// The algorithm and block size a Cholesky of Σ [batch, n, n] recorded with
-    /// <paramref name="options"/> uses (see <see cref="Resolve{T}(Device, Shape, CholeskyAlgorithm)"/>
-    /// for the algorithm). The block size is the options' unless 0, else the kernels' choice for
-    /// the algorithm; at least n (each matrix whole) for <see cref="CholeskyAlgorithm.SmallBatched"/>.
+    /// The plan of a Cholesky of Σ [batch, n, n] recorded with <paramref name="options"/> (each
+    /// automatic field already taken from the tape's): its algorithm and block size, steps and
+    /// launches.
     /// </summary>
     /// <exception cref="ArgumentException">As <see cref="Resolve{T}(Device, Shape, CholeskyAlgorithm)"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException">On the GPU family, a block size whose diagonal blocks exceed <see cref="Blas.PotrfMaxUnblockedOrder{T}"/>.</exception>
-    internal static (CholeskyAlgorithm Algorithm, int BlockSize) Resolve<T>(Device device, Shape shape, CholeskyOptions options)
+    internal static CholeskyPlan Plan<T>(Device device, Shape shape, CholeskyOptions options, string op = CholeskyNode<double>.OpName)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var algorithm = Resolve<T>(device, shape, options.Algorithm);
-        int n = shape.Rows;
-        if (algorithm == CholeskyAlgorithm.SmallBatched) return (algorithm, Math.Max(n, 1));
-        if (options.BlockSize == 0) return (algorithm, Blas.PotrfBlockedBlockSize(device, n));
-        int max = Blas.PotrfMaxUnblockedOrder<T>(device);
-        if (Math.Min(options.BlockSize, n) > max)
-            throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize,
-                $"{CholeskyNode<T>.OpName}: blocks of {options.BlockSize} exceed the largest order one thread group factors for {typeof(T).Name} on {device.Name} ({max}).");
-        return (algorithm, options.BlockSize);
+        ArgumentNullException.ThrowIfNull(device);
+        return CholeskyPlan.For<T>(device, shape.Rows, shape.Batch, options.Algorithm, options.BlockSize, op, nameof(options));
     }
 }

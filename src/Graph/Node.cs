@@ -142,11 +142,13 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     /// first failing batch element and its leading minor, when a matrix is not positive-definite.
     /// Reads the info codes back to the host: a forward-pass check, never used in a VJP.
     /// </summary>
-    protected DeviceTensor<T> CholeskyFactor(DeviceTensor<T> sigma)
+    /// <param name="sigma">The matrices to factor.</param>
+    /// <param name="plan">The plan made for them when the op was recorded.</param>
+    protected DeviceTensor<T> CholeskyFactor(DeviceTensor<T> sigma, CholeskyPlan plan)
     {
         var l = sigma.Clone();
         using var info = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
-        Blas.Potrf(Device, l.Mat, info);
+        Blas.Potrf(Device, l.Mat, info, plan);
         var codes = info.ToArray();
         int failed = Array.FindIndex(codes, c => c != 0);
         if (failed < 0) return l;

@@ -39,8 +39,8 @@ public static partial class Op
         ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        var (algorithm, blockSize) = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
-        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true, algorithm, blockSize));
+        var plan = CholeskyPolicy.Plan<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
+        return tape.Record(new CholeskyNode<T>(sigma, throwOnFailure: true, plan));
     }
 
     /// <summary>
@@ -64,8 +64,8 @@ public static partial class Op
         ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskyNode<T>.OpName, sigma);
         CholeskyNode<T>.CheckShape(sigma.Shape);
-        var (algorithm, blockSize) = CholeskyPolicy.Resolve<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
-        var node = new CholeskyNode<T>(sigma, throwOnFailure: false, algorithm, blockSize);
+        var plan = CholeskyPolicy.Plan<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions));
+        var node = new CholeskyNode<T>(sigma, throwOnFailure: false, plan);
         var l = tape.Record(node);
         return (l, node.Info!);
     }
@@ -82,18 +82,21 @@ public static partial class Op
 /// composed backward, kept as the reference.
 /// Blocked (and small-matrix) backward: the forward reads only Σ's lower triangle, and reverse
 /// mode through its blocked (or unblocked) algorithm gives Ā, lower triangular, with
-/// dy = Σ_{i≥j} Ā_ij·dΣ_ij = ⟨Ā, dΣ⟩ (Murray 2016, §4; <see cref="Blas.PotrfBackward{T}"/>). For a
+/// dy = Σ_{i≥j} Ā_ij·dΣ_ij = ⟨Ā, dΣ⟩ (Murray 2016, §4; <see cref="Blas.PotrfBackward{T}(Device, MatRef{T}, MatRef{T}, int, bool)"/>). For a
 /// symmetric dΣ, ⟨Ā, dΣ⟩ = ⟨½(Ā + Āᵀ), dΣ⟩, and the symmetric gradient is unique, so
 /// Σ̄ = ½(Ā + Āᵀ): Ā's strict lower triangle halved and mirrored, its diagonal kept.
 /// </summary>
-internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, CholeskyAlgorithm algorithm, int blockSize) : Node<T>(OpName, sigma)
+internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, CholeskyPlan plan) : Node<T>(OpName, sigma)
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The plan of the forward and backward kernels, made when the op was recorded.</summary>
+    internal CholeskyPlan Plan { get; } = plan;
+
     /// <summary>The resolved algorithm (never Auto).</summary>
-    internal CholeskyAlgorithm Algorithm { get; } = algorithm;
+    internal CholeskyAlgorithm Algorithm => Plan.Algorithm;
 
     /// <summary>The resolved block size of the forward and backward kernels (never 0).</summary>
-    internal int BlockSize { get; } = blockSize;
+    internal int BlockSize => Plan.BlockSize;
 
     internal const string OpName = "Cholesky";
 
@@ -112,7 +115,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
         var sigma = In[0].Value;
         var l = sigma.Clone();
         var codes = Device.Allocate<int>(new Shape(sigma.Batch, 1, 1));
-        Blas.Potrf(Device, l.Mat, codes, BlockSize);
+        Blas.Potrf(Device, l.Mat, codes, Plan);
         if (!throwOnFailure)
         {
             Info = codes;
@@ -155,7 +158,7 @@ internal sealed class CholeskyNode<T>(Var<T> sigma, bool throwOnFailure, Cholesk
         }
         // In place: L̄ becomes Σ̄ and is handed on as Σ's gradient.
         var sigmaBar = TakeCotangent();
-        Blas.PotrfBackward(Device, Out.Value.Mat, sigmaBar.Mat, BlockSize, symmetrize: true);
+        Blas.PotrfBackward(Device, Out.Value.Mat, sigmaBar.Mat, Plan, symmetrize: true);
         grads.Add(0, sigmaBar);
     }
 

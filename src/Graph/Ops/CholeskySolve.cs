@@ -11,11 +11,26 @@ public static partial class Op
     /// <param name="b">[batch, n, k].</param>
     /// <exception cref="ArgumentException">Σ is not square or its order differs from B's rows (raised when recorded).</exception>
     /// <exception cref="NotPositiveDefiniteException">A matrix is not positive-definite (batch element and minor named).</exception>
-    public static Var<T> CholeskySolve<T>(Var<T> sigma, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    public static Var<T> CholeskySolve<T>(Var<T> sigma, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T> =>
+        CholeskySolve(sigma, b, CholeskyOptions.Default);
+
+    /// <summary>
+    /// <see cref="CholeskySolve{T}(Var{T}, Var{T})"/> with per-call options for the factorization of
+    /// Σ (its algorithm and block size), each automatic field taken from the tape's
+    /// <see cref="Tape.CholeskyOptions"/>.
+    /// </summary>
+    /// <param name="sigma">SPD [batch, n, n].</param>
+    /// <param name="b">[batch, n, k].</param>
+    /// <param name="options">How to factor Σ.</param>
+    /// <exception cref="ArgumentException">Σ is not square, its order differs from B's rows, or the options cannot handle its order (raised when recorded).</exception>
+    /// <exception cref="NotPositiveDefiniteException">A matrix is not positive-definite (batch element and minor named).</exception>
+    public static Var<T> CholeskySolve<T>(Var<T> sigma, Var<T> b, CholeskyOptions options) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(options);
         var tape = Tape.Of(CholeskySolveNode<T>.OpName, sigma, b);
         var shape = CholeskySolveNode<T>.OutputShape(sigma.Shape, b.Shape);
-        return tape.Record(new CholeskySolveNode<T>(sigma, b, fromFactor: false, shape));
+        var plan = CholeskyPolicy.Plan<T>(tape.Device, sigma.Shape, options.Over(tape.CholeskyOptions), CholeskySolveNode<T>.OpName);
+        return tape.Record(new CholeskySolveNode<T>(sigma, b, plan, shape));
     }
 
     /// <summary>
@@ -29,7 +44,7 @@ public static partial class Op
     {
         var tape = Tape.Of(CholeskySolveNode<T>.OpName, l, b);
         var shape = CholeskySolveNode<T>.OutputShape(l.Shape, b.Shape);
-        return tape.Record(new CholeskySolveNode<T>(l, b, fromFactor: true, shape));
+        return tape.Record(new CholeskySolveNode<T>(l, b, plan: null, shape));
     }
 }
 
@@ -41,10 +56,15 @@ public static partial class Op
 /// From the factor: dΣ = dL·Lᵀ + L·dLᵀ with dL lower, so ⟨−B̄Yᵀ, dL·Lᵀ + L·dLᵀ⟩ =
 /// ⟨−(B̄Yᵀ + YB̄ᵀ)·L, dL⟩ ⇒ L̄ = −tril((B̄·Yᵀ + Y·B̄ᵀ)·L).
 /// </summary>
-internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool fromFactor, Shape shape)
+internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, CholeskyPlan? plan, Shape shape)
     : Node<T>(OpName, factorOrSigma, b) where T : unmanaged, IFloatingPointIeee754<T>
 {
     internal const string OpName = "CholeskySolve";
+
+    /// <summary>The plan of Σ's factorization, made when the op was recorded; null when given the factor.</summary>
+    internal CholeskyPlan? Plan { get; } = plan;
+
+    private readonly bool fromFactor = plan is null;
     private DeviceTensor<T>? factor; // L: factored here from Σ, or the given factor's lower triangle
 
     internal static Shape OutputShape(Shape sigma, Shape b)
@@ -83,7 +103,7 @@ internal sealed class CholeskySolveNode<T>(Var<T> factorOrSigma, Var<T> b, bool 
     {
         factor = fromFactor
             ? MapNew(new Maps.Tril<T>(0, T.One), In[0].Value) // only the given factor's lower triangle is read
-            : CholeskyFactor(In[0].Value);
+            : CholeskyFactor(In[0].Value, Plan!);
         return SolveSigma(Bc(In[1].Value, shape.Batch));
     }
 

@@ -56,10 +56,11 @@ public static partial class Blas
     /// only for C's lower triangle (a SYRK-like update: a blocked Cholesky's trailing
     /// <c>A22 −= L21·L21ᵀ</c>). With <paramref name="lowerOnly"/>, C must be square; every element on
     /// or below the diagonal is computed, tiles strictly above it are skipped (half the flops), and
-    /// the elements above the diagonal are left undefined.
+    /// the elements above the diagonal are left undefined. A plan made for this product's shape
+    /// (a step of a <see cref="CholeskyPlan"/>) replaces the GEMM policy's choice on the GPU family.
     /// </summary>
-    internal static void Gemm<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly)
-        where T : unmanaged, INumber<T>
+    internal static void Gemm<T>(Device device, MatRef<T> a, bool transA, MatRef<T> b, bool transB, MatRef<T> c, T alpha, T beta, bool lowerOnly,
+        GemmPlan? plan = null) where T : unmanaged, INumber<T>
     {
         if (!GemmArgsOf(device, a, transA, b, transB, c, alpha, beta, lowerOnly, out var args)) return;
         using var _ = device.Enter();
@@ -67,37 +68,40 @@ public static partial class Blas
         {
             var group = new GemmGroupArgs<T>();
             group.Set(0, args);
-            LaunchGpu(device, a.Data, b.Data, c.Data, group, c.Batch, tiling: null);
+            LaunchGpu(device, a.Data, b.Data, c.Data, group, c.Batch, tiling: null, plan: plan);
         }
         else
             GemmCpu.Launch(device, a.Data, b.Data, c.Data, args, c.Batch);
     }
 
     /// <summary>
-    /// Runs a group of products on the GPU family with the policy's plan (<see cref="GemmPolicy"/>),
-    /// or with a given tiling and splits (the tuning sweep and the tests).
+    /// Runs a group of products on the GPU family with a plan made for their shapes (a
+    /// <see cref="CholeskyPlan"/>'s step), else the policy's (<see cref="GemmPolicy"/>), or with a
+    /// given tiling and splits (the tuning sweep and the tests).
     /// </summary>
     internal static void LaunchGpu<T>(Device device, ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmGroupArgs<T> group, int batch,
-        GemmTiling? tiling, int splits = 0) where T : unmanaged, INumber<T>
+        GemmTiling? tiling, int splits = 0, GemmPlan? plan = null) where T : unmanaged, INumber<T>
     {
         Span<GemmArgs<T>> products = [group.P0, group.P1, group.P2];
-        var plan = GemmPolicy.Choose<T>(device, products[..group.Count], batch);
+        if (plan is { } given && given.Splits.Length != group.Count)
+            throw new InvalidOperationException($"Gemm: a plan for {given.Splits.Length} products given to a launch of {group.Count}.");
+        var chosen = plan ?? GemmPolicy.Choose<T>(device, products[..group.Count], batch);
         for (int i = 0; i < group.Count; i++)
         {
             var p = group.Get(i);
             if (splits > 0)
             {
                 // A forced split count: K ranges of whole slices, as many as K allows.
-                (p.Splits, p.SplitK) = GemmPolicy.Split(p.K, splits, (tiling ?? plan.Tiling).SliceK);
+                (p.Splits, p.SplitK) = GemmPolicy.Split(p.K, splits, (tiling ?? chosen.Tiling).SliceK);
             }
             else
             {
-                p.Splits = plan.Splits[i];
-                p.SplitK = plan.SplitK[i];
+                p.Splits = chosen.Splits[i];
+                p.SplitK = chosen.SplitK[i];
             }
             group.Set(i, p);
         }
-        GemmGpu.Launch(device, a, b, c, group, batch, tiling ?? plan.Tiling);
+        GemmGpu.Launch(device, a, b, c, group, batch, tiling ?? chosen.Tiling);
     }
 
     /// <summary>
@@ -123,7 +127,7 @@ public static partial class Blas
     /// checked only by length: a blocked Cholesky reverse's updates): one launch on the GPU family, one per product on the CPU family. The
     /// outputs must not overlap each other or any input.
     /// </summary>
-    internal static void GemmGrouped<T>(Device device, ReadOnlySpan<GemmProduct<T>> products) where T : unmanaged, INumber<T>
+    internal static void GemmGrouped<T>(Device device, ReadOnlySpan<GemmProduct<T>> products, GemmPlan? plan = null) where T : unmanaged, INumber<T>
     {
         if (device.Family != KernelFamily.GpuTuned || products.Length > GemmGpu.MaxGroup)
         {
@@ -146,7 +150,7 @@ public static partial class Blas
         }
         if (count == 0) return;
         using var _ = device.Enter();
-        LaunchGpu(device, av, bv, cv, group, batch, tiling: null);
+        LaunchGpu(device, av, bv, cv, group, batch, tiling: null, plan: count == products.Length ? plan : null);
     }
 
     /// <summary>Validates one product and builds its kernel arguments; false when nothing is left to launch.</summary>

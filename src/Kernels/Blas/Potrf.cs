@@ -52,6 +52,24 @@ public static partial class Blas
     /// </remarks>
     public static void Potrf<T>(Device device, MatRef<T> a, DeviceTensor<int> info, int blockSize = 0) where T : unmanaged, INumber<T>
     {
+        CheckPotrf(device, a, info);
+        var plan = CholeskyPlan.ForBlockSize<T>(device, a.Rows, a.Batch, blockSize, "Potrf");
+        Run(device, a, info, plan);
+    }
+
+    /// <summary>
+    /// <see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/> executing a plan made for
+    /// A's order and batch on this device (<see cref="CholeskyPlan.For{T}"/>).
+    /// </summary>
+    internal static void Potrf<T>(Device device, MatRef<T> a, DeviceTensor<int> info, CholeskyPlan plan) where T : unmanaged, INumber<T>
+    {
+        CheckPotrf(device, a, info);
+        CheckPlan(plan, device, a.Rows, a.Batch, "Potrf");
+        Run(device, a, info, plan);
+    }
+
+    private static void CheckPotrf<T>(Device device, MatRef<T> a, DeviceTensor<int> info) where T : unmanaged, INumber<T>
+    {
         var shape = new Shape(a.Batch, a.Rows, a.Cols);
         CheckFloatingPoint<T>("Potrf");
         if (a.Rows != a.Cols)
@@ -62,179 +80,110 @@ public static partial class Blas
             throw new ArgumentException($"Potrf: info belongs to {info.Device}, not to {device}.");
         if (a.Batch > 1 && a.BatchStride == 0 && a.Rows > 0)
             throw ShapeErrors.Invalid("Potrf", "a broadcast matrix (batch stride 0) cannot be factored in place", shape);
-        int n = a.Rows;
-        int nb = CheckBlockSize<T>(device, "Potrf", blockSize, n, PotrfBlockSize<T>(device, n, a.Batch));
-        if (a.Batch == 0) return;
+    }
 
-        using var _ = device.Enter();
-        if (n == 0)
-        {
-            info.Clear();
-            return;
-        }
-        if (nb >= n)
-        {
-            FactorDiagonalBlock(device, a, info.View, 0, whole: true); // writes info and clears the upper triangle itself
-            return;
-        }
-        if (device.Family == KernelFamily.GpuTuned)
-        {
-            FactorBlockedGpu(device, a, info, nb);
-            return;
-        }
-        info.Clear();
-        for (int k0 = 0; k0 < n; k0 += nb)
-        {
-            int w = Math.Min(nb, n - k0), k1 = k0 + w;
-            var a11 = a.Block(k0, k0, w, w);
-            FactorDiagonalBlock(device, a11, info.View, k0, whole: false);
-            if (k1 == n) break;
-            var a21 = a.Block(k1, k0, n - k1, w);
-            Trsm(device, a11, a21, left: false, lower: true, transpose: true, unitDiagonal: false, T.One);
-            Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true);
-        }
-        Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
+    private static void CheckPlan(CholeskyPlan plan, Device device, int n, int batch, string op)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (plan.N != n || plan.Batch != batch || plan.Family != device.Family)
+            throw new ArgumentException($"{op}: the plan is for {plan.Batch} matrices of order {plan.N} on the {plan.Family} family, not {batch} of order {n} on {device.Name}.");
     }
 
     /// <summary>
-    /// The GPU family's blocked factorization: per diagonal block one launch factoring it, solving
-    /// the panel below it and clearing the upper triangle of its rows (<see cref="PotrfPanelGpu"/>,
-    /// which also writes info). With the table's look-ahead (<see cref="TuningTable.PotrfLookAhead"/>)
-    /// that launch also runs the previous panel's trailing update right of the block, A[k1.., k1..]
-    /// −= L21·L21ᵀ, as GEMM tiles beside the panel groups, which update the block's own columns
-    /// themselves first: one launch per block. Without it, one trailing-update launch follows each
-    /// panel launch. No separate TRSM, clearing of info or final tril. <see cref="PotrfLaunches"/>
-    /// counts these launches.
+    /// Executes the forward's steps. Blocked right-looking; on the GPU family one launch per block
+    /// factors it, solves the panel below it and clears the upper triangle of its rows
+    /// (<see cref="PotrfPanelGpu"/>, which also writes info), and with look-ahead also runs the
+    /// previous panel's trailing update right of the block as GEMM tiles beside the panel groups,
+    /// which update the block's own columns themselves first.
     /// </summary>
-    private static void FactorBlockedGpu<T>(Device device, MatRef<T> a, DeviceTensor<int> info, int nb) where T : unmanaged, INumber<T>
+    private static void Run<T>(Device device, MatRef<T> a, DeviceTensor<int> info, CholeskyPlan plan) where T : unmanaged, INumber<T>
     {
-        int n = a.Rows;
-        bool lookAhead = device.Tuning.PotrfLookAhead;
-        using var work = device.Allocate<T>(new Shape(a.Batch, nb, nb));
-        for (int k0 = 0; k0 < n; k0 += nb)
+        if (plan.Forward.Count == 0) return;
+        int n = a.Rows, nb = plan.BlockSize;
+        using var _ = device.Enter();
+        using var work = device.Family == KernelFamily.GpuTuned && !plan.Whole ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        foreach (var step in plan.Forward)
         {
-            int w = Math.Min(nb, n - k0), k1 = k0 + w;
-            var args = new PotrfPanelArgs
+            int k0 = step.J0, w = step.Width, k1 = k0 + w;
+            switch (step.Kind)
             {
-                A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
-                Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
-                N = w, Rows = n - k1, Offset = k0, Lanes = device.Tuning.PotrfPanelLanes,
-                LookAhead = lookAhead && k0 > 0 ? 1 : 0,
-            };
-            if (lookAhead)
-            {
-                // The previous panel's update right of this block (none for the first and last blocks).
-                GemmArgs<T> update = default;
-                if (k0 > 0 && k1 < n)
+                case CholeskyStepKind.ClearInfo:
+                    info.Clear();
+                    break;
+                case CholeskyStepKind.FactorWhole:
+                    FactorDiagonalBlock(device, a, info.View, 0, whole: true, plan.WholeLanes); // writes info and clears the upper triangle itself
+                    break;
+                case CholeskyStepKind.Factor:
+                    FactorDiagonalBlock(device, a.Block(k0, k0, w, w), info.View, k0, whole: false, plan.WholeLanes);
+                    break;
+                case CholeskyStepKind.PanelSolve:
+                    Trsm(device, a.Block(k0, k0, w, w), a.Block(k1, k0, n - k1, w), left: false, lower: true, transpose: true, unitDiagonal: false, T.One);
+                    break;
+                case CholeskyStepKind.TrailingUpdate:
                 {
-                    var l21 = a.Block(k1, k0 - nb, n - k1, nb);
-                    GemmArgsOf(device, l21, false, l21, true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true, out update);
+                    var a21 = a.Block(k1, k0, n - k1, w);
+                    Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true, step.Gemm);
+                    break;
                 }
-                var tiling = GemmPolicy.TilingFor<T>(device, n - k1, n - k1, nb, a.Batch);
-                if (typeof(T) == typeof(double))
-                    PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args,
-                        Unsafe.As<GemmArgs<T>, GemmArgs<double>>(ref update), tiling, a.Batch);
-                else
-                    PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<float>(), work.View.Cast<float>(), info.View, args,
-                        Unsafe.As<GemmArgs<T>, GemmArgs<float>>(ref update), tiling, a.Batch);
-                continue;
+                case CholeskyStepKind.Tril:
+                    Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
+                    break;
+                case CholeskyStepKind.Panel:
+                case CholeskyStepKind.PanelLookAhead:
+                    LaunchPanel(device, a, work!, info, plan, step);
+                    break;
+                default:
+                    throw new InvalidOperationException($"Potrf: a forward plan cannot hold a {step.Kind} step.");
             }
+        }
+    }
+
+    /// <summary>The GPU family's panel launch of one block, with the previous panel's trailing update beside it under look-ahead.</summary>
+    private static void LaunchPanel<T>(Device device, MatRef<T> a, DeviceTensor<T> work, DeviceTensor<int> info, CholeskyPlan plan, CholeskyStep step)
+        where T : unmanaged, INumber<T>
+    {
+        int n = a.Rows, nb = plan.BlockSize, k0 = step.J0, w = step.Width, k1 = k0 + w;
+        bool lookAhead = step.Kind == CholeskyStepKind.PanelLookAhead;
+        var args = new PotrfPanelArgs
+        {
+            A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
+            Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
+            N = w, Rows = n - k1, Offset = k0, Lanes = plan.PanelLanes,
+            LookAhead = lookAhead && k0 > 0 ? 1 : 0,
+        };
+        if (!lookAhead)
+        {
             if (typeof(T) == typeof(double))
                 PotrfPanelGpu.Launch(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args, a.Batch);
             else
                 PotrfPanelGpu.Launch(device, a.Data.Cast<float>(), work.View.Cast<float>(), info.View, args, a.Batch);
-            if (k1 == n) break;
-            var a21 = a.Block(k1, k0, n - k1, w);
-            Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true);
+            return;
         }
-    }
-
-    /// <summary>
-    /// The kernel launches (and fills) <see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/>
-    /// makes for a batch of order-n matrices with diagonal blocks of <paramref name="blockSize"/>
-    /// (0: the automatic choice), as <see cref="Device.Launches"/> counts them, without running it:
-    /// the same block walk as the factorization. Assumes a batch within one launch's grid.
-    /// </summary>
-    /// <param name="device">The device whose kernel family and policy decide.</param>
-    /// <param name="n">The order of the matrices.</param>
-    /// <param name="batch">The number of matrices.</param>
-    /// <param name="blockSize">The block size, as given to Potrf.</param>
-    internal static int PotrfLaunches<T>(Device device, int n, int batch, int blockSize = 0) where T : unmanaged, INumber<T>
-    {
-        ArgumentNullException.ThrowIfNull(device);
-        if (n == 0 || batch == 0) return n == 0 && batch > 0 ? 1 : 0;
-        int nb = blockSize == 0 ? PotrfBlockSize<T>(device, n, batch) : blockSize;
-        if (nb >= n) return 1;
-        int blocks = (n + nb - 1) / nb;
-        if (device.Family == KernelFamily.GpuTuned)
+        // The previous panel's update right of this block (none for the first and last blocks).
+        GemmArgs<T> update = default;
+        if (k0 > 0 && k1 < n)
         {
-            if (device.Tuning.PotrfLookAhead) return blocks; // the trailing updates run inside the panel launches
-            // Per block the panel step, and the trailing update (split along K where the policy says) but after the last.
-            int launches = blocks;
-            for (int k1 = nb; k1 < n; k1 += nb)
-                launches += GemmPolicy.Launches<T>(device, [new GemmArgs<T> { M = n - k1, N = n - k1, K = nb }], batch);
-            return launches;
+            var l21 = a.Block(k1, k0 - nb, n - k1, nb);
+            GemmArgsOf(device, l21, false, l21, true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true, out update);
         }
-        int trsm = TrsmLaunches(device, nb, 0);
-        return 1 + blocks + (blocks - 1) * (trsm + 1) + 1; // clear info, per block factor (+ TRSM + update), tril
+        var tiling = step.Gemm!.Value.Tiling;
+        if (typeof(T) == typeof(double))
+            PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<double>(), work.View.Cast<double>(), info.View, args,
+                Unsafe.As<GemmArgs<T>, GemmArgs<double>>(ref update), tiling, a.Batch);
+        else
+            PotrfPanelGpu.LaunchLookAhead(device, a.Data.Cast<float>(), work.View.Cast<float>(), info.View, args,
+                Unsafe.As<GemmArgs<T>, GemmArgs<float>>(ref update), tiling, a.Batch);
     }
 
     /// <summary>
-    /// The largest order whose matrices one kernel factors (<see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/>)
-    /// or differentiates (<see cref="PotrfBackward{T}"/>) whole, one matrix per launch unit: on the
-    /// GPU family the largest n whose two packed triangles, n(n+1)·sizeof(T) bytes, fit the 48 KiB of
-    /// shared memory a CUDA thread group gets by default (77 in float64, 110 in float32); unlimited
-    /// (<see cref="int.MaxValue"/>) on the CPU family, where one thread works on each matrix in place.
+    /// The largest order whose matrices one kernel factors or differentiates whole
+    /// (<see cref="CholeskyPlan.MaxWholeOrder{T}"/>): on the GPU family the largest n whose two
+    /// packed triangles, n(n+1)·sizeof(T) bytes, fit the 48 KiB of shared memory a CUDA thread group
+    /// gets by default (77 in float64, 110 in float32); unlimited (<see cref="int.MaxValue"/>) on
+    /// the CPU family, where one thread works on each matrix in place.
     /// </summary>
     /// <param name="device">The device whose kernel family decides.</param>
-    public static int PotrfMaxUnblockedOrder<T>(Device device) where T : unmanaged, INumber<T> =>
-        device.Family == KernelFamily.GpuTuned ? PotrfGpu.MaxOrder(Unsafe.SizeOf<T>()) : int.MaxValue;
-
-    /// <summary>
-    /// The block size <see cref="Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/> and
-    /// <see cref="PotrfBackward{T}"/> use when given 0: the whole matrix (one launch per pass) up
-    /// to <see cref="PotrfSmallOrder{T}"/>, else <see cref="PotrfBlockedBlockSize"/>.
-    /// </summary>
-    internal static int PotrfBlockSize<T>(Device device, int n, int batch) where T : unmanaged, INumber<T> =>
-        n <= PotrfSmallOrder<T>(device, batch) ? Math.Max(n, 1) : PotrfBlockedBlockSize(device, n);
-
-    /// <summary>
-    /// The largest order factored and differentiated whole (one kernel launch per pass, one
-    /// thread group or thread per matrix). GPU family: <see cref="PotrfMaxUnblockedOrder{T}"/>, as
-    /// far as shared memory allows — one launch against two (forward) or three (backward)
-    /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
-    /// </summary>
-    internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>
-        device.Family != KernelFamily.GpuTuned ? PotrfCpu.WholeUpTo
-        : device.Tuning.PotrfWholeUpTo > 0 ? Math.Min(device.Tuning.PotrfWholeUpTo, PotrfMaxUnblockedOrder<T>(device))
-        : PotrfMaxUnblockedOrder<T>(device);
-
-    /// <summary>
-    /// The diagonal blocks of a blocked factorization or reverse. GPU family: the device's
-    /// <see cref="TuningTable"/>, by default 32, and 64 beyond n = 512 (half the launches, and GEMM updates with K = 64 that reuse each staged tile twice
-    /// as long; the unblocked kernels' serial chain is n steps whatever the block). CPU family: 64,
-    /// the CPU GEMM's tiles and the CPU TRSM's blocks.
-    /// </summary>
-    internal static int PotrfBlockedBlockSize(Device device, int n) =>
-        device.Family == KernelFamily.CpuTuned ? PotrfCpu.BlockSize
-        : n > device.Tuning.PotrfLargeFrom ? device.Tuning.PotrfLargeBlock : device.Tuning.PotrfBlock;
-
-    /// <summary>
-    /// The block size to use: <paramref name="requested"/>, or <paramref name="automatic"/> for 0.
-    /// Throws when it is negative, or when the GPU family's diagonal blocks would not fit a group's
-    /// shared memory.
-    /// </summary>
-    private static int CheckBlockSize<T>(Device device, string op, int requested, int n, int automatic) where T : unmanaged, INumber<T>
-    {
-        if (requested < 0)
-            throw new ArgumentOutOfRangeException("blockSize", requested, $"{op}: the block size must be positive (or 0 to choose it), got {requested}.");
-        int nb = requested == 0 ? automatic : requested;
-        int max = PotrfMaxUnblockedOrder<T>(device);
-        if (Math.Min(nb, n) > max)
-            throw new ArgumentOutOfRangeException("blockSize", requested,
-                $"{op}: diagonal blocks of order {Math.Min(nb, n)} do not fit one thread group's shared memory on {device.Name}: at most {max} for {typeof(T).Name}.");
-        return nb;
-    }
+    public static int PotrfMaxUnblockedOrder<T>(Device device) where T : unmanaged, INumber<T> => CholeskyPlan.MaxWholeOrder<T>(device);
 
     private static void CheckFloatingPoint<T>(string op)
     {
@@ -263,19 +212,19 @@ public static partial class Blas
     /// need a square root, which generic math offers through <see cref="IRootFunctions{T}"/>: the
     /// element type, float or double, is resolved here on the host.
     /// </summary>
-    private static void FactorDiagonalBlock<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole)
+    private static void FactorDiagonalBlock<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole, int lanes)
         where T : unmanaged, INumber<T>
     {
         if (typeof(T) == typeof(double))
-            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<double>>(ref a11), info, offset, whole);
+            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<double>>(ref a11), info, offset, whole, lanes);
         else
-            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<float>>(ref a11), info, offset, whole);
+            FactorDiagonalBlockOf(device, Unsafe.As<MatRef<T>, MatRef<float>>(ref a11), info, offset, whole, lanes);
     }
 
-    private static void FactorDiagonalBlockOf<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole)
+    private static void FactorDiagonalBlockOf<T>(Device device, MatRef<T> a11, ArrayView<int> info, int offset, bool whole, int lanes)
         where T : unmanaged, INumber<T>, IRootFunctions<T>
     {
-        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset, Whole = whole ? 1 : 0, Lanes = device.Tuning.PotrfWholeLanes };
+        var args = new PotrfArgs { A = a11.Layout, N = a11.Rows, Offset = offset, Whole = whole ? 1 : 0, Lanes = lanes };
         if (device.Family == KernelFamily.GpuTuned)
             PotrfGpu.Launch(device, a11.Data, info, args, a11.Batch);
         else

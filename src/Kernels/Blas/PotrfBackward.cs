@@ -77,6 +77,26 @@ public static partial class Blas
     public static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, int blockSize = 0, bool symmetrize = false)
         where T : unmanaged, INumber<T>
     {
+        CheckPotrfBackward(l, lbar);
+        var plan = CholeskyPlan.ForBlockSize<T>(device, l.Rows, lbar.Batch, blockSize, "PotrfBackward");
+        RunBackward(device, l, lbar, plan, symmetrize);
+    }
+
+    /// <summary>
+    /// <see cref="PotrfBackward{T}(Device, MatRef{T}, MatRef{T}, int, bool)"/> executing a plan made
+    /// for L̄'s order and batch on this device (<see cref="CholeskyPlan.For{T}"/>), the plan of the
+    /// forward that made L.
+    /// </summary>
+    internal static void PotrfBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, CholeskyPlan plan, bool symmetrize)
+        where T : unmanaged, INumber<T>
+    {
+        CheckPotrfBackward(l, lbar);
+        CheckPlan(plan, device, lbar.Rows, lbar.Batch, "PotrfBackward");
+        RunBackward(device, l, lbar, plan, symmetrize);
+    }
+
+    private static void CheckPotrfBackward<T>(MatRef<T> l, MatRef<T> lbar) where T : unmanaged, INumber<T>
+    {
         CheckFloatingPoint<T>("PotrfBackward");
         var lShape = new Shape(l.Batch, l.Rows, l.Cols);
         var barShape = new Shape(lbar.Batch, lbar.Rows, lbar.Cols);
@@ -88,125 +108,100 @@ public static partial class Blas
             throw ShapeErrors.Mismatch("PotrfBackward", "L's batch must be L̄'s (or L broadcast)", lShape, barShape);
         if (lbar.Batch > 1 && lbar.BatchStride == 0 && lbar.Rows > 0)
             throw ShapeErrors.Invalid("PotrfBackward", "a broadcast cotangent (batch stride 0) cannot be overwritten in place", barShape);
-        int n = l.Rows, batch = lbar.Batch;
-        int nb = CheckBlockSize<T>(device, "PotrfBackward", blockSize, n, PotrfBackwardBlockSize<T>(device, n, batch));
-        if (n == 0 || batch == 0) return;
-        l = l.WithBatch(batch);
+    }
 
+    /// <summary>Executes the reverse's steps, from the last diagonal block to the first.</summary>
+    private static void RunBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, CholeskyPlan plan, bool symmetrize)
+        where T : unmanaged, INumber<T>
+    {
+        if (plan.Backward.Count == 0) return;
+        int n = l.Rows, nb = plan.BlockSize, batch = lbar.Batch;
+        l = l.WithBatch(batch);
         using var _ = device.Enter();
-        if (nb >= n)
+        using var work = plan.Whole ? null : device.Allocate<T>(new Shape(batch, nb, nb));
+        foreach (var step in plan.Backward)
         {
-            ReverseDiagonalBlock(device, l, lbar, w: null, symmetrize);
-            return;
-        }
-        using var work = device.Allocate<T>(new Shape(batch, nb, nb));
-        int blocks = (n + nb - 1) / nb;
-        for (int k = blocks - 1; k >= 0; k--)
-        {
-            int j0 = k * nb, jb = Math.Min(nb, n - j0), j1 = j0 + jb, below = n - j1;
+            int j0 = step.J0, jb = step.Width, j1 = j0 + jb, below = n - j1;
             var t = l.Block(j0, j0, jb, jb);
             var tBar = lbar.Block(j0, j0, jb, jb);
             var c = l.Block(j0, 0, jb, j0);
             var cBar = lbar.Block(j0, 0, jb, j0);
-            bool gpu = device.Family == KernelFamily.GpuTuned;
-            if (below > 0)
+            switch (step.Kind)
             {
-                var b = l.Block(j1, j0, below, jb);
-                var bBar = lbar.Block(j1, j0, below, jb);
-                if (!gpu) // B̄ ← B̄·T⁻¹, one panel; on the GPU family the previous launch solved it
-                    Trsm(device, t, bBar, left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb);
-                // Three independent updates reading B̄, in one launch on the GPU family.
-                var d = l.Block(j1, 0, below, j0);
-                ReadOnlySpan<GemmProduct<T>> updates =
-                [
-                    new(bBar, true, b, false, tBar, -T.One, T.One, LowerOnly: true),      // T̄ −= tril(B̄ᵀ·B)
-                    new(bBar, false, c, false, lbar.Block(j1, 0, below, j0), -T.One, T.One), // D̄ −= B̄·C
-                    new(bBar, true, d, false, cBar, -T.One, T.One),                        // C̄ −= B̄ᵀ·D
-                ];
-                GemmGrouped(device, j0 > 0 ? updates : updates[..1]);
-            }
-            if (gpu)
-            {
-                // T̄ ← unblocked reverse and C̄ −= (T̄ + T̄ᵀ)·C in one launch; the reversed T̄ goes
-                // through the workspace and is moved into place by the next block's launch. The
-                // same launch solves the previous block's panel, B̄₋₁ ← B̄₋₁·T₋₁⁻¹, whose rows
-                // start at this block's (the last rows of its C̄ update).
-                int prev = j1 < n ? Math.Min(nb, n - j1) : 0, s0 = j0 - nb;
-                var args = new PotrfBackwardPanelArgs
+                case CholeskyStepKind.ReverseWhole:
+                    ReverseDiagonalBlock(device, l, lbar, w: null, symmetrize, plan.WholeLanes);
+                    break;
+                case CholeskyStepKind.ReversePanelSolve: // B̄ ← B̄·T⁻¹; on the GPU family the previous ReversePanel solved it
+                    Trsm(device, t, lbar.Block(j1, j0, below, jb), left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb);
+                    break;
+                case CholeskyStepKind.ReverseUpdates:
                 {
-                    L = t.Layout, LBar = tBar.Layout, C = c.Layout, CBar = cBar.Layout, Work = work.Mat.Layout,
-                    Prev = prev > 0 ? lbar.Block(j1, j1, prev, prev).Layout : default, PrevN = prev,
-                    N = jb, Cols = j0, Lanes = device.Tuning.PotrfPanelLanes,
-                    Tri = j0 > 0 ? l.Block(s0, s0, nb, nb).Layout : default,
-                    Solve = j0 > 0 ? lbar.Block(j0, s0, n - j0, nb).Layout : default,
-                    SolveN = j0 > 0 ? nb : 0, SolveRows = j0 > 0 ? n - j0 : 0,
-                };
-                PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
-                continue;
+                    // Three independent updates reading B̄, in one launch on the GPU family.
+                    var b = l.Block(j1, j0, below, jb);
+                    var bBar = lbar.Block(j1, j0, below, jb);
+                    var d = l.Block(j1, 0, below, j0);
+                    ReadOnlySpan<GemmProduct<T>> updates =
+                    [
+                        new(bBar, true, b, false, tBar, -T.One, T.One, LowerOnly: true),      // T̄ −= tril(B̄ᵀ·B)
+                        new(bBar, false, c, false, lbar.Block(j1, 0, below, j0), -T.One, T.One), // D̄ −= B̄·C
+                        new(bBar, true, d, false, cBar, -T.One, T.One),                        // C̄ −= B̄ᵀ·D
+                    ];
+                    GemmGrouped(device, j0 > 0 ? updates : updates[..1], step.Gemm);
+                    break;
+                }
+                case CholeskyStepKind.ReversePanel:
+                {
+                    // T̄ ← unblocked reverse and C̄ −= (T̄ + T̄ᵀ)·C in one launch; the reversed T̄ goes
+                    // through the workspace and is moved into place by the next block's launch. The
+                    // same launch solves the previous block's panel, B̄₋₁ ← B̄₋₁·T₋₁⁻¹, whose rows
+                    // start at this block's (the last rows of its C̄ update).
+                    int prev = j1 < n ? Math.Min(nb, n - j1) : 0, s0 = j0 - nb;
+                    var args = new PotrfBackwardPanelArgs
+                    {
+                        L = t.Layout, LBar = tBar.Layout, C = c.Layout, CBar = cBar.Layout, Work = work!.Mat.Layout,
+                        Prev = prev > 0 ? lbar.Block(j1, j1, prev, prev).Layout : default, PrevN = prev,
+                        N = jb, Cols = j0, Lanes = plan.PanelLanes,
+                        Tri = j0 > 0 ? l.Block(s0, s0, nb, nb).Layout : default,
+                        Solve = j0 > 0 ? lbar.Block(j0, s0, n - j0, nb).Layout : default,
+                        SolveN = j0 > 0 ? nb : 0, SolveRows = j0 > 0 ? n - j0 : 0,
+                    };
+                    PotrfBackwardPanelGpu.Launch(device, l.Data, lbar.Data, work.View, args, batch);
+                    break;
+                }
+                case CholeskyStepKind.ReverseBlock:
+                    if (j0 == 0)
+                    {
+                        ReverseDiagonalBlock(device, t, tBar, w: null, symmetrize: false, plan.WholeLanes);
+                        break;
+                    }
+                    var sym = work!.Mat.Block(0, 0, jb, jb);
+                    ReverseDiagonalBlock(device, t, tBar, sym, symmetrize: false, plan.WholeLanes); // T̄ ← unblocked reverse; W = T̄ + T̄ᵀ
+                    Gemm(device, sym, transA: false, c, transB: false, cBar, -T.One, T.One);       // C̄ −= (T̄ + T̄ᵀ)·C
+                    break;
+                case CholeskyStepKind.Symmetrize:
+                    if (!symmetrize) break;
+                    if (device.Family == KernelFamily.GpuTuned)
+                        PotrfBackwardGpu.LaunchSymmetrize(device, lbar);
+                    else
+                        PotrfBackwardCpu.LaunchSymmetrize(device, lbar);
+                    break;
+                default:
+                    throw new InvalidOperationException($"PotrfBackward: a reverse plan cannot hold a {step.Kind} step.");
             }
-            if (j0 == 0)
-            {
-                ReverseDiagonalBlock(device, t, tBar, w: null, symmetrize: false);
-                break;
-            }
-            var sym = work.Mat.Block(0, 0, jb, jb);
-            ReverseDiagonalBlock(device, t, tBar, sym, symmetrize: false);           // T̄ ← unblocked reverse; W = T̄ + T̄ᵀ
-            Gemm(device, sym, transA: false, c, transB: false, cBar, -T.One, T.One); // C̄ −= (T̄ + T̄ᵀ)·C
         }
-        if (!symmetrize) return;
-        if (device.Family == KernelFamily.GpuTuned)
-            PotrfBackwardGpu.LaunchSymmetrize(device, lbar);
-        else
-            PotrfBackwardCpu.LaunchSymmetrize(device, lbar);
     }
-
-    /// <summary>
-    /// The kernel launches <see cref="PotrfBackward{T}"/> makes for a batch of order-n matrices
-    /// (block size 0: automatic), as <see cref="Device.Launches"/> counts them, without running it:
-    /// the same block walk as the reverse. Assumes a batch within one launch's grid.
-    /// </summary>
-    internal static int PotrfBackwardLaunches<T>(Device device, int n, int batch, int blockSize = 0, bool symmetrize = false)
-        where T : unmanaged, INumber<T>
-    {
-        if (n == 0 || batch == 0) return 0;
-        int nb = blockSize == 0 ? PotrfBackwardBlockSize<T>(device, n, batch) : blockSize;
-        if (nb >= n) return 1;
-        bool grouped = device.Family == KernelFamily.GpuTuned;
-        int launches = symmetrize ? 1 : 0;
-        for (int j0 = (n - 1) / nb * nb; j0 >= 0; j0 -= nb)
-        {
-            int jb = Math.Min(nb, n - j0);
-            int below = n - j0 - jb;
-            if (below > 0)
-            {
-                ReadOnlySpan<GemmArgs<T>> updates =
-                [
-                    new() { M = jb, N = jb, K = below },   // T̄ −= tril(B̄ᵀ·B)
-                    new() { M = below, N = j0, K = jb },   // D̄ −= B̄·C
-                    new() { M = jb, N = j0, K = below },   // C̄ −= B̄ᵀ·D
-                ];
-                launches += grouped ? GemmPolicy.Launches<T>(device, j0 > 0 ? updates : updates[..1], batch) : TrsmLaunches(device, jb, jb) + (j0 == 0 ? 1 : 3);
-            }
-            launches += j0 == 0 || grouped ? 1 : 2; // the diagonal block's reverse (fused on the GPU family with C̄ −= (T̄ + T̄ᵀ)·C and the previous block's panel TRSM)
-        }
-        return launches;
-    }
-
-    /// <summary>The block size <see cref="PotrfBackward{T}"/> uses when given 0 (see <see cref="PotrfBlockSize{T}"/>).</summary>
-    internal static int PotrfBackwardBlockSize<T>(Device device, int n, int batch) where T : unmanaged, INumber<T> =>
-        PotrfBlockSize<T>(device, n, batch);
 
     /// <summary>
     /// Runs the unblocked reverse on one diagonal block of every matrix with the family's kernel,
     /// optionally writing W = Ā₁₁ + Ā₁₁ᵀ, or (for a whole matrix) finishing with ½(Ā + Āᵀ).
     /// </summary>
-    private static void ReverseDiagonalBlock<T>(Device device, MatRef<T> l11, MatRef<T> lbar11, MatRef<T>? w, bool symmetrize)
+    private static void ReverseDiagonalBlock<T>(Device device, MatRef<T> l11, MatRef<T> lbar11, MatRef<T>? w, bool symmetrize, int lanes)
         where T : unmanaged, INumber<T>
     {
         var args = new PotrfBackwardArgs
         {
             L = l11.Layout, LBar = lbar11.Layout, W = w?.Layout ?? default,
-            N = l11.Rows, WriteSym = w is null ? 0 : 1, Symmetrize = symmetrize ? 1 : 0, Lanes = device.Tuning.PotrfWholeLanes,
+            N = l11.Rows, WriteSym = w is null ? 0 : 1, Symmetrize = symmetrize ? 1 : 0, Lanes = lanes,
         };
         var wData = w?.Data ?? lbar11.Data;
         if (device.Family == KernelFamily.GpuTuned)

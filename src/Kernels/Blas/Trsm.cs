@@ -143,7 +143,7 @@ public static partial class Blas
         int max = TrsmGpu.MaxBlockSize(System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         if (requested > max)
             throw new ArgumentOutOfRangeException(nameof(requested), requested, $"Trsm: diagonal blocks of order {requested} exceed the {max} one thread group solves in shared memory.");
-        return requested == 0 ? Math.Min(max, PotrfBlockedBlockSize(device, n)) : requested;
+        return requested == 0 ? Math.Min(max, CholeskyPlan.BlockedBlockSize(device, n)) : requested;
     }
 
     /// <summary>
@@ -153,7 +153,7 @@ public static partial class Blas
     internal static int TrsmLaunches(Device device, int n, int blockSize)
     {
         int nb = blockSize > 0 ? blockSize
-            : device.Family == KernelFamily.GpuTuned ? Math.Min(TrsmGpu.MaxBlockSize(sizeof(double)), PotrfBlockedBlockSize(device, n))
+            : device.Family == KernelFamily.GpuTuned ? Math.Min(TrsmGpu.MaxBlockSize(sizeof(double)), CholeskyPlan.BlockedBlockSize(device, n))
             : TrsmCpu.BlockSize;
         int blocks = (n + nb - 1) / nb;
         return n == 0 ? 0 : 2 * blocks - 1;

@@ -56,7 +56,7 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
     public void AutoPicksTheSmallPathUpToTheKernelsWholeMatrixOrder()
     {
         var cpu = devices.Cpu;
-        int cpuSmall = Blas.PotrfSmallOrder<double>(cpu, 1);
+        int cpuSmall = CholeskyPlan.WholeUpTo<double>(cpu);
         Assert.Equal(CholeskyAlgorithm.SmallBatched, CholeskyPolicy.Choose<double>(cpu, cpuSmall, 1));
         Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPolicy.Choose<double>(cpu, cpuSmall + 1, 1));
         var gpu = devices.GpuEmulated;
@@ -104,37 +104,3 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
 
 /// <summary>Settings that change every tape of the process; these tests run alone, after the parallel collections.</summary>
 [CollectionDefinition("ProcessWideSettings", DisableParallelization = true)] public sealed class ProcessWideSettingsCollection : ICollectionFixture<DeviceFixture>;
-
-/// <summary>
-/// <see cref="CholeskyPolicy.Default"/> applies where a call says Auto. It changes a process-wide
-/// setting, so it runs in a collection that no other test runs beside.
-/// </summary>
-[Collection("ProcessWideSettings")]
-public sealed class CholeskyGlobalDefaultTests(DeviceFixture devices)
-{
-    [Fact]
-    public void TheGlobalDefaultAppliesWhereACallSaysAuto()
-    {
-        var device = devices.Cpu;
-        var shape = new Shape(1, 5, 5);
-        var before = CholeskyPolicy.Default;
-        try
-        {
-            using var tape = new Tape(device);
-            var v = tape.Variable(TestData.Spd(1, 5, seed: 9), shape);
-            CholeskyPolicy.Default = CholeskyAlgorithm.Composed;
-            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.Cholesky(v)).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Blocked, Node(Op.Cholesky(v, CholeskyAlgorithm.Blocked)).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Composed, Node(Op.CholeskyEx(v).L).Algorithm);
-            CholeskyPolicy.Default = CholeskyAlgorithm.Auto;
-            Assert.Equal(CholeskyPolicy.Choose<double>(device, 5, 1), Node(Op.Cholesky(v)).Algorithm);
-            Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPolicy.Default = (CholeskyAlgorithm)42);
-        }
-        finally
-        {
-            CholeskyPolicy.Default = before;
-        }
-    }
-
-    private static CholeskyNode<double> Node(Var<double> l) => (CholeskyNode<double>)l.Producer!;
-}

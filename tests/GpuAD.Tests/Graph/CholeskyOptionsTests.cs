@@ -69,7 +69,7 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
             tape.Backward(Op.SumBatch(nll));
             return s.Grad!.ToArray();
         }
-        var reference = Gradient(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Composed }, null, CholeskyAlgorithm.Composed, Blas.PotrfBlockedBlockSize(device, n));
+        var reference = Gradient(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Composed }, null, CholeskyAlgorithm.Composed, CholeskyPlan.BlockedBlockSize(device, n));
         foreach (int block in new[] { 3, 8, 16 })
         {
             TestData.AssertClose(reference, Gradient(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = block }, null, CholeskyAlgorithm.Blocked, block), 1e-10, $"per call, blocks of {block}");
@@ -88,6 +88,78 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
         Assert.Contains("Cholesky", e.Message);
         Assert.Contains(max.ToString(), e.Message);
         Assert.Equal(0, tape.NodeCount);
+    }
+
+    /// <summary>
+    /// LogDet and CholeskySolve(Σ) factor through the plan made from the call's and the tape's
+    /// options: the node holds it, the kernels run it (the launches differ from the whole-matrix
+    /// run's by exactly the plans' difference, forward and backward), every block size gives the
+    /// composed algorithm's gradient, and blocks too large for the GPU family are refused when recorded.
+    /// </summary>
+    [Theory]
+    [InlineData("LogDet")]
+    [InlineData("CholeskySolve")]
+    public void LogDetAndCholeskySolveTakeTheOptions(string op)
+    {
+        var device = devices.Cpu;
+        const int n = 20, batch = 2;
+        var shape = new Shape(batch, n, n);
+        var sigma = TestData.Spd(batch, n, seed: 21);
+        var b = TestData.Random(new Shape(batch, n, 2), 22);
+        CholeskyPlan PlanOf(Var<double> y) => y.Producer switch
+        {
+            LogDetNode<double> d => d.Plan,
+            CholeskySolveNode<double> c => c.Plan!,
+            var other => throw new InvalidOperationException($"unexpected {other}"),
+        };
+        (double[] Grad, CholeskyPlan Plan, long Forward, long Backward) Run(CholeskyOptions? perTape, CholeskyOptions? perCall)
+        {
+            using var tape = perTape is null ? new Tape(device) : new Tape(device, perTape);
+            var s = tape.Variable(sigma, shape);
+            long before = device.Launches;
+            var y = (op, perCall) switch
+            {
+                ("LogDet", null) => Op.LogDet(s),
+                ("LogDet", _) => Op.LogDet(s, perCall),
+                (_, null) => Op.CholeskySolve(s, tape.Constant(b, new Shape(batch, n, 2))),
+                _ => Op.CholeskySolve(s, tape.Constant(b, new Shape(batch, n, 2)), perCall),
+            };
+            long forward = device.Launches - before;
+            var plan = PlanOf(y);
+            var loss = Op.SumBatch(Op.Sum(y));
+            before = device.Launches;
+            tape.Backward(loss);
+            return (s.Grad!.ToArray(), plan, forward, device.Launches - before);
+        }
+
+        var whole = Run(null, null);
+        Assert.Equal((CholeskyAlgorithm.SmallBatched, n), (whole.Plan.Algorithm, whole.Plan.BlockSize));
+        var composed = Run(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Composed }, null);
+        Assert.Equal(CholeskyAlgorithm.Composed, composed.Plan.Algorithm);
+        TestData.AssertClose(composed.Grad, whole.Grad, 1e-10, $"{op}: whole vs composed");
+        foreach (int block in new[] { 3, 8 })
+        {
+            var options = new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = block };
+            foreach (var (perTape, perCall, how) in new[] { (options, (CholeskyOptions?)null, "per tape"), (null, options, "per call"), (options with { BlockSize = 5 }, new CholeskyOptions { BlockSize = block }, "per call over the tape's") })
+            {
+                var blocked = Run(perTape, perCall);
+                string what = $"{op}, blocks of {block}, {how}";
+                Assert.Equal((CholeskyAlgorithm.Blocked, block), (blocked.Plan.Algorithm, blocked.Plan.BlockSize));
+                TestData.AssertClose(composed.Grad, blocked.Grad, 1e-10, what);
+                Assert.Equal(blocked.Plan.ForwardLaunches - whole.Plan.ForwardLaunches, blocked.Forward - whole.Forward);
+                if (op == "LogDet") // the reverse runs the plan too; CholeskySolve's VJP does not differentiate the factorization
+                    Assert.Equal(blocked.Plan.BackwardLaunches(symmetrize: true) - whole.Plan.BackwardLaunches(symmetrize: true), blocked.Backward - whole.Backward);
+            }
+        }
+
+        var gpu = devices.GpuEmulated;
+        int max = Blas.PotrfMaxUnblockedOrder<double>(gpu), m = max + 2;
+        using var gpuTape = new Tape(gpu, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = max + 1 });
+        var v = gpuTape.Variable(new double[m * m], new Shape(1, m, m));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => op == "LogDet" ? Op.LogDet(v) : Op.CholeskySolve(v, gpuTape.Constant(new double[m], new Shape(1, m, 1))));
+        Assert.Contains(op, e.Message);
+        Assert.Contains(max.ToString(), e.Message);
+        Assert.Equal(0, gpuTape.NodeCount);
     }
 
     private static double Dot(double[] a, double[] b) => a.Zip(b, (x, y) => x * y).Sum();

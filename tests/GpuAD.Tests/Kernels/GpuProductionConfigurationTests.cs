@@ -77,7 +77,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     public void CholeskyForwardAndBackwardInBlocksOf64PastOrder512()
     {
         int n = LargeBlockOrder;
-        Assert.True(Blas.PotrfBlockedBlockSize(Gpu, n) > Blas.PotrfBlockedBlockSize(Gpu, PotrfGpu.LargeFrom),
+        Assert.True(CholeskyPlan.BlockedBlockSize(Gpu, n) > CholeskyPlan.BlockedBlockSize(Gpu, PotrfGpu.LargeFrom),
             "the policy takes larger blocks past LargeFrom");
         Cholesky<double>(n, batch: 1, whole: false);
     }
@@ -85,7 +85,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     private void Cholesky<T>(int n, int batch, bool whole) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var shape = new Shape(batch, n, n);
-        int nb = Blas.PotrfBlockSize<T>(Gpu, n, batch);
+        int nb = CholeskyPlan.For<T>(Gpu, n, batch).BlockSize;
         var algorithm = CholeskyPolicy.Choose<T>(Gpu, n, batch);
         string what = $"{typeof(T).Name} n={n} batch={batch} {algorithm} block={nb}";
         if (whole)
@@ -171,7 +171,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     [MemberData(nameof(TrsmCases))]
     public void TriangularSolvesWithEveryFlagPastTheBlock(string dtype, int n, int m)
     {
-        int block = Blas.PotrfBlockedBlockSize(Gpu, n);
+        int block = CholeskyPlan.BlockedBlockSize(Gpu, n);
         Assert.True(n > block && n % block != 0);
         if (dtype == "f64") Trsm<double>(n, m);
         else Trsm<float>(n, m);

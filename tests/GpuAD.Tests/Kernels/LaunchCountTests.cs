@@ -58,8 +58,9 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
         double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
         TestData.AssertClose(l, TestData.ToDouble(da.ToArray()), tol, what + ": L");
         TestData.AssertClose(expectedBar, TestData.ToDouble(dbar.ToArray()), tol, what + ": Σ̄");
-        Assert.Equal(Blas.PotrfLaunches<T>(device, n, batch, blockSize), forward);
-        Assert.Equal(Blas.PotrfBackwardLaunches<T>(device, n, batch, blockSize, symmetrize: true), backward);
+        var plan = CholeskyPlan.ForBlockSize<T>(device, n, batch, blockSize);
+        Assert.Equal(plan.ForwardLaunches, forward);
+        Assert.Equal(plan.BackwardLaunches(symmetrize: true), backward);
         output.WriteLine($"{what}: forward {forward}, backward {backward} launches");
     }
 
@@ -80,7 +81,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
     public void GpuFamilyLaunchesArePinned(int n, int forward, int backward)
     {
         var device = devices.GpuEmulated;
-        int f = Blas.PotrfLaunches<double>(device, n, 1), b = Blas.PotrfBackwardLaunches<double>(device, n, 1, symmetrize: true);
+        var plan = CholeskyPlan.For<double>(device, n, 1);
+        int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
         output.WriteLine($"GPU family, float64, n={n}: forward {f}, backward {b}, total {f + b} launches");
         Assert.Equal(forward, f);
         Assert.Equal(backward, b);
@@ -107,7 +109,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
         {
             device.Tuning = h100 with { PotrfLookAhead = lookAhead };
             device.PlannedMultiprocessors = 132;
-            int f = Blas.PotrfLaunches<double>(device, n, 1), b = Blas.PotrfBackwardLaunches<double>(device, n, 1, symmetrize: true);
+            var plan = CholeskyPlan.For<double>(device, n, 1);
+            int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
             output.WriteLine($"H100 plan, float64, n={n}, look-ahead {lookAhead}: forward {f}, backward {b}, total {f + b} launches");
             Assert.Equal(forward, f);
             Assert.Equal(backward, b);

@@ -149,7 +149,7 @@ public sealed class PotrfTests(DeviceFixture devices)
                 long launches = device.Launches - before;
                 double tol = (dtype == "f64" ? TestData.KernelTol<double>() : TestData.KernelTol<float>()) * Math.Max(1, n / 16.0);
                 TestData.AssertClose(expected, l, tol, what);
-                int planned = dtype == "f64" ? Blas.PotrfLaunches<double>(device, n, batch, blockSize) : Blas.PotrfLaunches<float>(device, n, batch, blockSize);
+                int planned = dtype == "f64" ? CholeskyPlan.ForBlockSize<double>(device, n, batch, blockSize).ForwardLaunches : CholeskyPlan.ForBlockSize<float>(device, n, batch, blockSize).ForwardLaunches;
                 Assert.Equal(planned, launches);
                 if (lookAhead) Assert.Equal((n + blockSize - 1) / blockSize, launches);
                 var broken = (double[])a.Clone();

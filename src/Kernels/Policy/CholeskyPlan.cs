@@ -1,0 +1,289 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace GpuAD.Kernels;
+
+/// <summary>What one step of a <see cref="CholeskyPlan"/> does to the diagonal block at rows J0..J0+Width−1.</summary>
+internal enum CholeskyStepKind
+{
+    /// <summary>info ← 0 (the CPU family's blocked forward, and an empty order).</summary>
+    ClearInfo,
+
+    /// <summary>Every matrix factored whole by one launch: one thread group (GPU family) or one thread (CPU family) per matrix.</summary>
+    FactorWhole,
+
+    /// <summary>CPU family: the unblocked factor of the diagonal block, A11 = L11·L11ᵀ.</summary>
+    Factor,
+
+    /// <summary>CPU family: the panel below the block, L21 ← A21·L11⁻ᵀ (a blocked TRSM).</summary>
+    PanelSolve,
+
+    /// <summary>The trailing update right of and below the block, A22 −= L21·L21ᵀ on the lower triangle.</summary>
+    TrailingUpdate,
+
+    /// <summary>GPU family: the block's factor, its panel solve and the clearing of its rows' upper triangle, in one launch.</summary>
+    Panel,
+
+    /// <summary>GPU family: <see cref="Panel"/> beside the previous panel's trailing update (look-ahead), in one launch.</summary>
+    PanelLookAhead,
+
+    /// <summary>CPU family: the strict upper triangle cleared.</summary>
+    Tril,
+
+    /// <summary>Every matrix differentiated whole by one launch (symmetrized in the same launch when asked).</summary>
+    ReverseWhole,
+
+    /// <summary>CPU family: B̄ ← B̄·T⁻¹ for the panel below the block.</summary>
+    ReversePanelSolve,
+
+    /// <summary>T̄ −= tril(B̄ᵀ·B), and unless the block is the first D̄ −= B̄·C and C̄ −= B̄ᵀ·D (one grouped launch on the GPU family).</summary>
+    ReverseUpdates,
+
+    /// <summary>CPU family: the block's unblocked reverse, and unless it is the first C̄ −= (T̄ + T̄ᵀ)·C.</summary>
+    ReverseBlock,
+
+    /// <summary>GPU family: the block's reverse, C̄ −= (T̄ + T̄ᵀ)·C and the panel solve of the block before it, in one launch.</summary>
+    ReversePanel,
+
+    /// <summary>L̄ ← ½(Ā + Āᵀ) over the whole matrix (only when the plan is executed with symmetrize).</summary>
+    Symmetrize,
+}
+
+/// <summary>
+/// One step of a Cholesky plan: its kind, the diagonal block it works on (J0, Width), the kernel
+/// launches it makes as <see cref="Device.Launches"/> counts them, and for a GEMM-shaped step on
+/// the GPU family the GEMM policy's plan of its products (tiling and splits along K).
+/// </summary>
+internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null);
+
+/// <summary>
+/// How a Cholesky of a batch of order-n matrices runs on one device, forward and reverse: the
+/// algorithm, the diagonal blocks, the threads per row and look-ahead of the GPU family's kernels,
+/// and the step list of each pass with its launches and GEMM plans. Built once
+/// (<see cref="For{T}"/>) from the device's kernel family and <see cref="TuningTable"/> and then
+/// executed by <see cref="Blas.Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, CholeskyPlan)"/> and
+/// <see cref="Blas.PotrfBackward{T}(Device, MatRef{T}, MatRef{T}, CholeskyPlan, bool)"/>; launch
+/// counts are read from the steps. Every choice between whole-matrix and blocked kernels, and
+/// every block size, is made here.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Whole matrices: up to <see cref="WholeUpTo{T}"/>, where one launch per pass costs less than
+/// the blocked path's launches. GPU family: one thread group per matrix in shared memory, as far
+/// as a group's 48 KiB allow (<see cref="MaxWholeOrder{T}"/>: 77 in float64, 110 in float32) or
+/// the table's <see cref="TuningTable.PotrfWholeUpTo"/>. CPU family: one thread per matrix with
+/// SIMD rows, up to <see cref="PotrfCpu.WholeUpTo"/> (bench/results/2026-11-26-cpu-policy.md,
+/// <c>GpuAD.Bench.dll run --suite cpu-policy</c>).
+/// </para>
+/// <para>
+/// Blocked: the GPU family's blocks come from the table (<see cref="TuningTable.PotrfBlock"/>, and
+/// <see cref="TuningTable.PotrfLargeBlock"/> beyond <see cref="TuningTable.PotrfLargeFrom"/>), the
+/// CPU family's are the CPU GEMM's tiles (<see cref="PotrfCpu.BlockSize"/>).
+/// </para>
+/// </remarks>
+internal sealed class CholeskyPlan
+{
+    private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, bool lookAhead,
+        int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward)
+    {
+        Family = family;
+        N = n;
+        Batch = batch;
+        Algorithm = algorithm;
+        BlockSize = blockSize;
+        LookAhead = lookAhead;
+        PanelLanes = panelLanes;
+        WholeLanes = wholeLanes;
+        Forward = forward;
+        Backward = backward;
+    }
+
+    /// <summary>The kernel family the plan was made for.</summary>
+    public KernelFamily Family { get; }
+
+    /// <summary>The order of the matrices.</summary>
+    public int N { get; }
+
+    /// <summary>The number of matrices.</summary>
+    public int Batch { get; }
+
+    /// <summary>The resolved algorithm (never <see cref="CholeskyAlgorithm.Auto"/>).</summary>
+    public CholeskyAlgorithm Algorithm { get; }
+
+    /// <summary>The order of the diagonal blocks (at least 1); at least <see cref="N"/> when each matrix is worked on whole.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>True when each matrix is factored and differentiated whole, one launch per pass.</summary>
+    public bool Whole => BlockSize >= N;
+
+    /// <summary>GPU family, blocked: each block's launch also runs the previous panel's trailing update.</summary>
+    public bool LookAhead { get; }
+
+    /// <summary>GPU family: threads per row of the blocked panel kernels (forward and reverse).</summary>
+    public int PanelLanes { get; }
+
+    /// <summary>GPU family: threads per row of the whole-matrix kernels.</summary>
+    public int WholeLanes { get; }
+
+    /// <summary>The forward's steps, in order.</summary>
+    public IReadOnlyList<CholeskyStep> Forward { get; }
+
+    /// <summary>The reverse's steps, in order; the last is <see cref="CholeskyStepKind.Symmetrize"/> when blocked.</summary>
+    public IReadOnlyList<CholeskyStep> Backward { get; }
+
+    /// <summary>The launches of the forward.</summary>
+    public int ForwardLaunches => Forward.Sum(s => s.Launches);
+
+    /// <summary>The launches of the reverse, with or without the final symmetrization.</summary>
+    public int BackwardLaunches(bool symmetrize) =>
+        Backward.Where(s => symmetrize || s.Kind != CholeskyStepKind.Symmetrize).Sum(s => s.Launches);
+
+    /// <summary>
+    /// The plan for a batch of order-n matrices of <typeparamref name="T"/> on <paramref name="device"/>.
+    /// </summary>
+    /// <param name="device">The device whose kernel family and tuning table decide.</param>
+    /// <param name="n">The order of the matrices.</param>
+    /// <param name="batch">The number of matrices.</param>
+    /// <param name="algorithm">
+    /// The requested algorithm; <see cref="CholeskyAlgorithm.Auto"/> chooses whole matrices up to
+    /// <see cref="WholeUpTo{T}"/> and blocks above.
+    /// </param>
+    /// <param name="blockSize">The requested diagonal blocks (0: the automatic ones); ignored for whole matrices.</param>
+    /// <param name="op">The op named in errors.</param>
+    /// <param name="paramName">The argument named in errors about the block size.</param>
+    /// <exception cref="ArgumentException">
+    /// <see cref="CholeskyAlgorithm.SmallBatched"/> on the GPU family with n above <see cref="MaxWholeOrder{T}"/>.
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// An unknown algorithm, a negative block size, or on the GPU family diagonal blocks,
+    /// min(blockSize, n), above <see cref="MaxWholeOrder{T}"/>.
+    /// </exception>
+    public static CholeskyPlan For<T>(Device device, int n, int batch, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto,
+        int blockSize = 0, string op = "Cholesky", string paramName = "blockSize") where T : unmanaged, INumber<T>
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (!Enum.IsDefined(algorithm))
+            throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, $"{op}: unknown algorithm.");
+        if (blockSize < 0)
+            throw new ArgumentOutOfRangeException(paramName, blockSize, $"{op}: the block size must be positive (or 0 to choose it), got {blockSize}.");
+        int max = MaxWholeOrder<T>(device);
+        if (algorithm == CholeskyAlgorithm.Auto)
+            algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.SmallBatched : CholeskyAlgorithm.Blocked;
+        int nb;
+        if (algorithm == CholeskyAlgorithm.SmallBatched)
+        {
+            if (n > max)
+                throw ShapeErrors.Invalid(op,
+                    $"the small-matrix algorithm handles n ≤ {max} for {typeof(T).Name} on {device.Name} (one thread group's shared memory)", new Shape(batch, n, n));
+            nb = Math.Max(n, 1);
+        }
+        else
+        {
+            nb = blockSize == 0 ? BlockedBlockSize(device, n) : blockSize;
+            if (Math.Min(nb, n) > max)
+                throw new ArgumentOutOfRangeException(paramName, blockSize,
+                    $"{op}: diagonal blocks of order {Math.Min(nb, n)} do not fit one thread group's shared memory on {device.Name}: at most {max} for {typeof(T).Name}.");
+        }
+        var family = device.Family;
+        var table = device.Tuning;
+        bool lookAhead = family == KernelFamily.GpuTuned && table.PotrfLookAhead;
+        return new CholeskyPlan(family, n, batch, algorithm, nb, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
+            ForwardSteps<T>(device, n, batch, nb, lookAhead), BackwardSteps<T>(device, n, batch, nb));
+    }
+
+    /// <summary>
+    /// The plan of a kernel-level call that gives only a block size
+    /// (<see cref="Blas.Potrf{T}(Device, MatRef{T}, DeviceTensor{int}, int)"/>,
+    /// <see cref="Blas.PotrfBackward{T}(Device, MatRef{T}, MatRef{T}, int, bool)"/>): blocks of that
+    /// order (each matrix whole when it is at least n), or for 0 the automatic choice.
+    /// </summary>
+    public static CholeskyPlan ForBlockSize<T>(Device device, int n, int batch, int blockSize, string op = "Potrf") where T : unmanaged, INumber<T> =>
+        For<T>(device, n, batch, blockSize == 0 ? CholeskyAlgorithm.Auto : CholeskyAlgorithm.Blocked, blockSize, op);
+
+    /// <summary>
+    /// The largest order one kernel factors or differentiates whole: on the GPU family the largest n
+    /// whose two packed triangles, n(n+1)·sizeof(T) bytes, fit a group's 48 KiB of shared memory
+    /// (77 in float64, 110 in float32); unlimited on the CPU family (one thread per matrix, in place).
+    /// </summary>
+    public static int MaxWholeOrder<T>(Device device) where T : unmanaged, INumber<T> =>
+        device.Family == KernelFamily.GpuTuned ? PotrfGpu.MaxOrder(Unsafe.SizeOf<T>()) : int.MaxValue;
+
+    /// <summary>
+    /// The largest order the automatic choice works on whole: on the GPU family
+    /// <see cref="MaxWholeOrder{T}"/>, or the table's <see cref="TuningTable.PotrfWholeUpTo"/> when
+    /// smaller; on the CPU family <see cref="PotrfCpu.WholeUpTo"/>.
+    /// </summary>
+    public static int WholeUpTo<T>(Device device) where T : unmanaged, INumber<T> =>
+        device.Family != KernelFamily.GpuTuned ? PotrfCpu.WholeUpTo
+        : device.Tuning.PotrfWholeUpTo > 0 ? Math.Min(device.Tuning.PotrfWholeUpTo, MaxWholeOrder<T>(device))
+        : MaxWholeOrder<T>(device);
+
+    /// <summary>
+    /// The automatic diagonal blocks of a blocked pass of order n (also the GPU triangular solve's
+    /// default blocks): the table's on the GPU family, <see cref="PotrfCpu.BlockSize"/> on the CPU family.
+    /// </summary>
+    public static int BlockedBlockSize(Device device, int n) =>
+        device.Family == KernelFamily.CpuTuned ? PotrfCpu.BlockSize
+        : n > device.Tuning.PotrfLargeFrom ? device.Tuning.PotrfLargeBlock : device.Tuning.PotrfBlock;
+
+    private static CholeskyStep[] ForwardSteps<T>(Device device, int n, int batch, int nb, bool lookAhead) where T : unmanaged, INumber<T>
+    {
+        var steps = new List<CholeskyStep>();
+        if (batch == 0) return [];
+        if (n == 0) return [new(CholeskyStepKind.ClearInfo, 0, 0, 1)];
+        if (nb >= n) return [new(CholeskyStepKind.FactorWhole, 0, n, 1)];
+        bool gpu = device.Family == KernelFamily.GpuTuned;
+        if (!gpu) steps.Add(new(CholeskyStepKind.ClearInfo, 0, 0, 1));
+        for (int k0 = 0; k0 < n; k0 += nb)
+        {
+            int w = Math.Min(nb, n - k0), k1 = k0 + w;
+            if (gpu && lookAhead)
+            {
+                // The launch's tiles have the shape of the previous panel's update right of this block.
+                steps.Add(new(CholeskyStepKind.PanelLookAhead, k0, w, 1, Gemm<T>(device, batch, (n - k1, n - k1, nb))));
+                continue;
+            }
+            if (gpu) steps.Add(new(CholeskyStepKind.Panel, k0, w, 1));
+            else steps.Add(new(CholeskyStepKind.Factor, k0, w, 1));
+            if (k1 == n) break;
+            if (!gpu) steps.Add(new(CholeskyStepKind.PanelSolve, k0, w, Blas.TrsmLaunches(device, w, 0)));
+            steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
+        }
+        if (!gpu) steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
+        return [.. steps];
+    }
+
+    private static CholeskyStep[] BackwardSteps<T>(Device device, int n, int batch, int nb) where T : unmanaged, INumber<T>
+    {
+        if (n == 0 || batch == 0) return [];
+        if (nb >= n) return [new(CholeskyStepKind.ReverseWhole, 0, n, 1)];
+        bool gpu = device.Family == KernelFamily.GpuTuned;
+        var steps = new List<CholeskyStep>();
+        for (int j0 = (n - 1) / nb * nb; j0 >= 0; j0 -= nb)
+        {
+            int jb = Math.Min(nb, n - j0), below = n - j0 - jb;
+            if (below > 0)
+            {
+                if (!gpu) steps.Add(new(CholeskyStepKind.ReversePanelSolve, j0, jb, Blas.TrsmLaunches(device, jb, jb)));
+                steps.Add(j0 > 0
+                    ? Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below), (below, j0, jb), (jb, j0, below))
+                    : Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below)));
+            }
+            steps.Add(gpu ? new(CholeskyStepKind.ReversePanel, j0, jb, 1) : new(CholeskyStepKind.ReverseBlock, j0, jb, j0 == 0 ? 1 : 2));
+        }
+        steps.Add(new(CholeskyStepKind.Symmetrize, 0, n, 1));
+        return [.. steps];
+    }
+
+    /// <summary>A GEMM-shaped step of (M, N, K) products: one grouped launch (+ its split-K reduction) on the GPU family, one launch per product on the CPU family.</summary>
+    private static CholeskyStep Update<T>(Device device, int batch, CholeskyStepKind kind, int j0, int width, params (int M, int N, int K)[] products)
+        where T : unmanaged, INumber<T>
+    {
+        if (device.Family != KernelFamily.GpuTuned) return new(kind, j0, width, products.Length);
+        var gemm = Gemm<T>(device, batch, products);
+        return new(kind, j0, width, gemm.Splits.Any(s => s > 1) ? 2 : 1, gemm);
+    }
+
+    private static GemmPlan Gemm<T>(Device device, int batch, params (int M, int N, int K)[] products) where T : unmanaged =>
+        GemmPolicy.Choose<T>(device, products.Select(p => new GemmArgs<T> { M = p.M, N = p.N, K = p.K }).ToArray(), batch);
+}
