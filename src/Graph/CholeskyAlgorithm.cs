@@ -89,38 +89,27 @@ public sealed record CholeskyOptions
 /// <remarks>
 /// <para>
 /// The automatic choice never picks <see cref="CholeskyAlgorithm.Composed"/>: the blocked reverse
-/// does about a fifth of its flops, with fewer launches and less memory. It picks
+/// does about a sixth of its flops ((2/3)·n³ against about 4·n³), with fewer launches and less
+/// memory. It picks
 /// <see cref="CholeskyAlgorithm.SmallBatched"/> up to an order that depends on the kernel family,
 /// and <see cref="CholeskyAlgorithm.Blocked"/> above.
 /// </para>
 /// <para>
-/// CPU family: whole matrices, one thread each, up to n = 512. Measured with each algorithm forced
-/// (bench/results/2026-11-26-cpu-policy.md: <c>GpuAD.Bench.dll run --suite cpu-policy</c>) on a
-/// 2-core AMD EPYC (Zen 4), float64, forward + backward through a tape, medians of 7 runs in
-/// milliseconds (a shared machine: ±30% between runs):
-/// </para>
-/// <code>
-///   batch × n        Composed   Blocked   SmallBatched
-///   1 × 256             8.9       4.3        2.6
-///   1 × 512            37.4      19.9       20.4
-///   1 × 768            64.7      32.7       53.6
-///   1 × 1024          161.9      57.4      119.4
-///   256 × 64           44.7       8.9 *      7.3
-///   64 × 128           62.8      24.9       11.3
-///   (* one block of 64: the same kernels as SmallBatched)
-/// </code>
-/// <para>
-/// Each blocked pass launches about nine kernels per block of 64 and each launch wakes the CPU
-/// accelerator's threads; below n ≈ 512 that costs more than its SIMD GEMMs save, even with one
-/// matrix on one thread. At n = 1024 the blocked path's parallel GEMMs win.
+/// CPU family: whole matrices, one thread each, up to n = 512. A blocked forward and backward
+/// launch about nine kernels per block of 64 (three forward, six backward) and each launch wakes
+/// the CPU accelerator's threads; below n ≈ 512 that costs more than the blocked path's parallel
+/// SIMD GEMMs save, even with one matrix on one thread, and batches of small matrices are as fast
+/// or faster whole. The threshold comes from timing each algorithm forced (suite cpu-policy of
+/// bench/suites.json; the run is bench/results/2026-11-26-cpu-policy.md).
 /// </para>
 /// <para>
-/// GPU family (reasoned, not measured): a thread group per matrix runs each pass in one launch with
-/// every intermediate in shared memory, where the blocked path launches two kernels per
-/// 32-column block forward and three backward, each a small grid, and round-trips the panels through
-/// global memory; so one group per matrix up to the largest order whose two packed triangles fit
-/// the 48 KiB of shared memory a group gets by default (77 in float64, 110 in float32), then blocks
-/// of 32, and of 64 beyond n = 512.
+/// GPU family: a thread group per matrix runs each pass in one launch with every intermediate in
+/// shared memory, where the blocked path launches one kernel per block forward (with look-ahead;
+/// two without) and two backward, plus a reduction for each GEMM update split along K, each a
+/// small grid, and round-trips the panels through global memory; so one group per matrix up to
+/// the largest order whose two packed triangles fit the 48 KiB of shared memory a group gets by
+/// default (77 in float64, 110 in float32), or the lower limit a device's tuning table sets after
+/// timing both, then blocks of 32, and of 64 beyond n = 512 (the table's block sizes).
 /// </para>
 /// </remarks>
 public static class CholeskyPolicy

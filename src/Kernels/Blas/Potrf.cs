@@ -201,8 +201,9 @@ public static partial class Blas
     /// <summary>
     /// The largest order factored and differentiated whole (one kernel launch per pass, one
     /// thread group or thread per matrix). GPU family: <see cref="PotrfMaxUnblockedOrder{T}"/>, as
-    /// far as shared memory allows — one launch against two (forward) or three (backward)
-    /// per block of 32. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (measured).
+    /// far as shared memory allows — one launch per pass against, per block, one (forward, with
+    /// look-ahead) or two (backward) plus split-K reductions — or the tuning table's lower
+    /// <see cref="TuningTable.PotrfWholeUpTo"/>. CPU family: <see cref="PotrfCpu.WholeUpTo"/> (timed).
     /// </summary>
     internal static int PotrfSmallOrder<T>(Device device, int batch) where T : unmanaged, INumber<T> =>
         device.Family != KernelFamily.GpuTuned ? PotrfCpu.WholeUpTo
