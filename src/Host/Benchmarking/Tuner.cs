@@ -7,7 +7,7 @@ namespace GpuAD.Bench;
 /// <summary>What the tuning sweep times, how often, and for how long at most.</summary>
 internal sealed record TuneOptions
 {
-    /// <summary>The sweep's default budget: well inside the 4 minutes an H100 may spend on it.</summary>
+    /// <summary>The sweep's default budget (<c>gpuad tune --budget</c>); entries not timed within it keep their defaults.</summary>
     public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(240);
 
     /// <summary>Wall-clock time the sweep may take; no candidate starts once it would overrun it.</summary>

@@ -21,9 +21,9 @@ namespace GpuAD.Kernels;
 /// view indexer checks bounds and the accelerator type on every access.
 /// </summary>
 /// <remarks>
-/// Measured on a 2-core AMD EPYC (Zen 4), float64, n = 1024, medians of 11 interleaved runs:
-/// 45 / 47 / 39 GFLOP/s (NN / NT / TN), against 16 / 19 / 14 for the earlier unpacked scalar 4×4
-/// tile; 256-bit vectors (512-bit ones measured no faster on this Zen 4, which splits them).
+/// Packing and the vector register tile make the inner loop contiguous vector loads and
+/// multiply-adds, where an unpacked scalar tile reads strided elements one at a time. Vectors are
+/// 256-bit: 512-bit ones run no faster on CPUs that split them into two 256-bit halves (Zen 4).
 /// </remarks>
 internal static class GemmCpu
 {

@@ -154,7 +154,7 @@ internal static class GemmGpu
     /// <summary>Every compiled shape, SIMT then DMMA, smallest tile first; a shape serves an element type when <see cref="GemmTiling.Serves"/>.</summary>
     internal static readonly GemmTiling[] Tilings =
     [
-        new(4, 4, 16), // 64×64: today's shape, one barrier per slice
+        new(4, 4, 16), // 64×64, one barrier per slice
         new(4, 4, 32), // 64×64, longer slices (float32 only: 66 KB in float64)
         new(8, 4, 8),  // 128×64
         new(8, 4, 16), // 128×64, longer slices (float32 only)

@@ -24,12 +24,10 @@ internal static class PotrfCpu
 
     /// <summary>
     /// Matrices up to this order are factored (and differentiated) whole, one thread each, by
-    /// default. Measured with each algorithm forced (bench/results/2026-11-26-cpu-policy.md, suite
-    /// cpu-policy; 2-core AMD EPYC, float64, forward + backward): whole 2.6 ms against blocked 4.3
-    /// at n = 256, 20.4 against 19.9 at n = 512, 53.6 against 32.7 at n = 768 and 119 against 57
-    /// at n = 1024; batches of 64–256 small matrices are as fast or faster whole. A blocked pass
-    /// launches about nine kernels per block, and each launch wakes the accelerator's threads;
-    /// below n ≈ 512 that costs more than the SIMD GEMMs save.
+    /// default. A blocked forward and backward launch about nine kernels per block, and each launch
+    /// wakes the accelerator's threads; below n ≈ 512 that costs more than the parallel SIMD GEMMs
+    /// save, and batches of small matrices are as fast or faster whole. Chosen by timing each
+    /// algorithm forced (suite cpu-policy; the run is bench/results/2026-11-26-cpu-policy.md).
     /// </summary>
     internal const int WholeUpTo = 512;
 

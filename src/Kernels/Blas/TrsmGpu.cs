@@ -14,10 +14,11 @@ namespace GpuAD.Kernels;
 /// packed triangle in dynamic shared memory, so blocks up to 77 (fp64) fit a group.
 /// </summary>
 /// <remarks>
-/// Measured on an H100 (2026-11-27), a block of 64 took 150–170 µs, nearly all of it latency: the
-/// staging loops waited for one global load per iteration (ILGPU 1.5.3 does not unroll) and each
-/// substitution was one dependent chain of NB²/2 multiply-adds. So the staging loops keep
-/// <see cref="InFlight"/> loads in flight per thread, and each substitution sums into four
+/// A block's solve is latency-bound: written plainly, the staging loops would wait for one global
+/// load per iteration (ILGPU 1.5.3 does not unroll) and each substitution would be one dependent
+/// chain of NB²/2 multiply-adds (see "Where the time goes" in
+/// bench/results/2026-11-27-nvidia-h100-80gb-hbm3.md). So the staging loops
+/// keep <see cref="InFlight"/> loads in flight per thread, and each substitution sums into four
 /// independent partial sums (unrolled by hand) before it divides.
 /// </remarks>
 internal static class TrsmGpu

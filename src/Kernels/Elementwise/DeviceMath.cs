@@ -7,9 +7,9 @@ namespace GpuAD.Kernels;
 /// <summary>
 /// Math functions for kernels whose ILGPU 1.5.3 versions are slow on the GPU. Without CUDA's
 /// libdevice (which needs the CUDA toolkit on the user's machine, not only the driver), ILGPU
-/// computes a float64 exp by CORDIC iterations: on an H100 an exp map over 16.7 M elements took
-/// 2.1 ms, against 43 µs for an axpby over the same elements (the GP suite's profile, 2026-11-27).
-/// These run on both kernel families, so the CPU accelerator computes the same values the GPU does.
+/// computes a float64 exp by CORDIC iterations, tens of times slower than a memory-bound map over
+/// the same elements (the GP suite's profiles in bench/results/2026-11-27-gpu-logs). These run on
+/// both kernel families, so the CPU accelerator computes the same values the GPU does.
 /// </summary>
 internal static class DeviceMath
 {

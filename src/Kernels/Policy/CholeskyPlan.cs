@@ -68,17 +68,22 @@ internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int 
 /// </summary>
 /// <remarks>
 /// <para>
-/// Whole matrices: up to <see cref="WholeUpTo{T}"/>, where one launch per pass costs less than
-/// the blocked path's launches. GPU family: one thread group per matrix in shared memory, as far
-/// as a group's 48 KiB allow (<see cref="MaxWholeOrder{T}"/>: 77 in float64, 110 in float32) or
-/// the table's <see cref="TuningTable.PotrfWholeUpTo"/>. CPU family: one thread per matrix with
-/// SIMD rows, up to <see cref="PotrfCpu.WholeUpTo"/> (bench/results/2026-11-26-cpu-policy.md,
-/// <c>GpuAD.Bench.dll run --suite cpu-policy</c>).
+/// Whole matrices up to <see cref="WholeUpTo{T}"/>: one launch per pass, where the blocked path
+/// launches per block one kernel forward (with look-ahead; two without) and two backward on the
+/// GPU family, three forward and six backward on the CPU family, plus a reduction for each GEMM
+/// update split along K. GPU family: one thread group per matrix with every intermediate in
+/// shared memory, as far as a group's 48 KiB allow (<see cref="MaxWholeOrder{T}"/>: 77 in
+/// float64, 110 in float32), or the lower <see cref="TuningTable.PotrfWholeUpTo"/> a table sets
+/// after timing both. CPU family: one thread per matrix with SIMD rows, up to
+/// <see cref="PotrfCpu.WholeUpTo"/>: below it each blocked launch's wake-up of the CPU
+/// accelerator's threads costs more than the blocked path's parallel GEMMs save (timed with each
+/// algorithm forced: suite cpu-policy of bench/suites.json, bench/results/2026-11-26-cpu-policy.md).
 /// </para>
 /// <para>
 /// Blocked: the GPU family's blocks come from the table (<see cref="TuningTable.PotrfBlock"/>, and
-/// <see cref="TuningTable.PotrfLargeBlock"/> beyond <see cref="TuningTable.PotrfLargeFrom"/>), the
-/// CPU family's are the CPU GEMM's tiles (<see cref="PotrfCpu.BlockSize"/>).
+/// <see cref="TuningTable.PotrfLargeBlock"/> beyond <see cref="TuningTable.PotrfLargeFrom"/>: half
+/// the launches, and GEMM updates with a longer K), the CPU family's are the CPU GEMM's tiles
+/// (<see cref="PotrfCpu.BlockSize"/>).
 /// </para>
 /// </remarks>
 internal sealed class CholeskyPlan

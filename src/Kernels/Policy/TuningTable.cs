@@ -86,9 +86,8 @@ public sealed record TuningTable
     /// The blocked Cholesky factorization with look-ahead (GPU family): each block's launch runs its
     /// panel step beside the previous panel's trailing update, whose columns of this block the
     /// panel groups update themselves first, one launch per block and the panel's serial chain
-    /// overlapped with the update; false: a panel launch, then an update launch (the layout the
-    /// first H100 runs measured). On by default (half the forward's launches, nothing serialized
-    /// that was not); a sweep times both.
+    /// overlapped with the update; false: a panel launch, then an update launch. On by default
+    /// (half the forward's launches, nothing serialized that was not); a sweep times both.
     /// </summary>
     public bool PotrfLookAhead { get; init; } = true;
 

@@ -216,7 +216,7 @@ public sealed class Device : IDisposable
 
     /// <summary>
     /// Kernel launches and memory fills queued on this device so far (a chunked launch counts
-    /// once per chunk). Each costs the host 5–20 µs on CUDA whatever its work, so this is the
+    /// once per chunk). Each costs the host microseconds on CUDA whatever its work, so this is the
     /// number to keep small for small problems. One interlocked increment per launch; thread-safe.
     /// </summary>
     public long Launches => Interlocked.Read(ref launches);

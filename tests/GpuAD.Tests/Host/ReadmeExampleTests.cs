@@ -3,7 +3,7 @@ using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Host;
 
-/// <summary>The README's API example, verbatim in spirit, checked against an independent computation.</summary>
+/// <summary>The API examples of README.md, docs/API.md and docs/GaussianProcesses.md, verbatim in spirit, checked against an independent computation.</summary>
 [Collection("Graph")]
 public sealed class ReadmeExampleTests(DeviceFixture devices)
 {
@@ -14,7 +14,7 @@ public sealed class ReadmeExampleTests(DeviceFixture devices)
         double[] x = TestData.Random(new Shape(batch, n, d), seed: 3);
         double[] y = x.Chunk(d).Select(p => Math.Sin(2 * p[0]) + 0.5 * p[1]).ToArray();
 
-        var device = devices.Cpu; // README: using var device = Devices.Open();
+        var device = devices.Cpu; // docs/GaussianProcesses.md: using var device = Devices.Open();
         using var gp = new GpObjective<double>(device, x, y, batch, n, d, StationaryKernel.Matern52, ard: true);
         var fit = GpFit.Fit(gp, theta0: null, new GpFitOptions(Restarts: 2));
         double[] theta = fit.Theta;
@@ -65,7 +65,7 @@ public sealed class ReadmeExampleTests(DeviceFixture devices)
         }
     }
 
-    /// <summary>The README's interop example: a System.Numerics.Tensors tensor and a span in, gradients out.</summary>
+    /// <summary>docs/API.md's interop example: a System.Numerics.Tensors tensor and a span in, gradients out.</summary>
     [Fact]
     public void InteropExample()
     {
