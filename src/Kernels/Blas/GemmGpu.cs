@@ -89,7 +89,7 @@ internal readonly record struct GemmTiling(int MicroRows, int MicroCols, int Sli
     public int SharedElements => 2 * SliceK * (TileM + Pad + TileN + Pad);
 
     /// <summary>True when the group's shared memory fits the 48 KiB a CUDA group gets by default.</summary>
-    public bool FitsSharedMemory(int elementSize) => SharedElements * elementSize <= GemmGpu.SharedLimitBytes;
+    public bool FitsSharedMemory(int elementSize) => SharedElements * elementSize <= GpuLimits.SharedBytes;
 
     /// <summary>True when the tiling can run products of this element size: it fits shared memory, and DMMA only in float64.</summary>
     public bool Serves(int elementSize) => FitsSharedMemory(elementSize) && (!Mma || elementSize == sizeof(double));
@@ -143,10 +143,6 @@ internal static class GemmGpu
 
     internal const int GroupSize = Threads * Threads;
 
-    /// <summary>Shared memory a CUDA thread group gets without opting in (ILGPU 1.5.3 cannot opt in).</summary>
-    internal const int SharedLimitBytes = 48 * 1024;
-
-    private const int MaxGridZ = 65535;
 
     /// <summary>Most products of one grouped launch.</summary>
     internal const int MaxGroup = 3;
@@ -214,7 +210,7 @@ internal static class GemmGpu
         long largest = 0;
         for (int i = 0; i < args.Count; i++)
             if (args.Get(i).Splits > 1) largest = Math.Max(largest, (long)batch * args.Get(i).M * args.Get(i).N);
-        int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, 65535);
+        int groups = (int)Math.Min((largest + GroupSize - 1) / GroupSize, GpuLimits.MaxGridYZ); // grid-stride beyond it
         reduce(new KernelConfig(new Index3D(groups, args.Count, 1), new Index3D(GroupSize, 1, 1)), c, work.View, args);
     }
 
@@ -256,7 +252,7 @@ internal static class GemmGpu
     {
         int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (!tiling.FitsSharedMemory(size))
-            throw new ArgumentException($"Gemm: the tiling {tiling} needs {tiling.SharedElements * size} B of shared memory for {typeof(T).Name}, over {SharedLimitBytes} B.");
+            throw new ArgumentException($"Gemm: the tiling {tiling} needs {tiling.SharedElements * size} B of shared memory for {typeof(T).Name}, over {GpuLimits.SharedBytes} B.");
         if (!tiling.Serves(size))
             throw new ArgumentException($"Gemm: the tiling {tiling} runs on the fp64 tensor cores, float64 only, not {typeof(T).Name}.");
         var kernel = device.Kernel(Kernel<T, TMicro, TSlice>,
@@ -265,10 +261,10 @@ internal static class GemmGpu
         for (int i = 0; i < args.Count; i++)
             groups += Tiles(args.Get(i), tiling.TileM, tiling.TileN) * Math.Max(1, args.Get(i).Splits);
         var shared = SharedMemoryConfig.RequestDynamic<T>(tiling.SharedElements);
-        for (int start = 0; start < batch; start += MaxGridZ)
+        for (int start = 0; start < batch; start += GpuLimits.MaxGridYZ)
         {
             args.P0.BatchBase = args.P1.BatchBase = args.P2.BatchBase = start;
-            kernel(new KernelConfig(new Index3D(groups, 1, Math.Min(MaxGridZ, batch - start)), new Index3D(Threads, Threads, 1), shared), a, b, c, work, args);
+            kernel(new KernelConfig(new Index3D(groups, 1, Math.Min(GpuLimits.MaxGridYZ, batch - start)), new Index3D(Threads, Threads, 1), shared), a, b, c, work, args);
         }
     }
 

@@ -17,7 +17,6 @@ internal static class LuGpu
     internal const int PanelWidth = 32;
     private const int PanelGroup = 256, Lanes = 32;
     private const int SolveGroup = 128;
-    private const int MaxGridX = int.MaxValue;
 
     internal static void Panel<T>(Device device, ArrayView<T> a, ArrayView<int> pivots, ArrayView<int> info, LuArgs<T> args, int batch)
         where T : unmanaged, INumber<T>
@@ -144,7 +143,7 @@ internal static class LuGpu
     {
         int columns = args.N - args.Nb;
         int blocks = (columns + SolveGroup - 1) / SolveGroup;
-        if ((long)blocks * batch > MaxGridX) throw new ArgumentException($"Getrf: {(long)blocks * batch} thread groups exceed one launch.");
+        if ((long)blocks * batch > GpuLimits.MaxGridX) throw new ArgumentException($"Getrf: {(long)blocks * batch} thread groups exceed one launch.");
         var kernel = device.Kernel(SwapAndSolveKernel<T>, acc => acc.LoadStreamKernel<ArrayView<T>, ArrayView<int>, LuArgs<T>, int>(SwapAndSolveKernel<T>));
         kernel(new KernelConfig(new Index3D(blocks * batch, 1, 1), new Index3D(SolveGroup, 1, 1)), a, pivots, args, blocks);
     }

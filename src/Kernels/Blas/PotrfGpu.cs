@@ -34,11 +34,11 @@ internal static class PotrfGpu
     internal const int LargeFrom = 512;
 
     /// <summary>
-    /// Shared memory one group may use: the 48 KiB every CUDA device grants without opting in.
-    /// The backward kernel (<see cref="PotrfBackwardGpu"/>) keeps two packed triangles,
-    /// n(n+1)·sizeof(T) bytes, so one group handles n ≤ 77 in fp64 and n ≤ 110 in fp32.
+    /// Shared memory one group may use (<see cref="GpuLimits.SharedBytes"/>). The backward kernel
+    /// (<see cref="PotrfBackwardGpu"/>) keeps two packed triangles, n(n+1)·sizeof(T) bytes, so one
+    /// group handles n ≤ 77 in fp64 and n ≤ 110 in fp32.
     /// </summary>
-    internal const int SharedBytes = 48 * 1024;
+    internal const int SharedBytes = GpuLimits.SharedBytes;
 
     /// <summary>The largest order one group factors (or differentiates) in shared memory.</summary>
     internal static int MaxOrder(int elementSize)

@@ -114,16 +114,15 @@ internal static class PotrfPanelGpu
             var shared = SharedMemoryConfig.RequestDynamic<T>(sharedElements);
             var p = args;
             var u = update;
-            for (int start = 0; start < batch; start += MaxGridZ)
+            for (int start = 0; start < batch; start += GpuLimits.MaxGridYZ)
             {
                 p.BatchBase = u.BatchBase = start;
-                var grid = new Index3D(p.Groups + tiles, 1, Math.Min(MaxGridZ, batch - start));
+                var grid = new Index3D(p.Groups + tiles, 1, Math.Min(GpuLimits.MaxGridYZ, batch - start));
                 kernel(new KernelConfig(grid, new Index3D(GemmGpu.Threads, GemmGpu.Threads, 1), shared), a, work, info, p, u);
             }
         }
     }
 
-    private const int MaxGridZ = 65535;
 
     internal static void Kernel<T>(ArrayView<T> a, ArrayView<T> work, ArrayView<int> info, PotrfPanelArgs p)
         where T : unmanaged, INumber<T>, IRootFunctions<T> =>

@@ -32,7 +32,6 @@ internal static class TrsmGpu
     internal const int BlockSize = 32;
 
     private const int Threads = 32;                // right-hand sides per group: one warp
-    private const int MaxGridY = 65535;
 
     /// <summary>Global loads each thread keeps in flight in the staging loops (unrolled by hand).</summary>
     private const int InFlight = 4;
@@ -66,10 +65,10 @@ internal static class TrsmGpu
         if (left ? args.Lanes is not (1 or 2 or 4 or 8 or 16 or 32) : args.Lanes is not (1 or 2 or 4))
             throw new ArgumentException($"Trsm: {args.Lanes} threads per {(left ? "column" : "row")}; {(left ? "a power of two up to 32" : "1, 2 or 4")}.");
         int perGroup = Threads / args.Lanes; // right-hand sides per group
-        for (int start = 0; start < batch; start += MaxGridY)
+        for (int start = 0; start < batch; start += GpuLimits.MaxGridYZ)
         {
             args.BatchBase = start;
-            var grid = new Index3D((args.Count + perGroup - 1) / perGroup, Math.Min(MaxGridY, batch - start), 1);
+            var grid = new Index3D((args.Count + perGroup - 1) / perGroup, Math.Min(GpuLimits.MaxGridYZ, batch - start), 1);
             kernel(new KernelConfig(grid, group, shared), t, b, args);
         }
     }

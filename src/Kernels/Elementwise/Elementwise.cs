@@ -152,16 +152,16 @@ public static partial class Elementwise
             var first = args with { Out = partials.Mat.Layout };
             long chunk = ((long)x.Rows * x.Cols + groups - 1) / groups;
             var k1 = device.Kernel(ReducePartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs, long>(ReducePartialGpu<T>));
-            for (int start = 0; start < output.Batch; start += 65535)
+            for (int start = 0; start < output.Batch; start += GpuLimits.MaxGridYZ)
             {
-                int count = Math.Min(65535, output.Batch - start);
+                int count = Math.Min(GpuLimits.MaxGridYZ, output.Batch - start);
                 k1(new KernelConfig(new Index3D(groups, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, partials.View, Shifted(first, start), chunk);
             }
             // The second pass is the first with one group of one chunk per matrix.
             var second = new ReduceArgs { X = partials.Mat.Layout, Y = partials.Mat.Layout, Out = output.Layout, Rows = 1, Cols = groups };
-            for (int start = 0; start < output.Batch; start += 65535)
+            for (int start = 0; start < output.Batch; start += GpuLimits.MaxGridYZ)
             {
-                int count = Math.Min(65535, output.Batch - start);
+                int count = Math.Min(GpuLimits.MaxGridYZ, output.Batch - start);
                 k1(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), partials.View, partials.View, output.Data, Shifted(second, start), groups);
             }
         }
@@ -169,9 +169,9 @@ public static partial class Elementwise
         {
             var k = device.Kernel(ReducePartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ReduceArgs, long>(ReducePartialGpu<T>));
             long total = (long)x.Rows * x.Cols;
-            for (int start = 0; start < output.Batch; start += 65535)
+            for (int start = 0; start < output.Batch; start += GpuLimits.MaxGridYZ)
             {
-                int count = Math.Min(65535, output.Batch - start);
+                int count = Math.Min(GpuLimits.MaxGridYZ, output.Batch - start);
                 k(new KernelConfig(new Index3D(1, 1, count), new Index3D(ReduceGroup, 1, 1)), x.Data, yy.Data, output.Data, Shifted(args, start), total);
             }
         }

@@ -146,15 +146,14 @@ public static class Distances
         using var partials = device.Allocate<T>(new Shape(1, (int)count, chunks));
         var first = device.Kernel(ScaleCotangentPartialGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs, int, int>(ScaleCotangentPartialGpu<T>));
         var second = device.Kernel(ScaleCotangentSumGpu<T>, a => a.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, DistanceArgs, int, int>(ScaleCotangentSumGpu<T>));
-        for (int start = 0; start < count; start += MaxGridY) // outputs (b, c) in slices of the grid's y limit
+        for (int start = 0; start < count; start += GpuLimits.MaxGridYZ) // outputs (b, c) in slices of the grid's y limit
         {
-            int slice = (int)Math.Min(MaxGridY, count - start);
+            int slice = (int)Math.Min(GpuLimits.MaxGridYZ, count - start);
             first(new KernelConfig(new Index3D(chunks, slice, 1), new Index3D(ScaleGroup, 1, 1)), g.Data, x1.Data, x2.Data, partials.View, args, rowsPerChunk, start);
             second(new KernelConfig(new Index3D(1, slice, 1), new Index3D(ScaleGroup, 1, 1)), partials.View, w.Data, output.Data, args, chunks, start);
         }
     }
 
-    private const int MaxGridY = 65535;
 
     /// <summary>Threads per group of the GPU scale cotangent.</summary>
     private const int ScaleGroup = 256;

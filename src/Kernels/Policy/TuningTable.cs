@@ -138,7 +138,7 @@ public sealed record TuningTable
             var tiling = GemmTiling.Parse(value ?? "")
                 ?? throw new FormatException(Error(field, $"'{value}'", $"not a GEMM tiling; the tilings are {string.Join(", ", Kernels.GemmGpu.Tilings)}"));
             if (!tiling.FitsSharedMemory(size))
-                throw new FormatException(Error(field, $"'{value}'", $"needs {tiling.SharedElements * size / 1024.0:0.#} KiB of shared memory in float{8 * size}, more than the {Kernels.GemmGpu.SharedLimitBytes / 1024} KiB of a thread group"));
+                throw new FormatException(Error(field, $"'{value}'", $"needs {tiling.SharedElements * size / 1024.0:0.#} KiB of shared memory in float{8 * size}, more than the {Kernels.GpuLimits.SharedBytes / 1024} KiB of a thread group"));
             if (!tiling.Serves(size))
                 throw new FormatException(Error(field, $"'{value}'", "runs on the fp64 tensor cores, float64 only"));
         }
