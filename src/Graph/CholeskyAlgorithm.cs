@@ -32,8 +32,8 @@ public sealed record CholeskyOptions
     /// <summary>
     /// The order of the diagonal blocks of <see cref="CholeskyAlgorithm.Blocked"/> and
     /// <see cref="CholeskyAlgorithm.Composed"/> (forward and backward); 0 defers to the next level.
-    /// <see cref="CholeskyAlgorithm.SmallBatched"/> always works on whole matrices and ignores it.
-    /// On the GPU family a block may not exceed <see cref="Blas.PotrfMaxUnblockedOrder{T}"/> (checked when the op is recorded).
+    /// <see cref="CholeskyAlgorithm.Whole"/> always works on whole matrices and ignores it.
+    /// On the GPU family a block may not exceed <see cref="Blas.PotrfMaxWholeOrder{T}"/> (checked when the op is recorded).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public int BlockSize
@@ -56,7 +56,7 @@ public sealed record CholeskyOptions
 /// algorithm and block size are decided). It never picks <see cref="CholeskyAlgorithm.Composed"/>:
 /// the blocked reverse does about a sixth of its flops ((2/3)·n³ against about 4·n³), with fewer
 /// launches and less memory. It
-/// picks <see cref="CholeskyAlgorithm.SmallBatched"/> (each matrix whole, one launch per pass) up
+/// picks <see cref="CholeskyAlgorithm.Whole"/> (each matrix whole, one launch per pass) up
 /// to an order that depends on the kernel family and element type, and
 /// <see cref="CholeskyAlgorithm.Blocked"/> above.
 /// </summary>
@@ -70,15 +70,15 @@ public static class CholeskyPolicy
     /// <param name="shape">Σ's shape.</param>
     /// <param name="requested">The per-call algorithm.</param>
     /// <exception cref="ArgumentException">
-    /// <see cref="CholeskyAlgorithm.SmallBatched"/> on the GPU family with n above
-    /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>.
+    /// <see cref="CholeskyAlgorithm.Whole"/> on the GPU family with n above
+    /// <see cref="Kernels.Blas.PotrfMaxWholeOrder{T}"/>.
     /// </exception>
     public static CholeskyAlgorithm Resolve<T>(Device device, Shape shape, CholeskyAlgorithm requested = CholeskyAlgorithm.Auto)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         CholeskyPlan.For<T>(device, shape.Rows, shape.Batch, requested, op: CholeskyNode<T>.OpName, paramName: nameof(requested)).Algorithm;
 
     /// <summary>
-    /// The automatic choice for Σ [batch, n, n]: <see cref="CholeskyAlgorithm.SmallBatched"/> up to
+    /// The automatic choice for Σ [batch, n, n]: <see cref="CholeskyAlgorithm.Whole"/> up to
     /// the plan's whole-matrix order for the device and element type, else
     /// <see cref="CholeskyAlgorithm.Blocked"/>.
     /// </summary>
@@ -94,7 +94,7 @@ public static class CholeskyPolicy
     /// launches.
     /// </summary>
     /// <exception cref="ArgumentException">As <see cref="Resolve{T}(Device, Shape, CholeskyAlgorithm)"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">On the GPU family, a block size whose diagonal blocks exceed <see cref="Blas.PotrfMaxUnblockedOrder{T}"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">On the GPU family, a block size whose diagonal blocks exceed <see cref="Blas.PotrfMaxWholeOrder{T}"/>.</exception>
     internal static CholeskyPlan Plan<T>(Device device, Shape shape, CholeskyOptions options, string op = CholeskyNode<double>.OpName)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

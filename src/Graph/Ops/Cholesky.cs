@@ -80,7 +80,7 @@ public static partial class Op
 /// Φ*(Z) = ½(Z + Zᵀ − diag(Z)), so Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ — symmetric, what PyTorch returns
 /// (symmetrized once more at the end so it is exactly symmetric in floating point). That is the
 /// composed backward, kept as the reference.
-/// Blocked (and small-matrix) backward: the forward reads only Σ's lower triangle, and reverse
+/// Blocked (and whole-matrix) backward: the forward reads only Σ's lower triangle, and reverse
 /// mode through its blocked (or unblocked) algorithm gives Ā, lower triangular, with
 /// dy = Σ_{i≥j} Ā_ij·dΣ_ij = ⟨Ā, dΣ⟩ (Murray 2016, §4; <see cref="Blas.PotrfBackward{T}(Device, MatRef{T}, MatRef{T}, int, bool)"/>). For a
 /// symmetric dΣ, ⟨Ā, dΣ⟩ = ⟨½(Ā + Āᵀ), dΣ⟩, and the symmetric gradient is unique, so

@@ -21,7 +21,7 @@ public enum BenchOp
     /// <summary>The same with <c>CholeskyAlgorithm.Blocked</c> forced (GpuAD-only; for choosing the policy).</summary>
     CholeskyBlocked,
 
-    /// <summary>The same with <c>CholeskyAlgorithm.SmallBatched</c> forced: whole-matrix kernels (GpuAD-only).</summary>
+    /// <summary>The same with <c>CholeskyAlgorithm.Whole</c> forced: whole-matrix kernels (GpuAD-only).</summary>
     CholeskyWhole,
 
     /// <summary>Y = A·B forward and backward through a tape.</summary>

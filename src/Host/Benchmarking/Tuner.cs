@@ -287,7 +287,7 @@ internal static class Tuner
         /// </summary>
         public void Cholesky()
         {
-            int max = Blas.PotrfMaxUnblockedOrder<double>(device);
+            int max = Blas.PotrfMaxWholeOrder<double>(device);
             var blocks = BlockCandidates.Where(nb => nb <= max).ToArray();
             var names = blocks.Select(nb => $"block {nb}").ToArray();
 

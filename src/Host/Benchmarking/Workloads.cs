@@ -88,7 +88,7 @@ internal abstract class Workload : IDisposable
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
         BenchOp.CholeskyComposed => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Composed),
         BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked),
-        BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.SmallBatched),
+        BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Whole),
         BenchOp.Cholesky => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Auto),
         BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),

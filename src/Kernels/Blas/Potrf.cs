@@ -30,16 +30,16 @@ public static partial class Blas
     /// <param name="info">[batch, 1, 1]: the status of every matrix.</param>
     /// <param name="blockSize">
     /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
-    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxWholeOrder{T}"/> on the GPU
     /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
     /// least n factors each matrix in one launch: one thread group per matrix in shared
-    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxWholeOrder{T}"/>) or one thread per matrix
     /// (CPU family).
     /// </param>
     /// <exception cref="ArgumentException">A is not square, info's shape is not [batch, 1, 1], or A broadcasts (batch stride 0).</exception>
     /// <exception cref="ArgumentOutOfRangeException">
     /// The block size is negative, or on the GPU family its diagonal blocks, min(blockSize, n),
-    /// exceed <see cref="PotrfMaxUnblockedOrder{T}"/>.
+    /// exceed <see cref="PotrfMaxWholeOrder{T}"/>.
     /// </exception>
     /// <exception cref="NotSupportedException">The element type is neither float nor double.</exception>
     /// <remarks>
@@ -183,7 +183,7 @@ public static partial class Blas
     /// the CPU family, where one thread works on each matrix in place.
     /// </summary>
     /// <param name="device">The device whose kernel family decides.</param>
-    public static int PotrfMaxUnblockedOrder<T>(Device device) where T : unmanaged, INumber<T> => CholeskyPlan.MaxWholeOrder<T>(device);
+    public static int PotrfMaxWholeOrder<T>(Device device) where T : unmanaged, INumber<T> => CholeskyPlan.MaxWholeOrder<T>(device);
 
     private static void CheckFloatingPoint<T>(string op)
     {

@@ -33,10 +33,10 @@ public static partial class Blas
     /// <param name="lbar">The cotangents L̄, [n, n] each, overwritten by Ā.</param>
     /// <param name="blockSize">
     /// Order of the diagonal blocks; 0 chooses it from n and the device: each matrix whole up to
-    /// n = 512 on the CPU family and up to <see cref="PotrfMaxUnblockedOrder{T}"/> on the GPU
+    /// n = 512 on the CPU family and up to <see cref="PotrfMaxWholeOrder{T}"/> on the GPU
     /// family, else blocks of 64 (CPU), or of 32 (GPU; 64 beyond n = 512). A block size of at
     /// least n differentiates each matrix in one launch: one thread group per matrix in shared
-    /// memory (GPU family, n ≤ <see cref="PotrfMaxUnblockedOrder{T}"/>) or one thread per matrix
+    /// memory (GPU family, n ≤ <see cref="PotrfMaxWholeOrder{T}"/>) or one thread per matrix
     /// (CPU family).
     /// </param>
     /// <param name="symmetrize">
@@ -48,7 +48,7 @@ public static partial class Blas
     /// </exception>
     /// <exception cref="ArgumentOutOfRangeException">
     /// The block size is negative, or on the GPU family its diagonal blocks, min(blockSize, n),
-    /// exceed <see cref="PotrfMaxUnblockedOrder{T}"/>.
+    /// exceed <see cref="PotrfMaxWholeOrder{T}"/>.
     /// </exception>
     /// <exception cref="NotSupportedException">The element type is neither float nor double.</exception>
     /// <remarks>

@@ -27,10 +27,10 @@ public enum CholeskyAlgorithm
     /// <summary>
     /// Each matrix factored, and differentiated, whole by one kernel launch per pass for the whole
     /// batch: one thread group per matrix in shared memory on the GPU family (n at most
-    /// <see cref="Kernels.Blas.PotrfMaxUnblockedOrder{T}"/>: 77 in float64, 110 in float32), one
+    /// <see cref="Kernels.Blas.PotrfMaxWholeOrder{T}"/>: 77 in float64, 110 in float32), one
     /// thread per matrix on the CPU family (any n; SIMD row operations). For batches of small
     /// matrices, where the blocked path's launches cost more than its arithmetic.
     /// </summary>
-    SmallBatched,
+    Whole,
 }
 

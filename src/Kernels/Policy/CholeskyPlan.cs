@@ -157,7 +157,7 @@ internal sealed class CholeskyPlan
     /// <param name="op">The op named in errors.</param>
     /// <param name="paramName">The argument named in errors about the block size.</param>
     /// <exception cref="ArgumentException">
-    /// <see cref="CholeskyAlgorithm.SmallBatched"/> on the GPU family with n above <see cref="MaxWholeOrder{T}"/>.
+    /// <see cref="CholeskyAlgorithm.Whole"/> on the GPU family with n above <see cref="MaxWholeOrder{T}"/>.
     /// </exception>
     /// <exception cref="ArgumentOutOfRangeException">
     /// An unknown algorithm, a negative block size, or on the GPU family diagonal blocks,
@@ -173,13 +173,13 @@ internal sealed class CholeskyPlan
             throw new ArgumentOutOfRangeException(paramName, blockSize, $"{op}: the block size must be positive (or 0 to choose it), got {blockSize}.");
         int max = MaxWholeOrder<T>(device);
         if (algorithm == CholeskyAlgorithm.Auto)
-            algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.SmallBatched : CholeskyAlgorithm.Blocked;
+            algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.Whole : CholeskyAlgorithm.Blocked;
         int nb;
-        if (algorithm == CholeskyAlgorithm.SmallBatched)
+        if (algorithm == CholeskyAlgorithm.Whole)
         {
             if (n > max)
                 throw ShapeErrors.Invalid(op,
-                    $"the small-matrix algorithm handles n ≤ {max} for {typeof(T).Name} on {device.Name} (one thread group's shared memory)", new Shape(batch, n, n));
+                    $"the whole-matrix algorithm handles n ≤ {max} for {typeof(T).Name} on {device.Name} (one thread group's shared memory)", new Shape(batch, n, n));
             nb = Math.Max(n, 1);
         }
         else

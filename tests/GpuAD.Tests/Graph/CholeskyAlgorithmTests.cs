@@ -11,8 +11,8 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
 {
     /// <summary>
     /// (family, n, batch): on the CPU family 70 is two blocks of 64 and one thread differentiates
-    /// each matrix whole under SmallBatched; on the emulated GPU 36 is two blocks of 32 and one
-    /// group per matrix under SmallBatched.
+    /// each matrix whole under Whole; on the emulated GPU 36 is two blocks of 32 and one
+    /// group per matrix under Whole.
     /// </summary>
     [Theory]
     [InlineData(KernelFamily.CpuTuned, 70, 3)]
@@ -26,7 +26,7 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
         var cotangent = TestData.Random(shape, seed: 41 + n);
         var (l0, g0) = FactorAndGradient(device, sigma, cotangent, shape, CholeskyAlgorithm.Composed);
         double tol = 1e-10 * Math.Max(1, n / 16.0);
-        foreach (var algorithm in new[] { CholeskyAlgorithm.Blocked, CholeskyAlgorithm.SmallBatched, CholeskyAlgorithm.Auto })
+        foreach (var algorithm in new[] { CholeskyAlgorithm.Blocked, CholeskyAlgorithm.Whole, CholeskyAlgorithm.Auto })
         {
             var (l, g) = FactorAndGradient(device, sigma, cotangent, shape, algorithm);
             TestData.AssertClose(l0, l, tol, $"{family} n={n} {algorithm}: L");
@@ -57,28 +57,28 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
     {
         var cpu = devices.Cpu;
         int cpuSmall = CholeskyPlan.WholeUpTo<double>(cpu);
-        Assert.Equal(CholeskyAlgorithm.SmallBatched, CholeskyPolicy.Choose<double>(cpu, cpuSmall, 1));
+        Assert.Equal(CholeskyAlgorithm.Whole, CholeskyPolicy.Choose<double>(cpu, cpuSmall, 1));
         Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPolicy.Choose<double>(cpu, cpuSmall + 1, 1));
         var gpu = devices.GpuEmulated;
         foreach (var (max, choose) in new (int, Func<int, CholeskyAlgorithm>)[]
         {
-            (Blas.PotrfMaxUnblockedOrder<double>(gpu), n => CholeskyPolicy.Choose<double>(gpu, n, 100)),
-            (Blas.PotrfMaxUnblockedOrder<float>(gpu), n => CholeskyPolicy.Choose<float>(gpu, n, 100)),
+            (Blas.PotrfMaxWholeOrder<double>(gpu), n => CholeskyPolicy.Choose<double>(gpu, n, 100)),
+            (Blas.PotrfMaxWholeOrder<float>(gpu), n => CholeskyPolicy.Choose<float>(gpu, n, 100)),
         })
         {
-            Assert.Equal(CholeskyAlgorithm.SmallBatched, choose(max));
+            Assert.Equal(CholeskyAlgorithm.Whole, choose(max));
             Assert.Equal(CholeskyAlgorithm.Blocked, choose(max + 1));
         }
     }
 
     [Fact]
-    public void SmallBatchedBeyondTheGpuSharedMemoryThrowsWhenRecorded()
+    public void WholeBeyondTheGpuSharedMemoryThrowsWhenRecorded()
     {
         var gpu = devices.GpuEmulated;
-        int n = Blas.PotrfMaxUnblockedOrder<double>(gpu) + 1;
+        int n = Blas.PotrfMaxWholeOrder<double>(gpu) + 1;
         using var tape = new Tape(gpu);
         var v = tape.Variable(new double[n * n], new Shape(1, n, n));
-        var e = Assert.Throws<ArgumentException>(() => Op.Cholesky(v, CholeskyAlgorithm.SmallBatched));
+        var e = Assert.Throws<ArgumentException>(() => Op.Cholesky(v, CholeskyAlgorithm.Whole));
         Assert.Contains("Cholesky", e.Message);
         Assert.Contains($"[1, {n}, {n}]", e.Message);
         Assert.Equal(0, tape.NodeCount);

@@ -39,8 +39,8 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
         Assert.Equal((CholeskyAlgorithm.Blocked, 8), (CholeskyIn(l).Algorithm, CholeskyIn(l).BlockSize));
         l = Op.Cholesky(v, new CholeskyOptions { BlockSize = 5 });
         Assert.Equal((CholeskyAlgorithm.Composed, 5), (CholeskyIn(l).Algorithm, CholeskyIn(l).BlockSize));
-        l = Op.Cholesky(v, CholeskyAlgorithm.SmallBatched);
-        Assert.Equal((CholeskyAlgorithm.SmallBatched, n), (CholeskyIn(l).Algorithm, CholeskyIn(l).BlockSize));
+        l = Op.Cholesky(v, CholeskyAlgorithm.Whole);
+        Assert.Equal((CholeskyAlgorithm.Whole, n), (CholeskyIn(l).Algorithm, CholeskyIn(l).BlockSize));
         tape.CholeskyOptions = CholeskyOptions.Default;
         l = Op.CholeskyEx(v, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = 7 }).L;
         Assert.Equal((CholeskyAlgorithm.Blocked, 7), (CholeskyIn(l).Algorithm, CholeskyIn(l).BlockSize));
@@ -81,7 +81,7 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
     public void BlocksBeyondTheGpuSharedMemoryAreRefusedWhenRecorded()
     {
         var gpu = devices.GpuEmulated;
-        int max = Blas.PotrfMaxUnblockedOrder<double>(gpu), n = max + 2;
+        int max = Blas.PotrfMaxWholeOrder<double>(gpu), n = max + 2;
         using var tape = new Tape(gpu);
         var v = tape.Variable(new double[n * n], new Shape(1, n, n));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => Op.Cholesky(v, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = max + 1 }));
@@ -133,7 +133,7 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
         }
 
         var whole = Run(null, null);
-        Assert.Equal((CholeskyAlgorithm.SmallBatched, n), (whole.Plan.Algorithm, whole.Plan.BlockSize));
+        Assert.Equal((CholeskyAlgorithm.Whole, n), (whole.Plan.Algorithm, whole.Plan.BlockSize));
         var composed = Run(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Composed }, null);
         Assert.Equal(CholeskyAlgorithm.Composed, composed.Plan.Algorithm);
         TestData.AssertClose(composed.Grad, whole.Grad, 1e-10, $"{op}: whole vs composed");
@@ -153,7 +153,7 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
         }
 
         var gpu = devices.GpuEmulated;
-        int max = Blas.PotrfMaxUnblockedOrder<double>(gpu), m = max + 2;
+        int max = Blas.PotrfMaxWholeOrder<double>(gpu), m = max + 2;
         using var gpuTape = new Tape(gpu, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = max + 1 });
         var v = gpuTape.Variable(new double[m * m], new Shape(1, m, m));
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => op == "LogDet" ? Op.LogDet(v) : Op.CholeskySolve(v, gpuTape.Constant(new double[m], new Shape(1, m, 1))));

@@ -77,7 +77,7 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal(Tuner.PanelLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("potrfWholeLanes:", StringComparison.Ordinal)));
         Assert.Equal($"{t.TrsmNarrowLanes} per column", Chosen("trsmNarrowLanes"));
         Assert.Equal(Tuner.NarrowLaneCandidates.Length, report.Rows.Count(r => r.What.StartsWith("trsmNarrowLanes:", StringComparison.Ordinal)));
-        int max = Blas.PotrfMaxUnblockedOrder<double>(device);
+        int max = Blas.PotrfMaxWholeOrder<double>(device);
         var walk = report.Rows.Where(r => r.What.StartsWith("potrfWholeUpTo:", StringComparison.Ordinal)).Chunk(2).ToArray();
         Assert.All(walk, pair => Assert.Equal(["whole", $"blocked ({t.PotrfBlock})"], pair.Select(r => r.Candidate)));
         Assert.All(walk[..^1], pair => Assert.True(pair[1].Chosen)); // walked on only while blocked won

@@ -72,7 +72,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
     /// <summary>
     /// The largest dynamic shared memory the launcher of a kernel requests: the unblocked
     /// Cholesky keeps one packed triangle of its block, its reverse two, of an order up to
-    /// <see cref="Blas.PotrfMaxUnblockedOrder{T}"/>. A kernel with dynamic shared memory that is
+    /// <see cref="Blas.PotrfMaxWholeOrder{T}"/>. A kernel with dynamic shared memory that is
     /// not listed here fails the test until its launcher's bound is added. The blocked path's fused
     /// panel kernels and the panel-matched TRSM take blocks up to the same order.
     /// </summary>
@@ -81,7 +81,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         var element = method.GetGenericArguments().FirstOrDefault(t => t == typeof(float) || t == typeof(double))
             ?? throw new InvalidOperationException($"{name}: dynamic shared memory of an unknown element type");
         int size = element == typeof(double) ? sizeof(double) : sizeof(float);
-        int n = element == typeof(double) ? Blas.PotrfMaxUnblockedOrder<double>(devices.GpuEmulated) : Blas.PotrfMaxUnblockedOrder<float>(devices.GpuEmulated);
+        int n = element == typeof(double) ? Blas.PotrfMaxWholeOrder<double>(devices.GpuEmulated) : Blas.PotrfMaxWholeOrder<float>(devices.GpuEmulated);
         var definition = method.IsGenericMethod ? method.GetGenericMethodDefinition() : method;
         if (method.DeclaringType == typeof(GemmGpu) && method.Name == nameof(GemmGpu.Kernel))
             return (long)GemmGpu.TilingOf(method.GetGenericArguments()[1], method.GetGenericArguments()[2]).SharedElements * size;

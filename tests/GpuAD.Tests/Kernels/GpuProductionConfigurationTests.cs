@@ -40,8 +40,8 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
 
     private int OrderOf<T>(Order order) where T : unmanaged, INumber<T> => order switch
     {
-        Order.LargestWhole => Blas.PotrfMaxUnblockedOrder<T>(Gpu),
-        Order.FirstBlocked => Blas.PotrfMaxUnblockedOrder<T>(Gpu) + 1,
+        Order.LargestWhole => Blas.PotrfMaxWholeOrder<T>(Gpu),
+        Order.FirstBlocked => Blas.PotrfMaxWholeOrder<T>(Gpu) + 1,
         Order.N130 => 130,
         _ => 200,
     };
@@ -91,7 +91,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
         if (whole)
         {
             Assert.True(nb >= n, what);
-            Assert.Equal(CholeskyAlgorithm.SmallBatched, algorithm);
+            Assert.Equal(CholeskyAlgorithm.Whole, algorithm);
         }
         else
         {

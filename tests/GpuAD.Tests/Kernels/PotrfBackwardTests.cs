@@ -186,7 +186,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
 
         // The GPU family's diagonal blocks live in one group's shared memory.
         var gpu = devices.GpuEmulated;
-        int max = Blas.PotrfMaxUnblockedOrder<double>(gpu);
+        int max = Blas.PotrfMaxWholeOrder<double>(gpu);
         using var big = gpu.Zeros<double>(new Shape(1, max + 1, max + 1));
         e = Assert.Throws<ArgumentOutOfRangeException>(() => Blas.PotrfBackward(gpu, big.Mat, big.Mat, blockSize: max + 1));
         Assert.Contains($"{max}", e.Message);
@@ -204,8 +204,8 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
             while ((n + 1) * (n + 2) * size <= 48 * 1024) n++;
             return n;
         }
-        Assert.Equal(Largest(sizeof(double)), Blas.PotrfMaxUnblockedOrder<double>(devices.GpuEmulated));
-        Assert.Equal(Largest(sizeof(float)), Blas.PotrfMaxUnblockedOrder<float>(devices.GpuEmulated));
-        Assert.Equal(int.MaxValue, Blas.PotrfMaxUnblockedOrder<double>(devices.Cpu));
+        Assert.Equal(Largest(sizeof(double)), Blas.PotrfMaxWholeOrder<double>(devices.GpuEmulated));
+        Assert.Equal(Largest(sizeof(float)), Blas.PotrfMaxWholeOrder<float>(devices.GpuEmulated));
+        Assert.Equal(int.MaxValue, Blas.PotrfMaxWholeOrder<double>(devices.Cpu));
     }
 }
