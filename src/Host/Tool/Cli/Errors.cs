@@ -40,7 +40,7 @@ internal static class Report
         UsageException => (ExitCodes.Usage, e.Message),
         ToolFailureException => (ExitCodes.Failure, e.Message),
         // The library's numerical errors name the op and the batch element already.
-        NotPositiveDefiniteException or SingularMatrixException => (ExitCodes.Failure, e.Message),
+        LinAlgException => (ExitCodes.Failure, e.Message),
         DeviceUnavailableException or DeviceOutOfMemoryException => (ExitCodes.Failure, e.Message),
         GpuADException => (ExitCodes.Failure, e.Message),
         NpyFormatException => (ExitCodes.Failure, e.Message),
