@@ -27,6 +27,13 @@ internal static class Report
         }
     };
 
+    /// <summary>Writes "gpuad: note: MESSAGE" to stderr on one line: advice, not a failure.</summary>
+    public static void Note(string message)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"gpuad: note: {OneLine(message)}");
+    }
+
     /// <summary>Writes "gpuad: MESSAGE" to stderr on one line.</summary>
     public static void Error(string message)
     {
