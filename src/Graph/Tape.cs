@@ -104,6 +104,19 @@ public sealed class Tape : IDisposable
         return tangent is null ? Variable<T>(data.AsSpan(), shape) : Variable<T>(data.AsSpan(), shape, tangent.AsSpan());
     }
 
+    /// <summary>
+    /// A variable of element type <typeparamref name="T"/> converted from float64 host values
+    /// (row-major <c>[batch, rows, cols]</c>), owned by the tape. A finite value that
+    /// <typeparamref name="T"/> cannot hold (float32: beyond ±3.4028235e38) is refused, not rounded to ±Inf.
+    /// </summary>
+    /// <param name="values">The values in float64.</param>
+    /// <param name="shape">Their shape.</param>
+    /// <param name="name">The input's name, for the message that names an element out of range.</param>
+    /// <exception cref="ArgumentException">The length does not match the shape.</exception>
+    /// <exception cref="ElementRangeException">A value is beyond <typeparamref name="T"/>'s range; names the input and the element.</exception>
+    public Var<T> Variable<T>(ReadOnlySpan<double> values, Shape shape, string name) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Variable<T>(ElementConversion.Narrow<T>(values, name, shape).AsSpan(), shape);
+
     /// <summary>A variable uploaded from host memory (row-major <c>[batch, rows, cols]</c>), owned by the tape.</summary>
     /// <param name="data">The values.</param>
     /// <param name="shape">Their shape.</param>

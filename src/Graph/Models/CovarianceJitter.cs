@@ -26,7 +26,7 @@ public sealed record CovarianceJitter(double Initial = 1e-8, double Factor = 10,
 /// A covariance stayed non-positive-definite after the jitter budget: names the batch element,
 /// the largest jitter tried (absolute and relative to the mean diagonal) and the leading minor.
 /// </summary>
-public sealed class JitterExhaustedException : GpuADException
+public sealed class JitterExhaustedException : LinAlgException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="op">The operation.</param>
@@ -35,19 +35,14 @@ public sealed class JitterExhaustedException : GpuADException
     /// <param name="relative">The same relative to the mean diagonal.</param>
     /// <param name="minorOrder">One-based order of the failing leading minor at the last try.</param>
     public JitterExhaustedException(string op, int batchIndex, double jitter, double relative, int minorOrder)
-        : base($"{op}: batch element {batchIndex}: the covariance is not positive-definite even with jitter {jitter:G3} ({relative:G3} of its mean diagonal) added; the leading minor of order {minorOrder} fails (its pivot is ≤ 0, NaN or infinite).")
+        : base(op, batchIndex, minorOrder, $"the covariance is not positive-definite even with jitter {jitter:G3} ({relative:G3} of its mean diagonal) added; the leading minor of order {minorOrder} fails (its pivot is ≤ 0, NaN or infinite).")
     {
-        BatchIndex = batchIndex;
         Jitter = jitter;
-        MinorOrder = minorOrder;
     }
-
-    /// <summary>Zero-based batch element.</summary>
-    public int BatchIndex { get; }
 
     /// <summary>Largest absolute jitter tried.</summary>
     public double Jitter { get; }
 
-    /// <summary>One-based order of the failing leading minor.</summary>
-    public int MinorOrder { get; }
+    /// <summary>One-based order of the failing leading minor (<see cref="LinAlgException.Index"/>).</summary>
+    public int MinorOrder => Index;
 }

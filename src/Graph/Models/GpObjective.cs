@@ -31,6 +31,7 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
     /// <param name="ard">One lengthscale per dimension (else one shared).</param>
     /// <param name="jitterPolicy">The jitter policy (default <see cref="CovarianceJitter.For{T}"/>).</param>
     /// <exception cref="ArgumentException">The arrays do not have the stated sizes, or hold NaN or ±Inf (naming the element).</exception>
+    /// <exception cref="ElementRangeException">A value of X or y is finite but beyond <typeparamref name="T"/>'s range (float32: ±3.4028235e38); names the element.</exception>
     public GpObjective(Device device, ReadOnlySpan<double> inputs, ReadOnlySpan<double> targets, int batch, int n, int d,
         StationaryKernel kernel, bool ard, CovarianceJitter? jitterPolicy = null)
     {
@@ -46,10 +47,10 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
         Kernel = kernel;
         Ard = ard;
         jitter = jitterPolicy ?? CovarianceJitter.For<T>();
-        x = device.Upload<T>(Convert(inputs), new Shape(batch, n, d));
+        x = device.Upload<T>(ElementConversion.Narrow<T>(inputs, "X", new Shape(batch, n, d)), new Shape(batch, n, d));
         try
         {
-            y = device.Upload<T>(Convert(targets), new Shape(batch, n, 1));
+            y = device.Upload<T>(ElementConversion.Narrow<T>(targets, "y", new Shape(batch, n, 1)), new Shape(batch, n, 1));
         }
         catch
         {
@@ -89,6 +90,7 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
     /// [hi − lo, <see cref="Parameters"/>].
     /// </summary>
     /// <exception cref="ArgumentException">The slice is out of range, θ has the wrong length or holds NaN/±Inf.</exception>
+    /// <exception cref="ElementRangeException">A value of θ is beyond <typeparamref name="T"/>'s range.</exception>
     /// <exception cref="JitterExhaustedException">A covariance is not positive-definite within the jitter budget.</exception>
     public GpEvaluation Evaluate(ReadOnlySpan<double> theta, int lo, int hi, bool gradient)
     {
@@ -100,6 +102,7 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
         var jitterAdded = new double[count];
         if (count == 0) return new GpEvaluation([], gradient ? [] : null, jitterAdded);
         var thetaHost = theta.ToArray();
+        ElementConversion.Narrow<T>(theta, "θ", new Shape(count, 1, p));
         using var xs = x.Slice(lo, count);
         using var ys = y.Slice(lo, count);
         var relative = new double[count];
@@ -186,13 +189,6 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
             int b = i / Math.Max(perElement, 1), r = i % Math.Max(perElement, 1);
             throw new ArgumentException($"GpObjective: {name} holds {data[i]} at batch element {batchBase + b}, index [{r / cols}, {r % cols}].");
         }
-    }
-
-    private static T[] Convert(ReadOnlySpan<double> data)
-    {
-        var result = new T[data.Length];
-        for (int i = 0; i < data.Length; i++) result[i] = T.CreateChecked(data[i]);
-        return result;
     }
 
     /// <summary>Frees the device copies of the data.</summary>

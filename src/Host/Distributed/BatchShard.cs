@@ -32,8 +32,8 @@ public readonly record struct BatchShard(int Start, int Count)
 
     /// <summary>
     /// Runs work on this part, reporting a numerical failure with the GLOBAL batch element: a
-    /// <see cref="NotPositiveDefiniteException"/> or <see cref="SingularMatrixException"/> raised
-    /// for local element k is rethrown for element <see cref="Start"/> + k.
+    /// <see cref="LinAlgException"/> raised for local element k is rethrown re-based, the same
+    /// type with the same details, for element <see cref="Start"/> + k.
     /// </summary>
     public TResult Run<TResult>(Func<TResult> work)
     {
@@ -42,13 +42,9 @@ public readonly record struct BatchShard(int Start, int Count)
         {
             return work();
         }
-        catch (NotPositiveDefiniteException e) when (Start != 0)
+        catch (LinAlgException e) when (Start != 0)
         {
-            throw new NotPositiveDefiniteException(e.Op, Start + e.BatchIndex, e.MinorOrder);
-        }
-        catch (SingularMatrixException e) when (Start != 0)
-        {
-            throw new SingularMatrixException(e.Op, Start + e.BatchIndex, e.Pivot);
+            throw e.Rebase(Start);
         }
     }
 

@@ -39,12 +39,19 @@ public static class RankDevices
     /// </summary>
     /// <exception cref="DeviceUnavailableException">The device asked for does not exist.</exception>
     /// <exception cref="ArgumentException">The request is not a device GpuAD knows.</exception>
-    public static Device Open(string? request, int localRank)
+    public static Device Open(string? request, int localRank) => Open(request, localRank, adviseOption: null);
+
+    /// <summary>
+    /// <see cref="Open(string?, int)"/>, advising another device in the words of the option that
+    /// chooses it (<paramref name="adviseOption"/>, e.g. <c>--device</c>: "use --device cpu")
+    /// rather than the API's.
+    /// </summary>
+    internal static Device Open(string? request, int localRank, string? adviseOption)
     {
         request ??= Environment.GetEnvironmentVariable(Devices.EnvironmentVariable);
         int cudaCount = Devices.List().Count(d => d.Kind == GpuAD.DeviceKind.Cuda);
         var (device, _) = Choose(request, localRank, cudaCount);
         var (choice, index) = Devices.Parse(device);
-        return Devices.Open(choice, index);
+        return Devices.Open(choice, index, requestedBy: adviseOption is null ? null : $"{adviseOption} {device}");
     }
 }

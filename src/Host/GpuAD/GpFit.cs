@@ -42,7 +42,10 @@ public static class GpFit
     /// <param name="objective">The problems.</param>
     /// <param name="theta0">Start, [parameters] (shared) or [batch, parameters]; null starts at 0 (every hyperparameter 1, scikit-learn's defaults).</param>
     /// <param name="options">Restarts, bounds, tolerances, progress.</param>
-    /// <exception cref="ArgumentException">θ₀ has the wrong length (the message gives θ's order) or lies outside the bounds.</exception>
+    /// <exception cref="ArgumentException">
+    /// θ₀ has the wrong length (the message gives θ's order), holds NaN or ±Inf, or lies outside the
+    /// bounds; the bounds are not finite with lower &lt; upper; negative restarts or no iterations.
+    /// </exception>
     /// <exception cref="GpFitDivergedException">No start of a problem reached a finite NLL.</exception>
     public static GpFitResult Fit<T>(GpObjective<T> objective, double[]? theta0, GpFitOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -51,6 +54,19 @@ public static class GpFit
         theta0 ??= new double[p];
         if (theta0.Length != p && theta0.Length != b * p)
             throw new ArgumentException($"GpFit: θ₀ holds {theta0.Length} values; expected {p} ({objective.Order}) or batch × {p}.");
+        if (!double.IsFinite(options.LowerBound) || !double.IsFinite(options.UpperBound) || !(options.LowerBound < options.UpperBound))
+            throw new ArgumentException($"GpFit: the bounds [{options.LowerBound.ToString(Invariant)}, {options.UpperBound.ToString(Invariant)}] are not an interval: the lower bound must be finite and below the finite upper bound.");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Restarts, "options.Restarts");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, "options.MaxIterations");
+        for (int i = 0; i < theta0.Length; i++)
+        {
+            double v = theta0[i];
+            if (v >= options.LowerBound && v <= options.UpperBound) continue;
+            string where = theta0.Length == p ? $"θ₀[{i}]" : $"θ₀ of batch element {i / p}, index {i % p}";
+            throw new ArgumentException(double.IsNaN(v) || double.IsInfinity(v)
+                ? $"GpFit: {where} is {v.ToString(Invariant)}; every start value must be finite ({objective.Order})."
+                : $"GpFit: {where} = {v.ToString("R", Invariant)} lies outside the bounds [{options.LowerBound.ToString("R", Invariant)}, {options.UpperBound.ToString("R", Invariant)}] ({objective.Order}).");
+        }
         var theta = new double[b * p];
         var nll = new double[b];
         var evaluations = new int[b];
@@ -60,7 +76,7 @@ public static class GpFit
         for (int e = 0; e < b; e++)
         {
             var start = theta0.Length == p ? theta0 : theta0[(e * p)..((e + 1) * p)];
-            var starts = new List<double[]> { start.Select(v => Math.Clamp(v, options.LowerBound, options.UpperBound)).ToArray() };
+            var starts = new List<double[]> { start.ToArray() };
             var rng = new Random(unchecked(options.Seed * 1_000_003 + e)); // not HashCode.Combine: that is randomized per process
             for (int r = 0; r < options.Restarts; r++)
                 starts.Add(Enumerable.Range(0, p).Select(_ => options.LowerBound + (options.UpperBound - options.LowerBound) * rng.NextDouble()).ToArray());
@@ -139,6 +155,8 @@ public static class GpFit
         }
         return new GpFitResult(theta, nll, evaluations, jitter);
     }
+
+    private static System.Globalization.CultureInfo Invariant => System.Globalization.CultureInfo.InvariantCulture;
 
     private static string Format(double[] v) => string.Join(", ", v.Select(x => x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)));
 }

@@ -170,10 +170,11 @@ public static class Npy
 
     /// <summary>Reads the array in a file (a regular file, or a pipe such as <c>/dev/stdin</c> or <c>&lt;(cat a.npy)</c>).</summary>
     /// <param name="path">The <c>.npy</c> file.</param>
-    /// <exception cref="NpyFormatException">The file is not a supported <c>.npy</c> array, is truncated, or holds bytes past the data.</exception>
+    /// <exception cref="NpyFormatException">The file is a directory, is not a supported <c>.npy</c> array, is truncated, or holds bytes past the data.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     public static NpyArray Read(string path)
     {
+        if (Directory.Exists(path)) throw new NpyFormatException(path, "is a directory, not an .npy file.");
         using var stream = File.OpenRead(path);
         return ReadWhole(stream, path);
     }
@@ -267,6 +268,8 @@ public static class Npy
         int magicGot = Math.Min(got, Magic.Length);
         if (got >= 4 && prefix[..4].SequenceEqual(Npz.LocalHeaderSignature))
             throw new NpyFormatException(source, "this is an .npz archive (several arrays, numpy.savez), not one .npy array; read it with Npz.Read.");
+        if (got >= 4 && prefix[..4].SequenceEqual(Npz.EmptyArchiveSignature))
+            throw new NpyFormatException(source, "this is an empty .npz archive (a zip file with no members), not an .npy array.");
         if (!prefix[..magicGot].SequenceEqual(Magic[..magicGot]) || got == 0)
             throw new NpyFormatException(source, got == 0 ? "the file is empty." : "not an .npy file: it does not start with the magic string \\x93NUMPY.");
         if (got < prefix.Length)

@@ -113,6 +113,7 @@ public sealed record TuningTable
     /// <exception cref="FormatException">The JSON is not a table, or a value is out of range.</exception>
     public static TuningTable FromJson(string json, string source)
     {
+        CheckFields(json, source);
         TuningTable? table;
         try
         {
@@ -120,6 +121,7 @@ public sealed record TuningTable
         }
         catch (JsonException e)
         {
+            // CheckFields has named every field and type already; this is a last resort.
             throw new FormatException($"Tuning table {source}: {e.Message}", e);
         }
         if (table is null) throw new FormatException($"Tuning table {source}: empty.");
@@ -127,6 +129,58 @@ public sealed record TuningTable
         table.Validate();
         return table;
     }
+
+    /// <summary>
+    /// Checks the JSON's shape field by field, in the table's words rather than the serializer's:
+    /// malformed JSON by line and column, an unknown field with the known ones, a value of the wrong
+    /// kind with the field, the value and what it must be.
+    /// </summary>
+    private static void CheckFields(string json, string source)
+    {
+        string Fail(string what) => throw new FormatException($"Tuning table {source}: {what}.");
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            string where = e.LineNumber is long line ? $" at line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}" : "";
+            if (string.IsNullOrWhiteSpace(json)) Fail("the file is empty; a table is a JSON object such as {\"gemmF64\": \"128x64k8\"}");
+            Fail($"not valid JSON{where}");
+            return;
+        }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                Fail($"the file holds a JSON {Kind(document.RootElement)}; a table is a JSON object such as {{\"gemmF64\": \"128x64k8\"}}");
+            var fields = typeof(TuningTable).GetProperties()
+                .Where(p => p.CanWrite && !Attribute.IsDefined(p, typeof(JsonIgnoreAttribute)))
+                .ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name), p => p.PropertyType, StringComparer.Ordinal);
+            foreach (var field in document.RootElement.EnumerateObject())
+            {
+                if (!fields.TryGetValue(field.Name, out var type))
+                    Fail($"unknown field '{field.Name}'; the fields are {string.Join(", ", fields.Keys)}");
+                var v = field.Value;
+                string? need = type == typeof(string) ? v.ValueKind == JsonValueKind.String ? null : "a string"
+                    : type == typeof(int) ? v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out _) ? null : "an integer"
+                    : type == typeof(double) ? v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && double.IsFinite(d) ? null : "a number"
+                    : type == typeof(bool) ? v.ValueKind is JsonValueKind.True or JsonValueKind.False ? null : "true or false"
+                    : null;
+                if (need is not null) Fail($"{field.Name} {v.GetRawText()}: must be {need}");
+            }
+        }
+    }
+
+    private static string Kind(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => "number",
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        JsonValueKind.Null => "null",
+        _ => "value",
+    };
 
     private void Validate()
     {
@@ -186,7 +240,13 @@ public sealed record TuningTable
         if (!string.IsNullOrEmpty(file))
         {
             string json;
+            if (Directory.Exists(file))
+                throw new FormatException($"Tuning table {EnvironmentVariable} ({file}): is a directory; give the table's file.");
             try { json = File.ReadAllText(file); }
+            catch (FileNotFoundException e)
+            {
+                throw new FormatException($"Tuning table {EnvironmentVariable} ({file}): no such file.", e);
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new FormatException($"Tuning table {EnvironmentVariable} ({file}): cannot be read: {e.Message}", e);

@@ -12,31 +12,71 @@ public class GpuADException : Exception
 }
 
 /// <summary>
+/// A linear-algebra failure of one batch element: names the op, the zero-based batch element and
+/// a one-based index within it (a leading minor, a pivot, a diagonal entry), in words a user of
+/// PyTorch or numpy would recognise. Every such error derives from this class, so code that runs
+/// part of a batch (<c>BatchShard</c>) can report the global element with <see cref="Rebase"/>.
+/// </summary>
+public abstract class LinAlgException : GpuADException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="op">The operation that failed.</param>
+    /// <param name="batchIndex">Zero-based batch element.</param>
+    /// <param name="index">One-based index within the element (LAPACK's info).</param>
+    /// <param name="problem">What is wrong, in words, without the op and the batch element.</param>
+    protected LinAlgException(string op, int batchIndex, int index, string problem) : base(problem)
+    {
+        Op = op;
+        BatchIndex = batchIndex;
+        Index = index;
+        Problem = problem;
+    }
+
+    /// <summary>The operation that failed.</summary>
+    public string Op { get; }
+
+    /// <summary>Zero-based batch element that failed first.</summary>
+    public int BatchIndex { get; private set; }
+
+    /// <summary>One-based index within the element: the leading minor, pivot or diagonal entry (LAPACK's info).</summary>
+    public int Index { get; }
+
+    /// <summary>What is wrong, without the op and the batch element.</summary>
+    public string Problem { get; }
+
+    /// <inheritdoc/>
+    public override string Message => $"{Op}: batch element {BatchIndex}: {Problem}";
+
+    /// <summary>
+    /// The same error, of the same type and with the same details, for batch element
+    /// <see cref="BatchIndex"/> + <paramref name="offset"/>: the global element of a part of a
+    /// batch that starts at <paramref name="offset"/>.
+    /// </summary>
+    public LinAlgException Rebase(int offset)
+    {
+        var copy = (LinAlgException)MemberwiseClone();
+        copy.BatchIndex = BatchIndex + offset;
+        return copy;
+    }
+}
+
+/// <summary>
 /// A Cholesky factorization met a leading minor that is not positive-definite (a non-positive,
 /// NaN or infinite pivot), like PyTorch's <c>torch.linalg.cholesky</c> error.
 /// </summary>
-public sealed class NotPositiveDefiniteException : GpuADException
+public sealed class NotPositiveDefiniteException : LinAlgException
 {
     /// <summary>Creates the exception for one batch element.</summary>
     /// <param name="op">The operation that factored the matrix.</param>
     /// <param name="batchIndex">Zero-based batch element.</param>
     /// <param name="minorOrder">One-based order of the first leading minor that is not positive-definite.</param>
     public NotPositiveDefiniteException(string op, int batchIndex, int minorOrder)
-        : base($"{op}: batch element {batchIndex}: the leading minor of order {minorOrder} is not positive-definite (its pivot is ≤ 0, NaN or infinite).")
+        : base(op, batchIndex, minorOrder, $"the leading minor of order {minorOrder} is not positive-definite (its pivot is ≤ 0, NaN or infinite).")
     {
-        Op = op;
-        BatchIndex = batchIndex;
-        MinorOrder = minorOrder;
     }
 
-    /// <summary>The operation that factored the matrix.</summary>
-    public string Op { get; }
-
-    /// <summary>Zero-based batch element that failed first.</summary>
-    public int BatchIndex { get; }
-
-    /// <summary>One-based order of the first leading minor that is not positive-definite.</summary>
-    public int MinorOrder { get; }
+    /// <summary>One-based order of the first leading minor that is not positive-definite (<see cref="LinAlgException.Index"/>).</summary>
+    public int MinorOrder => Index;
 }
 
 /// <summary>
@@ -45,7 +85,7 @@ public sealed class NotPositiveDefiniteException : GpuADException
 /// most n·ε times the largest entry of its column (see <see cref="Blas.CheckDiagonal{T}"/>), like
 /// the errors of <c>numpy.linalg.solve</c> and LAPACK's getrf/trtrs info.
 /// </summary>
-public sealed class SingularMatrixException : GpuADException
+public sealed class SingularMatrixException : LinAlgException
 {
     /// <summary>Creates the exception for a pivot of an LU factorization.</summary>
     /// <param name="op">The operation that factored the matrix.</param>
@@ -63,21 +103,12 @@ public sealed class SingularMatrixException : GpuADException
     /// <param name="pivot">One-based index of the diagonal entry, as LAPACK's info.</param>
     /// <param name="problem">What is wrong with the entry, naming it with its one-based index, e.g. "the diagonal entry T[3,3] (one-based) is zero".</param>
     public SingularMatrixException(string op, int batchIndex, int pivot, string problem)
-        : base($"{op}: batch element {batchIndex}: the matrix is singular to working precision: {problem}.")
+        : base(op, batchIndex, pivot, $"the matrix is singular to working precision: {problem}.")
     {
-        Op = op;
-        BatchIndex = batchIndex;
-        Pivot = pivot;
     }
 
-    /// <summary>The operation that factored the matrix.</summary>
-    public string Op { get; }
-
-    /// <summary>Zero-based batch element that failed first.</summary>
-    public int BatchIndex { get; }
-
-    /// <summary>One-based index of the first singular pivot (or diagonal entry).</summary>
-    public int Pivot { get; }
+    /// <summary>One-based index of the first singular pivot or diagonal entry (<see cref="LinAlgException.Index"/>).</summary>
+    public int Pivot => Index;
 }
 
 /// <summary>A device allocation could not be satisfied.</summary>

@@ -74,11 +74,11 @@ public sealed class CliFileTests
     private static readonly UnusableOut[] OutCases =
     [
         new("empty", d => "", ["--out is empty"]),
-        new("an existing file", d => d["g.npy"], ["--out", "g.npy is unusable: it is an existing file, not a directory"]),
+        new("an existing file", d => d["g.npy"], ["--out", "g.npy is unusable: it is a file, not a directory"]),
         new("below a file", d => d["g.npy/sub"], ["--out", "is unusable", "g.npy is a file, not a directory"]),
         new("in /proc", d => "/proc/gpuad-out", ["--out /proc/gpuad-out is unusable: cannot create the directory"]),
         new("an output path that is a directory", d => { Directory.CreateDirectory(d["out/grad_sigma.npy"]); return d["out"]; },
-            ["--out", "grad_sigma.npy is an existing directory"]),
+            ["--out", "grad_sigma.npy is a directory"]),
     ];
 
     public static TheoryData<UnusableOut> OutData() => new(OutCases);

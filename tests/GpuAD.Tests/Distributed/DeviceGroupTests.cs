@@ -101,6 +101,24 @@ public sealed class BatchShardTests
     }
 
     [Fact]
+    public void RunReBasesATriangularSolveFailureKeepingItsWords()
+    {
+        // Rebuilt as an LU-pivot error before: the triangular solve's own words were lost.
+        var shard = new BatchShard(6, 3);
+        var original = new SingularMatrixException("TriangularSolve", 1, 3, "the diagonal entry T[3,3] (one-based) is zero");
+        var e = Assert.Throws<SingularMatrixException>(() => shard.Run<int>(() => throw original));
+        Assert.Equal(("TriangularSolve", 7, 3), (e.Op, e.BatchIndex, e.Index));
+        Assert.Equal("TriangularSolve: batch element 7: the matrix is singular to working precision: the diagonal entry T[3,3] (one-based) is zero.", e.Message);
+        Assert.DoesNotContain("LU", e.Message);
+
+        // Every batch-element error derives from LinAlgException and is re-based the same way.
+        var jitter = Assert.Throws<JitterExhaustedException>(() => shard.Run<int>(() => throw new JitterExhaustedException("GaussianProcess", 2, 0.5, 0.1, 4)));
+        Assert.Equal((8, 4, 0.5), (jitter.BatchIndex, jitter.MinorOrder, jitter.Jitter));
+        Assert.StartsWith("GaussianProcess: batch element 8: the covariance is not positive-definite", jitter.Message);
+        Assert.IsAssignableFrom<LinAlgException>(jitter);
+    }
+
+    [Fact]
     public void BadArgumentsAreRefused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => BatchShard.Of(4, 0, 0));

@@ -1,3 +1,4 @@
+using GpuAD.Tool.Cli;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -27,15 +28,15 @@ internal static class BenchReport
     /// <summary>The files <see cref="Write"/> writes into its directory.</summary>
     public static readonly string[] FileNames = ["bench.md", "bench.json", "bench.png"];
 
-    /// <summary>Writes bench.md, bench.json and bench.png into the directory; returns their paths.</summary>
-    public static string[] Write(string dir, BenchContext context, IReadOnlyList<BenchResult> results)
+    /// <summary>Writes bench.md, bench.json and bench.png through <paramref name="files"/> (prepared with <see cref="FileNames"/>) and commits them.</summary>
+    public static string[] Write(OutputFiles files, BenchContext context, IReadOnlyList<BenchResult> results)
     {
-        Directory.CreateDirectory(dir);
-        string md = Path.Combine(dir, "bench.md"), json = Path.Combine(dir, "bench.json"), png = Path.Combine(dir, "bench.png");
-        File.WriteAllText(md, Markdown(context, results));
-        File.WriteAllText(json, JsonSerializer.Serialize(new { context, results }, Json));
-        Chart(png, context, results);
-        return [md, json, png];
+        files.Write("bench.md", stream => stream.Write(Encoding.UTF8.GetBytes(Markdown(context, results))));
+        files.Write("bench.json", stream => JsonSerializer.Serialize(stream, new { context, results }, Json));
+        var png = Chart(context, results);
+        files.Write("bench.png", stream => stream.Write(png));
+        files.Commit();
+        return FileNames.Select(files.PathOf).ToArray();
     }
 
     private static string Markdown(BenchContext c, IReadOnlyList<BenchResult> results)
@@ -85,7 +86,7 @@ internal static class BenchReport
         return thirds % 3 == 0 ? $"{(thirds / 3 == 1 ? "" : (thirds / 3).ToString(CultureInfo.InvariantCulture))}n³" : $"{(thirds == 1 ? "" : thirds.ToString(CultureInfo.InvariantCulture))}n³/3";
     }
 
-    private static void Chart(string path, BenchContext c, IReadOnlyList<BenchResult> results)
+    private static byte[] Chart(BenchContext c, IReadOnlyList<BenchResult> results)
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -114,6 +115,6 @@ internal static class BenchReport
         plot.Legend.Alignment = ScottPlot.Alignment.UpperLeft;
         plot.ShowLegend();
         plot.Axes.Margins(bottom: 0);
-        plot.SavePng(path, 1000, 600);
+        return plot.GetImageBytes(1000, 600, ScottPlot.ImageFormat.Png);
     }
 }

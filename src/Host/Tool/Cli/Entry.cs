@@ -42,7 +42,11 @@ internal static class Entry
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            string verb = parsed.CommandResult.Command == root ? "gpuad" : $"gpuad {parsed.CommandResult.Command.Name}";
+            // The full path of the command that was parsed: 'gpuad gp fit', not 'gpuad fit'.
+            var path = new List<string>();
+            for (var result = parsed.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+                path.Insert(0, result.Command.Name);
+            string verb = string.Join(' ', path);
             // "Required command was not provided" is the least telling: an unknown word beside it says more.
             var error = parsed.Errors.FirstOrDefault(e => e.Message != "Required command was not provided.") ?? parsed.Errors[0];
             Report.Error($"{FriendlyTypeNames(error.Message)} See '{verb} --help'.");

@@ -27,6 +27,13 @@ internal static class Report
         }
     };
 
+    /// <summary>Writes "gpuad: note: MESSAGE" to stderr on one line: advice, not a failure.</summary>
+    public static void Note(string message)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine($"gpuad: note: {OneLine(message)}");
+    }
+
     /// <summary>Writes "gpuad: MESSAGE" to stderr on one line.</summary>
     public static void Error(string message)
     {
@@ -40,7 +47,7 @@ internal static class Report
         UsageException => (ExitCodes.Usage, e.Message),
         ToolFailureException => (ExitCodes.Failure, e.Message),
         // The library's numerical errors name the op and the batch element already.
-        NotPositiveDefiniteException or SingularMatrixException => (ExitCodes.Failure, e.Message),
+        LinAlgException => (ExitCodes.Failure, e.Message),
         DeviceUnavailableException or DeviceOutOfMemoryException => (ExitCodes.Failure, e.Message),
         GpuADException => (ExitCodes.Failure, e.Message),
         NpyFormatException => (ExitCodes.Failure, e.Message),

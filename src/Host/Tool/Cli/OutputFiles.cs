@@ -33,7 +33,7 @@ internal sealed class OutputFiles : IDisposable
     /// </summary>
     /// <param name="option">The option that names the directory, for messages (<c>--out</c>).</param>
     /// <param name="directory">The output directory; created if missing.</param>
-    /// <param name="names">The outputs' file names, e.g. <c>y.npy</c>.</param>
+    /// <param name="names">The outputs' file names, e.g. <c>y.npy</c>; each is also the output's name for <see cref="Write"/>.</param>
     /// <param name="inputs">The command's input files, each with how it was given (<c>--input t</c>).</param>
     /// <exception cref="UsageException">
     /// The directory is empty, is a file, cannot be created or written, an output path is a
@@ -44,43 +44,108 @@ internal sealed class OutputFiles : IDisposable
         var outputs = new OutputFiles();
         try
         {
-            outputs.PrepareDirectory(option, directory);
-            var resolvedInputs = inputs.Select(i => (i.What, i.Path, Resolved: Resolve(i.Path))).ToList();
-            string resolvedDirectory = Resolve(directory);
+            outputs.PrepareDirectory(option, directory, directory, create: true);
+            var resolvedInputs = ResolveInputs(inputs);
             foreach (string name in names)
-            {
-                string path = Path.Combine(directory, name);
-                if (Directory.Exists(path))
-                    throw new UsageException($"{option} {directory} is unusable: the output {path} is an existing directory; remove it or choose another {option}.");
-                string resolved = Path.Combine(resolvedDirectory, name);
-                foreach (var input in resolvedInputs)
-                {
-                    if (string.Equals(resolved, input.Resolved, PathComparison))
-                        throw new UsageException($"{option} {directory} is unusable: the output {path} would overwrite the input {input.What} ({input.Path}); choose another {option}.");
-                }
-                outputs.files.Add(name, (path, "", null));
-            }
-            foreach (string name in outputs.files.Keys.ToList())
-            {
-                string path = outputs.files[name].Path;
-                string temp = Path.Combine(directory, $".{name}.{Guid.NewGuid():N}.tmp");
-                FileStream stream;
-                try
-                {
-                    stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new UsageException($"{option} {directory} is unusable: cannot create a file in it ({Reason(e)}).");
-                }
-                outputs.files[name] = (path, temp, stream);
-            }
+                outputs.Add(name, option, Path.Combine(directory, name), $"{option} {directory} is unusable: the output {Path.Combine(directory, name)}", resolvedInputs);
+            outputs.OpenTemporaries();
             return outputs;
         }
         catch
         {
             outputs.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Validates outputs that options name one file each (<c>--json FILE</c>, <c>--plot FILE</c>),
+    /// and opens their temporary files beside them. Their names for <see cref="Write"/> are the options.
+    /// </summary>
+    /// <param name="files">Each output's option and path; a null path is no output.</param>
+    /// <param name="inputs">The command's input files, each with how it was given.</param>
+    /// <param name="createDirectories">Create a missing folder of a file (else its absence is an error).</param>
+    /// <exception cref="UsageException">
+    /// A path is empty or a directory, its folder is missing (or cannot be created) or not writable,
+    /// two options name the same file, or an output would replace one of the inputs.
+    /// </exception>
+    public static OutputFiles PrepareFiles(IEnumerable<(string Option, string? Path)> files, IEnumerable<(string What, string Path)> inputs, bool createDirectories = true)
+    {
+        var outputs = new OutputFiles();
+        try
+        {
+            var resolvedInputs = ResolveInputs(inputs);
+            foreach (var (option, path) in files)
+            {
+                if (path is null) continue;
+                if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option} is empty; give a file name.");
+                if (Directory.Exists(path) || Path.EndsInDirectorySeparator(path))
+                    throw new UsageException($"{option} {path}: is a directory; give a file name.");
+                string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+                if (!createDirectories && !Directory.Exists(folder))
+                    throw new UsageException($"{option} {path}: the folder {folder} does not exist.");
+                outputs.PrepareDirectory(option, path, folder, create: createDirectories);
+                outputs.Add(option, option, path, $"{option} {path}:", resolvedInputs);
+            }
+            outputs.OpenTemporaries();
+            return outputs;
+        }
+        catch
+        {
+            outputs.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when an output of this name was prepared.</summary>
+    public bool Has(string name) => files.ContainsKey(name);
+
+    private static List<(string What, string Path, string Resolved)> ResolveInputs(IEnumerable<(string What, string Path)> inputs) =>
+        inputs.Select(i => (i.What, i.Path, Resolve(i.Path))).ToList();
+
+    private void Add(string name, string option, string path, string prefix, List<(string What, string Path, string Resolved)> inputs)
+    {
+        if (Directory.Exists(path))
+            throw new UsageException($"{prefix} is a directory; remove it or choose another {option}.");
+        string resolved = Resolve(path);
+        foreach (var input in inputs)
+        {
+            if (string.Equals(resolved, input.Resolved, PathComparison))
+                throw new UsageException($"{prefix} would overwrite the input {input.What} ({input.Path}); choose another {option}.");
+        }
+        foreach (var (other, existing) in files)
+        {
+            if (string.Equals(resolved, Resolve(existing.Path), PathComparison))
+                throw new UsageException($"{prefix} is also the output of {other}; give each output its own file.");
+        }
+        files.Add(name, (path, "", null));
+    }
+
+    /// <summary>Opens one temporary file per output beside its final name, which proves the folder writable.</summary>
+    private void OpenTemporaries()
+    {
+        foreach (string name in files.Keys.ToList())
+        {
+            string path = files[name].Path;
+            string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            string temp = Path.Combine(folder, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+            FileStream stream;
+            try
+            {
+                stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The error names the temporary file, which the user never gave: say it of the folder.
+                string why = e switch
+                {
+                    UnauthorizedAccessException => "permission denied",
+                    DirectoryNotFoundException or FileNotFoundException => "it takes no new files",
+                    _ => Reason(e).Replace($"'{temp}'", "").Replace(temp, folder),
+                };
+                throw new UsageException($"{path} cannot be written: cannot create a file in {folder} ({why}); nothing was run.");
+            }
+            files[name] = (path, temp, stream);
         }
     }
 
@@ -126,13 +191,14 @@ internal sealed class OutputFiles : IDisposable
         }
     }
 
-    private void PrepareDirectory(string option, string directory)
+    /// <summary>Checks that <paramref name="directory"/> is (or can be made) a directory; <paramref name="given"/> is the option's value, for messages.</summary>
+    private void PrepareDirectory(string option, string given, string directory, bool create)
     {
         if (string.IsNullOrWhiteSpace(directory))
             throw new UsageException($"{option} is empty; give the directory the outputs go to.");
         if (File.Exists(directory))
-            throw new UsageException($"{option} {directory} is unusable: it is an existing file, not a directory.");
-        if (Directory.Exists(directory)) return;
+            throw new UsageException($"{option} {given} is unusable: {(given == directory ? "it" : directory)} is a file, not a directory.");
+        if (Directory.Exists(directory) || !create) return;
 
         // Walk up to the nearest existing ancestor: it must be a directory.
         var missing = new List<string>();
@@ -140,7 +206,7 @@ internal sealed class OutputFiles : IDisposable
         while (current is not null && !Directory.Exists(current))
         {
             if (File.Exists(current))
-                throw new UsageException($"{option} {directory} is unusable: {current} is a file, not a directory.");
+                throw new UsageException($"{option} {given} is unusable: {current} is a file, not a directory.");
             missing.Add(current);
             current = Path.GetDirectoryName(current);
         }
@@ -154,7 +220,7 @@ internal sealed class OutputFiles : IDisposable
             {
                 string parent = Path.GetDirectoryName(missing[i]) ?? missing[i];
                 throw new UsageException(
-                    $"{option} {directory} is unusable: cannot create the directory {missing[i]}: {parent} does not accept a new directory ({Reason(e)}).");
+                    $"{option} {given} is unusable: cannot create the directory {missing[i]}: {parent} does not accept a new directory ({Reason(e)}).");
             }
             createdDirectories.Add(missing[i]);
         }

@@ -22,8 +22,22 @@ internal sealed class Ranks : IDisposable
         if (world is not null) Terminal.Plain();
     }
 
-    /// <summary>This process alone.</summary>
-    public static Ranks Single() => new(null);
+    /// <summary>
+    /// This process alone. Started by mpirun as one of several processes (without --distributed),
+    /// each runs the whole batch: said once, on stderr, by the first process.
+    /// </summary>
+    public static Ranks Single()
+    {
+        if (Communicator.LaunchedByMpirun && LauncherSize() is > 1 and var size && LauncherRank() is 0 or null)
+            Cli.Report.Note($"started by mpirun as one of {size} processes without --distributed: every process runs the whole batch. Add --distributed to give each rank a part of it.");
+        return new(null);
+    }
+
+    private static int? LauncherSize() =>
+        new[] { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE" }.Select(Environment.GetEnvironmentVariable).Select(v => int.TryParse(v, out int n) ? n : (int?)null).FirstOrDefault(n => n is not null);
+
+    private static int? LauncherRank() =>
+        new[] { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK" }.Select(Environment.GetEnvironmentVariable).Select(v => int.TryParse(v, out int n) ? n : (int?)null).FirstOrDefault(n => n is not null);
 
     /// <summary>The MPI world; a failure to start MPI is a <see cref="MpiUnavailableException"/>.</summary>
     public static Ranks Mpi() => new(Communicator.Initialize());
@@ -38,7 +52,7 @@ internal sealed class Ranks : IDisposable
 
     /// <summary>This rank's device: its own GPU on a multi-GPU node, else what --device asks for.</summary>
     public Device OpenDevice(string? request) =>
-        world is null ? CommonOptions.OpenDevice(request) : RankDevices.Open(CheckDevice(request), world.LocalRank);
+        world is null ? CommonOptions.OpenDevice(request) : RankDevices.Open(CheckDevice(request), world.LocalRank, adviseOption: "--device");
 
     /// <summary>This rank's part of a batch.</summary>
     public BatchShard Shard(int batch) => BatchShard.Of(batch, Size, Rank);

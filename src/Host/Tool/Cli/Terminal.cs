@@ -16,7 +16,23 @@ internal static class Terminal
         // Numbers print the same everywhere: 1.5, not 1,5.
         System.Globalization.CultureInfo.DefaultThreadCurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
         System.Globalization.CultureInfo.CurrentCulture = System.Globalization.CultureInfo.InvariantCulture;
-        if (Console.IsOutputRedirected)
+        if (GpuAD.Distributed.Communicator.LaunchedByMpirun)
+        {
+            // mpirun hands each rank a terminal of its own whatever its own output is (a file, a
+            // pipe): a rank cannot tell, so it writes what a redirected process writes. Its output
+            // bypasses .NET's console, which sets terminal modes with escape sequences on a terminal.
+            Console.SetOut(new StreamWriter(new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write)) { AutoFlush = true });
+            Console.SetError(new StreamWriter(new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(2, ownsHandle: false), FileAccess.Write)) { AutoFlush = true });
+            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Ansi = AnsiSupport.No,
+                ColorSystem = ColorSystemSupport.NoColors,
+                Interactive = InteractionSupport.No,
+                Out = new AnsiConsoleOutput(Console.Out),
+            });
+            Plain();
+        }
+        else if (Console.IsOutputRedirected)
         {
             // Files and pipes get plain text: no escape codes, a fixed width.
             AnsiConsole.Profile.Capabilities.Ansi = false;

@@ -71,24 +71,25 @@ internal static class BenchCommand
                 if (opList.Length == 0) throw new UsageException("--ops is empty.");
                 int[]? sizeList = parse.GetValue(sizes) is { } text ? CommonOptions.ParseSizes("--sizes", text) : null;
                 var sweep = new Sweep(opList, sizeList, b, r, s, parse.GetValue(outDir)!, parse.GetValue(noTorch), parse.GetValue(python));
-                OutputPaths.Directory("--out", sweep.OutDir, BenchReport.FileNames);
+                using var files = OutputFiles.Prepare("--out", sweep.OutDir, BenchReport.FileNames, inputs: []);
                 using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
-                return RunSweep(dev, sweep, type);
+                return RunSweep(dev, sweep, type, files);
             }
             foreach (var o in new Option[] { ops, sizes, python, noTorch })
                 if (parse.Given(o)) throw new UsageException($"{o.Name} belongs to the sweep, not to the single-case form (--op).");
             var benchOp = FindOp(single);
             int order = CommonOptions.Positive("--n", parse.GetValue(n) ?? 1024, max: 1 << 16);
-            if (parse.GetValue(json) is { } jsonFile) OutputPaths.File("--json", jsonFile);
+            using var output = OutputFiles.PrepareFiles([("--json", parse.GetValue(json))], inputs: []);
             using (var dev = CommonOptions.OpenDevice(parse.GetValue(device)))
             {
                 var result = BenchRunner.Measure(dev, new Problem(benchOp, Engine(type), b, order), r, s, new HashSet<(BenchOp, GpuAD.Bench.DType)>());
                 Terminal.Line($"{result.Op} n={result.N} batch={result.Batch} {result.DType} on {CommonOptions.Describe(dev)}, median of {r}{(result.Path is null ? "" : $", {result.Path} path")}:");
                 Terminal.Line($"forward_ms {result.ForwardMs:F4}  backward_ms {result.BackwardMs:F4}  total_ms {result.TotalMs:F4}  forward_gflops {result.ForwardGflops:F3}  backward_gflops {result.BackwardGflops:F3}  peak_bytes {result.PeakBytes}");
-                if (parse.GetValue(json) is { } file)
+                if (output.Has("--json"))
                 {
-                    File.WriteAllText(file, JsonSerializer.Serialize(new { device = CommonOptions.Describe(dev), result }, BenchReport.Json));
-                    Terminal.Line($"→ {file}");
+                    output.Write("--json", stream => JsonSerializer.Serialize(stream, new { device = CommonOptions.Describe(dev), result }, BenchReport.Json));
+                    output.Commit();
+                    Terminal.Line($"→ {output.PathOf("--json")}");
                 }
             }
             return ExitCodes.Success;
@@ -112,7 +113,7 @@ internal static class BenchCommand
 
     private static GpuAD.Bench.DType Engine(DType type) => type == DType.F32 ? GpuAD.Bench.DType.Fp32 : GpuAD.Bench.DType.Fp64;
 
-    private static int RunSweep(Device device, Sweep s, DType type)
+    private static int RunSweep(Device device, Sweep s, DType type, OutputFiles outputs)
     {
         int[] sizes = s.Sizes ?? (device.Kind == DeviceKind.Cuda ? GpuSizes : CpuSizes);
         string dtype = type == DType.F32 ? "f32" : "f64";
@@ -169,7 +170,7 @@ internal static class BenchCommand
         AnsiConsole.Write(table);
         Terminal.Line("GFLOP/s: the flops the algorithm that ran executes, over its median time.");
         Terminal.Line(torchNote + (torch ? "; speed-up = PyTorch's total time / GpuAD's (above 1: GpuAD is faster)." : "."));
-        var files = BenchReport.Write(s.OutDir, new BenchContext(CommonOptions.Describe(device), dtype, s.Batch, s.Repeat, torchNote), results);
+        var files = BenchReport.Write(outputs, new BenchContext(CommonOptions.Describe(device), dtype, s.Batch, s.Repeat, torchNote), results);
         Terminal.Line($"Wrote {string.Join(", ", files)}.");
         return ExitCodes.Success;
     }

@@ -84,17 +84,18 @@ internal static class DemoCommand
             if (points is int p) CommonOptions.Positive("--n", p, min: 2, max: Co2.Weeks);
             string plotPath = parse.GetValue(plot) ?? Path.Combine(Path.GetTempPath(), "gpuad-demo-fit.png");
             string? jsonPath = parse.GetValue(json);
-            if (jsonPath is not null) DemoOutput.CheckWritable(jsonPath);
             int? bad = parse.GetValue(corrupt);
             if (bad is int k) CommonOptions.Positive("--corrupt-element", k, min: 0, max: b - 1);
             CommonOptions.ParseDevice(parse.GetValue(device));
-            // Every option is checked before MPI starts: a usage error ends every rank alike.
+            // Every option is checked, and the outputs' temporary files opened, before MPI starts:
+            // a usage error ends every rank alike, and no fit runs for outputs that cannot be written.
+            using var files = OutputFiles.PrepareFiles([("--plot", plotPath), ("--json", jsonPath)], inputs: [], createDirectories: false);
             using var ranks = parse.GetValue(distributed) ? Ranks.Mpi() : Ranks.Single();
             try
             {
                 using var dev = ranks.Agree(() => ranks.OpenDevice(parse.GetValue(device)));
                 int np = points ?? Math.Min(dev.Kind == DeviceKind.Cuda ? GpuPoints : CpuPoints, Co2.Weeks);
-                var settings = new Settings(np, b, s, adam, lr ?? 0.1, parse.GetValue(seed), plotPath, jsonPath, bad);
+                var settings = new Settings(np, b, s, adam, lr ?? 0.1, parse.GetValue(seed), files, bad);
                 return type == DType.F32 ? Run<float>(ranks, dev, settings) : Run<double>(ranks, dev, settings);
             }
             catch (RankFailedException e)
@@ -113,7 +114,7 @@ internal static class DemoCommand
         return command;
     }
 
-    private sealed record Settings(int N, int Batch, int Steps, bool Adam, double LearningRate, int Seed, string Plot, string? Json = null, int? CorruptElement = null);
+    private sealed record Settings(int N, int Batch, int Steps, bool Adam, double LearningRate, int Seed, OutputFiles Outputs, int? CorruptElement = null);
 
     private static int Run<T>(Ranks ranks, Device device, Settings s) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -133,6 +134,7 @@ internal static class DemoCommand
         var shard = ranks.Shard(s.Batch);
         var history = new List<double[]>();
         FitOutcome outcome;
+        bool diverged = false;
         using (var objective = new GpObjective<T>(device, data.X, data.Y, s.Batch, s.N, 1, Kernel, ard: false))
         {
             var sharded = new Sharded<T>(ranks, shard, objective, data.X, data.Y);
@@ -155,30 +157,31 @@ internal static class DemoCommand
             Terminal.Line($"Total NLL over the batch: {first:F4} at the start → {last:F4} after fitting ({outcome.Evaluations} evaluations of NLL and gradient, {outcome.Seconds:F1} s).");
             if (outcome.Diverged is { } why)
                 Terminal.Verdict(false, $"The optimization diverged: {why} Reduce --learning-rate.");
-            if (s.Json is not null)
+            // The outputs are rank 0's (the JSON of the run and the plot of window 0), written in an agreed step.
+            ranks.Agree(() =>
             {
-                ranks.Agree(() => ranks.IsRoot ? DemoOutput.Write(s.Json, new DemoOutput.Run(dtype, s.Batch, s.N, s.Steps, s.Seed,
-                    s.Adam ? "adam" : "bfgs", s.LearningRate, ranks.Size, history, outcome.FinalNll, theta)) : 0);
-            }
-            if (ranks.IsRoot) // the plot of window 0, rank 0's
-            {
-                try
+                if (!ranks.IsRoot) return 0;
+                if (s.Outputs.Has("--json"))
                 {
-                    GpPlot.Save<T>(device, s.Plot, data.X[..s.N], data.Y[..s.N], Kernel, theta[..3], outcome.Jitter[0],
-                        $"gpuad demo: CO₂ window 0 from {Co2.Year(data.Starts[0]):F2}, Matérn 5/2", "years from the window's centre", "ppm (standardized)");
-                    Terminal.Line($"Plot of window 0: {s.Plot}");
+                    var run = new DemoOutput.Run(dtype, s.Batch, s.N, s.Steps, s.Seed, s.Adam ? "adam" : "bfgs", s.LearningRate, ranks.Size, history, outcome.FinalNll, theta);
+                    s.Outputs.Write("--json", stream => DemoOutput.Write(stream, run));
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException or DirectoryNotFoundException)
-                {
-                    Terminal.Line($"The plot could not be written to {s.Plot}: {e.Message}");
-                }
-            }
+                var png = GpPlot.Render<T>(device, data.X[..s.N], data.Y[..s.N], Kernel, theta[..3], outcome.Jitter[0],
+                    $"gpuad demo: CO₂ window 0 from {Co2.Year(data.Starts[0]):F2}, Matérn 5/2", "years from the window's centre", "ppm (standardized)");
+                s.Outputs.Write("--plot", stream => stream.Write(png));
+                s.Outputs.Commit();
+                Terminal.Line($"Plot of window 0: {s.Outputs.PathOf("--plot")}");
+                if (s.Outputs.Has("--json")) Terminal.Line($"Run as JSON: {s.Outputs.PathOf("--json")}");
+                return 0;
+            });
+            if (outcome.Diverged is not null) diverged = true;
         }
 
         // The derivative check, in float64 whatever the run's dtype, at the start and at the fitted θ of window 0 (rank 0's).
         bool pass = ranks.Broadcast(ranks.Agree(() => !ranks.IsRoot || Check(device, data.X, data.Y, theta, s.N)));
         Terminal.Line($"Total {total.Elapsed.TotalSeconds:F1} s.");
-        return pass ? ExitCodes.Success : ExitCodes.CheckFailed;
+        // A diverged run fails as a divergence caught during the fit does (exit 1), whatever the check says.
+        return diverged ? ExitCodes.Failure : pass ? ExitCodes.Success : ExitCodes.CheckFailed;
     }
 
     /// <summary>The derivative check of window 0 (x and y begin with it), at the start and at the fitted θ; prints its verdicts.</summary>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GpuAD.Tool.Cli;
 
 namespace GpuAD.Tool.Commands;
 
@@ -15,21 +14,9 @@ internal static class DemoOutput
     public sealed record Run(string DType, int Batch, int N, int Steps, int Seed, string Optimizer, double LearningRate, int Ranks,
         IReadOnlyList<double[]> NllPerStep, double[] FinalNll, double[] Theta);
 
-    /// <summary>Fails before any work when FILE cannot be written: no such folder, or a folder by that name.</summary>
-    /// <exception cref="UsageException">The path names a folder, or its folder does not exist.</exception>
-    public static void CheckWritable(string path)
+    /// <summary>Writes the run as JSON into <paramref name="stream"/> (the temporary file of <c>--json</c>).</summary>
+    public static void Write(Stream stream, Run run)
     {
-        if (Directory.Exists(path)) throw new UsageException($"--json {path}: is a folder; give a file name.");
-        string folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(folder)) throw new UsageException($"--json {path}: the folder {folder} does not exist.");
-    }
-
-    /// <summary>Writes the file (through a temporary file in the same folder, then renamed); returns 0.</summary>
-    public static int Write(string path, Run run)
-    {
-        string full = Path.GetFullPath(path);
-        string temporary = full + $".{Environment.ProcessId}.tmp";
-        using (var stream = File.Create(temporary))
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
@@ -60,8 +47,6 @@ internal static class DemoOutput
             w.WriteEndObject();
             w.WriteEndObject();
         }
-        File.Move(temporary, full, overwrite: true);
-        return 0;
     }
 
     private static IEnumerable<double> Column(double[] theta, int j) => Enumerable.Range(0, theta.Length / 3).Select(b => theta[3 * b + j]);

@@ -115,7 +115,7 @@ internal static class DerivativeCommand
             var inputFiles = inputPaths.Select(i => ($"--input {i.Key}", i.Value))
                 .Concat(tangentPaths.Select(t => ($"--tangent {t.Key}", t.Value)))
                 .Concat(cotangentPath is null ? [] : [("--cotangent", cotangentPath)])
-                .Select(i => (i.Item1, ArchivePath(i.Item2).File));
+                .Select(i => (i.Item1, InputArrays.Split(i.Item2).File));
             var outputNames = new[] { "y" }.Concat(reverse ? cliOp.Operands.Select(o => $"grad_{o.Name}") : ["ydot"]);
             using var files = OutputFiles.Prepare("--out", outDir, outputNames.Select(n => n + ".npy"), inputFiles);
 
@@ -221,89 +221,11 @@ internal static class DerivativeCommand
 
     private static string Shapes<T>(Var<T>[] vars) where T : unmanaged, IFloatingPointIeee754<T> => string.Join(", ", vars.Select(v => v.Shape.ToString()));
 
-    /// <summary>
-    /// Splits ARCHIVE.npz:ARRAY into the file and the array's name; a path that exists as given
-    /// (or has no ':') is the file itself.
-    /// </summary>
-    private static (string File, string? Member) ArchivePath(string path)
-    {
-        int colon = path.LastIndexOf(':');
-        if (File.Exists(path) || Directory.Exists(path) || colon <= 0 || colon == path.Length - 1) return (path, null);
-        string file = path[..colon];
-        return File.Exists(file) ? (file, path[(colon + 1)..]) : (path, null);
-    }
-
-    /// <summary>Reads an .npy file (C or Fortran order), or an array of an .npz archive, from a file or a pipe.</summary>
-    private static NpyArray ReadArray(string what, string path)
-    {
-        var (file, member) = ArchivePath(path);
-        if (Directory.Exists(file)) throw new ToolFailureException($"{what}: {file} is a directory, not a .npy file.");
-        if (!File.Exists(file)) throw new ToolFailureException($"{what}: {file}: no such file.");
-        string name = what.Split(' ').Last(); // --input sigma → sigma
-        try
-        {
-            using var stream = File.OpenRead(file);
-            // A pipe (--input sigma=<(cat S.npy)) cannot seek: read it once, into memory.
-            Stream seekable = stream.CanSeek ? stream : CopyToMemory(stream);
-            var magic = new byte[4];
-            int got = seekable.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
-            seekable.Position = 0;
-            bool archive = got == 4 && magic is [(byte)'P', (byte)'K', 3, 4];
-            if (!archive)
-            {
-                if (member is not null) throw new ToolFailureException($"{what}: {file} is not an .npz archive, so it has no array '{member}'.");
-                return Npy.ReadToEnd(seekable, file);
-            }
-            var arrays = Npz.Read(seekable, file);
-            if (member is not null)
-            {
-                return arrays.TryGetValue(member, out var chosen) ? chosen
-                    : throw new ToolFailureException($"{what}: {file} has no array '{member}'; it holds {Members(arrays)}.");
-            }
-            if (arrays.TryGetValue(name, out var named)) return named;
-            if (arrays.Count == 1) return arrays.Values.First();
-            throw new ToolFailureException(
-                $"{what}: {file} holds {Members(arrays)} and none is named '{name}'; name one as {file}:ARRAY.");
-        }
-        catch (NpyFormatException e)
-        {
-            throw new ToolFailureException($"{what}: {e.Message}");
-        }
-    }
-
-    private static string Members(IReadOnlyDictionary<string, NpyArray> arrays) =>
-        arrays.Count == 0 ? "no arrays" : string.Join(", ", arrays.Keys.Select(k => $"'{k}'"));
-
-    private static MemoryStream CopyToMemory(Stream stream)
-    {
-        var memory = new MemoryStream();
-        stream.CopyTo(memory);
-        memory.Position = 0;
-        return memory;
-    }
-
     /// <summary>Reads an input onto the device as a batched matrix of T.</summary>
     private static DeviceTensor<T> Load<T>(Device device, string what, string path, List<DeviceTensor<T>> owned) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var array = ReadArray(what, path);
-        Shape shape;
-        try
-        {
-            shape = array.BatchShape;
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new ToolFailureException($"{what}: {path}: {e.Message}");
-        }
-        T[] data;
-        try
-        {
-            data = array.To<T>();
-        }
-        catch (NpyConversionException e)
-        {
-            throw new ToolFailureException($"{what}: {path}: {e.Message} Use --dtype f64.");
-        }
+        var array = InputArrays.Read(what, path, name: what.Split(' ').Last()); // --input sigma → sigma
+        var (data, shape) = InputArrays.Batched<T>(what, path, array);
         var tensor = device.Upload<T>(data, shape);
         owned.Add(tensor);
         return tensor;

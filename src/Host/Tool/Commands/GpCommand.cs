@@ -47,22 +47,47 @@ internal static class GpCommand
             """) { o.X, o.Y, o.Kernel, o.Ard, theta, o.Out, o.DType, o.Device, repeat };
         command.SetAction(Report.Guard(parse =>
         {
-            var data = GpData.Read(parse.GetValue(o.X)!, parse.GetValue(o.Y)!, parse.GetValue(o.Kernel)!, parse.GetValue(o.Ard));
+            var kernel = ParseKernel(parse.GetValue(o.Kernel)!);
             var type = CommonOptions.ParseDType(parse.GetValue(o.DType)!);
             int repeats = CommonOptions.Positive("--repeat", parse.GetValue(repeat), min: 0, max: 10_000);
-            string outDir = PrepareOut(parse.GetValue(o.Out)!);
-            var th = data.Theta("--theta", parse.GetValue(theta)!);
+            string xPath = parse.GetValue(o.X)!, yPath = parse.GetValue(o.Y)!, thetaPath = parse.GetValue(theta)!;
+            // Every output is checked, and its temporary file opened, before any work; written all or none.
+            using var files = OutputFiles.Prepare("--out", parse.GetValue(o.Out)!, ["nll.npy", "grad_theta.npy"],
+                Inputs(("--x", xPath), ("--y", yPath), ("--theta", thetaPath)));
+            var data = GpData.Read(xPath, yPath, kernel, parse.GetValue(o.Ard));
+            var th = data.Theta("--theta", thetaPath, bounded: false);
             using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
             var r = type == DType.F32 ? Evaluate<float>(device, data, th, repeats) : Evaluate<double>(device, data, th, repeats);
-            WriteAtomic(Path.Combine(outDir, "nll.npy"), r.Nll, data.Batched ? [data.Batch] : []);
-            WriteAtomic(Path.Combine(outDir, "grad_theta.npy"), r.Gradient!, data.Batched ? [data.Batch, data.P] : [data.P]);
+            WriteNpy(files, "nll.npy", r.Nll, data.Batched ? [data.Batch] : []);
+            WriteNpy(files, "grad_theta.npy", r.Gradient!, data.Batched ? [data.Batch, data.P] : [data.P]);
+            files.Commit();
             for (int b = 0; b < data.Batch; b++)
                 Terminal.Line($"{(data.Batched ? $"element {b}: " : "")}NLL {r.Nll[b].ToString("R", CultureInfo.InvariantCulture)}{(r.Jitter[b] > 0 ? $" (jitter {r.Jitter[b]:G3} added to K's diagonal)" : "")}");
-            Terminal.Line($"wrote {Path.Combine(outDir, "nll.npy")} and {Path.Combine(outDir, "grad_theta.npy")}");
+            Terminal.Line($"wrote {files.PathOf("nll.npy")} and {files.PathOf("grad_theta.npy")}");
             return ExitCodes.Success;
         }));
         return command;
     }
+
+    /// <summary>The input files as OutputFiles compares them with the outputs (an archive's file, not ARCHIVE:ARRAY).</summary>
+    private static IEnumerable<(string What, string Path)> Inputs(params (string What, string? Path)[] inputs) =>
+        inputs.Where(i => i.Path is not null).Select(i => (i.What, InputArrays.Split(i.Path!).File));
+
+    private static (StationaryKernel Kernel, string Name) ParseKernel(string kernelName)
+    {
+        string name = kernelName.Trim().ToLowerInvariant();
+        return (name switch
+        {
+            "rbf" => StationaryKernel.Rbf,
+            "matern12" => StationaryKernel.Matern12,
+            "matern32" => StationaryKernel.Matern32,
+            "matern52" => StationaryKernel.Matern52,
+            _ => throw new UsageException($"--kernel '{kernelName}' is not one of rbf, matern12, matern32, matern52."),
+        }, name);
+    }
+
+    private static void WriteNpy(OutputFiles files, string name, double[] data, int[] shape) =>
+        files.Write(name, stream => Npy.Write<double>(stream, data, shape));
 
     private static GpEvaluation Evaluate<T>(Device device, GpData data, double[] theta, int repeats) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -98,22 +123,28 @@ internal static class GpCommand
             """) { o.X, o.Y, o.Kernel, o.Ard, theta0, restarts, seed, o.Out, o.DType, o.Device };
         command.SetAction(Report.Guard(parse =>
         {
-            var data = GpData.Read(parse.GetValue(o.X)!, parse.GetValue(o.Y)!, parse.GetValue(o.Kernel)!, parse.GetValue(o.Ard));
+            var kernel = ParseKernel(parse.GetValue(o.Kernel)!);
             var type = CommonOptions.ParseDType(parse.GetValue(o.DType)!);
             int r = CommonOptions.Positive("--restarts", parse.GetValue(restarts), min: 0, max: 1000);
-            string outDir = PrepareOut(parse.GetValue(o.Out)!);
-            var start = parse.GetValue(theta0) is { } t0 ? data.Theta("--theta0", t0) : null;
+            string xPath = parse.GetValue(o.X)!, yPath = parse.GetValue(o.Y)!;
+            string? theta0Path = parse.GetValue(theta0);
+            // The data decide whether there is a plot: read them first (reading writes nothing).
+            var data = GpData.Read(xPath, yPath, kernel, parse.GetValue(o.Ard));
+            bool plot = data.D == 1 && data.Batch > 0 && data.N > 0;
+            using var files = OutputFiles.Prepare("--out", parse.GetValue(o.Out)!, plot ? ["theta.npy", "nll.npy", "fit.png"] : ["theta.npy", "nll.npy"],
+                Inputs(("--x", xPath), ("--y", yPath), ("--theta0", theta0Path)));
+            var start = theta0Path is not null ? data.Theta("--theta0", theta0Path, bounded: true) : null;
             using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
             Terminal.Line($"device   {CommonOptions.Describe(device)}");
             Terminal.Line($"data     {data.Batch} × {data.N} points in {data.D} dimension(s), kernel {data.KernelName}{(data.Ard ? " (ARD)" : "")}");
             return type == DType.F32
-                ? RunFit<float>(device, data, start, r, parse.GetValue(seed), outDir)
-                : RunFit<double>(device, data, start, r, parse.GetValue(seed), outDir);
+                ? RunFit<float>(device, data, start, r, parse.GetValue(seed), files)
+                : RunFit<double>(device, data, start, r, parse.GetValue(seed), files);
         }));
         return command;
     }
 
-    private static int RunFit<T>(Device device, GpData data, double[]? start, int restarts, int seed, string outDir) where T : unmanaged, IFloatingPointIeee754<T>
+    private static int RunFit<T>(Device device, GpData data, double[]? start, int restarts, int seed, OutputFiles files) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var objective = data.Objective<T>(device);
         var result = GpFit.Fit(objective, start, new GpFitOptions(restarts, seed, Progress: Terminal.Line));
@@ -123,48 +154,19 @@ internal static class GpCommand
             string ls = string.Join(", ", th[1..^1].Select(v => Math.Exp(v).ToString("G6", CultureInfo.InvariantCulture)));
             Terminal.Line($"{(data.Batched ? $"element {b}: " : "")}signal variance {Math.Exp(th[0]):G6}, lengthscale{(th.Length > 3 ? "s" : "")} {ls}, noise variance {Math.Exp(th[^1]):G6}; NLL {result.Nll[b]:F6}{(result.Jitter[b] > 0 ? $" (jitter {result.Jitter[b]:G3})" : "")}");
         }
-        WriteAtomic(Path.Combine(outDir, "theta.npy"), result.Theta, data.Batched ? [data.Batch, data.P] : [data.P]);
-        WriteAtomic(Path.Combine(outDir, "nll.npy"), result.Nll, data.Batched ? [data.Batch] : []);
-        if (data.D == 1 && data.Batch > 0)
+        WriteNpy(files, "theta.npy", result.Theta, data.Batched ? [data.Batch, data.P] : [data.P]);
+        WriteNpy(files, "nll.npy", result.Nll, data.Batched ? [data.Batch] : []);
+        if (files.Has("fit.png"))
         {
-            string png = Path.Combine(outDir, "fit.png");
-            GpPlot.Save<T>(device, png, data.X[..data.N], data.Y[..data.N], data.Kernel, result.Theta[..data.P], result.Jitter[0],
+            var png = GpPlot.Render<T>(device, data.X[..data.N], data.Y[..data.N], data.Kernel, result.Theta[..data.P], result.Jitter[0],
                 $"gpuad gp fit: {data.KernelName}{(data.Batched ? ", batch element 0" : "")}", "x", "y");
-            Terminal.Line($"wrote {png}");
+            files.Write("fit.png", stream => stream.Write(png));
         }
-        Terminal.Line($"wrote {Path.Combine(outDir, "theta.npy")} and {Path.Combine(outDir, "nll.npy")}");
+        files.Commit();
+        if (files.Has("fit.png")) Terminal.Line($"wrote {files.PathOf("fit.png")}");
+        else if (data.D == 1) Terminal.Line("no plot: there are no points to draw");
+        Terminal.Line($"wrote {files.PathOf("theta.npy")} and {files.PathOf("nll.npy")}");
         return ExitCodes.Success;
-    }
-
-    /// <summary>Creates --out (or checks it is a directory) before any work.</summary>
-    internal static string PrepareOut(string dir)
-    {
-        if (string.IsNullOrWhiteSpace(dir)) throw new UsageException("--out is empty; give a directory.");
-        if (File.Exists(dir)) throw new ToolFailureException($"--out '{dir}' is a file; give a directory.");
-        try
-        {
-            Directory.CreateDirectory(dir);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            throw new ToolFailureException($"--out '{dir}' cannot be created: {e.Message}");
-        }
-        return dir;
-    }
-
-    /// <summary>Writes a float64 .npy through a temporary file in the same folder, then renames it.</summary>
-    internal static void WriteAtomic(string path, double[] data, int[] shape)
-    {
-        string tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            Npy.Write<double>(tmp, data, shape);
-            File.Move(tmp, path, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
     }
 
     /// <summary>The arrays of a gp verb, validated: X [batch, n, d], y [batch, n], the kernel.</summary>
@@ -176,21 +178,39 @@ internal static class GpCommand
             ? $"log signal variance, {D} log lengthscales (one per dimension), log noise variance"
             : "log signal variance, log lengthscale, log noise variance";
 
-        public GpObjective<T> Objective<T>(Device device) where T : unmanaged, IFloatingPointIeee754<T> =>
-            new(device, X, Y, Batch, N, D, Kernel, Ard);
+        // The files the data came from, to name an element that does not fit the dtype.
+        private (string Option, string Path, int[] Shape) XFile { get; init; } = ("--x", "", []);
+        private (string Option, string Path, int[] Shape) YFile { get; init; } = ("--y", "", []);
 
-        public static GpData Read(string xPath, string yPath, string kernelName, bool ard)
+        /// <summary>The objective on the device; a value beyond T's range is refused naming the file and its element.</summary>
+        public GpObjective<T> Objective<T>(Device device) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var kernel = kernelName.Trim().ToLowerInvariant() switch
+            try
             {
-                "rbf" => StationaryKernel.Rbf,
-                "matern12" => StationaryKernel.Matern12,
-                "matern32" => StationaryKernel.Matern32,
-                "matern52" => StationaryKernel.Matern52,
-                _ => throw new UsageException($"--kernel '{kernelName}' is not one of rbf, matern12, matern32, matern52."),
-            };
-            var x = Npy.Read(xPath);
-            var y = Npy.Read(yPath);
+                return new(device, X, Y, Batch, N, D, Kernel, Ard);
+            }
+            catch (ElementRangeException e) when (e.Input is "X" or "y")
+            {
+                var (option, path, shape) = e.Input == "X" ? XFile : YFile;
+                throw new ToolFailureException($"{option} {path}: element {FileIndex(e.FlatIndex, shape)} = {e.Value.ToString("R", CultureInfo.InvariantCulture)} does not fit {e.ElementType} (largest finite value 3.4028235e38). Use --dtype f64.");
+            }
+        }
+
+        private static string FileIndex(long flat, int[] shape)
+        {
+            var index = new long[shape.Length];
+            for (int k = shape.Length - 1; k >= 0; k--)
+            {
+                index[k] = shape[k] == 0 ? 0 : flat % shape[k];
+                flat = shape[k] == 0 ? 0 : flat / shape[k];
+            }
+            return $"[{string.Join(", ", index)}]";
+        }
+
+        public static GpData Read(string xPath, string yPath, (StationaryKernel Kernel, string Name) kernel, bool ard)
+        {
+            var x = InputArrays.Read("--x", xPath, "x");
+            var y = InputArrays.Read("--y", yPath, "y");
             int batch, n, d;
             bool batched;
             switch (x.Shape.Length)
@@ -208,21 +228,33 @@ internal static class GpCommand
                 throw new ToolFailureException($"--y {yPath}: y must be {(batched ? $"[{batch}, n, 1] for X [{batch}, n, d]" : "[n] or [n, 1]")}, got [{string.Join(", ", y.Shape)}].");
             if (yPoints != n)
                 throw new ToolFailureException($"--x and --y have different lengths: X has {n} points but y has {yPoints}.");
-            var xs = x.ToDouble();
-            var ys = y.ToDouble();
+            var xs = InputArrays.Convert<double>("--x", xPath, x);
+            var ys = InputArrays.Convert<double>("--y", yPath, y);
             Finite("--x", xPath, xs, n, d);
             Finite("--y", yPath, ys, n, 1);
-            return new GpData(xs, ys, batch, n, d, batched, kernel, kernelName.Trim().ToLowerInvariant(), ard);
+            return new GpData(xs, ys, batch, n, d, batched, kernel.Kernel, kernel.Name, ard)
+            {
+                XFile = ("--x", xPath, x.Shape),
+                YFile = ("--y", yPath, y.Shape),
+            };
         }
 
-        public double[] Theta(string option, string path)
+        /// <summary>θ from a file: [p] (shared) or [batch, p], finite; with <paramref name="bounded"/>, within the fit's bounds.</summary>
+        public double[] Theta(string option, string path, bool bounded)
         {
-            var t = Npy.Read(path);
-            var v = t.ToDouble();
+            var t = InputArrays.Read(option, path, "theta");
+            var v = InputArrays.Convert<double>(option, path, t);
             bool ok = t.Shape.Length == 1 && t.Shape[0] == P || t.Shape.Length == 2 && t.Shape[0] == Batch && t.Shape[1] == P;
             if (!ok)
                 throw new ToolFailureException($"{option} {path}: θ is [{string.Join(", ", t.Shape)}] but the {KernelName} kernel{(Ard ? $" with --ard in {D} dimensions" : "")} takes {P} values, in this order: {Order}{(Batched ? $" ([{P}] or [{Batch}, {P}])" : "")}.");
             Finite(option, path, v, 1, P);
+            if (bounded)
+            {
+                var bounds = new GpFitOptions();
+                int i = Array.FindIndex(v, e => e < bounds.LowerBound || e > bounds.UpperBound);
+                if (i >= 0)
+                    throw new ToolFailureException($"{option} {path}: element {(t.Shape.Length == 1 ? $"[{i}]" : $"[{i / P}, {i % P}]")} = {v[i].ToString("R", CultureInfo.InvariantCulture)} lies outside the bounds [log 1e−5, log 1e5] = [{bounds.LowerBound:F4}, {bounds.UpperBound:F4}] of the fit ({Order}).");
+            }
             return t.Shape.Length == 1 && Batch > 1 ? Enumerable.Range(0, Batch).SelectMany(_ => v).ToArray() : v;
         }
 
@@ -239,7 +271,8 @@ internal static class GpCommand
 /// <summary>The d = 1 plot of a GP fit: data, posterior mean and a ±2σ band of the latent function.</summary>
 internal static class GpPlot
 {
-    public static void Save<T>(Device device, string path, double[] x, double[] y, StationaryKernel kernel, double[] theta, double jitter,
+    /// <summary>The plot as PNG bytes, for <see cref="OutputFiles.Write"/>.</summary>
+    public static byte[] Render<T>(Device device, double[] x, double[] y, StationaryKernel kernel, double[] theta, double jitter,
         string title, string xLabel, string yLabel) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Length, m = 400;
@@ -272,6 +305,6 @@ internal static class GpPlot
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.ShowLegend();
-        plot.SavePng(path, 1000, 500);
+        return plot.GetImageBytes(1000, 500, ScottPlot.ImageFormat.Png);
     }
 }
