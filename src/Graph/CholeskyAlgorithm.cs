@@ -3,7 +3,7 @@ namespace GpuAD;
 /// <summary>
 /// How the Cholesky-based ops factor Σ and differentiate the factorization, per call
 /// (<see cref="Op.Cholesky{T}(Var{T}, CholeskyOptions)"/>, composite functions such as
-/// <see cref="GaussianProcess.NegativeLogMarginalLikelihood{T}(Var{T}, Var{T}, CholeskyOptions)"/>) or per tape
+/// <c>GaussianProcess.NegativeLogMarginalLikelihood</c>) or per tape
 /// (<see cref="Tape.CholeskyOptions"/>). Immutable: derive variants with <c>with</c>.
 /// </summary>
 /// <remarks>
