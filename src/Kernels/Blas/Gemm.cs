@@ -86,6 +86,13 @@ public static partial class Blas
         if (plan is { } given && given.Splits.Length != group.Count)
             throw new InvalidOperationException($"Gemm: a plan for {given.Splits.Length} products given to a launch of {group.Count}.");
         var chosen = plan ?? GemmPolicy.Choose<T>(device, products[..group.Count], batch);
+        if (tiling is null && splits == 0 && chosen.Provider == GemmProvider.Cublas && device.Cublas is { } cublas)
+        {
+            for (int i = 0; i < group.Count; i++)
+                cublas.Gemm(a, b, c, group.Get(i), batch);
+            return;
+        }
+        if (chosen.Provider == GemmProvider.Cublas) chosen = GemmPolicy.Choose<T>(device.Tuning, device.Multiprocessors, products[..group.Count], batch, device.SupportsDmma);
         for (int i = 0; i < group.Count; i++)
         {
             var p = group.Get(i);

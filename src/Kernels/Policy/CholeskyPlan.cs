@@ -244,8 +244,15 @@ internal sealed class CholeskyPlan
             int w = Math.Min(nb, n - k0), k1 = k0 + w;
             if (gpu && lookAhead)
             {
-                // The launch's tiles have the shape of the previous panel's update right of this block.
-                steps.Add(new(CholeskyStepKind.PanelLookAhead, k0, w, 1, Gemm<T>(device, batch, (n - k1, n - k1, nb))));
+                // The previous panel's update runs inside this block's launch (its tiles have the
+                // shape of the part right of this block), unless the table gives its shape to cuBLAS:
+                // then it ran as a step of its own after that panel, and this block's panel runs alone.
+                bool previousByCublas = k0 > 0 && ByCublas<T>(device, batch, n - k0, nb);
+                steps.Add(previousByCublas
+                    ? new(CholeskyStepKind.Panel, k0, w, 1)
+                    : new(CholeskyStepKind.PanelLookAhead, k0, w, 1, Gemm<T>(device, batch, ilgpu: true, (n - k1, n - k1, nb))));
+                if (k1 < n && ByCublas<T>(device, batch, n - k1, w))
+                    steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
                 continue;
             }
             if (gpu) steps.Add(new(CholeskyStepKind.Panel, k0, w, 1));
@@ -285,10 +292,18 @@ internal sealed class CholeskyPlan
         where T : unmanaged, INumber<T>
     {
         if (device.Family != KernelFamily.GpuTuned) return new(kind, j0, width, products.Length);
-        var gemm = Gemm<T>(device, batch, products);
-        return new(kind, j0, width, gemm.Splits.Any(s => s > 1) ? 2 : 1, gemm);
+        var gemm = Gemm<T>(device, batch, ilgpu: false, products);
+        return new(kind, j0, width, gemm.Launches, gemm);
     }
 
-    private static GemmPlan Gemm<T>(Device device, int batch, params (int M, int N, int K)[] products) where T : unmanaged =>
-        GemmPolicy.Choose<T>(device, products.Select(p => new GemmArgs<T> { M = p.M, N = p.N, K = p.K }).ToArray(), batch);
+    /// <summary>True when cuBLAS runs a trailing update of order <paramref name="order"/> with K = <paramref name="k"/>.</summary>
+    private static bool ByCublas<T>(Device device, int batch, int order, int k) where T : unmanaged =>
+        Gemm<T>(device, batch, ilgpu: false, (order, order, k)).Provider == GemmProvider.Cublas;
+
+    /// <summary>The GEMM policy's plan of (M, N, K) products; with <paramref name="ilgpu"/>, of the ILGPU tilings only.</summary>
+    private static GemmPlan Gemm<T>(Device device, int batch, bool ilgpu, params (int M, int N, int K)[] products) where T : unmanaged
+    {
+        var args = products.Select(p => new GemmArgs<T> { M = p.M, N = p.N, K = p.K }).ToArray();
+        return GemmPolicy.Choose<T>(device.Tuning, device.Multiprocessors, args, batch, device.SupportsDmma, cublas: !ilgpu && device.Cublas is not null);
+    }
 }

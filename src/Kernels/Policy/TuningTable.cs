@@ -48,6 +48,15 @@ public sealed record TuningTable
     /// <summary>Shortest K range one split multiplies.</summary>
     public int MinSplitK { get; init; } = 256;
 
+    /// <summary>
+    /// The GEMM shape classes cuBLAS runs where it loads (<see cref="Device.BlasProvider"/>), comma
+    /// separated: <c>large</c> (M, N and K above 256), <c>k-panel</c> (K ≤ 256, a blocked Cholesky's
+    /// trailing update), <c>mn-panel</c> (M or N ≤ 256 with a long K, its reverse's T̄ and C̄
+    /// updates), <c>small</c> (K and M or N ≤ 256, batches of small products), or <c>all</c>; empty:
+    /// the ILGPU tilings run every product. A grouped launch goes by its largest product.
+    /// </summary>
+    public string GemmCublas { get; init; } = "";
+
     /// <summary>Diagonal blocks of the blocked Cholesky and its reverse, up to <see cref="PotrfLargeFrom"/>.</summary>
     public int PotrfBlock { get; init; } = Kernels.PotrfGpu.BlockSize;
 
@@ -196,6 +205,10 @@ public sealed record TuningTable
             if (!tiling.Serves(size))
                 throw new FormatException(Error(field, $"'{value}'", "runs on the fp64 tensor cores, float64 only"));
         }
+        if (GemmCublas is null) throw new FormatException(Error("gemmCublas", "null", "must be a string"));
+        if (GemmCublas.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .FirstOrDefault(c => c != "all" && GemmShapeClasses.Parse(c) is null) is { } unknown)
+            throw new FormatException(Error("gemmCublas", $"'{GemmCublas}'", $"'{unknown}' is not a shape class; the classes are {string.Join(", ", GemmShapeClasses.Names)} or all"));
         if (!(GroupsPerMultiprocessor > 0) || !double.IsFinite(GroupsPerMultiprocessor))
             throw new FormatException(Error("groupsPerMultiprocessor", GroupsPerMultiprocessor, "must be a positive number"));
         if (MaxSplits < 1) throw new FormatException(Error("maxSplits", MaxSplits, "must be at least 1 (1 turns split-K off)"));
@@ -213,6 +226,11 @@ public sealed record TuningTable
         if (PotrfWholeLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfWholeLanes", PotrfWholeLanes, "must be 1, 2 or 4"));
         if (TrsmNarrowLanes is not (1 or 2 or 4 or 8 or 16 or 32)) throw new FormatException(Error("trsmNarrowLanes", TrsmNarrowLanes, "must be a power of two up to 32"));
     }
+
+    /// <summary>True when the table gives the products of <paramref name="shape"/> to cuBLAS.</summary>
+    internal bool UsesCublas(GemmShapeClass shape) =>
+        GemmCublas.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Any(c => c == "all" || GemmShapeClasses.Parse(c) == shape);
 
     /// <summary>The large-product tiling for an element size.</summary>
     internal GemmTiling Gemm(int elementSize) => GemmTiling.Parse(elementSize == 8 ? GemmF64 : GemmF32)!.Value;

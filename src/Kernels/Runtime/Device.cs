@@ -138,6 +138,52 @@ public sealed class Device : IDisposable
     /// <summary>The ILGPU accelerator. Kernels code launches on it; graph code never needs it.</summary>
     internal Accelerator Accelerator { get; }
 
+    private Lazy<(CublasProvider? Provider, string Status)>? cublas;
+
+    /// <summary>
+    /// The GEMM provider over cuBLAS: on a CUDA device where libcublas loads (see
+    /// <see cref="CublasLibrary.Load"/>; <c>GPUAD_CUBLAS=off</c> turns it off), null elsewhere. The
+    /// tuning table chooses it per shape class (<see cref="TuningTable.GemmCublas"/>). Tests put the
+    /// managed reference of the same calls here on the emulated GPU.
+    /// </summary>
+    internal CublasProvider? Cublas
+    {
+        get => CublasState.Provider;
+        set
+        {
+            var old = cublas is { IsValueCreated: true } c ? c.Value.Provider : null;
+            if (!ReferenceEquals(old, value)) old?.Dispose();
+            cublas = new(() => (value, value is null ? "cuBLAS not used" : $"cuBLAS {value.Description}"));
+            _ = cublas.Value;
+        }
+    }
+
+    /// <summary>
+    /// The vendor BLAS in one line: "cuBLAS VERSION (FILE)" where it loaded, else why not (not a CUDA
+    /// device, library not found, a symbol missing, turned off).
+    /// </summary>
+    public string BlasProvider => CublasState.Status;
+
+    private (CublasProvider? Provider, string Status) CublasState
+    {
+        get
+        {
+            if (cublas is null)
+                Interlocked.CompareExchange(ref cublas, new Lazy<(CublasProvider?, string)>(LoadCublas), null);
+            return cublas.Value;
+        }
+    }
+
+    private (CublasProvider?, string) LoadCublas()
+    {
+        if (Kind != DeviceKind.Cuda)
+            return (null, "cuBLAS not used: not a CUDA device (the ILGPU kernels run every product)");
+        var (library, status) = CublasLibrary.Load(Environment.GetEnvironmentVariable(CublasLibrary.EnvironmentVariable));
+        if (library is null) return (null, status);
+        Accelerator.Bind();
+        return CublasProvider.Create(this, library);
+    }
+
     /// <summary>CPU or CUDA.</summary>
     public DeviceKind Kind { get; }
 
@@ -429,6 +475,7 @@ public sealed class Device : IDisposable
         }
         Pool.Dispose();
         kernels.Clear();
+        if (cublas is { IsValueCreated: true } c) c.Value.Provider?.Dispose();
         Accelerator.Dispose();
         ownedContext?.Dispose();
     }
