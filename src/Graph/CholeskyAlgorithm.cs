@@ -33,7 +33,7 @@ public sealed record CholeskyOptions
     /// The order of the diagonal blocks of <see cref="CholeskyAlgorithm.Blocked"/> and
     /// <see cref="CholeskyAlgorithm.Composed"/> (forward and backward); 0 defers to the next level.
     /// <see cref="CholeskyAlgorithm.Whole"/> always works on whole matrices and ignores it.
-    /// On the GPU family a block may not exceed <see cref="Blas.PotrfMaxWholeOrder{T}"/> (checked when the op is recorded).
+    /// On the GPU family a block may not exceed the whole-matrix kernels' largest order (see <see cref="CholeskyAlgorithm.Whole"/>; checked when the op is recorded).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
     public int BlockSize
@@ -71,7 +71,7 @@ public static class CholeskyPolicy
     /// <param name="requested">The per-call algorithm.</param>
     /// <exception cref="ArgumentException">
     /// <see cref="CholeskyAlgorithm.Whole"/> on the GPU family with n above
-    /// <see cref="Kernels.Blas.PotrfMaxWholeOrder{T}"/>.
+    /// the whole-matrix kernels' largest order (see <see cref="CholeskyAlgorithm.Whole"/>).
     /// </exception>
     public static CholeskyAlgorithm Resolve<T>(Device device, Shape shape, CholeskyAlgorithm requested = CholeskyAlgorithm.Auto)
         where T : unmanaged, IFloatingPointIeee754<T> =>

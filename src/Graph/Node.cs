@@ -79,7 +79,7 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     internal override void RunVjp()
     {
         if (Released)
-            throw new InvalidOperationException($"Backward: {Name}'s saved buffers were released by a previous Backward; pass retainGraph: true to the first call to run backward twice.");
+            throw new InvalidOperationException($"Backward: {Name}'s saved buffers were released by a previous Backward; pass BackwardOptions {{ RetainGraph = true }} to the first call to run backward twice.");
         var cotangent = Out.Grad;
         if (cotangent is null) return; // a zero cotangent: nothing to launch
         Vjp(cotangent, new Grads<T>(In));

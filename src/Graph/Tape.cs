@@ -5,26 +5,31 @@ namespace GpuAD;
 
 /// <summary>
 /// Records ops applied to <see cref="Var{T}"/>s (define-by-run) and differentiates them on the
-/// device: <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/> runs the VJPs in reverse record order, forward mode runs
+/// device: <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/> runs the VJPs in reverse record order, forward mode runs
 /// each op's JVP as it is recorded when an input carries a tangent.
 /// </summary>
 /// <remarks>
 /// <para>
 /// A backward pass makes no device-to-host copy: it only queues launches. It releases what it
 /// saved at its last use (see <see cref="Var{T}.Value"/>), so a second pass over the same ops
-/// needs <c>retainGraph: true</c> on the first. Not thread-safe: use one tape per thread (tapes on
+/// needs <see cref="BackwardOptions.RetainGraph"/> on the first. Not thread-safe: use one tape per thread (tapes on
 /// one device may run on different threads at once; the device serializes their launches).
 /// </para>
 /// <para>
-/// Memory: a pass without <c>retainGraph</c> frees, as soon as it no longer needs them, the values
+/// Memory: a pass without <see cref="BackwardOptions.RetainGraph"/> frees, as soon as it no longer needs them, the values
 /// of the ops it differentiates — the values no VJP saved when it starts, the saved ones at their
 /// last use — and forgets those ops once it finishes; only its output and the values marked with
 /// <see cref="Var{T}.Keep"/> stay readable, the output until the next <see cref="ZeroGrad"/>. So one
-/// tape can run any number of steps (forward, <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>, update, <see cref="ZeroGrad"/>)
+/// tape can run any number of steps (forward, <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>, update, <see cref="ZeroGrad"/>)
 /// without growing. Values that need no gradient (ops on constants only) and kept values stay
 /// until <see cref="Reset"/> or <see cref="Dispose"/>. The tape counts the device bytes its own
 /// tensors hold (<see cref="BytesInUse"/>, <see cref="PeakBytes"/>, <see cref="LastBackwardPeakBytes"/>)
 /// apart from every other tape on the device.
+/// </para>
+/// <para>
+/// Element types: float and double. The constraint <see cref="IFloatingPointIeee754{TSelf}"/>
+/// rules out integers and decimal at compile time; the other IEEE types that satisfy it (Half,
+/// NFloat) are refused when a leaf is created, with a <see cref="NotSupportedException"/>.
 /// </para>
 /// </remarks>
 public sealed class Tape : IDisposable
@@ -69,7 +74,7 @@ public sealed class Tape : IDisposable
 
     /// <summary>
     /// Device bytes (whole pool blocks) held now by the tensors this tape allocated: uploaded
-    /// values, op outputs, tangents, gradients and cotangents it took (<c>takeOwnership</c>).
+    /// values, op outputs, tangents, gradients and cotangents it took (<see cref="BackwardOptions.TakeOwnership"/>).
     /// Tensors a caller passed in are not counted. Other tapes on the device do not affect it.
     /// </summary>
     public long BytesInUse => account.BytesInUse;
@@ -78,7 +83,7 @@ public sealed class Tape : IDisposable
     public long PeakBytes => account.PeakBytes;
 
     /// <summary>
-    /// The largest <see cref="BytesInUse"/> during the last <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/> (this tape's
+    /// The largest <see cref="BytesInUse"/> during the last <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/> (this tape's
     /// tensors only: other tapes, concurrent or not, never change it).
     /// </summary>
     public long LastBackwardPeakBytes { get; private set; }
@@ -232,20 +237,20 @@ public sealed class Tape : IDisposable
         leaf.Tangent = copy;
     }
 
-    /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>).</summary>
-    public void Backward<T>(Var<T> output, T[] cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Reverse mode with a cotangent given as a host array of the output's shape (see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>).</summary>
+    public void Backward<T>(Var<T> output, T[] cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cotangent);
-        Backward<T>(output, cotangent.AsSpan(), retainGraph);
+        Backward<T>(output, cotangent.AsSpan(), options);
     }
 
     /// <summary>
     /// Reverse mode with a cotangent given as host memory, row-major, of the output's length (see
-    /// <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>). The uploaded copy is the pass's own: the
+    /// <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>). The uploaded copy is the pass's own: the
     /// pass computes in it (no second device copy).
     /// </summary>
     /// <exception cref="ArgumentException">The length is not the output's (checked before anything is uploaded).</exception>
-    public void Backward<T>(Var<T> output, ReadOnlySpan<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, ReadOnlySpan<T> cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckOutput(output);
         HostTensors.ExpectLength(cotangent.Length, output.Shape, "Backward", nameof(cotangent));
@@ -253,7 +258,7 @@ public sealed class Tape : IDisposable
         using (account.Enter()) t = Device.Upload(cotangent, output.Shape);
         try
         {
-            Run(output, t, take: true, retainGraph);
+            Run(output, t, take: true, (options ?? BackwardOptions.Default).RetainGraph);
         }
         catch
         {
@@ -262,29 +267,29 @@ public sealed class Tape : IDisposable
         }
     }
 
-    /// <summary>Reverse mode with a cotangent given as host memory, row-major, of the output's length (see <see cref="Backward{T}(Var{T}, ReadOnlySpan{T}, bool)"/>).</summary>
+    /// <summary>Reverse mode with a cotangent given as host memory, row-major, of the output's length (see <see cref="Backward{T}(Var{T}, ReadOnlySpan{T}, BackwardOptions)"/>).</summary>
     /// <exception cref="ArgumentException">The length is not the output's (checked before anything is uploaded).</exception>
-    public void Backward<T>(Var<T> output, ReadOnlyMemory<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Backward(output, cotangent.Span, retainGraph);
+    public void Backward<T>(Var<T> output, ReadOnlyMemory<T> cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Backward(output, cotangent.Span, options);
 
     /// <summary>
     /// Reverse mode with a cotangent given as a System.Numerics.Tensors tensor span of the output's
-    /// shape (rank 3, or rank 2 when the output's batch is 1); see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>.
+    /// shape (rank 3, or rank 2 when the output's batch is 1); see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The rank or shape is not the output's, or the span is strided; raised before anything is uploaded.</exception>
-    public void Backward<T>(Var<T> output, System.Numerics.Tensors.ReadOnlyTensorSpan<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, System.Numerics.Tensors.ReadOnlyTensorSpan<T> cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckOutput(output);
         HostTensors.Expect(cotangent, output.Shape, "Backward", nameof(cotangent));
-        Backward<T>(output, HostTensors.Elements(cotangent), retainGraph);
+        Backward<T>(output, HostTensors.Elements(cotangent), options);
     }
 
-    /// <summary>Reverse mode with a cotangent given as a System.Numerics.Tensors tensor (see <see cref="Backward{T}(Var{T}, System.Numerics.Tensors.ReadOnlyTensorSpan{T}, bool)"/>).</summary>
+    /// <summary>Reverse mode with a cotangent given as a System.Numerics.Tensors tensor (see <see cref="Backward{T}(Var{T}, System.Numerics.Tensors.ReadOnlyTensorSpan{T}, BackwardOptions)"/>).</summary>
     /// <exception cref="ArgumentException">The rank or shape is not the output's, or the tensor is not dense; raised before anything is uploaded.</exception>
-    public void Backward<T>(Var<T> output, System.Numerics.Tensors.Tensor<T> cotangent, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, System.Numerics.Tensors.Tensor<T> cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cotangent);
-        Backward(output, cotangent.AsReadOnlyTensorSpan(), retainGraph);
+        Backward(output, cotangent.AsReadOnlyTensorSpan(), options);
     }
 
     private Var<T> UploadLeaf<T>(ReadOnlySpan<T> data, Shape shape, bool hasTangent, ReadOnlySpan<T> tangent, bool requiresGrad)
@@ -293,6 +298,7 @@ public sealed class Tape : IDisposable
         // Every check before the first upload, so that a refused call leaves nothing in the pool.
         ThrowIfDisposed();
         string op = requiresGrad ? "Variable" : "Constant";
+        RequireFloatOrDouble<T>(op);
         HostTensors.ExpectLength(data.Length, shape, op, nameof(data));
         if (hasTangent) HostTensors.ExpectLength(tangent.Length, shape, op, nameof(tangent));
         using var charge = account.Enter();
@@ -311,9 +317,20 @@ public sealed class Tape : IDisposable
         }
     }
 
+    /// <summary>
+    /// The element types the kernels compute in. The constraint <see cref="IFloatingPointIeee754{TSelf}"/>
+    /// rules out integers and decimal at compile time; Half and NFloat satisfy it and are refused here.
+    /// </summary>
+    private static void RequireFloatOrDouble<T>(string op)
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
+            throw new NotSupportedException($"{op}: element type {typeof(T).Name} is not supported (float or double).");
+    }
+
     private Var<T> Leaf<T>(DeviceTensor<T> value, bool requiresGrad, bool owns, DeviceTensor<T>? tangent, bool ownsTangent) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ThrowIfDisposed();
+        RequireFloatOrDouble<T>(requiresGrad ? "Variable" : "Constant");
         ArgumentNullException.ThrowIfNull(value);
         if (value.IsDisposed)
             throw new ObjectDisposedException(nameof(DeviceTensor<T>), $"Tape: the tensor {value.Shape} passed as a leaf has been disposed.");
@@ -408,17 +425,41 @@ public sealed class Tape : IDisposable
     }
 
     /// <summary>
+    /// Reverse mode for a scalar output <c>[1, 1, 1]</c> (cotangent 1): accumulates
+    /// d(output)/d(leaf) into every variable's <see cref="Var{T}.Grad"/>. Queues device work only:
+    /// no host round trip.
+    /// </summary>
+    /// <param name="output">The scalar to differentiate.</param>
+    /// <param name="options">Whether to retain the graph for another pass; null for <see cref="BackwardOptions.Default"/>.</param>
+    /// <exception cref="ArgumentException">The output is of another tape.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The output is not a scalar (pass a cotangent of its shape); the output needs no gradient;
+    /// or a previous backward pass released buffers this one needs.
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The tape was disposed.</exception>
+    /// <exception cref="DeviceOutOfMemoryException">
+    /// As <see cref="Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>.
+    /// </exception>
+    public void Backward<T>(Var<T> output, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Run(output, null, take: false, (options ?? BackwardOptions.Default).RetainGraph);
+
+    /// <summary>
     /// Reverse mode: accumulates d⟨cotangent, output⟩/d(leaf) into every variable's
-    /// <see cref="Var{T}.Grad"/>. Without a cotangent the output must be a single scalar
-    /// <c>[1, 1, 1]</c> (cotangent 1). Queues device work only: no host round trip.
+    /// <see cref="Var{T}.Grad"/>. Queues device work only: no host round trip.
     /// </summary>
     /// <param name="output">The value to differentiate.</param>
-    /// <param name="cotangent">ȳ, of the output's shape (not owned: the pass copies it), or null for a scalar output.</param>
-    /// <param name="retainGraph">Keep the saved buffers so another backward pass can run over these ops.</param>
-    /// <exception cref="ArgumentException">The output is of another tape, or the cotangent's shape differs.</exception>
+    /// <param name="cotangent">
+    /// ȳ, of the output's shape. Copied by the pass, unless <see cref="BackwardOptions.TakeOwnership"/>
+    /// hands it to the tape (then it must own its memory and be no value, tangent or gradient of this tape).
+    /// </param>
+    /// <param name="options">Whether to retain the graph and take the cotangent; null for <see cref="BackwardOptions.Default"/>.</param>
+    /// <exception cref="ArgumentException">
+    /// The output is of another tape or the cotangent's shape differs; or, taking ownership, the
+    /// cotangent is a view, or a value, tangent or gradient held by this tape (the caller keeps it
+    /// then: nothing was taken).
+    /// </exception>
     /// <exception cref="InvalidOperationException">
-    /// The output is not a scalar and no cotangent was given; the output needs no gradient; or a
-    /// previous backward pass released buffers this one needs.
+    /// The output needs no gradient, or a previous backward pass released buffers this one needs.
     /// </exception>
     /// <exception cref="ObjectDisposedException">The tape or the cotangent was disposed.</exception>
     /// <exception cref="DeviceOutOfMemoryException">
@@ -427,28 +468,11 @@ public sealed class Tape : IDisposable
     /// <see cref="ZeroGrad"/>); ops whose buffers the pass had already released cannot be
     /// differentiated again.
     /// </exception>
-    public void Backward<T>(Var<T> output, DeviceTensor<T>? cotangent = null, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Run(output, cotangent, take: false, retainGraph);
-
-    /// <summary>
-    /// Reverse mode (see <see cref="Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>) that may take the
-    /// cotangent's memory instead of copying it: with <paramref name="takeOwnership"/> the pass
-    /// computes in the cotangent's buffer (a Cholesky's L̄ becomes Σ̄ in place), so a
-    /// forward and backward hold one n² matrix less. The tensor then belongs to the tape: do not
-    /// read, write or dispose it afterwards (it may have become a gradient); the tape disposes it.
-    /// </summary>
-    /// <param name="output">The value to differentiate.</param>
-    /// <param name="cotangent">ȳ, of the output's shape: an owning tensor (not a view) that no var of this tape holds.</param>
-    /// <param name="takeOwnership">True to hand the cotangent to the tape; false copies it, as the other overload does.</param>
-    /// <param name="retainGraph">Keep the saved buffers so another backward pass can run over these ops.</param>
-    /// <exception cref="ArgumentException">
-    /// As the other overload; or, taking ownership, the cotangent is a view, or a value, tangent or
-    /// gradient held by this tape (the caller keeps it then: nothing was taken).
-    /// </exception>
-    public void Backward<T>(Var<T> output, DeviceTensor<T> cotangent, bool takeOwnership, bool retainGraph = false) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Backward<T>(Var<T> output, DeviceTensor<T> cotangent, BackwardOptions? options = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(cotangent);
-        Run(output, cotangent, takeOwnership, retainGraph);
+        options ??= BackwardOptions.Default;
+        Run(output, cotangent, options.TakeOwnership, options.RetainGraph);
     }
 
     private void Run<T>(Var<T> output, DeviceTensor<T>? cotangent, bool take, bool retainGraph) where T : unmanaged, IFloatingPointIeee754<T>
@@ -460,9 +484,9 @@ public sealed class Tape : IDisposable
         if (!output.RequiresGrad)
             throw new InvalidOperationException("Backward: the output does not depend on any variable that requires a gradient.");
         if (take && cotangent!.IsView)
-            throw new ArgumentException("Backward: a view cannot be handed over as the cotangent (takeOwnership): its memory belongs to another tensor.", nameof(cotangent));
+            throw new ArgumentException("Backward: a view cannot be handed over as the cotangent (TakeOwnership): its memory belongs to another tensor.", nameof(cotangent));
         if (take && vars.Any(v => v.Holds(cotangent!)))
-            throw new ArgumentException("Backward: the cotangent handed over (takeOwnership) is a value, tangent or gradient of this tape.", nameof(cotangent));
+            throw new ArgumentException("Backward: the cotangent handed over (TakeOwnership) is a value, tangent or gradient of this tape.", nameof(cotangent));
 
         // The ops the output depends on, in reverse record order, and the last use (in that order)
         // of each saved value.
@@ -474,7 +498,7 @@ public sealed class Tape : IDisposable
             var n = stack.Pop();
             if (!neededSet.Add(n)) continue;
             if (n.Released)
-                throw new InvalidOperationException($"Backward: {n.Name}'s saved buffers were released by a previous Backward; pass retainGraph: true to the first call to run backward twice.");
+                throw new InvalidOperationException($"Backward: {n.Name}'s saved buffers were released by a previous Backward; pass BackwardOptions {{ RetainGraph = true }} to the first call to run backward twice.");
             foreach (var input in n.InputVars)
                 if (input.RequiresGrad && ProducerOf(input) is { } producer) stack.Push(producer);
         }

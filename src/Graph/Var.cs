@@ -5,7 +5,7 @@ namespace GpuAD;
 
 /// <summary>
 /// A value recorded on a <see cref="Tape"/>: a leaf (a variable or a constant) or the output of
-/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>,
+/// an op. Carries its device tensor, the gradient accumulated by <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>,
 /// and optionally a tangent for forward mode.
 /// </summary>
 /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -55,11 +55,11 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
                 throw new ObjectDisposedException(nameof(Tape), $"The value {Shape} belongs to a tape that has been disposed.");
             return value ?? throw new InvalidOperationException(
                 $"The value {Shape} ({(IsLeaf ? "a constant created by a composite function" : $"output of {Producer?.Name}")}) was released: Backward frees the values of the ops it differentiates, " +
-                "ZeroGrad the output of a finished Backward, Reset every op output; call Keep() on it before Backward, or Backward(..., retainGraph: true), to read it afterwards.");
+                "ZeroGrad the output of a finished Backward, Reset every op output; call Keep() on it before Backward, or Backward with BackwardOptions { RetainGraph = true }, to read it afterwards.");
         }
     }
 
-    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, bool)"/>; null when no gradient reached it.</summary>
+    /// <summary>The accumulated gradient after <see cref="Tape.Backward{T}(Var{T}, DeviceTensor{T}, BackwardOptions)"/>; null when no gradient reached it.</summary>
     public DeviceTensor<T>? Grad { get; internal set; }
 
     /// <summary>The forward-mode tangent (directional derivative), or null for a zero tangent.</summary>
@@ -128,7 +128,7 @@ public sealed class Var<T> : IVar where T : unmanaged, IFloatingPointIeee754<T>
 }
 
 /// <summary>What the tape needs of a <see cref="Var{T}"/> regardless of its element type.</summary>
-public interface IVar
+internal interface IVar
 {
     /// <summary>The shape.</summary>
     Shape Shape { get; }

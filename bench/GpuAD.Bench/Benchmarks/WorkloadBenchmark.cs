@@ -20,7 +20,7 @@ public abstract class WorkloadBenchmark
     [GlobalSetup]
     public void Setup()
     {
-        device = Device.CreateCpu(Case.Family);
+        device = Devices.Open(Case.Family == KernelFamily.GpuTuned ? DeviceChoice.EmulatedGpu : DeviceChoice.Cpu);
         workload = CreateWorkload(device, Case.Problem);
         workload.Prepare();
         workload.Run(null);

@@ -54,7 +54,7 @@ internal static class SuiteRunner
         Device device;
         try
         {
-            device = options.EmulateGpu ? Device.CreateCpu(KernelFamily.GpuTuned) : Devices.Open();
+            device = Devices.Open(options.EmulateGpu ? DeviceChoice.EmulatedGpu : null);
         }
         catch (Exception e) when (e is GpuADException or FormatException) // FormatException: a malformed GPUAD_TUNING table
         {

@@ -223,7 +223,7 @@ internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloating
 /// Cholesky forward and backward through the graph: a fresh tape per run, L = factor(Σ), then
 /// Tape.Backward(L, L̄). Phases: forward (factorization, including the host check of the info
 /// codes that Op.Cholesky makes) and backward. L̄ is made afresh before each run (untimed) and
-/// handed to the tape (<c>takeOwnership</c>), which computes Σ̄ in it, as a training loop would; the
+/// handed to the tape (<see cref="BackwardOptions.TakeOwnership"/>), which computes Σ̄ in it, as a training loop would; the
 /// peak is the pool's over the whole run: Σ, L̄, the factor L and the backward's temporaries.
 /// </summary>
 internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
@@ -281,7 +281,7 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         timer?.Lap(0);
         var cotangent = lbar ?? throw new InvalidOperationException("CholeskyWorkload: Run without Prepare.");
         lbar = null; // the tape owns it now and returns it to the pool with the graph
-        tape.Backward(l, cotangent, takeOwnership: true);
+        tape.Backward(l, cotangent, new BackwardOptions { TakeOwnership = true });
         Device.Synchronize();
         timer?.Lap(1);
         PeakBytes = Device.Pool.PeakBytes;

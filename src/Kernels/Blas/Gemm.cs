@@ -39,7 +39,7 @@ internal struct GemmGroupArgs<T> where T : unmanaged
 }
 
 /// <summary>Batched dense matrix products.</summary>
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// <c>C = α·op(A)·op(B) + β·C</c> for every matrix of the batch, op ∈ {none, transpose}, in

@@ -37,7 +37,7 @@ internal struct SwapArgs
 /// infinite candidate ranks above every finite one, so a non-finite column always yields a
 /// non-finite pivot and a non-zero info, and the choice does not depend on the search order.
 /// </remarks>
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// LU factorization with partial pivoting, in place: <c>A = P·L·U</c>, L unit lower triangular

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace GpuAD.Kernels;
 
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// Solves with the LU factors of <see cref="Getrf{T}(Device, MatRef{T}, DeviceTensor{int}, DeviceTensor{int})"/>,

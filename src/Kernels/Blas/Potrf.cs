@@ -15,7 +15,7 @@ internal struct PotrfArgs
     public int Lanes;     // GPU family: threads per row of the factor (1, 2 or 4)
 }
 
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// Cholesky factorization in place: each matrix's lower triangle becomes L with A = L·Lᵀ (only

@@ -16,7 +16,7 @@ internal struct PotrfBackwardArgs
     public int Lanes;      // GPU family: threads per row of the reverse (1, 2 or 4)
 }
 
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// Reverse mode of the Cholesky factorization, in place: given L (A = L·Lᵀ) and a cotangent L̄

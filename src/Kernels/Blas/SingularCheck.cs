@@ -25,7 +25,7 @@ internal struct DiagonalCheckArgs<T> where T : unmanaged
 /// condition number up to about 1/(n·ε) (1e12 in float64) solve. NaN and ±Inf are left to the
 /// caller: getrf reports non-finite pivots itself, and a triangular solve propagates them.
 /// </summary>
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// Records in <paramref name="info"/> the first diagonal entry of each triangular matrix that

@@ -19,7 +19,7 @@ internal struct TrsmArgs<T> where T : unmanaged
     public int Lanes;       // GPU family: threads per right-hand side (right solves: 1, 2 or 4; left: a power of two up to 32)
 }
 
-public static partial class Blas
+internal static partial class Blas
 {
     /// <summary>
     /// <c>B := α·op(T)⁻¹·B</c> (left) or <c>B := α·B·op(T)⁻¹</c> (right), in place in B, for every

@@ -14,7 +14,7 @@ internal struct MapArgs
 }
 
 /// <summary>How an element map reads its second operand y at output element (i, j).</summary>
-public enum YAccess
+internal enum YAccess
 {
     /// <summary>y(i, j): y has the output's shape.</summary>
     Same,
@@ -40,7 +40,7 @@ internal struct ReduceArgs
 /// (maps) or per matrix (reductions), through pointers. Every reduction sums in a fixed order,
 /// so results are bitwise reproducible.
 /// </summary>
-public static partial class Elementwise
+internal static partial class Elementwise
 {
     private const int ReduceGroup = 256;
 

@@ -7,14 +7,14 @@ namespace GpuAD.Kernels;
 /// and y(i, j) — or y(j, i) when the launch transposes y. Implementations are small structs, so
 /// every map compiles into its own kernel.
 /// </summary>
-public interface IElementMap<T> where T : unmanaged, INumber<T>
+internal interface IElementMap<T> where T : unmanaged, INumber<T>
 {
     /// <summary>The output element at (i, j).</summary>
     T Apply(T x, T y, int i, int j);
 }
 
 /// <summary>Map structs used by the launchers in <see cref="Elementwise"/>.</summary>
-public static class Maps
+internal static class Maps
 {
     /// <summary>α·x + β·y. β = 0 ignores y (so NaN poison in y does not leak).</summary>
     public readonly struct Axpby<T>(T alpha, T beta) : IElementMap<T> where T : unmanaged, INumber<T>

@@ -27,7 +27,7 @@ internal struct DistanceArgs
 /// thread per output element; CPU family: one thread per row of the output. Fixed summation
 /// order (bitwise reproducible).
 /// </summary>
-public static class Distances
+internal static class Distances
 {
     private static DistanceArgs Args<T>(MatRef<T> x1, MatRef<T> x2, MatRef<T>? w) where T : unmanaged =>
         new()

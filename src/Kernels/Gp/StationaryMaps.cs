@@ -3,7 +3,7 @@ using System.Numerics;
 namespace GpuAD.Kernels;
 
 /// <summary>A stationary covariance function of D and its derivative, for the element maps.</summary>
-public interface IStationaryFunction<T> where T : unmanaged, INumber<T>
+internal interface IStationaryFunction<T> where T : unmanaged, INumber<T>
 {
     /// <summary>k(D).</summary>
     T Value(T d);
@@ -16,7 +16,7 @@ public interface IStationaryFunction<T> where T : unmanaged, INumber<T>
 /// The stationary kernels as structs (one kernel compiled per function, no branching on the kind
 /// inside a kernel) and their element maps for <see cref="Elementwise"/>.
 /// </summary>
-public static class StationaryMaps
+internal static class StationaryMaps
 {
     // Small integers by addition: T.CreateTruncating is not available inside kernels.
     private static T Three<T>() where T : unmanaged, INumber<T> => T.One + T.One + T.One;

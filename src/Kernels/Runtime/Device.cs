@@ -100,7 +100,7 @@ public sealed class Device : IDisposable
     /// groups of 256 threads, so the GPU kernels can be checked without a GPU (slow: small sizes only).
     /// </param>
     /// <exception cref="FormatException">The family is GPU-tuned and <c>GPUAD_TUNING</c> names a file that is not a valid <see cref="TuningTable"/>.</exception>
-    public static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
+    internal static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
     {
         if (!Enum.IsDefined(family)) throw new ArgumentOutOfRangeException(nameof(family), family, "Device: unknown kernel family.");
         var context = Context.Create(builder => builder.CPU().EnableAlgorithms().Optimize(OptimizationLevel.O2));
@@ -377,7 +377,7 @@ public sealed class Device : IDisposable
     /// Serializes access to the accelerator: launches, copies and allocations of one device never
     /// interleave between threads. Re-entrant. Binds the accelerator to the calling thread.
     /// </summary>
-    public Scope Enter()
+    internal Scope Enter()
     {
         Monitor.Enter(gate);
         if (disposed)
@@ -395,7 +395,7 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>Holds the device's lock until disposed.</summary>
-    public readonly struct Scope : IDisposable
+    internal readonly struct Scope : IDisposable
     {
         private readonly object gate;
 

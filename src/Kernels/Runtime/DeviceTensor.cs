@@ -79,7 +79,7 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged, INumber<T
     }
 
     /// <summary>This tensor as a matrix reference for the kernel launchers.</summary>
-    public MatRef<T> Mat => new(View, 0, Cols, Shape.MatrixLength, Rows, Cols, Batch);
+    internal MatRef<T> Mat => new(View, 0, Cols, Shape.MatrixLength, Rows, Cols, Batch);
 
     /// <summary>A view of matrices <paramref name="start"/> to <paramref name="start"/>+<paramref name="count"/>−1, without copying.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The range is outside the batch.</exception>

@@ -134,7 +134,7 @@ public sealed class DeviceOutOfMemoryException : GpuADException
 }
 
 /// <summary>Builds the argument errors every op raises, so they read the same everywhere.</summary>
-public static class ShapeErrors
+internal static class ShapeErrors
 {
     /// <summary>An error naming the op, what is wrong, and both shapes.</summary>
     public static ArgumentException Mismatch(string op, string what, Shape first, Shape second) =>

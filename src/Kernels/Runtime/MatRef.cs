@@ -14,7 +14,7 @@ namespace GpuAD.Kernels;
 /// <param name="Rows">Rows of the (sub)matrix.</param>
 /// <param name="Cols">Columns of the (sub)matrix.</param>
 /// <param name="Batch">Number of matrices.</param>
-public readonly record struct MatRef<T>(ArrayView<T> Data, long Offset, int Ld, long BatchStride, int Rows, int Cols, int Batch)
+internal readonly record struct MatRef<T>(ArrayView<T> Data, long Offset, int Ld, long BatchStride, int Rows, int Cols, int Batch)
     where T : unmanaged
 {
     /// <summary>The sub-block with top-left corner (<paramref name="row"/>, <paramref name="col"/>).</summary>
@@ -32,7 +32,7 @@ public readonly record struct MatRef<T>(ArrayView<T> Data, long Offset, int Ld, 
 /// <param name="Offset">Element offset of matrix 0's (0, 0).</param>
 /// <param name="Ld">Elements between consecutive rows.</param>
 /// <param name="BatchStride">Elements between consecutive matrices.</param>
-public readonly record struct MatLayout(long Offset, int Ld, long BatchStride)
+internal readonly record struct MatLayout(long Offset, int Ld, long BatchStride)
 {
     /// <summary>Index of element (i, j) of matrix b.</summary>
     public long At(int b, int i, int j) => Offset + b * BatchStride + (long)i * Ld + j;

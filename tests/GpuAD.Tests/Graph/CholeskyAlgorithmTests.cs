@@ -94,7 +94,7 @@ public sealed class CholeskyAlgorithmTests(DeviceFixture devices)
         var v = tape.Variable(TestData.Spd(2, 70, seed: 11), shape);
         var y = Op.Sum(Op.Cholesky(v, CholeskyAlgorithm.Blocked));
         using var ones = device.Upload<double>(new[] { 1.0, 1.0 }, y.Shape);
-        tape.Backward(y, ones, retainGraph: true);
+        tape.Backward(y, ones, new BackwardOptions { RetainGraph = true });
         var once = v.Grad!.ToArray();
         tape.Backward(y, ones);
         var twice = v.Grad!.ToArray();

@@ -161,6 +161,20 @@ public sealed class InteropTests(DeviceFixture devices)
         Assert.Equal("data", e.ParamName);
     }
 
+    /// <summary>Half satisfies the tapes' IFloatingPointIeee754 constraint; the kernels compute in float and double only.</summary>
+    [Fact]
+    public void HalfIsRefusedBeforeDeviceWork()
+    {
+        using var tape = new Tape(D);
+        var e = Assert.Throws<NotSupportedException>(() => tape.Variable(new Half[4], new Shape(1, 2, 2)));
+        Assert.Contains("Half", e.Message);
+        Assert.Contains("float or double", e.Message);
+        Assert.Equal(0, tape.BytesInUse); // refused before the upload
+        using var h = D.Allocate<Half>(new Shape(1, 2, 2));
+        Assert.Contains("Half", Assert.Throws<NotSupportedException>(() => tape.Constant(h)).Message);
+        Assert.Equal(0, tape.NodeCount);
+    }
+
     private static double[] Flatten(System.Numerics.Tensors.Tensor<double> t)
     {
         var result = new double[t.FlattenedLength];

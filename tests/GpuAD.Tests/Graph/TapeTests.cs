@@ -75,7 +75,7 @@ public sealed class TapeTests(DeviceFixture devices)
         var s = new Shape(1, 2, 2);
         var x = tape.Variable(new double[] { 1, 2, 3, 4 }, s);
         var y = Op.Sum(Op.Scale(x, 3.0));
-        tape.Backward(y, retainGraph: true);
+        tape.Backward(y, new BackwardOptions { RetainGraph = true });
         tape.Backward(y);
         Assert.Equal(new double[] { 6, 6, 6, 6 }, x.Grad!.ToArray());
         tape.ZeroGrad();

@@ -17,7 +17,7 @@ namespace GpuAD.Tests.Reliability;
 /// <item><term>empty batch, 0×0 matrices</term><description>defined: empty outputs, empty sums 0, empty gradients</description></item>
 /// <item><term>tensor of another device; vars of two tapes</term><description><see cref="ArgumentException"/></description></item>
 /// <item><term>disposed tensor, tape or device</term><description><see cref="ObjectDisposedException"/></description></item>
-/// <item><term>second backward over released buffers; reuse of a released value</term><description><see cref="InvalidOperationException"/> naming retainGraph / Keep</description></item>
+/// <item><term>second backward over released buffers; reuse of a released value</term><description><see cref="InvalidOperationException"/> naming RetainGraph / Keep</description></item>
 /// <item><term>backward from a non-scalar without a cotangent</term><description><see cref="InvalidOperationException"/> naming the shape</description></item>
 /// </list>
 /// Mixing float and double in one op does not compile (every op is generic over one T).
@@ -443,7 +443,7 @@ public sealed class BadInputTests(DeviceFixture devices)
         tape.Backward(y);
         var grad = OpTable.Bits(x.Grad!.ToArray());
         var e = Assert.Throws<InvalidOperationException>(() => tape.Backward(y));
-        Assert.Contains("retainGraph", e.Message);
+        Assert.Contains("RetainGraph", e.Message);
         Assert.Contains("Trace", e.Message);
         Assert.Equal(grad, OpTable.Bits(x.Grad!.ToArray())); // the first pass's gradient is untouched
     }

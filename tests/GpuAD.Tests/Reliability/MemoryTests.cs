@@ -38,7 +38,7 @@ public sealed class MemoryTests(DeviceFixture devices)
         var s = tape.Variable(sigma, shape);
         var l = Op.Cholesky(s);
         var cotangent = device.Upload<double>(lbar, shape);
-        if (take) tape.Backward(l, cotangent, takeOwnership: true);
+        if (take) tape.Backward(l, cotangent, new BackwardOptions { TakeOwnership = true });
         else
         {
             tape.Backward(l, cotangent);
@@ -86,7 +86,7 @@ public sealed class MemoryTests(DeviceFixture devices)
             var l = Op.Cholesky(s, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked });
             var cotangent = device.Upload<double>(lbar, shape);
             long tapeBefore = tape.BytesInUse;
-            tape.Backward(l, cotangent, takeOwnership: true);
+            tape.Backward(l, cotangent, new BackwardOptions { TakeOwnership = true });
             Assert.Same(cotangent, s.Grad); // Σ̄ computed in L̄'s memory
             Assert.Equal(expected, s.Grad!.ToArray());
             Assert.True(tape.BytesInUse >= tapeBefore, "the taken cotangent is charged to the tape");
@@ -104,9 +104,9 @@ public sealed class MemoryTests(DeviceFixture devices)
         var y = Op.Scale(x, 3.0);
         using var whole = device.Upload<double>(TestData.Random(new Shape(4, 3, 3), 6), new Shape(4, 3, 3));
         using var view = whole.Slice(0, 2);
-        var e = Assert.Throws<ArgumentException>(() => tape.Backward(y, view, takeOwnership: true));
+        var e = Assert.Throws<ArgumentException>(() => tape.Backward(y, view, new BackwardOptions { TakeOwnership = true }));
         Assert.Equal("cotangent", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => tape.Backward(y, x.Value, takeOwnership: true));
+        e = Assert.Throws<ArgumentException>(() => tape.Backward(y, x.Value, new BackwardOptions { TakeOwnership = true }));
         Assert.Contains("of this tape", e.Message);
         Assert.False(x.Value.IsDisposed);
         tape.Backward(y, view); // copied: fine
