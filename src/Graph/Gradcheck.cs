@@ -31,11 +31,17 @@ public sealed record GradcheckInput(double[] Data, Shape Shape, PerturbationKind
 /// the difference points alone, a single sample per output element: enough for large outputs).
 /// </param>
 /// <param name="Magnitude">
-/// Added to ‖f(x)‖∞ in the allowance's floor, 64·ε·(‖f‖∞ + Magnitude)/(h/2): the size of the terms
-/// that cancel inside f where it is a sum (n for a likelihood of n points), 0 otherwise.
+/// Added to the size of f in the allowance's floor (see <paramref name="NoiseFloor"/>): the size of
+/// the terms that cancel inside f where it is a sum (n for a likelihood of n points), 0 otherwise.
+/// </param>
+/// <param name="NoiseFloor">
+/// The rounding allowance is at least NoiseFloor·ε·(size + Magnitude)/(h/2), size being ‖f‖∞ (or
+/// Σ|vₖ·fₖ| for ⟨v, f⟩). 4: the rounding of the values themselves, which alone puts up to
+/// 1.5·ε·size/h into R, with the measured noise's safety factor; larger where the measured noise
+/// may miss some (one scalar, few samples).
 /// </param>
 public sealed record GradcheckOptions(double Step = 1e-4, double AdjointTolerance = 1e-10, int Directions = 3, int Seed = 1234,
-    double NoiseStep = 1e-8, double Magnitude = 0);
+    double NoiseStep = 1e-8, double Magnitude = 0, double NoiseFloor = 4);
 
 /// <summary>What one comparison of <see cref="Gradcheck"/> compares.</summary>
 public enum GradcheckKind
@@ -134,7 +140,8 @@ public sealed record GradcheckResult(IReadOnlyList<GradcheckComparison> Comparis
 /// η is the function's rounding noise measured along u — the fourth difference of the five points
 /// (−h, −h/2, 0, h/2, h), whose truncation part (h/2)⁴·f⁗ is negligible, and the second
 /// differences of five points <see cref="GradcheckOptions.NoiseStep"/> apart; for ψ at least
-/// ‖v‖₂ times the largest entry's — with a floor 64·ε·(size + magnitude)/(h/2), size ‖f‖∞ or Σ|vₖ·fₖ|. Ill-conditioned functions raise η far above ε·‖f‖; a wrong
+/// ‖v‖₂ times the largest entry's — with a floor <see cref="GradcheckOptions.NoiseFloor"/>·ε·(size + magnitude)/(h/2),
+/// size ‖f‖∞ or Σ|vₖ·fₖ|. Ill-conditioned functions raise η far above ε·‖f‖; a wrong
 /// derivative shows as a disagreement far beyond the allowance.
 /// </para>
 /// <para>
@@ -353,17 +360,17 @@ public static class Gradcheck
         return noise;
     }
 
-    /// <summary>R's rounding allowance: 4 × 3·η/h (R = (8·(φ(h/2) − φ(−h/2)) − (φ(h) − φ(−h)))/6h), at least 64·ε·(size + magnitude)/(h/2).</summary>
+    /// <summary>R's rounding allowance: 4 × 3·η/h (R = (8·(φ(h/2) − φ(−h/2)) − (φ(h) − φ(−h)))/6h), at least the floor.</summary>
     private static double Rounding(double noise, double size, double h, GradcheckOptions options) =>
-        Max(64 * Epsilon64 * (size + options.Magnitude) / (h / 2), 12 * noise / h);
+        Max(options.NoiseFloor * Epsilon64 * (size + options.Magnitude) / (h / 2), 12 * noise / h);
 
     private static double Max(double a, double b) => double.IsNaN(b) ? b : Math.Max(a, b);
 
     private static GradcheckOptions Validate(GradcheckOptions? options)
     {
         options ??= new GradcheckOptions();
-        if (!(options.Step > 0) || !(options.NoiseStep >= 0) || !(options.AdjointTolerance >= 0) || !(options.Magnitude >= 0) || options.Directions < 1)
-            throw new ArgumentException($"Gradcheck: the step must be positive, the noise step, magnitude and adjoint tolerance not negative, and at least one direction ({options}).", nameof(options));
+        if (!(options.Step > 0) || !(options.NoiseStep >= 0) || !(options.AdjointTolerance >= 0) || !(options.Magnitude >= 0) || !(options.NoiseFloor >= 0) || options.Directions < 1)
+            throw new ArgumentException($"Gradcheck: the step must be positive, the noise step, magnitude, noise floor and adjoint tolerance not negative, and at least one direction ({options}).", nameof(options));
         return options;
     }
 

@@ -206,9 +206,10 @@ internal static class DemoCommand
     /// <paramref name="n"/> points: a step of 10⁻³ in log space, where the covariance at the bounds'
     /// corners is so ill-conditioned that the NLL's rounding noise dwarfs ε·|NLL|; the noise probed
     /// 10⁻⁸ apart too (the NLL is one number, one sample of the difference points' noise is not
-    /// enough); the floor's magnitude n, the size of the NLL's n cancelling terms.
+    /// enough); a floor of 64·ε·(|NLL| + n)/(h/2), n the size of the NLL's n cancelling terms, for
+    /// the noise one scalar's probes may miss.
     /// </summary>
-    internal static GradcheckOptions CheckOptions(int n) => new(Step: 1e-3, NoiseStep: 1e-8, Magnitude: n);
+    internal static GradcheckOptions CheckOptions(int n) => new(Step: 1e-3, NoiseStep: 1e-8, Magnitude: n, NoiseFloor: 64);
 
     /// <summary>The gradient of problem 0 of <paramref name="objective"/> at θ against Richardson differences of its NLL.</summary>
     internal static GradcheckResult CheckGradient(GpObjective<double> objective, double[] theta) =>
