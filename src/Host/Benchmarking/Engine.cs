@@ -12,14 +12,51 @@ internal sealed record MeasureSettings(int Warmup, int Reps, double CapSeconds);
 /// <summary>
 /// The one benchmark engine, behind <c>gpuad bench</c>, the suite runner (<c>GpuAD.Bench run</c>)
 /// and the BenchmarkDotNet benchmarks: for a problem, loads the kernels of its op and type with a
-/// small problem (first use per device), fills the inputs, warms up at full size, then times runs
-/// (each synchronizing the device after each phase) until the repetitions or the case's cap are
-/// reached, and reports medians, executed-flop rates and the pool's peak.
+/// small problem (first use per device), fills the inputs, then times them through <see cref="Time"/>
+/// — the one timing loop, which the tuner's candidates go through too — and reports medians,
+/// executed-flop rates and the pool's peak.
 /// </summary>
 internal static class Engine
 {
     /// <summary>More than two blocks of every blocked kernel.</summary>
     private static readonly (int Batch, int N) KernelLoadSize = (2, 130);
+
+    /// <summary>
+    /// The timing loop behind every measurement (the benchmark cases and the tuner's candidates):
+    /// warm-up runs at full size (at least one; a warm-up that alone outlasts the cap is kept as the
+    /// one sample), then the result validated, then measured runs until the repetitions or the cap
+    /// are reached. Each run is prepared (untimed) and laps its phases after waiting for the device
+    /// (<see cref="TimedRun"/>). Exceptions propagate.
+    /// </summary>
+    /// <param name="work">What to run.</param>
+    /// <param name="settings">Warm-up, repetitions and cap (seconds from the first warm-up run).</param>
+    public static Timings Time(TimedRun work, MeasureSettings settings)
+    {
+        var timer = new PhaseTimer(work.Phases.Count);
+        var clock = Stopwatch.StartNew();
+        var samples = new List<double[]>();
+        for (int i = 0; i < Math.Max(1, settings.Warmup); i++)
+        {
+            work.Prepare();
+            work.Run(timer);
+            if (clock.Elapsed.TotalSeconds > settings.CapSeconds)
+            {
+                samples.Add((double[])timer.Seconds.Clone());
+                break;
+            }
+        }
+        work.Validate();
+        double warmupSeconds = timer.Total;
+        bool capped = samples.Count > 0;
+        for (int r = 0; r < settings.Reps && !capped; r++)
+        {
+            work.Prepare();
+            work.Run(timer);
+            samples.Add((double[])timer.Seconds.Clone());
+            capped = r + 1 < settings.Reps && clock.Elapsed.TotalSeconds + timer.Total > settings.CapSeconds;
+        }
+        return new Timings(samples, warmupSeconds, capped);
+    }
 
     /// <summary>Measures one case. A failure is reported in the result, not thrown.</summary>
     /// <param name="device">The device.</param>
@@ -42,34 +79,9 @@ internal static class Engine
             }
             using var work = Workload.Create(device, problem, seed);
             double setupSeconds = caseClock.Elapsed.TotalSeconds;
-            var timer = new PhaseTimer(work.Phases.Count);
-
-            // Warm-up at full size (first touch of the pool's blocks). A run that alone outlasts
-            // the cap is kept as the one sample.
-            caseClock.Restart();
-            var samples = new List<double[]>();
-            for (int i = 0; i < Math.Max(1, settings.Warmup); i++)
-            {
-                work.Prepare();
-                work.Run(timer);
-                if (caseClock.Elapsed.TotalSeconds > settings.CapSeconds)
-                {
-                    samples.Add((double[])timer.Seconds.Clone());
-                    break;
-                }
-            }
-            work.Validate();
-            double warmupSeconds = timer.Total;
-            bool capped = samples.Count > 0;
-            for (int r = 0; r < settings.Reps && !capped; r++)
-            {
-                work.Prepare();
-                work.Run(timer);
-                samples.Add((double[])timer.Seconds.Clone());
-                capped = r + 1 < settings.Reps && caseClock.Elapsed.TotalSeconds + timer.Total > settings.CapSeconds;
-            }
-            string? note = capped ? $"{samples.Count} of {settings.Reps} reps: case cap {settings.CapSeconds:F0} s" : null;
-            return CaseResult.Measured(problem, work, samples, setupSeconds, warmupSeconds, capped, note);
+            var t = Time(work, settings);
+            string? note = t.Capped ? $"{t.Samples.Count} of {settings.Reps} reps: case cap {settings.CapSeconds:F0} s" : null;
+            return CaseResult.Measured(problem, work, t.Samples, setupSeconds, t.WarmupSeconds, t.Capped, note);
         }
         catch (Exception e) // a failing case is reported and a suite goes on: a device lease is short
         {
@@ -80,6 +92,31 @@ internal static class Engine
             device.Pool.Trim();
         }
     }
+}
+
+/// <summary>What <see cref="Engine.Time"/> measured.</summary>
+/// <param name="Samples">Seconds of each phase, per measured run.</param>
+/// <param name="WarmupSeconds">The last warm-up run's seconds.</param>
+/// <param name="Capped">True when the cap cut the repetitions short.</param>
+internal sealed record Timings(List<double[]> Samples, double WarmupSeconds, bool Capped)
+{
+    /// <summary>The median of the runs' totals, seconds.</summary>
+    public double MedianSeconds => CaseResult.Median(Samples.Select(s => s.Sum()).ToArray());
+}
+
+/// <summary>A run made of actions (the tuner's candidates): one phase, "op".</summary>
+internal sealed class TimedAction(Device device, Action? restore, Action run, Action? validate = null) : TimedRun(device)
+{
+    protected override void Restore() => restore?.Invoke();
+
+    public override void Run(PhaseTimer? timer)
+    {
+        timer?.Start();
+        run();
+        EndPhase(timer, 0);
+    }
+
+    public override void Validate() => validate?.Invoke();
 }
 
 internal static class Profiler

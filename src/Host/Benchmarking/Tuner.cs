@@ -84,8 +84,8 @@ internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows
 /// (forward and backward, float64) at a mid and a large order, the threads per row of its panel
 /// step at the large order and of the whole-matrix kernels on a batch of small matrices, and
 /// whether an order at the shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
-/// compile) and then <see cref="TuneOptions.Repeats"/> times, each run between two device
-/// synchronizations; the median counts. The budget is checked before every candidate (with the
+/// compile) and then <see cref="TuneOptions.Repeats"/> times through the benchmark engine's timing
+/// loop (<see cref="Engine.Time"/>); the median counts. The budget is checked before every candidate (with the
 /// previous candidate's time as the estimate of the next); an entry whose candidates were not
 /// all timed keeps its default, and <see cref="TuningTable.Measured"/> says which entries were
 /// measured.
@@ -541,25 +541,14 @@ internal static class Tuner
             return false;
         }
 
-        /// <summary>One untimed run (it compiles and checks), then the median of the timed runs, ms.</summary>
-        private double Time(Action? prepare, Action run, Action? validate = null)
-        {
-            prepare?.Invoke();
-            run();
-            device.Synchronize();
-            validate?.Invoke();
-            var ms = new double[options.Repeats];
-            for (int r = 0; r < ms.Length; r++)
-            {
-                prepare?.Invoke();
-                device.Synchronize();
-                long t0 = Stopwatch.GetTimestamp();
-                run();
-                device.Synchronize();
-                ms[r] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            }
-            return CaseResult.Median(ms);
-        }
+        /// <summary>
+        /// The engine's timing loop (<see cref="Engine.Time"/>): one untimed run (it compiles and
+        /// checks), then the median of <see cref="TuneOptions.Repeats"/> timed runs, ms; no cap (the
+        /// budget is checked between candidates).
+        /// </summary>
+        private double Time(Action? prepare, Action run, Action? validate = null) =>
+            Engine.Time(new TimedAction(device, prepare, run, validate), new MeasureSettings(Warmup: 1, Reps: options.Repeats, CapSeconds: double.PositiveInfinity))
+                .MedianSeconds * 1e3;
 
         private DeviceTensor<T> Uniform<T>(int rows, int cols, int seed) where T : unmanaged, INumber<T>
         {

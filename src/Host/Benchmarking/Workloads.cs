@@ -26,40 +26,58 @@ internal sealed class PhaseTimer(int phases)
 }
 
 /// <summary>
-/// One problem set up on a device, run by the BenchmarkDotNet benchmarks and by the self-timed
-/// runner alike. <see cref="Run"/> queues the work and waits for the device, so a wall-clock
-/// time around it is the device time of the operation. <see cref="Prepare"/> restores the inputs
-/// of an in-place operation; it is not part of the measurement.
+/// What the engine's timing loop (<see cref="Engine.Time"/>) runs: <see cref="Prepare"/> restores
+/// the inputs of an in-place operation (untimed) and waits for the device; <see cref="Run"/> queues
+/// the work and ends each phase with <see cref="EndPhase"/>, which waits for the device before the
+/// lap is read — the one place a timed run synchronizes — so a wall-clock time around a phase is
+/// its device time.
 /// </summary>
-internal abstract class Workload : IDisposable
+internal abstract class TimedRun(Device device)
 {
-    protected Workload(Device device, Problem problem)
-    {
-        Device = device;
-        Problem = problem;
-    }
-
-    public Device Device { get; }
-
-    public Problem Problem { get; }
+    public Device Device { get; } = device;
 
     /// <summary>Names of the phases <see cref="Run"/> laps.</summary>
     public virtual IReadOnlyList<string> Phases { get; } = ["op"];
+
+    /// <summary>Restores in-place inputs (untimed) and waits for the device.</summary>
+    public void Prepare()
+    {
+        Restore();
+        Device.Synchronize();
+    }
+
+    /// <summary>Restores in-place inputs; <see cref="Prepare"/> then waits for the device.</summary>
+    protected virtual void Restore() { }
+
+    /// <summary>Runs the operation once, ending each phase with <see cref="EndPhase"/>.</summary>
+    public abstract void Run(PhaseTimer? timer);
+
+    /// <summary>Throws when the last run produced a result that would make its timing meaningless.</summary>
+    public virtual void Validate() { }
+
+    /// <summary>Waits for the device, then laps phase <paramref name="phase"/>.</summary>
+    protected void EndPhase(PhaseTimer? timer, int phase)
+    {
+        Device.Synchronize();
+        timer?.Lap(phase);
+    }
+}
+
+/// <summary>
+/// One problem set up on a device, run by the BenchmarkDotNet benchmarks and by the self-timed
+/// runner alike (see <see cref="TimedRun"/> for what Prepare and Run promise).
+/// </summary>
+internal abstract class Workload : TimedRun, IDisposable
+{
+    protected Workload(Device device, Problem problem) : base(device) => Problem = problem;
+
+    public Problem Problem { get; }
 
     /// <summary>The algorithm path that runs, where the op has several (Cholesky).</summary>
     public virtual string? Path => null;
 
     /// <summary>Peak pool bytes of the last run, where the workload measures it.</summary>
     public long? PeakBytes { get; protected set; }
-
-    /// <summary>Restores in-place inputs (untimed) and waits for the device.</summary>
-    public virtual void Prepare() { }
-
-    /// <summary>Runs the operation once and synchronizes the device after each phase.</summary>
-    public abstract void Run(PhaseTimer? timer);
-
-    /// <summary>Throws when the last run produced a result that would make its timing meaningless.</summary>
-    public virtual void Validate() { }
 
     public abstract void Dispose();
 
@@ -132,8 +150,7 @@ internal sealed class GemmWorkload<T> : Workload where T : unmanaged, IFloatingP
     {
         timer?.Start();
         Blas.Gemm(Device, a.Mat, transA: false, b.Mat, transB: false, c.Mat, T.One, T.Zero);
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
     }
 
     public override void Dispose()
@@ -155,18 +172,13 @@ internal sealed class TrsmWorkload<T> : Workload where T : unmanaged, IFloatingP
         b.CopyFrom(b0);
     }
 
-    public override void Prepare()
-    {
-        b.CopyFrom(b0);
-        Device.Synchronize();
-    }
+    protected override void Restore() => b.CopyFrom(b0);
 
     public override void Run(PhaseTimer? timer)
     {
         timer?.Start();
         Blas.Trsm(Device, l.Mat, b.Mat, left: true, lower: true, transpose: false, unitDiagonal: false, T.One);
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
     }
 
     public override void Dispose()
@@ -190,18 +202,13 @@ internal sealed class PotrfWorkload<T> : Workload where T : unmanaged, IFloating
         info = device.Allocate<int>(new Shape(p.Batch, 1, 1));
     }
 
-    public override void Prepare()
-    {
-        a.CopyFrom(a0);
-        Device.Synchronize();
-    }
+    protected override void Restore() => a.CopyFrom(a0);
 
     public override void Run(PhaseTimer? timer)
     {
         timer?.Start();
         Blas.Potrf(Device, a.Mat, info);
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
     }
 
     public override void Validate()
@@ -245,14 +252,13 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     }
 
     /// <summary>A fresh L̄ where the last run consumed it; the pool's peak starts here.</summary>
-    public override void Prepare()
+    protected override void Restore()
     {
         if (lbar is null)
         {
             lbar = Device.Allocate<T>(sigma.Shape);
             HostData.Fill(lbar, InputKind.Uniform, lbarSeed);
         }
-        Device.Synchronize();
         Device.Pool.ResetPeak();
     }
 
@@ -277,13 +283,11 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         timer?.Start();
         using var tape = new Tape(Device);
         var l = Op.Cholesky(tape.Variable(sigma), algorithm);
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
         var cotangent = lbar ?? throw new InvalidOperationException("CholeskyWorkload: Run without Prepare.");
         lbar = null; // the tape owns it now and returns it to the pool with the graph
         tape.Backward(l, cotangent, new BackwardOptions { TakeOwnership = true });
-        Device.Synchronize();
-        timer?.Lap(1);
+        EndPhase(timer, 1);
         PeakBytes = Device.Pool.PeakBytes;
     }
 
@@ -356,11 +360,9 @@ internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloating
         timer?.Start();
         using var tape = new Tape(Device);
         var y = Apply([.. inputs.Select(t => tape.Variable(t))]);
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
         tape.Backward(y, cotangent);
-        Device.Synchronize();
-        timer?.Lap(1);
+        EndPhase(timer, 1);
         PeakBytes = tape.LastBackwardPeakBytes;
     }
 
@@ -421,11 +423,9 @@ internal sealed class GpWorkload<T> : Workload where T : unmanaged, IFloatingPoi
         var p = theta.Select(t => tape.Variable(new[] { t }, one)).ToArray();
         var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances), p[0], p[1], p[2]);
         var nll = Op.SumBatch(GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets)));
-        Device.Synchronize();
-        timer?.Lap(0);
+        EndPhase(timer, 0);
         tape.Backward(nll);
-        Device.Synchronize();
-        timer?.Lap(1);
+        EndPhase(timer, 1);
         PeakBytes = tape.LastBackwardPeakBytes;
     }
 

@@ -85,4 +85,48 @@ public sealed class BenchEngineTests(DeviceFixture devices)
         Assert.Equal(3L << 45, e.RequestedBytes); // A, B and C: 32 TiB each
         Assert.Contains("requested 105,553,116,266,496 bytes", r.Note);
     }
+
+    /// <summary>The one timing loop, as the engine and the tuner use it: every call in order, the median of the timed runs.</summary>
+    [Fact]
+    public void TheTimingLoopWarmsUpValidatesOnceTimesTheRepeatsAndTakesTheirMedian()
+    {
+        var calls = new List<string>();
+        var durations = new Queue<int>([30, 1, 40, 5, 20]); // ms: the warm-up, then four timed runs
+        var run = new TimedAction(D, restore: () => calls.Add("prepare"), run: () =>
+        {
+            calls.Add("run");
+            Thread.Sleep(durations.Dequeue());
+        }, validate: () => calls.Add("validate"));
+        var t = Engine.Time(run, new MeasureSettings(Warmup: 1, Reps: 4, CapSeconds: double.PositiveInfinity));
+        Assert.Equal(["prepare", "run", "validate", "prepare", "run", "prepare", "run", "prepare", "run", "prepare", "run"], calls);
+        Assert.False(t.Capped);
+        Assert.Equal(4, t.Samples.Count);
+        Assert.All(t.Samples, s => Assert.Single(s));
+        Assert.InRange(t.WarmupSeconds, 0.030, 1); // the warm-up run, not among the samples
+        Assert.InRange(t.MedianSeconds, 0.0125, 0.0225 + 0.5); // (5 + 20)/2 ms at least; sleeps overrun, never underrun
+        Assert.True(t.MedianSeconds < t.Samples.Max(s => s[0]), "the median is not the slowest run");
+    }
+
+    [Fact]
+    public void TheTimingLoopStopsAtTheCapAndKeepsAWarmupThatAloneOutlastsIt()
+    {
+        int runs = 0;
+        var slow = new TimedAction(D, restore: null, run: () =>
+        {
+            runs++;
+            Thread.Sleep(30);
+        });
+        // A warm-up longer than the cap is the one sample.
+        var t = Engine.Time(slow, new MeasureSettings(Warmup: 3, Reps: 5, CapSeconds: 0.01));
+        Assert.True(t.Capped);
+        Assert.Equal(1, runs);
+        Assert.Single(t.Samples);
+
+        // Otherwise the repeats stop once the next would pass the cap; at least one is measured.
+        runs = 0;
+        t = Engine.Time(slow, new MeasureSettings(Warmup: 1, Reps: 100, CapSeconds: 0.3));
+        Assert.True(t.Capped);
+        Assert.InRange(t.Samples.Count, 1, 10);
+        Assert.Equal(1 + t.Samples.Count, runs);
+    }
 }

@@ -192,16 +192,31 @@ internal static class DemoCommand
         {
             foreach (var (label, point) in new[] { ("start", Start), ("fitted", theta[..3]) })
             {
-                var r = DerivativeCheck.Run(check, point);
-                pass &= r.Pass;
-                Terminal.Verdict(r.Pass, $"Derivative check (float64), {label} θ of window 0: {(r.Pass ? "PASS" : "FAIL")}");
-                Terminal.Line($"    worst |graph − Richardson difference| {r.WorstError:0.0e+00}, allowance {r.WorstAllowance:0.0e+00} (its truncation + rounding)");
-                for (int j = 0; j < 3; j++)
-                    Terminal.Line($"    ∂NLL/∂{ThetaNames[j]}: graph {r.Graph[j],17:0.0000000000e+00}   difference {r.Difference[j],17:0.0000000000e+00}   allowance {r.Allowance[j]:0.0e+00}");
+                var r = CheckGradient(check, point);
+                pass &= r.Passed;
+                var worst = r.Worst()!;
+                Terminal.Verdict(r.Passed, $"Derivative check (float64), {label} θ of window 0: {(r.Passed ? "PASS" : "FAIL")}");
+                Terminal.Line($"    worst |graph − Richardson difference| {worst.Error:0.0e+00}, allowance {worst.Allowance:0.0e+00} (its truncation + rounding)");
+                foreach (var c in r.Comparisons)
+                    Terminal.Line($"    ∂NLL/∂{ThetaNames[c.Direction]}: graph {c.Computed,17:0.0000000000e+00}   difference {c.Reference,17:0.0000000000e+00}   allowance {c.Allowance:0.0e+00}");
             }
         }
         return pass;
     }
+
+    /// <summary>
+    /// The settings of the demo's gradient check (<see cref="Gradcheck.Gradient"/>) for an NLL of
+    /// <paramref name="n"/> points: a step of 10⁻³ in log space, where the covariance at the bounds'
+    /// corners is so ill-conditioned that the NLL's rounding noise dwarfs ε·|NLL|; the noise probed
+    /// 10⁻⁸ apart too (the NLL is one number, one sample of the difference points' noise is not
+    /// enough); a floor of 64·ε·(|NLL| + n)/(h/2), n the size of the NLL's n cancelling terms, for
+    /// the noise one scalar's probes may miss.
+    /// </summary>
+    internal static GradcheckOptions CheckOptions(int n) => new(Step: 1e-3, NoiseStep: 1e-8, Magnitude: n, NoiseFloor: 64);
+
+    /// <summary>The gradient of problem 0 of <paramref name="objective"/> at θ against Richardson differences of its NLL.</summary>
+    internal static GradcheckResult CheckGradient(GpObjective<double> objective, double[] theta) =>
+        Gradcheck.Gradient(t => objective.Evaluate(t, 0, 1, gradient: false).Nll[0], objective.Evaluate(theta, 0, 1, gradient: true).Gradient!, theta, CheckOptions(objective.N));
 
     /// <summary>
     /// The objective as the optimizers see it: the whole batch's NLL, gradient and jitter, each
@@ -355,65 +370,4 @@ internal static class DemoCommand
             return (x, y, starts);
         }
     }
-}
-
-/// <summary>
-/// A derivative check that does not cry wolf: each component of ∂NLL/∂θ against central
-/// differences D(h) and D(h/2), h = 10⁻³ in log space, combined by Richardson extrapolation
-/// R = (4·D(h/2) − D(h))/3 (truncation O(h⁴)). The allowance is what the difference itself cannot
-/// resolve: |D(h) − D(h/2)| (an upper estimate of R's truncation error, times about 12), plus
-/// R's rounding error, 4 × 3·η/h, where η is the NLL's own rounding noise measured along that
-/// component (the largest second difference of f at five points 10⁻⁸ apart, and the fourth
-/// difference of the five points the differences use, where the true derivatives contribute
-/// nothing measurable) — ill-conditioned covariances raise it far above ε·|NLL| — with a floor
-/// 64·ε·(|NLL| + n)/h. A component passes when |graph − R| ≤ allowance; a wrong gradient
-/// shows as a disagreement far beyond it (the tests check both).
-/// </summary>
-internal static class DerivativeCheck
-{
-    private const double Step = 1e-3, NoiseStep = 1e-8;
-
-    public sealed record Result(double[] Graph, double[] Difference, double[] Allowance, double WorstError, double WorstAllowance, double WorstRatio, bool Pass);
-
-    /// <summary>Checks problem 0 of <paramref name="objective"/> at θ.</summary>
-    public static Result Run(GpObjective<double> objective, double[] theta) =>
-        Run(t => objective.Evaluate(t, 0, 1, gradient: false).Nll[0], objective.Evaluate(theta, 0, 1, gradient: true).Gradient!, theta, objective.N);
-
-    /// <summary>Checks <paramref name="graph"/> as the gradient of <paramref name="nll"/> at θ, for an NLL of n points.</summary>
-    public static Result Run(Func<double[], double> nll, double[] graph, double[] theta, int n)
-    {
-        int p = theta.Length;
-        double f0 = nll(theta);
-        double F(int j, double shift)
-        {
-            var moved = (double[])theta.Clone();
-            moved[j] += shift;
-            return nll(moved);
-        }
-        var diff = new double[p];
-        var allow = new double[p];
-        double worstErr = 0, worstAllow = 0, worstRatio = 0;
-        for (int j = 0; j < p; j++)
-        {
-            double p1 = F(j, Step), m1 = F(j, -Step), p2 = F(j, Step / 2), m2 = F(j, -Step / 2);
-            double d1 = (p1 - m1) / (2 * Step);
-            double d2 = (p2 - m2) / Step;
-            diff[j] = (4 * d2 - d1) / 3;
-            // Rounding noise η of f along θⱼ, at two scales: the largest second difference of five
-            // points 10⁻⁸ apart, and the fourth difference of the five points the differences use
-            // (−h, −h/2, 0, h/2, h), whose truncation part (h/2)⁴·f⁗ is negligible.
-            double noise = 0;
-            double[] near = [F(j, -2 * NoiseStep), F(j, -NoiseStep), f0, F(j, NoiseStep), F(j, 2 * NoiseStep)];
-            for (int k = 1; k < 4; k++) noise = Math.Max(noise, Math.Abs(near[k + 1] - 2 * near[k] + near[k - 1]));
-            noise = Math.Max(noise, Math.Abs(m1 - 4 * m2 + 6 * f0 - 4 * p2 + p1));
-            allow[j] = Math.Abs(d1 - d2) + Math.Max(12 * noise / Step, 64 * UnitRoundoff * (Math.Abs(f0) + n) / (Step / 2));
-            double err = Math.Abs(graph[j] - diff[j]);
-            double ratio = err / allow[j];
-            if (ratio >= worstRatio) (worstErr, worstAllow, worstRatio) = (err, allow[j], ratio);
-        }
-        return new Result(graph, diff, allow, worstErr, worstAllow, worstRatio, worstRatio <= 1);
-    }
-
-    /// <summary>float64's ε = 2⁻⁵² (double.Epsilon is the smallest subnormal, not this).</summary>
-    private const double UnitRoundoff = 2.220446049250313e-16;
 }

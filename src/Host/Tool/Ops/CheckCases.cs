@@ -11,18 +11,15 @@ internal sealed record CheckCase(string Op, string Detail, Func<Var<double>[], V
 {
     /// <summary>
     /// The same function in float32: the case then checks float32 against float64 on the device
-    /// (<see cref="Float32Check"/>) instead of float64 against finite differences.
+    /// (<see cref="Gradcheck.RunFloat32"/>) instead of float64 against finite differences.
     /// </summary>
     public Func<Var<float>[], Var<float>>? F32 { get; init; }
 
-    /// <summary>The order of the factorizations inside, which sets the float32 bound.</summary>
+    /// <summary>The order of the factorizations inside, which sets the float32 allowance (<see cref="Gradcheck.Float32Allowance"/>).</summary>
     public int Order { get; init; }
 
-    /// <summary>Random directions of the float64 gradcheck (one for the large cases: each costs three evaluations).</summary>
-    public int Directions { get; init; } = new GradcheckOptions().Directions;
-
-    /// <summary>The finite-difference step of the float64 gradcheck.</summary>
-    public double Step { get; init; } = new GradcheckOptions().Step;
+    /// <summary>The gradcheck's settings: random directions (one for the largest cases, each costs five to nine evaluations), noise probe.</summary>
+    public GradcheckOptions Options { get; init; } = new();
 
     /// <summary>"f32" or "f64".</summary>
     public string DType => F32 is null ? "f64" : "f32";
@@ -145,28 +142,27 @@ internal static class CheckCases
     /// blocked VJP) in float64 against finite differences, and in float32 against float64 on the
     /// same device; at 120 also the Gaussian-process likelihood (Cholesky, triangular solves and
     /// the log-determinant) and the triangular and LU solves. The order-600 float64 case tests
-    /// one random direction (each direction costs three evaluations of the function).
+    /// one random direction
+    /// without the noise probe (a direction costs a forward and reverse and four forward evaluations).
     /// </summary>
     private static void AddBlocked(List<CheckCase> cases, ref int seed, bool emulatedGpu)
     {
-        // The likelihood is O(n) (hundreds here) and its gradient check projects two such values
-        // onto a random cotangent, which can cancel: the central difference's rounding error,
-        // about ε·|f|/h, would reach 1e-7 relative at h = 1e-6. At h = 1e-5 it is ten times
-        // smaller and the truncation error, O(h²), is about 1e-8.
-        const double NllStep = 1e-5;
         const int batch = 2;
         foreach (int n in BlockedOrders)
         {
-            int directions = n > 512 ? 1 : new GradcheckOptions().Directions;
+            // Beyond 512 one direction without the noise probe: an evaluation there takes tens of
+            // seconds on the emulated GPU, and the noise of 2·n² outputs is measured well enough by
+            // the difference points' fourth differences.
+            var options = n > 512 ? new GradcheckOptions(Directions: 1, NoiseStep: 0) : new GradcheckOptions();
             var sigma = new GradcheckInput(Synthetic.Spd(batch, n, seed++), new Shape(batch, n, n), PerturbationKind.Symmetric);
             var y = new GradcheckInput(Synthetic.Uniform(new Shape(batch, n, 1), seed++), new Shape(batch, n, 1));
             string detail = $"n = {n}, batch {batch} (blocked)";
-            cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, Directions = directions });
+            cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, Options = options });
             if (!(emulatedGpu && n > 512))
                 cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, F32 = v => Op.Cholesky(v[0]) });
             if (n > 512) continue; // on the emulated GPU each evaluation at n = 600 takes tens of seconds: Cholesky alone there
             cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
-                { Order = n, Directions = directions, Step = NllStep });
+                { Order = n, Options = options });
             cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
                 { Order = n, F32 = v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]) });
             var t = new GradcheckInput(Synthetic.Triangular(batch, n, lower: true, seed++), new Shape(batch, n, n));
