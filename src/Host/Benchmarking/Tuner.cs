@@ -122,6 +122,9 @@ internal static class Tuner
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
         public const string LookAhead = "Cholesky look-ahead";
         public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, WholeLanes, Whole, TrsmNarrow];
+
+        /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
+        public const string Cublas = "GEMM provider";
     }
 
     /// <summary>Throws unless a candidate's product agrees with the reference tiling's to float64 rounding (relative to the largest element).</summary>
@@ -171,6 +174,7 @@ internal static class Tuner
         {
             sweep.Gemm();
             sweep.SplitK();
+            sweep.Providers();
             sweep.Cholesky();
             sweep.TrsmNarrow();
         }
@@ -277,6 +281,64 @@ internal static class Tuner
             Release();
             if (best is int bi)
                 table = table with { MaxSplits = counts[bi], MinSplitK = Math.Max(MinSplitKFloor, k / counts[bi]) };
+        }
+
+        /// <summary>
+        /// Where cuBLAS loads: per GEMM shape class, one float64 product of the shapes the Cholesky
+        /// issues (large: the GEMM order cubed; k-panel: the trailing update of the largest Cholesky
+        /// order, K = the large block; mn-panel: its reverse's M = block updates; small: the batch of
+        /// small products), the ILGPU tilings as the table has them against cuBLAS, whose product
+        /// must agree with theirs to rounding before it may be chosen. The classes cuBLAS wins go to
+        /// <see cref="TuningTable.GemmCublas"/>; the Cholesky entries after it are timed with them.
+        /// </summary>
+        public void Providers()
+        {
+            if (device.Cublas is null) return; // nothing to choose: the ILGPU kernels run every product
+            int n = options.CholeskyLargeOrders.Max(), nb = table.PotrfLargeBlock, s = options.CholeskySmallOrder;
+            var problems = new (GemmShapeClass Class, int M, int N, int K, int Batch)[]
+            {
+                (GemmShapeClass.Large, options.GemmOrder, options.GemmOrder, options.GemmOrder, 1),
+                (GemmShapeClass.KPanel, n, n, nb, 1),
+                (GemmShapeClass.MnPanel, nb, n, n, 1),
+                (GemmShapeClass.Small, s, s, s, options.CholeskySmallBatch),
+            };
+            var chosen = new List<string>();
+            bool complete = true;
+            foreach (var (shape, m, nn, k, batch) in problems)
+            {
+                string name = GemmShapeClasses.Name(shape);
+                string what = $"gemmCublas: {name}, f64 {(batch > 1 ? $"{batch}×" : "")}{m}×{nn}×{k}";
+                if (GemmShapeClasses.Of(m, nn, k) != shape) { complete = false; continue; } // the sizes asked for fall in another class
+                if (!HasTime(Entries.Cublas)) return;
+                int? best;
+                using (var a = device.Allocate<double>(new Shape(batch, m, k)))
+                using (var b = device.Allocate<double>(new Shape(batch, k, nn)))
+                using (var c = device.Zeros<double>(new Shape(batch, m, nn)))
+                {
+                    HostData.Fill(a, InputKind.Uniform, seed: 7);
+                    HostData.Fill(b, InputKind.Uniform, seed: 8);
+                    double[]? reference = null;
+                    best = Fastest(Entries.Cublas, what, ["ILGPU", "cuBLAS"], i =>
+                    {
+                        device.Tuning = table with { GemmCublas = i == 1 ? name : "" };
+                        return Time(
+                            prepare: null,
+                            run: () => Blas.Gemm(device, a.Mat, false, b.Mat, false, c.Mat, 1.0, 0.0),
+                            validate: () =>
+                            {
+                                var product = c.ToArray();
+                                if (reference is null) reference = product;
+                                else Agrees($"cuBLAS ({name}): the product", "ILGPU", product, reference, 1e-12 * Math.Sqrt(product.Length));
+                            });
+                    }, record: false, skipFailed: true);
+                }
+                device.Tuning = table;
+                Release();
+                if (best is null) complete = false;
+                else if (best == 1) chosen.Add(name);
+            }
+            table = table with { GemmCublas = string.Join(",", chosen) };
+            if (complete) measured.Add(Entries.Cublas);
         }
 
         /// <summary>

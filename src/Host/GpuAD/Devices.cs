@@ -65,6 +65,18 @@ public static class Devices
     public const string ChoiceNames = "auto, cpu, emulated-gpu, cuda, cuda:N";
 
     /// <summary>
+    /// The vendor BLAS a CUDA device would run its GEMM steps with, in one line: the cuBLAS library
+    /// found (GPUAD_CUBLAS=FILE, the loader's path, the CUDA folders, a Python CUDA wheel) or why
+    /// none is used; on a machine without a CUDA device, says so. The tuning table's
+    /// <see cref="TuningTable.GemmCublas"/> chooses it per shape class; the ILGPU kernels run the rest.
+    /// </summary>
+    public static string BlasLibrary()
+    {
+        if (!List().Any(d => d.Kind == DeviceKind.Cuda)) return "cuBLAS not used: no CUDA device (the ILGPU kernels run every product)";
+        return CublasLibrary.Load(Environment.GetEnvironmentVariable(CublasLibrary.EnvironmentVariable)).Status;
+    }
+
+    /// <summary>
     /// Every device ILGPU sees: CUDA GPUs first, then the CPU accelerator and the emulated GPU
     /// (the same CPU accelerator running the GPU-tuned kernels).
     /// </summary>

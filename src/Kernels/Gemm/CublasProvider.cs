@@ -122,7 +122,7 @@ internal sealed unsafe class CublasProvider : IDisposable
     private void Check<T>(int status, string call, GemmArgs<T> p) where T : unmanaged
     {
         if (status != 0)
-            throw new InvalidOperationException($"Gemm: cuBLAS {call} returned {Name(status)} for [{p.M}, {p.K}]·[{p.K}, {p.N}] ({api.Description}).");
+            throw new GpuADException($"Gemm: cuBLAS {call} returned {Name(status)} for [{p.M}, {p.K}]·[{p.K}, {p.N}] ({api.Description}).");
     }
 
     private static string Name(int status) => status switch

@@ -16,8 +16,8 @@ internal static class DevicesCommand
             Lists every device ILGPU sees (CUDA GPUs, then the CPU accelerator, and the emulated GPU: the
             CPU accelerator running the GPU-tuned kernels) with the name that chooses it, its memory,
             warp size and compute capability, the tuning table each GPU-family device reads (GPUAD_TUNING,
-            a committed table of its name, or the defaults; see 'gpuad tune'), and says which one GpuAD
-            would use and why. With --device, says whether that device is available.
+            a committed table of its name, or the defaults; see 'gpuad tune'), the cuBLAS library a CUDA
+            device would use for its GEMM steps (or why none), and says which device GpuAD would use and why. With --device, says whether that device is available.
             """) { device };
         command.SetAction(Report.Guard(parse =>
         {
@@ -35,6 +35,7 @@ internal static class DevicesCommand
             Terminal.Line($"Tuning tables ({TuningTable.EnvironmentVariable}=FILE, else a committed table of the GPU's name, else the defaults; 'gpuad tune' measures one):");
             int width = listed.Max(d => d.ChoiceName.Length);
             for (int i = 0; i < listed.Count; i++) Terminal.Line($"  {listed[i].ChoiceName.PadRight(width)}  {sources[i]}");
+            Terminal.Line($"GEMM provider: {Devices.BlasLibrary()}; the tuning table's gemmCublas gives it shape classes ({CublasLibraryVariable}=FILE names the library, =off turns it off).");
             string? given = parse.GetValue(device);
             var selection = Devices.Resolve(choice, index, requestedBy: given is null ? null : $"--device {given}");
             var chosen = listed.First(d => selection.Choice switch
@@ -59,6 +60,8 @@ internal static class DevicesCommand
     /// "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)"; for the CPU family, which reads none, a dash.
     /// </summary>
     /// <exception cref="ToolFailureException">GPUAD_TUNING names a file that is not a valid table.</exception>
+    private const string CublasLibraryVariable = "GPUAD_CUBLAS";
+
     private static string TuningSource(DeviceInfo d)
     {
         if (d.Family != KernelFamily.GpuTuned) return "— (the CPU-tuned kernels read none)";
