@@ -109,15 +109,22 @@ fi
 [ -n "${tuned:-}" ] && step check-tuned 100 gpuad check --device "$device"
 step gp-gpuad 70 bench run --suite gp $quick --budget-s 55 --out "$work/gp"
 step gp-torch 50 "$py" bench/torch_ref.py --suite gp $quick --budget-s 40 --out "$work/gp"
-# The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s.
-suite_s=$(( $(left) - 140 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
+# The suite gets what is left: GpuAD's budget leaves PyTorch's side its 100 s and the run
+# without cuBLAS (GPUAD_CUBLAS=off: the ILGPU kernels alone, the fallback) its 60 s.
+suite_s=$(( $(left) - 210 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -lt 30 ] && suite_s=30
 step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick ${PROFILE:+--profile} --budget-s "$suite_s" --out "$work/suite"
+step suite-ilgpu 70 env GPUAD_CUBLAS=off GPUAD_DEVICE=$device bash .device/run.sh GpuAD.Bench.dll run --suite gpu $quick --budget-s 50 --out "$work/suite-ilgpu"
 step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z ' 'a-z-')
 name=$(date +%F)-${gpu:-cpu}
 "$py" bench/gpu/compare.py "$work/suite" --md "$OUT/$name.md" > "$work/compare.log" 2>&1 && cat "$OUT/$name.md"
 "$py" bench/gpu/compare.py "$work/gp" --md "$OUT/$name-gp.md" >> "$work/compare.log" 2>&1 && cat "$OUT/$name-gp.md"
+# GpuAD without cuBLAS against PyTorch on the cases it reached (its timings beside the same torch run).
+if [ -d "$work/suite-ilgpu" ]; then
+  cp "$work"/suite/torch*.json "$work/suite-ilgpu/" 2>/dev/null
+  "$py" bench/gpu/compare.py "$work/suite-ilgpu" --md "$OUT/$name-ilgpu-only.md" >> "$work/compare.log" 2>&1 && cat "$OUT/$name-ilgpu-only.md"
+fi
 cp "$work/info.log" "$OUT/info.log" 2>/dev/null
 cp "$work/check.log" "$OUT/check.log" 2>/dev/null
 cp "$work/tune.log" "$OUT/tune.log" 2>/dev/null
