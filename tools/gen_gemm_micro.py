@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes src/Kernels/Blas/GemmMicroTiles.cs: the GPU GEMM's per-thread register tiles, one
+"""Writes src/Kernels/Generated/GemmMicroTiles.cs: the GPU GEMM's per-thread register tiles, one
 struct per shape, every accumulator a field and every multiply-add written out (ILGPU 1.5.3
 does not unroll loops, and a local array would live in local memory); then the DMMA tiles
 (fp64 tensor cores, mma.sync.m8n8k4), whose accumulators live in named PTX registers on CUDA
 and in fields, updated by an emulation of the instruction's warp semantics, everywhere else.
 
-    python3 tools/gen_gemm_micro.py > src/Kernels/Blas/GemmMicroTiles.cs
+    python3 tools/gen_gemm_micro.py > src/Kernels/Generated/GemmMicroTiles.cs
 """
 
 SHAPES = [(4, 4), (8, 4), (8, 8)]
