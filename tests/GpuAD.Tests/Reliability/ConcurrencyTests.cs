@@ -1,4 +1,3 @@
-using System.Xml.Linq;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Reliability;
@@ -87,23 +86,5 @@ public sealed class ConcurrencyTests(DeviceFixture devices)
         {
             foreach (var s in steps) s.Dispose();
         }
-    }
-
-    [Fact]
-    public void ThreadSafetyIsDocumented()
-    {
-        string Doc(string assembly, string member)
-        {
-            var xml = XDocument.Load(Path.Combine(AppContext.BaseDirectory, assembly + ".xml"));
-            var node = xml.Descendants("member").Single(m => (string?)m.Attribute("name") == member);
-            return string.Join(" ", node.DescendantNodes().OfType<XText>().Select(t => t.Value)).ReplaceLineEndings(" ");
-        }
-        Assert.Contains("may be shared between threads", Doc("GpuAD.Kernels", "T:GpuAD.Device"));
-        Assert.Contains("serialized", Doc("GpuAD.Kernels", "T:GpuAD.Device"));
-        Assert.Contains("Thread-safe", Doc("GpuAD.Kernels", "T:GpuAD.BufferPool"));
-        Assert.Contains("not thread-safe", Doc("GpuAD.Kernels", "T:GpuAD.DeviceTensor`1"));
-        Assert.Contains("Not thread-safe", Doc("GpuAD.Graph", "T:GpuAD.Tape"));
-        Assert.Contains("one tape per thread", Doc("GpuAD.Graph", "T:GpuAD.Tape"));
-        Assert.Contains("not thread-safe", Doc("GpuAD.Graph", "T:GpuAD.Var`1"));
     }
 }

@@ -81,9 +81,9 @@ internal static class CheckCommand
     }
 
     /// <summary>One case's errors: float64 against finite differences (no value error), or float32 against float64.</summary>
-    private sealed record Outcome(double? ValueError, double VjpError, double JvpError, double AdjointError, bool Passed);
+    internal sealed record Outcome(double? ValueError, double VjpError, double JvpError, double AdjointError, bool Passed);
 
-    private static Outcome Check(Device device, CheckCase c, GradcheckOptions defaults)
+    internal static Outcome Check(Device device, CheckCase c, GradcheckOptions defaults)
     {
         if (c.F32 is { } f32)
         {
