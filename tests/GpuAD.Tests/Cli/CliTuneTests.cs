@@ -75,6 +75,7 @@ public sealed class CliTuneTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void TuneRefusesTheCpuFamilyAsAUsageErrorBeforeAnyWork()
     {
         using var dir = new TempDir();
@@ -94,6 +95,7 @@ public sealed class CliTuneTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void DevicesSaysWhichTableEachDeviceUses()
     {
         var run = ToolProcess.Run("devices", "--device", "cpu");
@@ -103,6 +105,7 @@ public sealed class CliTuneTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void AMalformedGpuadTuningFileIsOneLineNamingTheFileAndTheField()
     {
         using var dir = new TempDir();

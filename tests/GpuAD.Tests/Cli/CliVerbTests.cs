@@ -6,7 +6,10 @@ namespace GpuAD.Tests.Cli;
 
 [CollectionDefinition("Cli")] public sealed class CliCollection : ICollectionFixture<DeviceFixture>;
 
-/// <summary>Each verb of the gpuad tool, run as a process: exit code and output.</summary>
+/// <summary>
+/// Each verb of the gpuad tool, run as a process: exit code and output. One run of each verb in
+/// the fast tier; the demo's other optimizers and the bench sweep in the slow one.
+/// </summary>
 [Collection("Cli")]
 public sealed class CliVerbTests
 {
@@ -50,6 +53,7 @@ public sealed class CliVerbTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void DemoSaysAHugeLearningRateDivergedAndStillChecksTheGradient()
     {
         var run = ToolProcess.Run("demo", "--n", "4", "--batch", "2", "--learning-rate", "1e6", "--device", "cpu",
@@ -60,6 +64,7 @@ public sealed class CliVerbTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void DemoFitsWithBfgsByDefault()
     {
         var run = ToolProcess.Run("demo", "--n", "24", "--batch", "2", "--device", "cpu", "--dtype", "f32",
@@ -114,6 +119,7 @@ public sealed class CliVerbTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void BenchSweepWritesMarkdownJsonAndChart()
     {
         using var dir = new TempDir();

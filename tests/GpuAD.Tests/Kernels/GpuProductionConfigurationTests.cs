@@ -17,7 +17,7 @@ namespace GpuAD.Tests.Kernels;
 /// come from the policy code, so the tests follow it when it changes. The emulated GPU runs one
 /// OS thread per simulated thread, so these production sizes are the slow tier; the fast tier runs
 /// the same policy branches at reduced sizes through <see cref="SmallBlocks"/>, a tuning table
-/// whose thresholds are scaled down (whole matrices up to 20, blocks of 8, blocks of 16 past 48),
+/// whose thresholds are scaled down (whole matrices up to 12, blocks of 8, blocks of 16 past 24),
 /// and the GEMM, LU and reductions just past their tiles, panels and groups.
 /// </summary>
 [Collection("EmulatedGpu")]
@@ -88,11 +88,12 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
 
     /// <summary>
     /// The production table with its Cholesky thresholds scaled down, so that the fast tier reaches
-    /// the policy's branches at small orders: whole matrices up to 20 (77 and 110 in production),
-    /// blocks of 8 up to order 48 (32 up to 512), blocks of 16 beyond (64).
+    /// the policy's branches at small orders: whole matrices up to 12 (77 and 110 in production),
+    /// blocks of 8 up to order 24 (32 up to 512), blocks of 16 beyond (64). Small blocks mean more
+    /// launches: the orders stay within a few blocks, the emulated GPU's cost being per launch.
     /// </summary>
     internal static TuningTable SmallBlocks(TuningTable table) =>
-        table with { PotrfWholeUpTo = 20, PotrfBlock = 8, PotrfLargeBlock = 16, PotrfLargeFrom = 48 };
+        table with { PotrfWholeUpTo = 12, PotrfBlock = 8, PotrfLargeBlock = 16, PotrfLargeFrom = 24 };
 
     /// <summary>Runs <paramref name="test"/> with <see cref="SmallBlocks"/> in force on the emulated GPU.</summary>
     private void WithSmallBlocks(Action test)
@@ -111,21 +112,21 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
 
     /// <summary>
     /// <see cref="CholeskyForwardAndBackwardInThePolicysConfigurations"/> and the blocks past the
-    /// large-block threshold under <see cref="SmallBlocks"/>: the largest whole order (20), the first
-    /// blocked one (21, a ragged block of 5), 45 (five blocks of 8 and one of 5) and 75, past 48,
-    /// in blocks of 16 (four and one of 11).
+    /// large-block threshold under <see cref="SmallBlocks"/>: the largest whole order (12), the first
+    /// blocked one (13, a ragged block of 5), 21 (two blocks of 8 and one of 5) and 37, past 24,
+    /// in blocks of 16 (two and one of 5).
     /// </summary>
     [Theory]
-    [InlineData("f64", 20)]
-    [InlineData("f32", 20)]
+    [InlineData("f64", 12)]
+    [InlineData("f32", 12)]
+    [InlineData("f64", 13)]
+    [InlineData("f32", 13)]
     [InlineData("f64", 21)]
     [InlineData("f32", 21)]
-    [InlineData("f64", 45)]
-    [InlineData("f32", 45)]
-    [InlineData("f64", 75)]
+    [InlineData("f64", 37)]
     public void CholeskyForwardAndBackwardInThePolicysBranchesWithSmallBlocks(string dtype, int n) => WithSmallBlocks(() =>
     {
-        bool whole = n <= 20;
+        bool whole = n <= 12;
         if (n > Gpu.Tuning.PotrfLargeFrom)
             Assert.True(Blas.PotrfBlockedBlockSize(Gpu, n) > Blas.PotrfBlockedBlockSize(Gpu, Gpu.Tuning.PotrfLargeFrom), "larger blocks past potrfLargeFrom");
         if (dtype == "f64") Cholesky<double>(n, whole ? 3 : 2, whole);
@@ -186,17 +187,18 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// The broadcast under <see cref="SmallBlocks"/>: whole (12), blocked by the policy (45, blocks
-    /// of 8, ragged) in both types, and explicit blocks of 16 (37: two and one of 5).
+    /// The broadcast under <see cref="SmallBlocks"/>: whole (10), blocked by the policy (21, blocks
+    /// of 8, ragged) in both types, and explicit blocks of 8 past the large-block threshold (29:
+    /// three and one of 5).
     /// </summary>
     [Theory]
-    [InlineData("f64", 12, 0)]
-    [InlineData("f64", 45, 0)]
-    [InlineData("f32", 45, 0)]
-    [InlineData("f64", 37, 16)]
+    [InlineData("f64", 10, 0)]
+    [InlineData("f64", 21, 0)]
+    [InlineData("f32", 21, 0)]
+    [InlineData("f64", 29, 8)]
     public void BackwardBroadcastsOneFactorOverTheBatchWithSmallBlocks(string dtype, int n, int blockSize) => WithSmallBlocks(() =>
     {
-        Assert.Equal(n <= 20, Blas.PotrfBlockSize<double>(Gpu, n, 1) >= n);
+        Assert.Equal(n <= 12, Blas.PotrfBlockSize<double>(Gpu, n, 1) >= n);
         if (dtype == "f64") BroadcastBackward<double>(n, blockSize);
         else BroadcastBackward<float>(n, blockSize);
     });
@@ -247,13 +249,13 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
 
     /// <summary>
     /// Every flag under <see cref="SmallBlocks"/>, whose blocks the solves' diagonal blocks follow:
-    /// 21 in blocks of 8 (two and one of 5) with 37 right-hand sides (two groups of them), 19 in
-    /// float32, and 75 past the large-block threshold in blocks of 16.
+    /// 21 in blocks of 8 (two and one of 5) with 37 right-hand sides (two groups of them), 13 in
+    /// float32, and 37 past the large-block threshold in blocks of 16.
     /// </summary>
     [Theory]
     [InlineData("f64", 21, 37)]
-    [InlineData("f32", 19, 33)]
-    [InlineData("f64", 75, 5)]
+    [InlineData("f32", 13, 33)]
+    [InlineData("f64", 37, 5)]
     public void TriangularSolvesWithEveryFlagPastTheBlockWithSmallBlocks(string dtype, int n, int m) => WithSmallBlocks(() =>
     {
         int block = Blas.PotrfBlockedBlockSize(Gpu, n);
@@ -296,10 +298,10 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     [Trait("Tier", "Slow")]
     public void GemmWithEveryOpPastTheTiles(string dtype, int m, int n, int k) => GemmPastTheTiles(dtype, m, n, k);
 
-    /// <summary>The same just past one tile in M, ragged in N and K: a second tile row, partial tiles, a partial slice.</summary>
+    /// <summary>The same with N and K short: a second tile row of the policy's tiling (128 rows on the emulated GPU), partial tiles, a partial slice.</summary>
     [Theory]
-    [InlineData("f64", 70, 33, 37)]
-    [InlineData("f32", 70, 33, 37)]
+    [InlineData("f64", 130, 33, 37)]
+    [InlineData("f32", 130, 33, 37)]
     public void GemmWithEveryOpJustPastATile(string dtype, int m, int n, int k) => GemmPastTheTiles(dtype, m, n, k);
 
     private void GemmPastTheTiles(string dtype, int m, int n, int k)
@@ -344,10 +346,10 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     [Trait("Tier", "Slow")]
     public void LuSolvesAndInterchangesPastThePanel(string dtype, int n) => LuPastThePanel(dtype, n);
 
-    /// <summary>The same past two panels (f64, 70 = 2·32 + 6) and one (f32, 45).</summary>
+    /// <summary>The same past two panels (f64, 70 = 2·32 + 6) and one (f32, 37).</summary>
     [Theory]
     [InlineData("f64", 70)]
-    [InlineData("f32", 45)]
+    [InlineData("f32", 37)]
     public void LuSolvesAndInterchangesJustPastThePanel(string dtype, int n) => LuPastThePanel(dtype, n);
 
     private void LuPastThePanel(string dtype, int n)

@@ -129,7 +129,23 @@ public sealed class PotrfTests(DeviceFixture devices)
     [InlineData("f64", 150, 64, 4, "")]
     [InlineData("f32", 100, 32, 2, "")]
     [InlineData("f64", 140, 32, 1, "64x64k16mma")]
-    public void LookAheadGivesTheFactorOfSeparateUpdates(string dtype, int n, int blockSize, int lanes, string tiling)
+    [Trait("Tier", "Slow")]
+    public void LookAheadGivesTheFactorOfSeparateUpdates(string dtype, int n, int blockSize, int lanes, string tiling) =>
+        LookAhead(dtype, n, blockSize, lanes, tiling);
+
+    /// <summary>
+    /// The same with blocks of 16 and 8: three or four blocks, a ragged last one, each lane count,
+    /// the DMMA tiles beside the panel (trailing updates of several GEMM tiles: the slow tier).
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 40, 16, 1, "")]
+    [InlineData("f64", 36, 16, 4, "")]
+    [InlineData("f32", 30, 8, 2, "")]
+    [InlineData("f64", 40, 16, 1, "64x64k16mma")]
+    public void LookAheadGivesTheFactorOfSeparateUpdatesWithSmallBlocks(string dtype, int n, int blockSize, int lanes, string tiling) =>
+        LookAhead(dtype, n, blockSize, lanes, tiling);
+
+    private void LookAhead(string dtype, int n, int blockSize, int lanes, string tiling)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;

@@ -36,11 +36,17 @@ public sealed class ConcurrencyTests(DeviceFixture devices)
     }
 
     [Fact]
-    public void FourThreadsSharingADeviceWithATapeEachGetTheSequentialResultsBitwise()
+    [Trait("Tier", "Slow")]
+    public void FourThreadsSharingADeviceWithATapeEachGetTheSequentialResultsBitwise() => FourThreadsSharingADevice(Soak.Iterations(50));
+
+    /// <summary>The same, 5 steps per thread.</summary>
+    [Fact]
+    public void FourThreadsSharingADeviceGetTheSequentialResultsBitwiseInAFewSteps() => FourThreadsSharingADevice(5);
+
+    private void FourThreadsSharingADevice(int iterations)
     {
         var device = devices.Cpu;
         const int threads = 4;
-        int iterations = Soak.Iterations(50);
         var steps = Enumerable.Range(0, threads).Select(t => new GpStep(device, seed: 10 * t + 1)).ToArray();
         try
         {
@@ -63,11 +69,17 @@ public sealed class ConcurrencyTests(DeviceFixture devices)
     }
 
     [Fact]
-    public void SeparateDevicesOnParallelThreadsGetTheSequentialResultsBitwise()
+    [Trait("Tier", "Slow")]
+    public void SeparateDevicesOnParallelThreadsGetTheSequentialResultsBitwise() => SeparateDevices(Soak.Iterations(10));
+
+    /// <summary>The same, 2 steps per thread.</summary>
+    [Fact]
+    public void SeparateDevicesOnParallelThreadsGetTheSequentialResultsBitwiseInAFewSteps() => SeparateDevices(2);
+
+    private void SeparateDevices(int iterations)
     {
         using var second = Device.CreateCpu();
         Device[] pair = [devices.Cpu, second];
-        int iterations = Soak.Iterations(10);
         var steps = pair.Select((d, t) => new GpStep(d, seed: 5)).ToArray();
         try
         {
