@@ -71,7 +71,6 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     [Theory]
     [InlineData(2, "f64", 45, 16)]
     [InlineData(4, "f64", 45, 16)]
-    [InlineData(4, "f64", 70, 32)]
     [InlineData(2, "f64", 40, 16)]
     [InlineData(4, "f32", 20, 8)]
     [InlineData(2, "f64", 33, 0)] // whole (potrfWholeLanes)
@@ -79,6 +78,11 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     [InlineData(4, "f32", 33, 0)]
     public void BlockReversesWithSeveralThreadsPerRowMatchTheFormula(int lanes, string dtype, int n, int blockSize) =>
         SeveralThreadsPerRow(lanes, dtype, n, blockSize);
+
+    /// <summary>Four threads per row in the default blocks of 32.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void BlockReversesWithFourThreadsPerRowInBlocksOf32MatchTheFormula() => SeveralThreadsPerRow(4, "f64", 70, 32);
 
     /// <summary>Two threads per row in blocks of 64.</summary>
     [Fact]

@@ -72,9 +72,14 @@ public sealed class TrsmTests(DeviceFixture devices)
     /// </summary>
     [Theory]
     [InlineData(1)]
-    [InlineData(3)]
     [InlineData(7)]
-    public void NarrowLeftSolvesWithSeveralThreadsPerColumnMatchFloat64Substitution(int columns)
+    public void NarrowLeftSolvesWithSeveralThreadsPerColumnMatchFloat64Substitution(int columns) => NarrowLeftSolves(columns);
+
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void NarrowLeftSolvesOfThreeColumnsMatchFloat64Substitution() => NarrowLeftSolves(3);
+
+    private void NarrowLeftSolves(int columns)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
