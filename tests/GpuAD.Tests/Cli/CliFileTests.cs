@@ -8,6 +8,7 @@ namespace GpuAD.Tests.Cli;
 /// Fortran-order files and .npz archives.
 /// </summary>
 [Collection("Cli")]
+[Trait("Tier", "Slow")]
 public sealed class CliFileTests
 {
     private static string Fixture(string name) => Path.Combine(Golden.Root, "npy", name);

@@ -25,6 +25,7 @@ public sealed class DemoCheckTests(DeviceFixture devices)
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void TheCheckPassesForTheTrueGradientEverywhereTheOptimizersCanGo()
     {
         var failures = new List<string>();

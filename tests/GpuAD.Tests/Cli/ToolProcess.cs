@@ -15,7 +15,7 @@ public sealed record ToolRun(int ExitCode, string Stdout, string Stderr)
 /// </summary>
 public static class ToolProcess
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(120);
 
     public static string ToolDll => Path.Combine(AppContext.BaseDirectory, "GpuAD.Tool.dll");
 
@@ -29,7 +29,11 @@ public static class ToolProcess
     public static ToolRun RunIn(string workingDirectory, params string[] args) => RunWith(workingDirectory, environment: null, args);
 
     /// <summary>Runs the tool with environment variables set (a null value removes one).</summary>
-    public static ToolRun RunWith(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] args)
+    public static ToolRun RunWith(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] args) =>
+        RunWith(workingDirectory, environment, DefaultTimeout, args);
+
+    /// <summary>Runs the tool with environment variables set, allowing it <paramref name="timeout"/> (a long sweep).</summary>
+    public static ToolRun RunWith(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, TimeSpan timeout, params string[] args)
     {
         Assert.True(File.Exists(ToolDll), $"The tool is not next to the tests: {ToolDll}");
         var info = new ProcessStartInfo(DotnetHost);
@@ -41,7 +45,7 @@ public static class ToolProcess
             if (value is null) info.Environment.Remove(name);
             else info.Environment[name] = value;
         }
-        return Start(info, workingDirectory, string.Join(' ', args));
+        return Start(info, workingDirectory, string.Join(' ', args), timeout);
     }
 
     /// <summary>
@@ -54,10 +58,10 @@ public static class ToolProcess
         var info = new ProcessStartInfo("bash");
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add($"gpuad() {{ '{DotnetHost}' '{ToolDll}' \"$@\"; }}; {commandLine}");
-        return Start(info, workingDirectory, commandLine);
+        return Start(info, workingDirectory, commandLine, DefaultTimeout);
     }
 
-    private static ToolRun Start(ProcessStartInfo info, string workingDirectory, string what)
+    private static ToolRun Start(ProcessStartInfo info, string workingDirectory, string what, TimeSpan timeout)
     {
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
@@ -68,10 +72,10 @@ public static class ToolProcess
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Timeout))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"gpuad {what} did not finish in {Timeout.TotalSeconds} s");
+            Assert.Fail($"gpuad {what} did not finish in {timeout.TotalSeconds} s");
         }
         return new ToolRun(process.ExitCode, stdout.Result, stderr.Result);
     }

@@ -9,6 +9,7 @@ namespace GpuAD.Tests.Distributed;
 /// a failure on rank 1 ending every rank with the same line.
 /// </summary>
 [Collection("Mpi")]
+[Trait("Tier", "Slow")]
 public sealed class DistributedDemoTests
 {
     private static readonly string[] Demo = ["demo", "--device", "cpu", "--batch", "4", "--n", "128", "--steps", "3", "--seed", "1", "--plot", Path.Combine(Path.GetTempPath(), "gpuad-distributed-demo.png")];

@@ -11,6 +11,7 @@ namespace GpuAD.Tests.Distributed;
 /// computed here, independently.
 /// </summary>
 [Collection("Mpi")]
+[Trait("Tier", "Slow")]
 public sealed class MpiCollectiveTests
 {
     private static JsonElement[] RunRanks(int ranks, string mode, TempDir dir)

@@ -71,6 +71,7 @@ public sealed class DeviceChoiceTests
     }
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void CudaAskedForByDeviceWithoutAGpuIsAdvisedOtherDeviceValues()
     {
         if (Devices.List().Any(d => d.Kind == DeviceKind.Cuda)) return; // this machine has a GPU: nothing to advise

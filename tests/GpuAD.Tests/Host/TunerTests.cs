@@ -21,6 +21,7 @@ public sealed class TunerTests(DeviceFixture devices)
     };
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void EveryEntryIsTheFastestOfItsCandidatesAndTheTableReadsBack()
     {
         var device = devices.GpuEmulated;

@@ -24,6 +24,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
     private const int SharedLimitBytes = 48 * 1024;
 
     [Fact]
+    [Trait("Tier", "Slow")]
     public void EveryLaunchedGpuKernelCompilesToPtxWithinTheSharedMemoryLimit()
     {
         var device = devices.GpuEmulated;

@@ -15,7 +15,10 @@ namespace GpuAD.Tests.Kernels;
 /// batch; every triangular-solve flag and every GEMM op past the kernels' tiles; LU, its solves
 /// and row interchanges past the panel width; the reductions over large matrices. The orders
 /// come from the policy code, so the tests follow it when it changes. The emulated GPU runs one
-/// OS thread per simulated thread: the order-600 cases are few and batch 1.
+/// OS thread per simulated thread, so these production sizes are the slow tier; the fast tier runs
+/// the same policy branches at reduced sizes through <see cref="SmallBlocks"/>, a tuning table
+/// whose thresholds are scaled down (whole matrices up to 12, blocks of 8, blocks of 16 past 24),
+/// and the GEMM, LU and reductions just past their tiles, panels and groups.
 /// </summary>
 [Collection("EmulatedGpu")]
 public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
@@ -65,6 +68,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     /// </summary>
     [Theory]
     [MemberData(nameof(CholeskyCases))]
+    [Trait("Tier", "Slow")]
     public void CholeskyForwardAndBackwardInThePolicysConfigurations(string dtype, Order order)
     {
         if (dtype == "f64") Cholesky<double>(OrderOf<double>(order), order == Order.LargestWhole ? 3 : 2, whole: order == Order.LargestWhole);
@@ -73,7 +77,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
 
     /// <summary>Blocks of 64, the configuration of every GPU Cholesky past n = 512.</summary>
     [Fact]
-    [Trait("Speed", "Slow")]
+    [Trait("Tier", "Slow")]
     public void CholeskyForwardAndBackwardInBlocksOf64PastOrder512()
     {
         int n = LargeBlockOrder;
@@ -81,6 +85,53 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
             "the policy takes larger blocks past LargeFrom");
         Cholesky<double>(n, batch: 1, whole: false);
     }
+
+    /// <summary>
+    /// The production table with its Cholesky thresholds scaled down, so that the fast tier reaches
+    /// the policy's branches at small orders: whole matrices up to 12 (77 and 110 in production),
+    /// blocks of 8 up to order 24 (32 up to 512), blocks of 16 beyond (64). Small blocks mean more
+    /// launches: the orders stay within a few blocks, the emulated GPU's cost being per launch.
+    /// </summary>
+    internal static TuningTable SmallBlocks(TuningTable table) =>
+        table with { PotrfWholeUpTo = 12, PotrfBlock = 8, PotrfLargeBlock = 16, PotrfLargeFrom = 24 };
+
+    /// <summary>Runs <paramref name="test"/> with <see cref="SmallBlocks"/> in force on the emulated GPU.</summary>
+    private void WithSmallBlocks(Action test)
+    {
+        var original = Gpu.Tuning;
+        Gpu.Tuning = SmallBlocks(original);
+        try
+        {
+            test();
+        }
+        finally
+        {
+            Gpu.Tuning = original;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="CholeskyForwardAndBackwardInThePolicysConfigurations"/> and the blocks past the
+    /// large-block threshold under <see cref="SmallBlocks"/>: the largest whole order (12), the first
+    /// blocked one (13, a ragged block of 5), 21 (two blocks of 8 and one of 5) and 37, past 24,
+    /// in blocks of 16 (two and one of 5).
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 12)]
+    [InlineData("f32", 12)]
+    [InlineData("f64", 13)]
+    [InlineData("f32", 13)]
+    [InlineData("f64", 21)]
+    [InlineData("f32", 21)]
+    [InlineData("f64", 37)]
+    public void CholeskyForwardAndBackwardInThePolicysBranchesWithSmallBlocks(string dtype, int n) => WithSmallBlocks(() =>
+    {
+        bool whole = n <= 12;
+        if (n > Gpu.Tuning.PotrfLargeFrom)
+            Assert.True(CholeskyPlan.BlockedBlockSize(Gpu, n) > CholeskyPlan.BlockedBlockSize(Gpu, Gpu.Tuning.PotrfLargeFrom), "larger blocks past potrfLargeFrom");
+        if (dtype == "f64") Cholesky<double>(n, whole ? 3 : 2, whole);
+        else Cholesky<float>(n, whole ? 3 : 2, whole);
+    });
 
     private void Cholesky<T>(int n, int batch, bool whole) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -128,11 +179,29 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     /// </summary>
     [Theory]
     [MemberData(nameof(BroadcastFactorCases))]
+    [Trait("Tier", "Slow")]
     public void BackwardBroadcastsOneFactorOverTheBatch(string dtype, int n, int blockSize)
     {
         if (dtype == "f64") BroadcastBackward<double>(n, blockSize);
         else BroadcastBackward<float>(n, blockSize);
     }
+
+    /// <summary>
+    /// The broadcast under <see cref="SmallBlocks"/>: whole (10), blocked by the policy (21, blocks
+    /// of 8, ragged) in both types, and explicit blocks of 8 past the large-block threshold (29:
+    /// three and one of 5).
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 10, 0)]
+    [InlineData("f64", 21, 0)]
+    [InlineData("f32", 21, 0)]
+    [InlineData("f64", 29, 8)]
+    public void BackwardBroadcastsOneFactorOverTheBatchWithSmallBlocks(string dtype, int n, int blockSize) => WithSmallBlocks(() =>
+    {
+        Assert.Equal(n <= 12, CholeskyPlan.For<double>(Gpu, n, 1).Whole);
+        if (dtype == "f64") BroadcastBackward<double>(n, blockSize);
+        else BroadcastBackward<float>(n, blockSize);
+    });
 
     private void BroadcastBackward<T>(int n, int blockSize) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -169,6 +238,7 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     /// <summary>Every flag combination, batch 2 and a T broadcast over it, past the TRSM's diagonal block.</summary>
     [Theory]
     [MemberData(nameof(TrsmCases))]
+    [Trait("Tier", "Slow")]
     public void TriangularSolvesWithEveryFlagPastTheBlock(string dtype, int n, int m)
     {
         int block = CholeskyPlan.BlockedBlockSize(Gpu, n);
@@ -176,6 +246,24 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
         if (dtype == "f64") Trsm<double>(n, m);
         else Trsm<float>(n, m);
     }
+
+    /// <summary>
+    /// Every flag under <see cref="SmallBlocks"/>, whose blocks the solves' diagonal blocks follow:
+    /// 21 in blocks of 8 (two and one of 5) with 37 right-hand sides (two groups of them), 13 in
+    /// float32, and 37 past the large-block threshold in blocks of 16.
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 21, 37)]
+    [InlineData("f32", 13, 33)]
+    [InlineData("f64", 37, 5)]
+    public void TriangularSolvesWithEveryFlagPastTheBlockWithSmallBlocks(string dtype, int n, int m) => WithSmallBlocks(() =>
+    {
+        int block = CholeskyPlan.BlockedBlockSize(Gpu, n);
+        Assert.True(n > block && n % block != 0);
+        Assert.Equal(n > Gpu.Tuning.PotrfLargeFrom ? Gpu.Tuning.PotrfLargeBlock : Gpu.Tuning.PotrfBlock, block);
+        if (dtype == "f64") Trsm<double>(n, m);
+        else Trsm<float>(n, m);
+    });
 
     private void Trsm<T>(int n, int m) where T : unmanaged, INumber<T>
     {
@@ -205,11 +293,19 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     /// of them, batch 2 and each operand broadcast, α and β both non-trivial.
     /// </summary>
     [Theory]
-    [InlineData("f64")]
-    [InlineData("f32")]
-    public void GemmWithEveryOpPastTheTiles(string dtype)
+    [InlineData("f64", 130, 70, 201)]
+    [InlineData("f32", 130, 70, 201)]
+    [Trait("Tier", "Slow")]
+    public void GemmWithEveryOpPastTheTiles(string dtype, int m, int n, int k) => GemmPastTheTiles(dtype, m, n, k);
+
+    /// <summary>The same with N and K short: a second tile row of the policy's tiling (128 rows on the emulated GPU), partial tiles, a partial slice.</summary>
+    [Theory]
+    [InlineData("f64", 130, 33, 37)]
+    [InlineData("f32", 130, 33, 37)]
+    public void GemmWithEveryOpJustPastATile(string dtype, int m, int n, int k) => GemmPastTheTiles(dtype, m, n, k);
+
+    private void GemmPastTheTiles(string dtype, int m, int n, int k)
     {
-        const int m = 130, n = 70, k = 201;
         var tiling = dtype == "f64" ? GemmPolicy.TilingFor<double>(Gpu, m, n, k, 2) : GemmPolicy.TilingFor<float>(Gpu, m, n, k, 2);
         Assert.True(m > tiling.TileM && m % tiling.TileM != 0 && k % tiling.SliceK != 0 && n % tiling.TileN != 0, $"{tiling}");
         if (dtype == "f64") Gemm<double>(m, n, k);
@@ -247,7 +343,16 @@ public sealed class GpuProductionConfigurationTests(DeviceFixture devices)
     [Theory]
     [InlineData("f64", 130)]
     [InlineData("f32", 200)]
-    public void LuSolvesAndInterchangesPastThePanel(string dtype, int n)
+    [Trait("Tier", "Slow")]
+    public void LuSolvesAndInterchangesPastThePanel(string dtype, int n) => LuPastThePanel(dtype, n);
+
+    /// <summary>The same past two panels (f64, 70 = 2·32 + 6) and one (f32, 37).</summary>
+    [Theory]
+    [InlineData("f64", 70)]
+    [InlineData("f32", 37)]
+    public void LuSolvesAndInterchangesJustPastThePanel(string dtype, int n) => LuPastThePanel(dtype, n);
+
+    private void LuPastThePanel(string dtype, int n)
     {
         Assert.True(n > LuGpu.PanelWidth && n % LuGpu.PanelWidth != 0);
         if (dtype == "f64") Lu<double>(n);

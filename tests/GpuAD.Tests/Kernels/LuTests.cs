@@ -22,8 +22,8 @@ public sealed class LuTests(DeviceFixture devices)
         foreach (var dtype in new[] { "f64", "f32" })
         {
             foreach (int n in new[] { 1, 2, 7, 16, 33, 65, 130 }) data.Add(KernelFamily.CpuTuned, dtype, n);
-            // GPU panels are 32 wide: 33 and 65 cross one and two panel boundaries.
-            foreach (int n in new[] { 1, 2, 7, 16, 33, 65 }) data.Add(KernelFamily.GpuTuned, dtype, n);
+            // GPU panels are 32 wide: 33 crosses one panel boundary (65, two, in the slow tier).
+            foreach (int n in new[] { 1, 2, 7, 16, 33 }) data.Add(KernelFamily.GpuTuned, dtype, n);
         }
         return data;
     }
@@ -35,6 +35,14 @@ public sealed class LuTests(DeviceFixture devices)
         if (dtype == "f64") Factor<double>(family, n);
         else Factor<float>(family, n);
     }
+
+    /// <summary>The GPU family across two panel boundaries (GpuProductionConfigurationTests crosses two in the fast tier, in float64).</summary>
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, "f64", 65)]
+    [InlineData(KernelFamily.GpuTuned, "f32", 65)]
+    [Trait("Tier", "Slow")]
+    public void GetrfReconstructsAAndMatchesReferenceAcrossTwoPanels(KernelFamily family, string dtype, int n) =>
+        GetrfReconstructsAAndMatchesReference(family, dtype, n);
 
     private void Factor<T>(KernelFamily family, int n) where T : unmanaged, INumber<T>
     {
@@ -162,10 +170,18 @@ public sealed class LuTests(DeviceFixture devices)
         foreach (var dtype in new[] { "f64", "f32" })
         {
             foreach (int n in new[] { 1, 2, 7, 16, 33, 65, 130 }) data.Add(KernelFamily.CpuTuned, dtype, n);
-            foreach (int n in new[] { 1, 7, 33 }) data.Add(KernelFamily.GpuTuned, dtype, n);
+            // Past the panel on the GPU family: 33 here in the slow tier; 37 and 70 in GpuProductionConfigurationTests.
+            foreach (int n in new[] { 1, 7 }) data.Add(KernelFamily.GpuTuned, dtype, n);
         }
         return data;
     }
+
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, "f64", 33)]
+    [InlineData(KernelFamily.GpuTuned, "f32", 33)]
+    [Trait("Tier", "Slow")]
+    public void GetrsMatchesReferenceSolvesPastThePanel(KernelFamily family, string dtype, int n) =>
+        GetrsMatchesReferenceSolvesOnEverySideAndTranspose(family, dtype, n);
 
     [Theory]
     [MemberData(nameof(SolveCases))]

@@ -12,8 +12,9 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     /// 512 whole by default, one thread each; with blocks of 64, 65, 130 and 257 cross one to four
     /// block boundaries, and blocks of 7 or 16 make many ragged ones. The GPU family
     /// differentiates matrices up to 77 (fp64) whole in one group; it runs emulated (slow), so it
-    /// gets small sizes and three blocked cases (blocks of 32, 8 and 64, the last one ragged; at
-    /// 200 in blocks of 64 the fused panel solves have two tail groups and up to three below).
+    /// gets small sizes and three blocked cases (blocks of 32, 8 and 16, the last one ragged; the
+    /// slow tier adds 200 in blocks of 64, where the fused panel solves have two tail groups and up
+    /// to three below).
     /// </summary>
     public static TheoryData<KernelFamily, string, int, int> Cases()
     {
@@ -32,7 +33,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
         data.Add(KernelFamily.GpuTuned, "f32", 33, 0);
         data.Add(KernelFamily.GpuTuned, "f64", 45, 32);
         data.Add(KernelFamily.GpuTuned, "f32", 20, 8);
-        data.Add(KernelFamily.GpuTuned, "f64", 200, 64); // fused panel solves: two tail groups, up to three below
+        data.Add(KernelFamily.GpuTuned, "f64", 40, 16); // fused panel solves in blocks of 16, a ragged last block
         return data;
     }
 
@@ -43,6 +44,11 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
         if (dtype == "f64") Run<double>(family, n, blockSize, new[] { 1, 3 });
         else Run<float>(family, n, blockSize, new[] { 1, 3 });
     }
+
+    /// <summary>The GPU family in blocks of 64 at 200: the fused panel solves with two tail groups and up to three below.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void MatchesTheComposedGradientInBlocksOf64() => Run<double>(KernelFamily.GpuTuned, 200, 64, new[] { 1, 3 });
 
     [Theory]
     [InlineData(KernelFamily.CpuTuned, "f64", 16, 0)]
@@ -65,13 +71,25 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
     [Theory]
     [InlineData(2, "f64", 45, 16)]
     [InlineData(4, "f64", 45, 16)]
-    [InlineData(4, "f64", 70, 32)]
-    [InlineData(2, "f64", 150, 64)]
+    [InlineData(2, "f64", 40, 16)]
     [InlineData(4, "f32", 20, 8)]
     [InlineData(2, "f64", 33, 0)] // whole (potrfWholeLanes)
     [InlineData(4, "f64", 65, 0)]
     [InlineData(4, "f32", 33, 0)]
-    public void BlockReversesWithSeveralThreadsPerRowMatchTheFormula(int lanes, string dtype, int n, int blockSize)
+    public void BlockReversesWithSeveralThreadsPerRowMatchTheFormula(int lanes, string dtype, int n, int blockSize) =>
+        SeveralThreadsPerRow(lanes, dtype, n, blockSize);
+
+    /// <summary>Four threads per row in the default blocks of 32.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void BlockReversesWithFourThreadsPerRowInBlocksOf32MatchTheFormula() => SeveralThreadsPerRow(4, "f64", 70, 32);
+
+    /// <summary>Two threads per row in blocks of 64.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void BlockReversesWithTwoThreadsPerRowInBlocksOf64MatchTheFormula() => SeveralThreadsPerRow(2, "f64", 150, 64);
+
+    private void SeveralThreadsPerRow(int lanes, string dtype, int n, int blockSize)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;

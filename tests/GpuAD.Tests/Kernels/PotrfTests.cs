@@ -129,7 +129,23 @@ public sealed class PotrfTests(DeviceFixture devices)
     [InlineData("f64", 150, 64, 4, "")]
     [InlineData("f32", 100, 32, 2, "")]
     [InlineData("f64", 140, 32, 1, "64x64k16mma")]
-    public void LookAheadGivesTheFactorOfSeparateUpdates(string dtype, int n, int blockSize, int lanes, string tiling)
+    [Trait("Tier", "Slow")]
+    public void LookAheadGivesTheFactorOfSeparateUpdates(string dtype, int n, int blockSize, int lanes, string tiling) =>
+        LookAhead(dtype, n, blockSize, lanes, tiling);
+
+    /// <summary>
+    /// The same with blocks of 16 and 8: three or four blocks, a ragged last one, each lane count,
+    /// the DMMA tiles beside the panel (trailing updates of several GEMM tiles: the slow tier).
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 40, 16, 1, "")]
+    [InlineData("f64", 36, 16, 4, "")]
+    [InlineData("f32", 30, 8, 2, "")]
+    [InlineData("f64", 40, 16, 1, "64x64k16mma")]
+    public void LookAheadGivesTheFactorOfSeparateUpdatesWithSmallBlocks(string dtype, int n, int blockSize, int lanes, string tiling) =>
+        LookAhead(dtype, n, blockSize, lanes, tiling);
+
+    private void LookAhead(string dtype, int n, int blockSize, int lanes, string tiling)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
@@ -182,8 +198,14 @@ public sealed class PotrfTests(DeviceFixture devices)
     [Theory]
     [InlineData(2, 45, 16)]
     [InlineData(4, 45, 16)]
-    [InlineData(4, 70, 32)]
-    public void PanelStepsWithSeveralThreadsPerRowGiveTheSameFactor(int lanes, int n, int blockSize)
+    public void PanelStepsWithSeveralThreadsPerRowGiveTheSameFactor(int lanes, int n, int blockSize) => PanelSteps(lanes, n, blockSize);
+
+    /// <summary>Four threads per row in the default blocks of 32.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void PanelStepsWithFourThreadsPerRowInBlocksOf32GiveTheSameFactor() => PanelSteps(4, 70, 32);
+
+    private void PanelSteps(int lanes, int n, int blockSize)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
@@ -305,8 +327,14 @@ public sealed class PotrfTests(DeviceFixture devices)
     [InlineData(KernelFamily.CpuTuned, 70, 0)]
     [InlineData(KernelFamily.CpuTuned, 70, 64)]
     [InlineData(KernelFamily.GpuTuned, 40, 0)]
-    [InlineData(KernelFamily.GpuTuned, 40, 32)]
-    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n, int blockSize)
+    public void NonFinitePivotsAndEntriesFailAtTheirRow(KernelFamily family, int n, int blockSize) => NonFinite(family, n, blockSize);
+
+    /// <summary>The GPU family in blocks of 32: row 37 in the second block (a later block's failure is in the fast tier at 65).</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void NonFinitePivotsAndEntriesFailAtTheirRowInBlocksOf32() => NonFinite(KernelFamily.GpuTuned, 40, 32);
+
+    private void NonFinite(KernelFamily family, int n, int blockSize)
     {
         // Row k of the lower triangle enters pivots k, k+1, … only (pivot i < k never reads it), and
         // a NaN in L[k, j] makes pivot k NaN: either way the first failing minor is exactly k + 1.

@@ -23,9 +23,15 @@ public sealed class TrsmTests(DeviceFixture devices)
         data.Add(KernelFamily.GpuTuned, "f64", 1, 3);
         data.Add(KernelFamily.GpuTuned, "f32", 7, 3);
         data.Add(KernelFamily.GpuTuned, "f64", 7, 33);
-        data.Add(KernelFamily.GpuTuned, "f64", 33, 3);
         return data;
     }
+
+    /// <summary>The GPU family past its default diagonal block of 32 (blocks of 8 and 16 in the fast tier: GpuProductionConfigurationTests).</summary>
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, "f64", 33, 3)]
+    [Trait("Tier", "Slow")]
+    public void AllFlagCombinationsPastTheDefaultBlockMatchFloat64Substitution(KernelFamily family, string dtype, int n, int m) =>
+        AllFlagCombinationsMatchFloat64Substitution(family, dtype, n, m);
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -66,9 +72,14 @@ public sealed class TrsmTests(DeviceFixture devices)
     /// </summary>
     [Theory]
     [InlineData(1)]
-    [InlineData(3)]
     [InlineData(7)]
-    public void NarrowLeftSolvesWithSeveralThreadsPerColumnMatchFloat64Substitution(int columns)
+    public void NarrowLeftSolvesWithSeveralThreadsPerColumnMatchFloat64Substitution(int columns) => NarrowLeftSolves(columns);
+
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void NarrowLeftSolvesOfThreeColumnsMatchFloat64Substitution() => NarrowLeftSolves(3);
+
+    private void NarrowLeftSolves(int columns)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;

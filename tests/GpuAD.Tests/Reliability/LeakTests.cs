@@ -8,7 +8,11 @@ namespace GpuAD.Tests.Reliability;
 /// </summary>
 [CollectionDefinition("Soak", DisableParallelization = true)] public sealed class SoakCollection : ICollectionFixture<DeviceFixture>;
 
-/// <summary>Settings of the long-running tests.</summary>
+/// <summary>
+/// Settings of the long-running tests: a short count in the fast tier, which still reaches every
+/// code path (the pool's balance is checked after every step); the CI count in the slow tier;
+/// ten times that under GPUAD_SOAK=1.
+/// </summary>
 public static class Soak
 {
     /// <summary>GPUAD_SOAK=1 runs the soak variants.</summary>
@@ -100,7 +104,14 @@ public sealed class LeakTests(DeviceFixture devices)
     /// factorizations.
     /// </summary>
     [Fact]
-    public void TenThousandSmallStepsKeepDeviceAndManagedMemoryFlat()
+    [Trait("Tier", "Slow")]
+    public void TenThousandSmallStepsKeepDeviceAndManagedMemoryFlat() => SmallSteps(Soak.Iterations(10_000));
+
+    /// <summary>The small steps of <see cref="TenThousandSmallStepsKeepDeviceAndManagedMemoryFlat"/>, 500 of them.</summary>
+    [Fact]
+    public void SmallStepsKeepDeviceAndManagedMemoryFlat() => SmallSteps(500);
+
+    private void SmallSteps(int iterations)
     {
         var device = devices.Cpu;
         var s = new Shape(2, 8, 8);
@@ -116,14 +127,21 @@ public sealed class LeakTests(DeviceFixture devices)
             tape.Backward(y, cotangent);
             return [.. y.ToArray(), .. x.Grad!.ToArray(), .. b.Grad!.ToArray()];
         }
-        AssertFlat(device, Step, Soak.Iterations(10_000));
+        AssertFlat(device, Step, iterations);
     }
 
     /// <summary>Gaussian-process NLL steps with a tangent: Cholesky, solves, log, broadcast constant, info read back.</summary>
     [Fact]
-    public void GaussianProcessStepsKeepDeviceAndManagedMemoryFlat()
+    [Trait("Tier", "Slow")]
+    public void GaussianProcessStepsKeepDeviceAndManagedMemoryFlat() => GaussianProcessSteps(Soak.Enabled ? 30_000 : 300);
+
+    /// <summary>The Gaussian-process steps, 30 of them.</summary>
+    [Fact]
+    public void AFewGaussianProcessStepsKeepDeviceAndManagedMemoryFlat() => GaussianProcessSteps(30);
+
+    private void GaussianProcessSteps(int iterations)
     {
         using var step = new GpStep(devices.Cpu);
-        AssertFlat(devices.Cpu, step.Run, Soak.Enabled ? 30_000 : 300);
+        AssertFlat(devices.Cpu, step.Run, iterations);
     }
 }

@@ -86,7 +86,7 @@ internal static class CheckCommand
     }
 
     /// <summary>One case: float64 against Richardson differences, or float32 against float64 (one direction, as the float64 check covers the derivatives).</summary>
-    private static GradcheckResult Check(Device device, CheckCase c) => c.F32 is { } f32
+    internal static GradcheckResult Check(Device device, CheckCase c) => c.F32 is { } f32
         ? Gradcheck.RunFloat32(device, f32, c.F, c.Inputs, c.Order, c.Options with { Directions = 1 })
         : Gradcheck.Run(device, c.F, c.Inputs, c.Options);
 }
