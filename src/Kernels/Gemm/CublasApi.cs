@@ -55,6 +55,28 @@ internal unsafe interface ICublasApi
     int Ssyrk(nint handle, CublasFill uplo, CublasOperation trans, int n, int k, float* alpha, float* a, int lda, float* beta, float* c, int ldc);
 }
 
+/// <summary>Why cuBLAS is or is not used, in the words of <see cref="CublasLibrary.Load"/>.</summary>
+internal enum CublasLoad
+{
+    /// <summary>Loaded, every entry point found.</summary>
+    Loaded,
+
+    /// <summary><c>GPUAD_CUBLAS=off</c>.</summary>
+    Off,
+
+    /// <summary>No libcublas.so.13 or .12 anywhere looked, or <c>GPUAD_CUBLAS</c> names no file.</summary>
+    NotFound,
+
+    /// <summary><c>GPUAD_CUBLAS</c> names a directory.</summary>
+    Directory,
+
+    /// <summary>The file is not a library this process can load (another architecture, its CUDA runtime missing).</summary>
+    NotLoadable,
+
+    /// <summary>The library lacks an entry point GpuAD calls (too old a cuBLAS).</summary>
+    SymbolMissing,
+}
+
 /// <summary>
 /// libcublas loaded at run time (no link-time dependency): the entry points of
 /// <see cref="ICublasApi"/> as unmanaged function pointers.
@@ -112,57 +134,42 @@ internal sealed unsafe class CublasLibrary : ICublasApi
     /// folders of Python CUDA wheels (nvidia-cublas). The library, or null and the reason in one line.
     /// </summary>
     /// <param name="setting">The value of <c>GPUAD_CUBLAS</c> (null or empty: unset).</param>
-    internal static (CublasLibrary? Library, string Status) Load(string? setting)
+    internal static (CublasLibrary? Library, CublasLoad Outcome, string Status) Load(string? setting)
     {
         if (string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase))
-            return (null, $"cuBLAS not used: {EnvironmentVariable}=off");
-        var tried = new List<string>();
+            return (null, CublasLoad.Off, $"cuBLAS not used: {EnvironmentVariable}=off");
         if (!string.IsNullOrEmpty(setting))
         {
-            if (Directory.Exists(setting))
-                return (null, $"cuBLAS not loaded: {EnvironmentVariable}={setting} is a directory; give libcublas's file");
+            if (System.IO.Directory.Exists(setting))
+                return (null, CublasLoad.Directory, $"cuBLAS not loaded: {EnvironmentVariable}={setting} is a directory; give libcublas's file");
             if (!File.Exists(setting))
-                return (null, $"cuBLAS not loaded: {EnvironmentVariable}={setting}: no such file");
-            return Open(setting, out var lib, out string why) ? (lib, $"cuBLAS {lib!.Description}") : (null, $"cuBLAS not loaded: {why}");
+                return (null, CublasLoad.NotFound, $"cuBLAS not loaded: {EnvironmentVariable}={setting}: no such file");
+            return Open(setting);
         }
         foreach (string name in Names)
-        {
             if (NativeLibrary.TryLoad(name, out nint handle))
                 return FromHandle(handle, name);
-            tried.Add(name);
-        }
         foreach (string dir in Folders())
         foreach (string name in Names)
         {
             string path = Path.Combine(dir, name);
-            if (!File.Exists(path)) continue;
-            if (Open(path, out var lib, out string why)) return (lib, $"cuBLAS {lib!.Description}");
-            return (null, $"cuBLAS not loaded: {why}");
+            if (File.Exists(path)) return Open(path);
         }
-        return (null, $"cuBLAS not loaded: {string.Join(" and ", Names)} not found (on the loader's path, in the CUDA folders or a Python CUDA wheel; {EnvironmentVariable}=FILE names it)");
+        return (null, CublasLoad.NotFound, $"cuBLAS not loaded: {string.Join(" and ", Names)} not found (on the loader's path, in the CUDA folders or a Python CUDA wheel; {EnvironmentVariable}=FILE names it)");
     }
 
-    private static (CublasLibrary?, string) FromHandle(nint handle, string path)
+    private static (CublasLibrary?, CublasLoad, string) FromHandle(nint handle, string path)
     {
         string? missing = Exports.FirstOrDefault(e => !NativeLibrary.TryGetExport(handle, e, out _));
-        if (missing is not null) return (null, $"cuBLAS not loaded: {path} has no {missing}");
+        if (missing is not null) return (null, CublasLoad.SymbolMissing, $"cuBLAS not loaded: {path} has no {missing}");
         var lib = new CublasLibrary(handle, path);
-        return (lib, $"cuBLAS {lib.Description}");
+        return (lib, CublasLoad.Loaded, $"cuBLAS {lib.Description}");
     }
 
-    private static bool Open(string path, out CublasLibrary? library, out string why)
-    {
-        library = null;
-        if (!NativeLibrary.TryLoad(path, out nint handle))
-        {
-            why = $"{path} could not be loaded (not a library for this machine, or its CUDA runtime is missing)";
-            return false;
-        }
-        var (lib, status) = FromHandle(handle, path);
-        library = lib;
-        why = status.Replace("cuBLAS not loaded: ", "", StringComparison.Ordinal);
-        return lib is not null;
-    }
+    private static (CublasLibrary?, CublasLoad, string) Open(string path) =>
+        NativeLibrary.TryLoad(path, out nint handle)
+            ? FromHandle(handle, path)
+            : (null, CublasLoad.NotLoadable, $"cuBLAS not loaded: {path} could not be loaded (not a library for this machine, or its CUDA runtime is missing)");
 
     /// <summary>The usual CUDA library folders and those of Python CUDA wheels.</summary>
     private static IEnumerable<string> Folders()

@@ -178,7 +178,7 @@ public sealed class Device : IDisposable
     {
         if (Kind != DeviceKind.Cuda)
             return (null, "cuBLAS not used: not a CUDA device (the ILGPU kernels run every product)");
-        var (library, status) = CublasLibrary.Load(Environment.GetEnvironmentVariable(CublasLibrary.EnvironmentVariable));
+        var (library, _, status) = CublasLibrary.Load(Environment.GetEnvironmentVariable(CublasLibrary.EnvironmentVariable));
         if (library is null) return (null, status);
         Accelerator.Bind();
         return CublasProvider.Create(this, library);

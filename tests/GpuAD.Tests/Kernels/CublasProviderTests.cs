@@ -214,22 +214,25 @@ public sealed class CublasProviderTests(DeviceFixture devices) : IDisposable
         {
             string text = Path.Combine(dir, "libcublas.so.13");
             File.WriteAllText(text, "not a library");
-            var cases = new (string Setting, string Says)[]
+            var cases = new (string Setting, CublasLoad Outcome, string Says)[]
             {
-                ("off", "GPUAD_CUBLAS=off"),
-                (Path.Combine(dir, "missing.so"), "no such file"),
-                (dir, "is a directory"),
-                (text, "could not be loaded"),
+                ("off", CublasLoad.Off, "GPUAD_CUBLAS=off"),
+                (Path.Combine(dir, "missing.so"), CublasLoad.NotFound, "no such file"),
+                (dir, CublasLoad.Directory, "is a directory"),
+                (text, CublasLoad.NotLoadable, "could not be loaded"),
+                ("libc.so.6", CublasLoad.SymbolMissing, "has no cublasCreate_v2"),
             };
-            foreach (var (setting, says) in cases)
+            foreach (var (setting, outcome, says) in cases)
             {
-                var (library, status) = CublasLibrary.Load(setting);
+                if (outcome == CublasLoad.SymbolMissing && !File.Exists("/lib/x86_64-linux-gnu/libc.so.6")) continue;
+                var (library, got, status) = CublasLibrary.Load(outcome == CublasLoad.SymbolMissing ? "/lib/x86_64-linux-gnu/libc.so.6" : setting);
                 Assert.Null(library);
+                Assert.Equal(outcome, got);
                 Assert.Contains(says, status);
                 Assert.DoesNotContain('\n', status);
             }
-            var (found, unset) = CublasLibrary.Load(null);
-            if (found is null) Assert.Contains("libcublas.so.13 and libcublas.so.12 not found", unset);
+            var (found, how, unset) = CublasLibrary.Load(null);
+            if (found is null) Assert.Equal((CublasLoad.NotFound, true), (how, unset.Contains("libcublas.so.13 and libcublas.so.12 not found")));
             Assert.Contains("not a CUDA device", devices.Cpu.BlasProvider);
         }
         finally

@@ -15,7 +15,7 @@ public sealed class TuningTableTests
     {
         Device = "NVIDIA Test GPU", Measured = "2026-11-27, gpuad tune --budget 240 on NVIDIA Test GPU: gemm f64",
         GemmF64 = "64x64k16", GemmF32 = "64x64k32", GemmSmallF64 = "128x64k8", GemmSmallF32 = "128x64k16",
-        GroupsPerMultiprocessor = 1.5, MaxSplits = 8, MinSplitK = 512,
+        GroupsPerMultiprocessor = 1.5, MaxSplits = 8, MinSplitK = 512, GemmCublas = "large,k-panel",
         PotrfBlock = 48, PotrfLargeBlock = 32, PotrfLargeFrom = 1024, PotrfWholeUpTo = 64, PotrfPanelLanes = 4, PotrfWholeLanes = 2, TrsmNarrowLanes = 8, PotrfLookAhead = false,
     };
 
@@ -32,7 +32,8 @@ public sealed class TuningTableTests
         Assert.Equal(8, (int?)node["maxSplits"]);
         Assert.False(node.ContainsKey("source"));
         Assert.Equal(false, (bool?)node["potrfLookAhead"]);
-        Assert.Equal(17, node.Count);
+        Assert.Equal("large,k-panel", (string?)node["gemmCublas"]);
+        Assert.Equal(18, node.Count);
     }
 
     public static TheoryData<string, string, string> BadValues() => new()
