@@ -35,7 +35,6 @@ public sealed class DistributedDemoTests
         Assert.True(second.ExitCode == 0, second.ToString());
 
         // Rank 0 prints, rank 1 does not.
-        // (mpirun gives the ranks a terminal: the heading may come with escape codes around it.)
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(first.Stdout, "GpuAD demo: batched"));
         Assert.Contains("on rank 0 of 2 MPI ranks", first.Stdout);
         Assert.Contains("PASS", first.Stdout);

@@ -29,8 +29,8 @@ public static class MpiRun
     /// <summary>The rank program's build output, next to the tests.</summary>
     public static string RanksDll => Path.Combine(AppContext.BaseDirectory, "GpuAD.MpiRanks.dll");
 
-    /// <summary>Runs <c>dotnet DLL ARGS…</c> on <paramref name="ranks"/> ranks.</summary>
-    public static ToolRun Run(int ranks, string dll, IReadOnlyDictionary<string, string>? environment, params string[] args)
+    /// <summary>Runs <c>dotnet DLL ARGS…</c> on <paramref name="ranks"/> ranks, with environment variables set (a null value removes one).</summary>
+    public static ToolRun Run(int ranks, string dll, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         Assert.True(File.Exists(dll), $"not built next to the tests: {dll}");
         var info = new ProcessStartInfo(Mpirun)
@@ -49,7 +49,11 @@ public static class MpiRun
         // Every rank runs on this machine: no remote shell is needed, and a machine without ssh
         // would otherwise make Open MPI refuse to start.
         info.Environment["OMPI_MCA_plm_rsh_agent"] = "false";
-        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            if (v is null) info.Environment.Remove(k);
+            else info.Environment[k] = v;
+        }
         using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();

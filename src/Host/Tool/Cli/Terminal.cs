@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace GpuAD.Tool.Cli;
 
@@ -20,16 +21,17 @@ internal static class Terminal
         {
             // mpirun hands each rank a terminal of its own whatever its own output is (a file, a
             // pipe): a rank cannot tell, so it writes what a redirected process writes. Its output
-            // bypasses .NET's console, which sets terminal modes with escape sequences on a terminal.
+            // bypasses .NET's console, which sets terminal modes with escape sequences on a terminal,
+            // and carries no style, which Spectre would set through that console.
             Console.SetOut(new StreamWriter(new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write)) { AutoFlush = true });
             Console.SetError(new StreamWriter(new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(2, ownsHandle: false), FileAccess.Write)) { AutoFlush = true });
-            AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings
+            AnsiConsole.Console = new UnstyledConsole(AnsiConsole.Create(new AnsiConsoleSettings
             {
                 Ansi = AnsiSupport.No,
                 ColorSystem = ColorSystemSupport.NoColors,
                 Interactive = InteractionSupport.No,
-                Out = new AnsiConsoleOutput(Console.Out),
-            });
+                Out = new ForwardedOutput(Console.Out),
+            }));
             Plain();
         }
         else if (Console.IsOutputRedirected)
@@ -77,7 +79,7 @@ internal static class Terminal
     }
 
     /// <summary>Adds a row of plain-text cells.</summary>
-    public static void Row(this Table table, params string[] cells) => table.AddRow(cells.Select(c => (Spectre.Console.Rendering.IRenderable)new Text(c)).ToArray());
+    public static void Row(this Table table, params string[] cells) => table.AddRow(cells.Select(c => (IRenderable)new Text(c)).ToArray());
 
     /// <summary>Runs work item by item, with a progress bar on a terminal and one line per item elsewhere.</summary>
     public static void Progress<TItem>(string title, IReadOnlyList<TItem> items, Func<TItem, string> describe, Action<TItem> work)
@@ -107,4 +109,62 @@ internal static class Terminal
 
     /// <summary>Formats milliseconds.</summary>
     public static string Ms(double ms) => ms.ToString(ms < 10 ? "0.000" : ms < 1000 ? "0.0" : "0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// A console that writes every segment without its style. Spectre's plain backend (no ANSI)
+    /// shows a styled segment through System.Console's colour API, which on a terminal writes
+    /// escape sequences to it directly, past <see cref="Console.SetOut"/>; plain segments never
+    /// reach that API.
+    /// </summary>
+    private sealed class UnstyledConsole(IAnsiConsole inner) : IAnsiConsole
+    {
+        public Profile Profile => inner.Profile;
+
+        public IAnsiConsoleCursor Cursor => inner.Cursor;
+
+        public IAnsiConsoleInput Input => inner.Input;
+
+        public IExclusivityMode ExclusivityMode => inner.ExclusivityMode;
+
+        public RenderPipeline Pipeline => inner.Pipeline;
+
+        /// <summary>Nothing to clear: the output is forwarded text, not a screen.</summary>
+        public void Clear(bool home)
+        {
+        }
+
+        public void Write(IRenderable renderable) => inner.Write(new Unstyled(renderable));
+    }
+
+    /// <summary>
+    /// Output that Spectre takes for a file, a fixed width wide. Spectre's own output, given
+    /// <see cref="Console.Out"/> on a terminal, asks .NET's console about the terminal, and the
+    /// console sets the terminal's modes (keypad escape sequences) before it answers.
+    /// </summary>
+    private sealed class ForwardedOutput(TextWriter writer) : IAnsiConsoleOutput
+    {
+        public TextWriter Writer => writer;
+
+        public bool IsTerminal => false;
+
+        public int Width => RedirectedWidth;
+
+        public int Height => 24; // nothing is laid out by height: progress and live displays are off
+
+        /// <summary>The writer keeps its own encoding (UTF-8).</summary>
+        public void SetEncoding(System.Text.Encoding encoding)
+        {
+        }
+    }
+
+    /// <summary>A renderable's text and line breaks, without styles or control codes.</summary>
+    private sealed class Unstyled(IRenderable inner) : IRenderable
+    {
+        public Measurement Measure(RenderOptions options, int maxWidth) => inner.Measure(options, maxWidth);
+
+        public IEnumerable<Segment> Render(RenderOptions options, int maxWidth) =>
+            inner.Render(options, maxWidth)
+                .Where(s => !s.IsControlCode)
+                .Select(s => s.IsLineBreak ? Segment.LineBreak : new Segment(s.Text));
+    }
 }
