@@ -1,7 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
-using GpuAD.Distributed;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
 using Device = GpuAD.Device;

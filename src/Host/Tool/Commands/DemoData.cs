@@ -1,10 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using GpuAD.Distributed;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
-using Device = GpuAD.Device;
 
 namespace GpuAD.Tool.Commands;
 

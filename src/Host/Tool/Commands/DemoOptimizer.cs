@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using GpuAD.Distributed;
 using GpuAD.Kernels;
 using GpuAD.Tool.Cli;
