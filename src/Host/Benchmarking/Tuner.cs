@@ -186,6 +186,25 @@ internal static class Tuner
         return sweep.Report();
     }
 
+    /// <summary>
+    /// The GEMM-provider entry alone (<see cref="Entries.Cublas"/>), from the defaults: what
+    /// <see cref="Run"/> does between split-K and the Cholesky entries, for the tests.
+    /// </summary>
+    internal static TuneReport RunProviders(Device device, TuneOptions options)
+    {
+        var original = device.Tuning;
+        var sweep = new Sweep(device, options, progress: null);
+        try
+        {
+            sweep.Providers();
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+        return sweep.Report();
+    }
+
     /// <summary>The state of one sweep: the table so far, the clock, the rows.</summary>
     private sealed class Sweep(Device device, TuneOptions options, Action<string>? progress)
     {

@@ -196,6 +196,64 @@ public sealed class CublasProviderTests(DeviceFixture devices) : IDisposable
         Assert.True(reference.Calls > 0);
     }
 
+    /// <summary>
+    /// The sweep's provider entry times cuBLAS against the ILGPU tilings on a shape class the
+    /// sizes reach (a batch of small products) and writes the class when cuBLAS wins; a cuBLAS
+    /// whose product differs from the tilings' is reported and never chosen.
+    /// </summary>
+    [Fact]
+    public void TheSweepChoosesTheProviderOnlyAfterCheckingItsProduct()
+    {
+        var options = new GpuAD.Bench.TuneOptions { Repeats = 1, GemmOrder = 8, CholeskyLargeOrders = [8], CholeskySmallOrder = 8, CholeskySmallBatch = 3 };
+        UseReference("");
+        var report = GpuAD.Bench.Tuner.RunProviders(gpu, options);
+        var rows = report.Rows.Where(r => r.What.StartsWith("gemmCublas: small", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(["ILGPU", "cuBLAS"], rows.Select(r => r.Candidate));
+        Assert.All(rows, r => Assert.NotNull(r.MedianMs));
+        Assert.Equal(rows[1].Chosen ? "small" : "", report.Table.GemmCublas);
+        Assert.True(reference.Calls > 0);
+
+        var (wrong, status) = CublasProvider.Create(gpu, new OffByOne(new CublasReference()));
+        Assert.True(wrong is not null, status);
+        gpu.Cublas = wrong;
+        report = GpuAD.Bench.Tuner.RunProviders(gpu, options);
+        var failed = report.Rows.Single(r => r.What.StartsWith("gemmCublas: small", StringComparison.Ordinal) && r.Candidate == "cuBLAS");
+        Assert.Null(failed.MedianMs);
+        Assert.Contains("the product", failed.Note);
+        Assert.Equal("", report.Table.GemmCublas);
+    }
+
+    /// <summary>The reference's calls with one element of every GEMM result off by one: a provider that computes wrongly.</summary>
+    private sealed unsafe class OffByOne(CublasReference inner) : ICublasApi
+    {
+        public string Description => "a wrong cuBLAS";
+        public int Create(out nint handle) => inner.Create(out handle);
+        public int Destroy(nint handle) => inner.Destroy(handle);
+        public int SetStream(nint handle, nint stream) => inner.SetStream(handle, stream);
+        public int SetMathMode(nint handle, int mode) => inner.SetMathMode(handle, mode);
+        public int GetVersion(nint handle, out int version) => inner.GetVersion(handle, out version);
+        public int Dgemm(nint h, CublasOperation ta, CublasOperation tb, int m, int n, int k, double* alpha, double* a, int lda, double* b, int ldb, double* beta, double* c, int ldc)
+        {
+            int status = inner.Dgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            c[0] += 1;
+            return status;
+        }
+        public int Sgemm(nint h, CublasOperation ta, CublasOperation tb, int m, int n, int k, float* alpha, float* a, int lda, float* b, int ldb, float* beta, float* c, int ldc) =>
+            inner.Sgemm(h, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        public int DgemmStridedBatched(nint h, CublasOperation ta, CublasOperation tb, int m, int n, int k, double* alpha, double* a, int lda, long sa, double* b, int ldb, long sb, double* beta, double* c, int ldc, long sc, int count)
+        {
+            int status = inner.DgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, count);
+            c[0] += 1;
+            return status;
+        }
+        public int SgemmStridedBatched(nint h, CublasOperation ta, CublasOperation tb, int m, int n, int k, float* alpha, float* a, int lda, long sa, float* b, int ldb, long sb, float* beta, float* c, int ldc, long sc, int count) =>
+            inner.SgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, count);
+        public int Dsyrk(nint h, CublasFill uplo, CublasOperation trans, int n, int k, double* alpha, double* a, int lda, double* beta, double* c, int ldc) =>
+            inner.Dsyrk(h, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+        public int Ssyrk(nint h, CublasFill uplo, CublasOperation trans, int n, int k, float* alpha, float* a, int lda, float* beta, float* c, int ldc) =>
+            inner.Ssyrk(h, uplo, trans, n, k, alpha, a, lda, beta, c, ldc);
+    }
+
     [Fact]
     public void WithoutTheProviderThePlanIsIlgpuOnly()
     {
