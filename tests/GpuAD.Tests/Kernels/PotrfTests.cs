@@ -138,11 +138,17 @@ public sealed class PotrfTests(DeviceFixture devices)
     /// the DMMA tiles beside the panel (trailing updates of several GEMM tiles: the slow tier).
     /// </summary>
     [Theory]
-    [InlineData("f64", 40, 16, 1, "")]
-    [InlineData("f64", 36, 16, 4, "")]
     [InlineData("f32", 30, 8, 2, "")]
     [InlineData("f64", 40, 16, 1, "64x64k16mma")]
     public void LookAheadGivesTheFactorOfSeparateUpdatesWithSmallBlocks(string dtype, int n, int blockSize, int lanes, string tiling) =>
+        LookAhead(dtype, n, blockSize, lanes, tiling);
+
+    /// <summary>The same with blocks of 16: one and four threads per row, the default tiling.</summary>
+    [Theory]
+    [InlineData("f64", 40, 16, 1, "")]
+    [InlineData("f64", 36, 16, 4, "")]
+    [Trait("Tier", "Slow")]
+    public void LookAheadGivesTheFactorOfSeparateUpdatesWithBlocksOf16(string dtype, int n, int blockSize, int lanes, string tiling) =>
         LookAhead(dtype, n, blockSize, lanes, tiling);
 
     private void LookAhead(string dtype, int n, int blockSize, int lanes, string tiling)
@@ -196,9 +202,15 @@ public sealed class PotrfTests(DeviceFixture devices)
     /// solves' sums), and a failure in a later block names its minor exactly.
     /// </summary>
     [Theory]
+    [InlineData(4, 21, 8)]
+    public void PanelStepsWithSeveralThreadsPerRowGiveTheSameFactor(int lanes, int n, int blockSize) => PanelSteps(lanes, n, blockSize);
+
+    /// <summary>The same in blocks of 16 (three full blocks and a ragged one), two and four threads per row.</summary>
+    [Theory]
     [InlineData(2, 45, 16)]
     [InlineData(4, 45, 16)]
-    public void PanelStepsWithSeveralThreadsPerRowGiveTheSameFactor(int lanes, int n, int blockSize) => PanelSteps(lanes, n, blockSize);
+    [Trait("Tier", "Slow")]
+    public void PanelStepsWithSeveralThreadsPerRowInBlocksOf16GiveTheSameFactor(int lanes, int n, int blockSize) => PanelSteps(lanes, n, blockSize);
 
     /// <summary>Four threads per row in the default blocks of 32.</summary>
     [Fact]
@@ -270,8 +282,14 @@ public sealed class PotrfTests(DeviceFixture devices)
     [Theory]
     [InlineData(2, 33)]
     [InlineData(4, 33)]
-    [InlineData(4, 70)]
-    public void WholeMatrixFactorsWithSeveralThreadsPerRowAreTheSame(int lanes, int n)
+    public void WholeMatrixFactorsWithSeveralThreadsPerRowAreTheSame(int lanes, int n) => WholeMatrixLanes(lanes, n);
+
+    /// <summary>The same at n = 70, near the largest order the GPU family factors whole in float64.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void WholeMatrixFactorsWithFourThreadsPerRowAreTheSameAt70() => WholeMatrixLanes(4, 70);
+
+    private void WholeMatrixLanes(int lanes, int n)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
