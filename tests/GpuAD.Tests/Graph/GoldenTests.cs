@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Text.Json;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Graph;
@@ -20,31 +21,26 @@ public sealed class GoldenTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Float32MatchesPyTorch(string name) => Run<float>(Golden.Load(name), 1e-3);
 
-    /// <summary>The op a golden case names, applied to vars in the case's input order.</summary>
-    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T> => c.Op switch
+    /// <summary>The op a golden case names, applied to vars in the case's input order with the case's flags.</summary>
+    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        "matmul" => Op.MatMul(v[0], v[1], c.Flag("transA"), c.Flag("transB")),
-        "axb" => Op.Axb(v[0], v[1], v[2]),
-        "a-xinv-b" => Op.AXInvB(v[0], v[1], v[2]),
-        "solve" => Op.Solve(v[0], v[1]),
-        "cholesky" => Op.Cholesky(v[0]),
-        "triangular-solve" => Op.TriangularSolve(v[0], v[1], lower: c.Flag("lower"), left: c.Flag("left"), transpose: c.Flag("transpose"), unitDiagonal: c.Flag("unitDiagonal")),
-        "cholesky-solve" => c.Text("factor") == "sigma" ? Op.CholeskySolve(v[0], v[1]) : Op.CholeskySolveFactor(v[0], v[1]),
-        "logdet" => Op.LogDet(v[0]),
-        "add" => Op.Add(v[0], v[1]),
-        "subtract" => Op.Subtract(v[0], v[1]),
-        "scale" => Op.Scale(v[0], T.CreateChecked(c.Number("alpha"))),
-        "multiply" => Op.Multiply(v[0], v[1]),
-        "transpose" => Op.Transpose(v[0]),
-        "sum" => Op.Sum(v[0]),
-        "trace" => Op.Trace(v[0]),
-        "add-diagonal" => Op.AddDiagonal(v[0], v[1]),
-        "dot" => Op.Dot(v[0], v[1]),
-        "diag" => Op.Diag(v[0]),
-        "tril" => Op.Tril(v[0], (int)c.Number("k")),
-        "gp-nll" => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]),
-        _ => throw new NotSupportedException($"Golden case {c.Name}: unknown op '{c.Op}'."),
-    };
+        var op = Entry(c);
+        return op.Apply(v, Args(c, op));
+    }
+
+    /// <summary>The catalogue entry a golden case names (its op, and the flag that tells CholeskySolve from CholeskySolveFactor).</summary>
+    internal static OpInfo Entry(GoldenCase c) =>
+        Catalogue.All.FindGolden(c.Op, flag => c.Flags.TryGetValue(flag, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null)
+        ?? throw new NotSupportedException($"Golden case {c.Name}: unknown op '{c.Op}'.");
+
+    /// <summary>The case's values of the entry's flags (booleans as 0 and 1).</summary>
+    internal static OpArgs Args(GoldenCase c, OpInfo op) => op.Flags.Aggregate(OpArgs.None, (args, f) =>
+        c.Flags.TryGetValue(f.Name, out var v) ? args.With(f.Name, v.ValueKind switch
+        {
+            JsonValueKind.True => 1,
+            JsonValueKind.False => 0,
+            _ => v.GetDouble(),
+        }) : args);
 
     private void Run<T>(GoldenCase c, double tol) where T : unmanaged, IFloatingPointIeee754<T>
     {
