@@ -1,3 +1,6 @@
+using static GpuAD.Float64Reference;
+using R = GpuAD.Float64Reference;
+
 namespace GpuAD;
 
 /// <summary>
@@ -89,6 +92,8 @@ internal sealed class OpCatalogue
         protected override (int, int)[] Matrices(int[] d, OpArgs f) =>
             [f.Bool("transA") ? (d[1], d[0]) : (d[0], d[1]), f.Bool("transB") ? (d[2], d[1]) : (d[1], d[2])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => Mul(R.Op(x[0], f.Bool("transA")), R.Op(x[1], f.Bool("transB")));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.MatMul(v[0], v[1], transposeA: f.Bool("transA"), transposeB: f.Bool("transB"));
     }
 
@@ -98,6 +103,8 @@ internal sealed class OpCatalogue
         public override int[] Around(int n) => [2, n, n, 3];
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[1]), (d[1], d[2]), (d[2], d[3])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Mul(Mul(x[0], x[1]), x[2]);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Axb(v[0], v[1], v[2]);
     }
@@ -109,6 +116,8 @@ internal sealed class OpCatalogue
         public override int[] Around(int n) => [n];
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.Cholesky(x[0]);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Cholesky(v[0]);
     }
@@ -133,6 +142,8 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), f.Bool("left") ? (d[0], d[1]) : (d[1], d[0])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.TriangularSolve(x[0], x[1], f.Bool("lower"), f.Bool("left"), f.Bool("transpose"), f.Bool("unitDiagonal"));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) =>
             Op.TriangularSolve(v[0], v[1], lower: f.Bool("lower"), left: f.Bool("left"), transpose: f.Bool("transpose"), unitDiagonal: f.Bool("unitDiagonal"));
     }
@@ -144,6 +155,8 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[1]), (d[1], d[1]), (d[1], d[2])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => Mul(x[0], R.Solve(x[1], x[2]));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.AXInvB(v[0], v[1], v[2]);
     }
 
@@ -152,6 +165,8 @@ internal sealed class OpCatalogue
         public override int[] Around(int n) => [n];
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Scalar(R.LogDet(x[0]));
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.LogDet(v[0]);
     }
@@ -163,6 +178,8 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), (d[0], d[1])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.Solve(x[0], x[1]);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.CholeskySolve(v[0], v[1]);
     }
 
@@ -173,6 +190,8 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), (d[0], d[1])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.Solve(Mul(Tril(x[0], 0), T(Tril(x[0], 0))), x[1]);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.CholeskySolveFactor(v[0], v[1]);
     }
 
@@ -182,6 +201,8 @@ internal sealed class OpCatalogue
         public override int[] Around(int n) => [n, 2];
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), (d[0], d[1])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.Solve(x[0], x[1]);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Solve(v[0], v[1]);
     }
@@ -208,22 +229,30 @@ internal sealed class OpCatalogue
 
     private sealed class AddInfo() : Binary("Add", "add", "Y = A + B")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], x[1], (p, q) => p + q);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Add(v[0], v[1]);
     }
 
     private sealed class SubtractInfo() : Binary("Subtract", "subtract", "Y = A − B")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], x[1], (p, q) => p - q);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Subtract(v[0], v[1]);
     }
 
     private sealed class MultiplyInfo() : Binary("Multiply", "multiply", "Y = A∘B (elementwise)")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], x[1], (p, q) => p * q);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Multiply(v[0], v[1]);
     }
 
     private sealed class ScaleInfo() : Unary("Scale", "scale", "Y = α·A", flags: [new("alpha", null)])
     {
         public override IReadOnlyList<OpArgs> Variants { get; } = [OpArgs.None.With("alpha", -2.5)];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => f.Number("alpha") * p);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Scale(v[0], T.CreateChecked(f.Number("alpha")));
     }
@@ -235,6 +264,8 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[1]), (1, 1)];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => x[1][0, 0] * p);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.MultiplyScalar(v[0], v[1]);
     }
 
@@ -245,21 +276,29 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), (1, 1)];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => R.AddDiagonal(x[0], x[1][0, 0]);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.AddDiagonal(v[0], v[1]);
     }
 
     private sealed class TransposeInfo() : Unary("Transpose", "transpose", "Y = Aᵀ")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => T(x[0]);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Transpose(v[0]);
     }
 
     private sealed class ExpInfo() : Unary("Exp", "exp", "Y = exp(A) (elementwise)")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Exp);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Exp(v[0]);
     }
 
     private sealed class LogInfo() : Unary("Log", "log", "Y = log(A) (elementwise, A > 0)", InputKind.Positive)
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Log);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Log(v[0]);
     }
 
@@ -267,6 +306,8 @@ internal sealed class OpCatalogue
 
     private sealed class SumInfo() : Unary("Sum", "sum", "Σᵢⱼ Aᵢⱼ → [batch, 1, 1]")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Scalar(R.Sum(x[0]));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Sum(v[0]);
     }
 
@@ -277,6 +318,8 @@ internal sealed class OpCatalogue
 
     private sealed class DotInfo() : Binary("Dot", "dot", "⟨A, B⟩ = Σᵢⱼ Aᵢⱼ·Bᵢⱼ → [batch, 1, 1]")
     {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Scalar(R.Sum(Map(x[0], x[1], (p, q) => p * q)));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Dot(v[0], v[1]);
     }
 
@@ -285,6 +328,8 @@ internal sealed class OpCatalogue
         public override int[] Around(int n) => [n];
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Scalar(Enumerable.Range(0, x[0].GetLength(0)).Sum(i => x[0][i, i]));
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Trace(v[0]);
     }
@@ -295,12 +340,16 @@ internal sealed class OpCatalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0])];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => Column([.. Enumerable.Range(0, x[0].GetLength(0)).Select(i => x[0][i, i])]);
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Diag(v[0]);
     }
 
     private sealed class TrilInfo() : Unary("Tril", "tril", "the lower triangle of A on and below diagonal k", flags: [new("k", 0)])
     {
         public override IReadOnlyList<OpArgs> Variants { get; } = [OpArgs.None.With("k", 0), OpArgs.None.With("k", -1)];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Tril(x[0], f.Int("k"));
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Tril(v[0], f.Int("k"));
     }

@@ -86,6 +86,14 @@ internal abstract class OpInfo(string name, string kebab, string formula, string
     /// <summary>The library call, with every flag set.</summary>
     protected abstract Var<T> Call<T>(Var<T>[] v, OpArgs args) where T : unmanaged, IFloatingPointIeee754<T>;
 
+    /// <summary>
+    /// The op's value on one batch element in float64 by a managed reference (<see cref="Float64Reference"/>),
+    /// or null where it has none (an op across the batch).
+    /// </summary>
+    /// <param name="x">Each input's matrix of that batch element.</param>
+    /// <param name="args">The flags, every one set.</param>
+    public virtual double[,]? Reference(double[][,] x, OpArgs args) => null;
+
     /// <summary>The values input <paramref name="input"/> holds under these flags (TriangularSolve's T follows <c>lower</c>).</summary>
     public virtual InputKind KindOf(int input, OpArgs args) => Inputs[input].Kind;
 

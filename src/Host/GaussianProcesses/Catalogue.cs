@@ -21,6 +21,10 @@ internal static class Catalogue
 
         protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0]), (d[0], 1)];
 
+        public override double[,] Reference(double[][,] x, OpArgs f) => Float64Reference.Scalar(
+            0.5 * Float64Reference.Mul(Float64Reference.T(x[1]), Float64Reference.Solve(x[0], x[1]))[0, 0]
+            + 0.5 * Float64Reference.LogDet(x[0]) + 0.5 * x[1].GetLength(0) * Math.Log(2 * Math.PI));
+
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]);
     }
 }

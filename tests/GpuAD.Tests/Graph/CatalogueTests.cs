@@ -58,7 +58,7 @@ public sealed class CatalogueTests(DeviceFixture devices)
     [Fact]
     public void EveryEntryHasGoldenDataOrSaysWhyNot()
     {
-        var withData = Golden.AllCases().Select(Golden.Load).Select(c => GoldenTests.Entry(c).Name).ToHashSet();
+        var withData = Golden.AllCases().Select(Golden.Load).Select(c => c.Entry.Name).ToHashSet();
         foreach (var e in Catalogue.All.Entries)
         {
             if (WithoutGoldenData.TryGetValue(e.Name, out var why))
@@ -81,25 +81,40 @@ public sealed class CatalogueTests(DeviceFixture devices)
     public static TheoryData<string> Entries() => new(Catalogue.All.Entries.Select(e => e.Name));
 
     /// <summary>
-    /// Each variant's sample at batch 2 around n = 5: the entry's inputs and flags, data of its
-    /// kinds, and the call records the node whose name the op's errors spell, with a finite value.
+    /// Each variant's sample at batch 2 around n = 5 (one input broadcast with batch 1 where it has
+    /// several): the entry's inputs and flags, data of its kinds, the node whose name the op's
+    /// errors spell, and float64 values equal to the entry's managed reference.
     /// </summary>
     [Theory]
     [MemberData(nameof(Entries))]
-    public void EveryVariantsSampleRunsTheOpItNames(string name)
+    public void EveryVariantsSampleMatchesItsFloat64Reference(string name)
     {
         var op = Catalogue.All.Get(name);
         Assert.Equal(op.Dims.Count, op.Around(5).Length);
         foreach (var args in op.Variants)
         {
             var s = op.SampleAround(2, 5, args);
+            if (s.Shapes.Length > 1) s = s.Broadcast(s.Shapes.Length - 1);
             Assert.Equal(op.Inputs.Count, s.Shapes.Length);
             Assert.Equal(op.Flags.Select(f => f.Name).Order(), s.Args.Values.Keys.Order());
             using var tape = new Tape(devices.Cpu);
-            var v = s.Shapes.Select((shape, i) => tape.Variable(s.Data(i, 10 + i), shape)).ToArray();
-            var y = s.Apply(v);
-            Assert.True(y.Value.ToArray().All(double.IsFinite), $"{s} {args}: not finite");
+            var data = s.Shapes.Select((_, i) => s.Data(i, 10 + i)).ToArray();
+            var y = s.Apply(s.Shapes.Select((shape, i) => tape.Variable(data[i], shape)).ToArray());
             if (name != "NegativeLogMarginalLikelihood") Assert.Equal(op.ErrorName, y.Producer!.Name); // the NLL's last node is not one op
+            var values = y.Value.ToArray();
+            if (name == "SumBatch")
+            {
+                Assert.Null(op.Reference([new double[1, 1]], args)); // a sum across the batch: no per-matrix reference
+                continue;
+            }
+            for (int b = 0; b < y.Shape.Batch; b++)
+            {
+                var expected = op.Reference([.. data.Select((d, i) => Float64Reference.Matrix(d, s.Shapes[i], b))], args)!;
+                var actual = Float64Reference.Matrix(values, y.Shape, b);
+                Assert.Equal((expected.GetLength(0), expected.GetLength(1)), (actual.GetLength(0), actual.GetLength(1)));
+                double err = TestData.RelErr(expected.Cast<double>().ToArray(), actual.Cast<double>().ToArray());
+                Assert.True(err <= 1e-12, $"{s} {args}, batch element {b}: relative error {err:E2} against the float64 reference");
+            }
         }
         Assert.Throws<ArgumentException>(() => op.Resolve(OpArgs.None.With("noSuchFlag", 1)));
     }

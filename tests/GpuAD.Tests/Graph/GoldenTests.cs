@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Text.Json;
 using GpuAD.Kernels;
 
 namespace GpuAD.Tests.Graph;
@@ -22,25 +21,7 @@ public sealed class GoldenTests(DeviceFixture devices)
     public void Float32MatchesPyTorch(string name) => Run<float>(Golden.Load(name), 1e-3);
 
     /// <summary>The op a golden case names, applied to vars in the case's input order with the case's flags.</summary>
-    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var op = Entry(c);
-        return op.Apply(v, Args(c, op));
-    }
-
-    /// <summary>The catalogue entry a golden case names (its op, and the flag that tells CholeskySolve from CholeskySolveFactor).</summary>
-    internal static OpInfo Entry(GoldenCase c) =>
-        Catalogue.All.FindGolden(c.Op, flag => c.Flags.TryGetValue(flag, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null)
-        ?? throw new NotSupportedException($"Golden case {c.Name}: unknown op '{c.Op}'.");
-
-    /// <summary>The case's values of the entry's flags (booleans as 0 and 1).</summary>
-    internal static OpArgs Args(GoldenCase c, OpInfo op) => op.Flags.Aggregate(OpArgs.None, (args, f) =>
-        c.Flags.TryGetValue(f.Name, out var v) ? args.With(f.Name, v.ValueKind switch
-        {
-            JsonValueKind.True => 1,
-            JsonValueKind.False => 0,
-            _ => v.GetDouble(),
-        }) : args);
+    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T> => c.Entry.Apply(v, c.Args);
 
     private void Run<T>(GoldenCase c, double tol) where T : unmanaged, IFloatingPointIeee754<T>
     {
