@@ -1,4 +1,5 @@
 using System.Reflection;
+using GpuAD.Bench;
 using GpuAD.Kernels;
 using GpuAD.Tool.Ops;
 
@@ -76,6 +77,17 @@ public sealed class CatalogueTests(DeviceFixture devices)
         Assert.Equal(["t", "rhs"], CliOps.Find("triangular-solve").Inputs.Select(i => i.Name));
         Assert.Equal(["sigma", "rhs"], CliOps.Find("cholesky-solve").Inputs.Select(i => i.Name));
         Assert.Equal(["a", "x", "b"], CliOps.Find("a-xinv-b").Inputs.Select(i => i.Name));
+    }
+
+    /// <summary>The benchmark's graph ops are catalogue entries under their keys (the workload runs the entry's call on inputs of its kinds).</summary>
+    [Fact]
+    public void TheBenchmarksGraphOpsAreCatalogued()
+    {
+        foreach (var op in new[] { BenchOp.MatMul, BenchOp.Axb, BenchOp.TriangularSolve, BenchOp.AXInvB, BenchOp.LogDet, BenchOp.CholeskySolve, BenchOp.Cholesky, BenchOp.GpNll })
+        {
+            string key = new Problem(op, DType.Fp64, 1, 4).OpKey;
+            Assert.True(Catalogue.All.FindKebab(key) is not null, $"bench op {key} is not a catalogue entry's kebab name");
+        }
     }
 
     public static TheoryData<string> Entries() => new(Catalogue.All.Entries.Select(e => e.Name));

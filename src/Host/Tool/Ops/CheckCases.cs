@@ -127,15 +127,18 @@ internal static class CheckCases
         var targets = InputData.Uniform(new Shape(batch, 12, 1), seed++);
         AddBlocked(cases, ref seed, emulatedGpu);
 
-        AddComposite("GP RBF hyperparameters", "n = 12, log ℓ, log s², log σ²", v =>
+        cases.Add(new("GP RBF hyperparameters", "n = 12, log ℓ, log s², log σ²", v =>
         {
             var tape = v[0].Tape;
             var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances, new Shape(1, 12, 12)), v[0], v[1], v[2]);
             return GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets, new Shape(batch, 12, 1)));
-        }, new GradcheckInput([-0.3, 0.1], new Shape(batch, 1, 1)), new GradcheckInput([0.2, -0.1], new Shape(batch, 1, 1)), new GradcheckInput([-2.0, -1.5], new Shape(batch, 1, 1)));
-        return cases;
+        }, [new([-0.3, 0.1], new Shape(batch, 1, 1)), new([0.2, -0.1], new Shape(batch, 1, 1)), new([-2.0, -1.5], new Shape(batch, 1, 1))]));
 
-        void AddComposite(string op, string detail, Func<Var<double>[], Var<double>> f, params GradcheckInput[] inputs) => cases.Add(new(op, detail, f, inputs));
+        // An op of the catalogue that no case above names: its sample around n = 5, every variant.
+        foreach (var op in Catalogue.All.Entries.Where(o => cases.All(c => c.Op != o.Title)))
+        foreach (var args in op.Variants)
+            Add(op.Name, $"around n = 5{(args.Values.Count == 0 ? "" : $", {args}")}", op.Around(5), args);
+        return cases;
     }
 
     /// <summary>
