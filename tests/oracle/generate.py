@@ -366,6 +366,18 @@ def small_op_cases():
     each("tril", ((3, 5, 5), (1, 6, 4), (1, 3, 6)), 1, lambda a: torch.tril(a, -1), flags={"k": -1}, suffix="-k-1",
          note="Strict lower triangle (k = -1), the rest zero.")
 
+    each("exp", rect, 1, torch.exp, note="Y = exp(A), elementwise.")
+    for batch, r, c in rect:
+        name = f"log-b{batch}-{r}x{c}"
+        g = rng_for(name)
+        emit(name, "log", {}, {"a": uniform(g, 0.5, 3.0, batch, r, c)}, torch.log, g,
+             note="Y = log(A), elementwise; A in (0.5, 3).")
+    for batch, r, c, sb in ((1, 1, 1, 1), (3, 5, 3, 3), (3, 4, 7, 1), (1, 2, 6, 1)):
+        name = f"multiply-scalar-b{batch}-{r}x{c}-s{sb}"
+        g = rng_for(name)
+        emit(name, "multiply-scalar", {}, {"a": randn(g, batch, r, c), "s": randn(g, sb, 1, 1)}, lambda a, s: s * a, g,
+             note="Y = s*A with a scalar s per matrix, [batch or 1, 1, 1] (broadcast: its gradient sums over the batch).")
+
     for batch, n, sb in ((1, 1, 1), (3, 5, 3), (3, 6, 1), (1, 8, 1)):
         name = f"add-diagonal-b{batch}-{n}x{n}-s{sb}"
         g = rng_for(name)

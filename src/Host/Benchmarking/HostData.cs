@@ -6,40 +6,28 @@ using ILGPU.Runtime;
 
 namespace GpuAD.Bench;
 
-/// <summary>The kinds of input the benchmark problems use; bench/torch_ref.py builds the same kinds.</summary>
-internal enum InputKind
-{
-    /// <summary>Entries uniform in (−1, 1).</summary>
-    Uniform,
-
-    /// <summary>
-    /// Symmetric positive-definite: off-diagonal entries uniform in (−1, 1), symmetric, diagonal n.
-    /// Strictly diagonally dominant, so SPD; a random ±1 matrix has spectral norm ≈ 2√n, so the
-    /// eigenvalues lie near n ± 2√n and the matrices are well-conditioned at every order.
-    /// </summary>
-    Spd,
-
-    /// <summary>
-    /// Lower triangular: diagonal uniform in [1, 2], strict lower triangle uniform in (−1/n, 1/n),
-    /// zero above. Diagonally dominant by rows, so solves neither grow nor shrink much.
-    /// </summary>
-    LowerTriangular,
-
-    /// <summary>2·I + E/√n with E uniform in (−1, 1): invertible and well-conditioned.</summary>
-    Invertible,
-}
-
 /// <summary>
-/// Seeded random inputs written straight into device tensors, a block of rows at a time, in
-/// O(batch·n²) (the large problems rule out forming A·Aᵀ, and a matrix may hold more elements than
-/// a host array). Each entry is a hash of (seed, matrix, row, column), so the data does not depend
-/// on the thread count or the block size.
+/// Seeded random inputs of the catalogue's kinds (<see cref="InputKind"/>) written straight into
+/// device tensors, a block of rows at a time, in O(batch·n²): the large problems rule out forming
+/// A·Aᵀ as <see cref="InputData"/> does, and a matrix may hold more elements than a host array. Each
+/// entry is a hash of (seed, matrix, row, column), so the data does not depend on the thread count
+/// or the block size; bench/torch_ref.py builds the same kinds:
+/// <list type="bullet">
+/// <item><see cref="InputKind.General"/>: entries uniform in (−1, 1).</item>
+/// <item><see cref="InputKind.Spd"/>: off-diagonal entries uniform in (−1, 1), symmetric, diagonal n.
+/// Strictly diagonally dominant, so SPD; a random ±1 matrix has spectral norm ≈ 2√n, so the
+/// eigenvalues lie near n ± 2√n and the matrices are well-conditioned at every order.</item>
+/// <item><see cref="InputKind.Lower"/>: diagonal uniform in [1, 2], strict lower triangle uniform in
+/// (−1/n, 1/n), zero above. Diagonally dominant by rows, so solves neither grow nor shrink much.</item>
+/// <item><see cref="InputKind.Invertible"/>: 2·I + E/√n with E uniform in (−1, 1).</item>
+/// </list>
 /// </summary>
 internal static class HostData
 {
     private const long BlockElements = 1 << 22;
 
     /// <summary>Fills <paramref name="tensor"/> ([batch, n, n]) with inputs of <paramref name="kind"/>.</summary>
+    /// <exception cref="ArgumentException">A kind the benchmark does not build (Positive, Upper).</exception>
     public static void Fill<T>(DeviceTensor<T> tensor, InputKind kind, int seed) where T : unmanaged, INumber<T> =>
         Fill(tensor, (b, i, j) => Entry(kind, seed, b, i, j, tensor.Cols));
 
@@ -73,10 +61,11 @@ internal static class HostData
 
     private static double Entry(InputKind kind, int seed, int b, int i, int j, int n) => kind switch
     {
-        InputKind.Uniform => Uniform(seed, b, i, j),
+        InputKind.General => Uniform(seed, b, i, j),
         InputKind.Spd => i == j ? n : Uniform(seed, b, Math.Max(i, j), Math.Min(i, j)),
-        InputKind.LowerTriangular => i == j ? 1 + Unit(seed, b, i, j) : j < i ? Uniform(seed, b, i, j) / n : 0,
-        _ => (i == j ? 2 : 0) + Uniform(seed, b, i, j) / Math.Sqrt(n),
+        InputKind.Lower => i == j ? 1 + Unit(seed, b, i, j) : j < i ? Uniform(seed, b, i, j) / n : 0,
+        InputKind.Invertible => (i == j ? 2 : 0) + Uniform(seed, b, i, j) / Math.Sqrt(n),
+        _ => throw new ArgumentException($"the benchmark has no {kind} inputs (bench/torch_ref.py builds uniform, SPD, lower triangular and invertible ones).", nameof(kind)),
     };
 
     /// <summary>Uniform in (−1, 1), a hash of the coordinates.</summary>

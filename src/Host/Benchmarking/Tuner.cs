@@ -334,8 +334,8 @@ internal static class Tuner
                 using (var b = device.Allocate<double>(new Shape(batch, k, nn)))
                 using (var c = device.Zeros<double>(new Shape(batch, m, nn)))
                 {
-                    HostData.Fill(a, InputKind.Uniform, seed: 7);
-                    HostData.Fill(b, InputKind.Uniform, seed: 8);
+                    HostData.Fill(a, InputKind.General, seed: 7);
+                    HostData.Fill(b, InputKind.General, seed: 8);
                     double[]? reference = null;
                     best = Fastest(Entries.Cublas, what, ["ILGPU", "cuBLAS"], i =>
                     {
@@ -497,7 +497,7 @@ internal static class Tuner
                 foreach (var p in problems)
                 {
                     HostData.Fill(p.A0, InputKind.Spd, seed: 5);
-                    HostData.Fill(p.LBar0, InputKind.Uniform, seed: 6);
+                    HostData.Fill(p.LBar0, InputKind.General, seed: 6);
                 }
                 // The first candidate's factor and gradient (a path the tests check): every later
                 // candidate must give them to rounding before it may be chosen.
@@ -636,7 +636,7 @@ internal static class Tuner
             var t = device.Allocate<T>(new Shape(1, rows, cols));
             try
             {
-                HostData.Fill(t, InputKind.Uniform, seed);
+                HostData.Fill(t, InputKind.General, seed);
                 return t;
             }
             catch

@@ -144,7 +144,7 @@ internal sealed class GemmWorkload<T> : Workload where T : unmanaged, IFloatingP
     private readonly DeviceTensor<T> a, b, c;
 
     public GemmWorkload(Device device, Problem p, int seed) : base(device, p) =>
-        (a, b, c) = Inputs<T>(seed, 3, InputKind.Uniform, InputKind.Uniform) is var t ? (t[0], t[1], t[2]) : default;
+        (a, b, c) = Inputs<T>(seed, 3, InputKind.General, InputKind.General) is var t ? (t[0], t[1], t[2]) : default;
 
     public override void Run(PhaseTimer? timer)
     {
@@ -168,7 +168,7 @@ internal sealed class TrsmWorkload<T> : Workload where T : unmanaged, IFloatingP
 
     public TrsmWorkload(Device device, Problem p, int seed) : base(device, p)
     {
-        (l, b0, b) = Inputs<T>(seed, 3, InputKind.LowerTriangular, InputKind.Uniform) is var t ? (t[0], t[1], t[2]) : default;
+        (l, b0, b) = Inputs<T>(seed, 3, InputKind.Lower, InputKind.General) is var t ? (t[0], t[1], t[2]) : default;
         b.CopyFrom(b0);
     }
 
@@ -246,7 +246,7 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     /// <param name="algorithm">The algorithm asked for (Auto: the policy's choice).</param>
     public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm) : base(device, p)
     {
-        (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.Uniform) is var t ? (t[0], t[1]) : default;
+        (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.General) is var t ? (t[0], t[1]) : default;
         lbarSeed = seed + 1;
         this.algorithm = algorithm;
     }
@@ -257,7 +257,7 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         if (lbar is null)
         {
             lbar = Device.Allocate<T>(sigma.Shape);
-            HostData.Fill(lbar, InputKind.Uniform, lbarSeed);
+            HostData.Fill(lbar, InputKind.General, lbarSeed);
         }
         Device.Pool.ResetPeak();
     }
@@ -305,28 +305,22 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
 /// </summary>
 internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly OpInfo op;
     private readonly DeviceTensor<T>[] inputs;
     private readonly DeviceTensor<T> cotangent;
 
+    /// <summary>The op of the catalogue whose kebab name is the problem's key, every input [batch, n, n] of the entry's kind, flags at their defaults.</summary>
     public GraphWorkload(Device device, Problem p, int seed) : base(device, p)
     {
-        InputKind[] kinds = p.Op switch
-        {
-            BenchOp.MatMul => [InputKind.Uniform, InputKind.Uniform],
-            BenchOp.Axb => [InputKind.Uniform, InputKind.Uniform, InputKind.Uniform],
-            BenchOp.TriangularSolve => [InputKind.LowerTriangular, InputKind.Uniform],
-            BenchOp.AXInvB => [InputKind.Uniform, InputKind.Invertible, InputKind.Uniform],
-            BenchOp.LogDet => [InputKind.Spd],
-            BenchOp.CholeskySolve => [InputKind.Spd, InputKind.Uniform],
-            _ => throw new ArgumentException($"{p.Op} is not a graph op of the engine"),
-        };
+        op = Catalogue.All.FindKebab(p.OpKey) ?? throw new ArgumentException($"{p.Op} is not a graph op of the engine");
+        InputKind[] kinds = [.. op.Inputs.Select(i => i.Kind)];
         // The cotangent: n×n, or 1×1 for log det; checked together with the inputs.
-        var all = Inputs<T>(seed, kinds.Length + (p.Op == BenchOp.LogDet ? 0 : 1), [.. kinds, InputKind.Uniform]);
+        var all = Inputs<T>(seed, kinds.Length + (p.Op == BenchOp.LogDet ? 0 : 1), [.. kinds, InputKind.General]);
         inputs = all[..kinds.Length];
         if (p.Op == BenchOp.LogDet)
         {
             cotangent = device.Allocate<T>(new Shape(p.Batch, 1, 1));
-            HostData.Fill(cotangent, InputKind.Uniform, seed + 99);
+            HostData.Fill(cotangent, InputKind.General, seed + 99);
         }
         else
         {
@@ -345,21 +339,11 @@ internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloating
         }
     }
 
-    private Var<T> Apply(Var<T>[] v) => Problem.Op switch
-    {
-        BenchOp.MatMul => Op.MatMul(v[0], v[1]),
-        BenchOp.Axb => Op.Axb(v[0], v[1], v[2]),
-        BenchOp.TriangularSolve => Op.TriangularSolve(v[0], v[1], lower: true, left: true, transpose: false, unitDiagonal: false),
-        BenchOp.AXInvB => Op.AXInvB(v[0], v[1], v[2]),
-        BenchOp.LogDet => Op.LogDet(v[0]),
-        _ => Op.CholeskySolve(v[0], v[1]),
-    };
-
     public override void Run(PhaseTimer? timer)
     {
         timer?.Start();
         using var tape = new Tape(Device);
-        var y = Apply([.. inputs.Select(t => tape.Variable(t))]);
+        var y = op.Apply([.. inputs.Select(t => tape.Variable(t))]);
         EndPhase(timer, 0);
         tape.Backward(y, cotangent);
         EndPhase(timer, 1);

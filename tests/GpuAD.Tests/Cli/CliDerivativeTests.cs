@@ -21,9 +21,6 @@ public sealed class CliDerivativeTests(DeviceFixture devices)
 
     private static (string, double[], Shape, bool) G(string name, Shape s, int seed, bool twoD = false) => (name, TestData.Random(s, seed), s, twoD);
 
-    private static double[] Invertible(int batch, int n, int seed) =>
-        TestData.Random(new Shape(batch, n, n), seed).Select((x, k) => (k / n % n == k % n ? 2 : 0) + x / Math.Sqrt(n)).ToArray();
-
     private static readonly Case[] Cases =
     [
         new("matmul", [G("a", new(2, 3, 4), 1), G("b", new(2, 4, 5), 2)], v => Op.MatMul(v[0], v[1]), []),
@@ -33,7 +30,7 @@ public sealed class CliDerivativeTests(DeviceFixture devices)
         new("triangular-solve", [("t", TestData.Triangular(2, 6, lower: false, 7), new(2, 6, 6), false), G("rhs", new(2, 3, 6), 8)],
             v => Op.TriangularSolve(v[0], v[1], lower: false, left: false, transpose: true, unitDiagonal: false),
             ["--lower", "false", "--left", "false", "--transpose", "true", "--unit-diagonal", "false"], Jvp: true),
-        new("a-xinv-b", [G("a", new(2, 3, 5), 9), ("x", Invertible(2, 5, 10), new(2, 5, 5), false), G("b", new(2, 5, 2), 11)], v => Op.AXInvB(v[0], v[1], v[2]), []),
+        new("a-xinv-b", [G("a", new(2, 3, 5), 9), ("x", TestData.Invertible(2, 5, 10), new(2, 5, 5), false), G("b", new(2, 5, 2), 11)], v => Op.AXInvB(v[0], v[1], v[2]), []),
         new("logdet", [("sigma", TestData.Spd(2, 6, 12), new(2, 6, 6), false)], v => Op.LogDet(v[0]), []),
         new("cholesky-solve", [("sigma", TestData.Spd(1, 4, 13), new(1, 4, 4), true), G("rhs", new(3, 4, 2), 14)], v => Op.CholeskySolve(v[0], v[1]), []),
     ];

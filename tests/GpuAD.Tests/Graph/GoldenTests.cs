@@ -20,31 +20,8 @@ public sealed class GoldenTests(DeviceFixture devices)
     [MemberData(nameof(Cases))]
     public void Float32MatchesPyTorch(string name) => Run<float>(Golden.Load(name), 1e-3);
 
-    /// <summary>The op a golden case names, applied to vars in the case's input order.</summary>
-    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T> => c.Op switch
-    {
-        "matmul" => Op.MatMul(v[0], v[1], c.Flag("transA"), c.Flag("transB")),
-        "axb" => Op.Axb(v[0], v[1], v[2]),
-        "a-xinv-b" => Op.AXInvB(v[0], v[1], v[2]),
-        "solve" => Op.Solve(v[0], v[1]),
-        "cholesky" => Op.Cholesky(v[0]),
-        "triangular-solve" => Op.TriangularSolve(v[0], v[1], lower: c.Flag("lower"), left: c.Flag("left"), transpose: c.Flag("transpose"), unitDiagonal: c.Flag("unitDiagonal")),
-        "cholesky-solve" => c.Text("factor") == "sigma" ? Op.CholeskySolve(v[0], v[1]) : Op.CholeskySolveFactor(v[0], v[1]),
-        "logdet" => Op.LogDet(v[0]),
-        "add" => Op.Add(v[0], v[1]),
-        "subtract" => Op.Subtract(v[0], v[1]),
-        "scale" => Op.Scale(v[0], T.CreateChecked(c.Number("alpha"))),
-        "multiply" => Op.Multiply(v[0], v[1]),
-        "transpose" => Op.Transpose(v[0]),
-        "sum" => Op.Sum(v[0]),
-        "trace" => Op.Trace(v[0]),
-        "add-diagonal" => Op.AddDiagonal(v[0], v[1]),
-        "dot" => Op.Dot(v[0], v[1]),
-        "diag" => Op.Diag(v[0]),
-        "tril" => Op.Tril(v[0], (int)c.Number("k")),
-        "gp-nll" => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]),
-        _ => throw new NotSupportedException($"Golden case {c.Name}: unknown op '{c.Op}'."),
-    };
+    /// <summary>The op a golden case names, applied to vars in the case's input order with the case's flags.</summary>
+    public static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T> => c.Entry.Apply(v, c.Args);
 
     private void Run<T>(GoldenCase c, double tol) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -6,67 +6,64 @@ namespace GpuAD.Tests.Graph;
 public sealed record OpCase(string Name, Func<Var<double>[], Var<double>> F, GradcheckInput[] Inputs)
 {
     public override string ToString() => Name;
+
+    /// <summary>A catalogued op's sample as a case, input i from seed <paramref name="firstSeed"/> + i.</summary>
+    internal static OpCase Of(string name, OpSample sample, int firstSeed) => new(name, v => sample.Apply(v), sample.GradcheckInputs(firstSeed));
 }
 
-/// <summary>The cases every op is checked on: batch 1 and 3, n = 1, odd and non-square sizes.</summary>
+/// <summary>
+/// The cases every op of the catalogue that does not factor a matrix is checked on: batch 1 and 3,
+/// n = 1, odd and non-square sizes, every flag variant (<see cref="OpInfo.Variants"/>), and batch-1
+/// operands broadcast against batch 3. The factorization-based ops are <see cref="LinalgCases"/>.
+/// </summary>
 public static class OpCases
 {
-    private static GradcheckInput G(Shape s, int seed) => new(TestData.Random(s, seed), s);
+    private static OpInfo Entry(string name) => Catalogue.All.Get(name);
 
-    private static GradcheckInput Spd(int batch, int n, int seed) =>
-        new(TestData.Spd(batch, n, seed), new Shape(batch, n, n), PerturbationKind.Symmetric);
+    /// <summary>The dimensions of each op's cases (see <see cref="OpInfo.Dims"/>).</summary>
+    private static readonly Dictionary<string, int[][]> Sizes = new()
+    {
+        ["MatMul"] = [[1, 1, 1], [3, 5, 2], [7, 4, 9]],
+        ["Axb"] = [[1, 1, 1, 2], [3, 5, 2, 4], [7, 4, 9, 8]],
+        ["Trace"] = [[6]],
+        ["Diag"] = [[6]],
+        ["AddDiagonal"] = [[6]],
+        ["Tril"] = [[6, 6], [4, 7]],
+    };
 
-    private static GradcheckInput Positive(Shape s, int seed) => new(TestData.Random(s, seed).Select(x => x + 2).ToArray(), s);
+    /// <summary>The ops of the catalogue that factor no matrix (in catalogue order).</summary>
+    private static IEnumerable<OpInfo> Ops() => Catalogue.All.Entries.Where(o => !LinalgCases.Factors(o));
 
     public static IEnumerable<OpCase> Small()
     {
         int seed = 100;
         foreach (int batch in new[] { 1, 3 })
+        foreach (var op in Ops())
+        foreach (var dims in Sizes.GetValueOrDefault(op.Name, [[5, 3]]))
+        foreach (var args in op.Variants)
         {
-            foreach (var (m, k, n) in new[] { (1, 1, 1), (3, 5, 2), (7, 4, 9) })
-            {
-                foreach (bool ta in new[] { false, true })
-                foreach (bool tb in new[] { false, true })
-                {
-                    var sa = ta ? new Shape(batch, k, m) : new Shape(batch, m, k);
-                    var sb = tb ? new Shape(batch, n, k) : new Shape(batch, k, n);
-                    yield return new($"MatMul b{batch} {m}x{k}x{n} ta={ta} tb={tb}", v => Op.MatMul(v[0], v[1], ta, tb), [G(sa, seed++), G(sb, seed++)]);
-                }
-                yield return new($"Axb b{batch} {m}x{k}x{n}", v => Op.Axb(v[0], v[1], v[2]),
-                    [G(new Shape(batch, m, k), seed++), G(new Shape(batch, k, n), seed++), G(new Shape(batch, n, m + 1), seed++)]);
-            }
-            var s = new Shape(batch, 5, 3);
-            var sq = new Shape(batch, 6, 6);
-            yield return new($"Add b{batch}", v => Op.Add(v[0], v[1]), [G(s, seed++), G(s, seed++)]);
-            yield return new($"Subtract b{batch}", v => Op.Subtract(v[0], v[1]), [G(s, seed++), G(s, seed++)]);
-            yield return new($"Scale b{batch}", v => Op.Scale(v[0], -2.5), [G(s, seed++)]);
-            yield return new($"Multiply b{batch}", v => Op.Multiply(v[0], v[1]), [G(s, seed++), G(s, seed++)]);
-            yield return new($"Transpose b{batch}", v => Op.Transpose(v[0]), [G(s, seed++)]);
-            yield return new($"Sum b{batch}", v => Op.Sum(v[0]), [G(s, seed++)]);
-            yield return new($"Trace b{batch}", v => Op.Trace(v[0]), [G(sq, seed++)]);
-            yield return new($"Dot b{batch}", v => Op.Dot(v[0], v[1]), [G(s, seed++), G(s, seed++)]);
-            yield return new($"Diag b{batch}", v => Op.Diag(v[0]), [G(sq, seed++)]);
-            yield return new($"Tril b{batch}", v => Op.Tril(v[0]), [G(sq, seed++)]);
-            yield return new($"Tril(-1) b{batch}", v => Op.Tril(v[0], -1), [G(new Shape(batch, 4, 7), seed++)]);
-            yield return new($"SumBatch b{batch}", v => Op.SumBatch(v[0]), [G(s, seed++)]);
-            yield return new($"Exp b{batch}", v => Op.Exp(v[0]), [G(s, seed++)]);
-            yield return new($"Log b{batch}", v => Op.Log(v[0]), [Positive(s, seed++)]);
-            yield return new($"MultiplyScalar b{batch}", v => Op.MultiplyScalar(v[0], v[1]), [G(s, seed++), G(new Shape(batch, 1, 1), seed++)]);
-            yield return new($"AddDiagonal b{batch}", v => Op.AddDiagonal(v[0], v[1]), [G(sq, seed++), G(new Shape(batch, 1, 1), seed++)]);
+            // Tril's variants are its diagonals: k = 0 on the square, −1 on the wide matrix.
+            if (op.Name == "Tril" && (args.Int("k") == 0) != (dims[0] == dims[1])) continue;
+            var sample = op.Sample(batch, dims, args);
+            string flags = args.Values.Count == 0 ? "" : $" {args}";
+            yield return OpCase.Of($"{op.Name} b{batch} {string.Join("x", dims)}{flags}", sample, seed);
+            seed += sample.Shapes.Length;
         }
         // Broadcasting: a batch-1 operand against batch 3 (its gradient is summed over the batch).
-        yield return new("MatMul broadcast A", v => Op.MatMul(v[0], v[1]), [G(new Shape(1, 4, 5), 1), G(new Shape(3, 5, 2), 2)]);
-        yield return new("MatMul broadcast B", v => Op.MatMul(v[0], v[1], true, false), [G(new Shape(3, 5, 4), 3), G(new Shape(1, 5, 2), 4)]);
-        yield return new("Axb broadcast X", v => Op.Axb(v[0], v[1], v[2]), [G(new Shape(3, 2, 4), 5), G(new Shape(1, 4, 4), 6), G(new Shape(3, 4, 3), 7)]);
-        yield return new("Add broadcast", v => Op.Add(v[0], v[1]), [G(new Shape(3, 4, 5), 8), G(new Shape(1, 4, 5), 9)]);
-        yield return new("Multiply broadcast", v => Op.Multiply(v[0], v[1]), [G(new Shape(1, 4, 5), 10), G(new Shape(3, 4, 5), 11)]);
-        yield return new("Dot broadcast", v => Op.Dot(v[0], v[1]), [G(new Shape(3, 4, 5), 12), G(new Shape(1, 4, 5), 13)]);
-        yield return new("MultiplyScalar broadcast s", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(3, 4, 5), 16), G(new Shape(1, 1, 1), 17)]);
-        yield return new("MultiplyScalar broadcast A", v => Op.MultiplyScalar(v[0], v[1]), [G(new Shape(1, 4, 5), 18), G(new Shape(3, 1, 1), 19)]);
-        yield return new("AddDiagonal broadcast s", v => Op.AddDiagonal(v[0], v[1]), [G(new Shape(3, 4, 4), 20), G(new Shape(1, 1, 1), 21)]);
-        yield return new("AddDiagonal broadcast A", v => Op.AddDiagonal(v[0], v[1]), [G(new Shape(1, 5, 5), 22), G(new Shape(3, 1, 1), 23)]);
+        yield return OpCase.Of("MatMul broadcast A", Entry("MatMul").Sample(3, [4, 5, 2]).Broadcast(0), 1);
+        yield return OpCase.Of("MatMul broadcast B", Entry("MatMul").Sample(3, [4, 5, 2], OpArgs.None.With("transA", true)).Broadcast(1), 3);
+        yield return OpCase.Of("Axb broadcast X", Entry("Axb").Sample(3, [2, 4, 4, 3]).Broadcast(1), 5);
+        yield return OpCase.Of("Add broadcast", Entry("Add").Sample(3, [4, 5]).Broadcast(1), 8);
+        yield return OpCase.Of("Multiply broadcast", Entry("Multiply").Sample(3, [4, 5]).Broadcast(0), 10);
+        yield return OpCase.Of("Dot broadcast", Entry("Dot").Sample(3, [4, 5]).Broadcast(1), 12);
+        yield return OpCase.Of("MultiplyScalar broadcast s", Entry("MultiplyScalar").Sample(3, [4, 5]).Broadcast(1), 16);
+        yield return OpCase.Of("MultiplyScalar broadcast A", Entry("MultiplyScalar").Sample(3, [4, 5]).Broadcast(0), 18);
+        yield return OpCase.Of("AddDiagonal broadcast s", Entry("AddDiagonal").Sample(3, [4]).Broadcast(1), 20);
+        yield return OpCase.Of("AddDiagonal broadcast A", Entry("AddDiagonal").Sample(3, [5]).Broadcast(0), 22);
         // Composite: a variable used twice accumulates its gradient.
-        yield return new("Composite x used twice", v => Op.Sum(Op.Multiply(Op.MatMul(v[0], v[0], false, true), v[1])), [G(new Shape(2, 4, 3), 14), G(new Shape(2, 4, 4), 15)]);
+        Shape sx = new(2, 4, 3), sw = new(2, 4, 4);
+        yield return new("Composite x used twice", v => Op.Sum(Op.Multiply(Op.MatMul(v[0], v[0], false, true), v[1])),
+            [new(InputData.Uniform(sx, 14), sx), new(InputData.Uniform(sw, 15), sw)]);
     }
 
     public static TheoryData<OpCase> SmallData() => new(Small());

@@ -56,6 +56,21 @@ public sealed class GoldenCase
     /// <summary>A string flag.</summary>
     public string Text(string name) => FlagValue(name).GetString()!;
 
+    /// <summary>The catalogue entry the case names (its op, and the flag that tells CholeskySolve from CholeskySolveFactor).</summary>
+    /// <exception cref="NotSupportedException">No entry.</exception>
+    internal OpInfo Entry =>
+        Catalogue.All.FindGolden(Op, flag => Flags.TryGetValue(flag, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null)
+        ?? throw new NotSupportedException($"Golden case {Name}: unknown op '{Op}'.");
+
+    /// <summary>The case's values of its entry's flags (booleans as 0 and 1), every one set.</summary>
+    internal OpArgs Args => Entry.Resolve(Entry.Flags.Aggregate(OpArgs.None, (args, f) =>
+        Flags.TryGetValue(f.Name, out var v) ? args.With(f.Name, v.ValueKind switch
+        {
+            JsonValueKind.True => 1,
+            JsonValueKind.False => 0,
+            _ => v.GetDouble(),
+        }) : args));
+
     /// <summary>True when the input is symmetric positive-definite.</summary>
     public bool IsSpd(string input) => SpdNames.Contains(input);
 

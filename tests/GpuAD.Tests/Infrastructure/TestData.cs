@@ -7,48 +7,17 @@ namespace GpuAD.Tests;
 /// <summary>Random inputs, conversions, poisoning and error measures for the tests.</summary>
 public static class TestData
 {
-    /// <summary>Uniform(−1, 1) entries, row-major [batch, rows, cols].</summary>
-    public static double[] Random(Shape shape, int seed)
-    {
-        var rng = new Random(seed);
-        var a = new double[shape.Length];
-        for (int i = 0; i < a.Length; i++) a[i] = 2 * rng.NextDouble() - 1;
-        return a;
-    }
+    /// <summary>Uniform(−1, 1) entries, row-major [batch, rows, cols] (the catalogue's generator, <see cref="InputData"/>).</summary>
+    public static double[] Random(Shape shape, int seed) => InputData.Uniform(shape, seed);
 
     /// <summary>SPD matrices A·Aᵀ/n + shift·I (well-conditioned for shift ≈ 1).</summary>
-    public static double[] Spd(int batch, int n, int seed, double shift = 1.0)
-    {
-        var a = Random(new Shape(batch, n, n), seed);
-        var s = new double[batch * n * n];
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = 0; j <= i; j++)
-        {
-            double v = 0;
-            for (int k = 0; k < n; k++) v += a[b * n * n + i * n + k] * a[b * n * n + j * n + k];
-            v /= Math.Max(1, n);
-            if (i == j) v += shift;
-            s[b * n * n + i * n + j] = v;
-            s[b * n * n + j * n + i] = v;
-        }
-        return s;
-    }
+    public static double[] Spd(int batch, int n, int seed, double shift = 1.0) => InputData.Spd(batch, n, seed, shift);
 
     /// <summary>Triangular matrices with a dominant diagonal (|d| ∈ [1, 2], random sign), zeros elsewhere.</summary>
-    public static double[] Triangular(int batch, int n, bool lower, int seed)
-    {
-        var rng = new Random(seed);
-        var t = new double[batch * n * n];
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++)
-        {
-            if (i == j) t[b * n * n + i * n + j] = (1 + rng.NextDouble()) * (rng.Next(2) == 0 ? -1 : 1);
-            else if (lower ? j < i : j > i) t[b * n * n + i * n + j] = (2 * rng.NextDouble() - 1) / Math.Sqrt(n);
-        }
-        return t;
-    }
+    public static double[] Triangular(int batch, int n, bool lower, int seed) => InputData.Triangular(batch, n, lower, seed);
+
+    /// <summary>Invertible, well-conditioned square matrices 2·I + E/√n.</summary>
+    public static double[] Invertible(int batch, int n, int seed) => InputData.Invertible(batch, n, seed);
 
     public static T[] To<T>(double[] a) where T : unmanaged, INumber<T>
     {

@@ -1,3 +1,5 @@
+using static GpuAD.Float64Reference;
+
 namespace GpuAD.Tests.Oracle;
 
 /// <summary>
@@ -7,30 +9,14 @@ namespace GpuAD.Tests.Oracle;
 /// </summary>
 public sealed class GoldenDataTests
 {
-    /// <summary>The ops and the flags each must carry.</summary>
-    private static readonly Dictionary<string, string[]> OpFlags = new()
-    {
-        ["matmul"] = ["transA", "transB"],
-        ["axb"] = [],
-        ["a-xinv-b"] = [],
-        ["solve"] = [],
-        ["cholesky"] = [],
-        ["triangular-solve"] = ["lower", "left", "transpose", "unitDiagonal"],
-        ["cholesky-solve"] = ["factor"],
-        ["logdet"] = [],
-        ["add"] = [],
-        ["subtract"] = [],
-        ["scale"] = ["alpha"],
-        ["multiply"] = [],
-        ["transpose"] = [],
-        ["sum"] = [],
-        ["trace"] = [],
-        ["add-diagonal"] = [],
-        ["dot"] = [],
-        ["diag"] = [],
-        ["tril"] = ["k"],
-        ["gp-nll"] = [],
-    };
+    /// <summary>
+    /// The golden data's ops (the catalogue's, less those it lists as having none) and the flags
+    /// each must carry: its entries' flags, and the flag that tells entries sharing the op apart.
+    /// </summary>
+    private static readonly Dictionary<string, string[]> OpFlags = Catalogue.All.Entries
+        .Where(e => !GpuAD.Tests.Graph.CatalogueTests.WithoutGoldenData.ContainsKey(e.Name))
+        .GroupBy(e => e.GoldenOp)
+        .ToDictionary(g => g.Key, g => g.SelectMany(e => e.Flags.Select(f => f.Name).Concat(e.GoldenKey is { } k ? [k.Flag] : [])).Distinct().ToArray());
 
     public static TheoryData<string> AllCases() => new(Golden.AllCases());
 
@@ -146,42 +132,18 @@ public sealed class GoldenDataTests
         Assert.True(checkedCases >= 16 + 2, $"only {checkedCases} triangular cases");
     }
 
-    /// <summary>y as meta.json's op defines it, from managed float64 references.</summary>
+    /// <summary>y as meta.json's op defines it, from the catalogue entry's managed float64 reference.</summary>
     [Theory]
     [MemberData(nameof(AllCases))]
     public void OutputsFollowTheOpSemantics(string name)
     {
         var c = Golden.Load(name);
+        var (op, args) = (c.Entry, c.Args);
         int batch = c.Y.Shape[0];
         for (int b = 0; b < batch; b++)
         {
-            double[,] In(string x) => Mat(c.Inputs[x], b);
-            double[,] expected = c.Op switch
-            {
-                "matmul" => Mul(Op(In("a"), c.Flag("transA")), Op(In("b"), c.Flag("transB"))),
-                "axb" => Mul(Mul(In("a"), In("x")), In("b")),
-                "a-xinv-b" => Mul(In("a"), Solve(In("x"), In("b"))),
-                "solve" => Solve(In("x"), In("b")),
-                "cholesky" => Cholesky(In("sigma")),
-                "triangular-solve" => TriangularSolve(c, In("t"), In("rhs")),
-                "cholesky-solve" when c.Text("factor") == "sigma" => Solve(In("sigma"), In("rhs")),
-                "cholesky-solve" => Solve(Mul(Tril(In("l"), 0), T(Tril(In("l"), 0))), In("rhs")),
-                "logdet" => Scalar(LogDet(In("sigma"))),
-                "add" => Map(In("a"), In("b"), (p, q) => p + q),
-                "subtract" => Map(In("a"), In("b"), (p, q) => p - q),
-                "scale" => Map(In("a"), In("a"), (p, _) => c.Number("alpha") * p),
-                "multiply" => Map(In("a"), In("b"), (p, q) => p * q),
-                "transpose" => T(In("a")),
-                "sum" => Scalar(In("a").Cast<double>().Sum()),
-                "add-diagonal" => AddDiagonal(In("a"), In("s")[0, 0]),
-                "trace" => Scalar(Enumerable.Range(0, In("a").GetLength(0)).Sum(i => In("a")[i, i])),
-                "dot" => Scalar(In("a").Cast<double>().Zip(In("b").Cast<double>(), (p, q) => p * q).Sum()),
-                "diag" => Column(Enumerable.Range(0, In("a").GetLength(0)).Select(i => In("a")[i, i]).ToArray()),
-                "tril" => Tril(In("a"), (int)c.Number("k")),
-                "gp-nll" => Scalar(0.5 * Mul(T(In("y")), Solve(In("sigma"), In("y")))[0, 0] + 0.5 * LogDet(In("sigma"))
-                                   + 0.5 * In("y").GetLength(0) * Math.Log(2 * Math.PI)),
-                _ => throw new InvalidOperationException($"{name}: unknown op '{c.Op}'"),
-            };
+            var expected = op.Reference([.. c.InputNames.Select(x => Mat(c.Inputs[x], b))], args)
+                ?? throw new InvalidOperationException($"{name}: {op.Name} has no float64 reference");
             double err = RelErr(expected, Mat(c.Y, b));
             Assert.True(err <= 1e-11, $"{name}: batch element {b}: y differs from the op's definition by {err:E2}");
         }
@@ -197,22 +159,12 @@ public sealed class GoldenDataTests
             if (c.Inputs["t"].Shape[1] == 1 && !c.Flag("unitDiagonal")) continue; // no unread entries
             var t = Mat(c.Inputs["t"], 0);
             var rhs = Mat(c.Inputs["rhs"], 0);
-            var a = Op(t, c.Flag("transpose"));
+            var a = Float64Reference.Op(t, c.Flag("transpose"));
             var full = c.Flag("left") ? Solve(a, rhs) : T(Solve(T(a), T(rhs)));
             Assert.True(RelErr(full, Mat(c.Y, 0)) > 1e-3, $"{c.Name}: the junk triangle does not change the solution");
             checkedCases++;
         }
         Assert.True(checkedCases >= 16);
-    }
-
-    private static double[,] TriangularSolve(GoldenCase c, double[,] t, double[,] rhs)
-    {
-        bool lower = c.Flag("lower"), unit = c.Flag("unitDiagonal");
-        var tri = Tril(lower ? t : T(t), unit ? -1 : 0);
-        if (!lower) tri = T(tri);
-        if (unit) for (int i = 0; i < tri.GetLength(0); i++) tri[i, i] = 1;
-        var a = Op(tri, c.Flag("transpose"));
-        return c.Flag("left") ? Solve(a, rhs) : T(Solve(T(a), T(rhs))); // X·A = B ⇔ Aᵀ·Xᵀ = Bᵀ
     }
 
     private static void AssertMatrices(string name, string what, NpyArray a)
@@ -231,136 +183,8 @@ public sealed class GoldenDataTests
         }
     }
 
-    // ---- small managed float64 references, one matrix at a time ----
-
     /// <summary>Batch element b of a [batch, rows, cols] array; a batch of 1 broadcasts.</summary>
-    private static double[,] AddDiagonal(double[,] a, double s)
-    {
-        var y = (double[,])a.Clone();
-        for (int i = 0; i < y.GetLength(0); i++) y[i, i] += s;
-        return y;
-    }
-
-    private static double[,] Mat(NpyArray a, int b)
-    {
-        var s = a.BatchShape;
-        var data = a.ToDouble();
-        int offset = (s.Batch == 1 ? 0 : b) * s.Rows * s.Cols;
-        var m = new double[s.Rows, s.Cols];
-        for (int i = 0; i < s.Rows; i++)
-        for (int j = 0; j < s.Cols; j++)
-            m[i, j] = data[offset + i * s.Cols + j];
-        return m;
-    }
-
-    private static double[,] Mul(double[,] a, double[,] b)
-    {
-        int m = a.GetLength(0), k = a.GetLength(1), n = b.GetLength(1);
-        Assert.Equal(k, b.GetLength(0));
-        var c = new double[m, n];
-        for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++)
-        {
-            double s = 0;
-            for (int p = 0; p < k; p++) s += a[i, p] * b[p, j];
-            c[i, j] = s;
-        }
-        return c;
-    }
-
-    private static double[,] T(double[,] a)
-    {
-        var t = new double[a.GetLength(1), a.GetLength(0)];
-        for (int i = 0; i < a.GetLength(0); i++)
-        for (int j = 0; j < a.GetLength(1); j++)
-            t[j, i] = a[i, j];
-        return t;
-    }
-
-    private static double[,] Op(double[,] a, bool transpose) => transpose ? T(a) : a;
-
-    private static double[,] Tril(double[,] a, int k)
-    {
-        var t = (double[,])a.Clone();
-        for (int i = 0; i < a.GetLength(0); i++)
-        for (int j = 0; j < a.GetLength(1); j++)
-            if (j > i + k) t[i, j] = 0;
-        return t;
-    }
-
-    private static double[,] Map(double[,] a, double[,] b, Func<double, double, double> f)
-    {
-        var c = new double[a.GetLength(0), a.GetLength(1)];
-        for (int i = 0; i < a.GetLength(0); i++)
-        for (int j = 0; j < a.GetLength(1); j++)
-            c[i, j] = f(a[i, j], b[i, j]);
-        return c;
-    }
-
-    private static double[,] Scalar(double v) => new double[,] { { v } };
-
-    private static double[,] Column(double[] v)
-    {
-        var c = new double[v.Length, 1];
-        for (int i = 0; i < v.Length; i++) c[i, 0] = v[i];
-        return c;
-    }
-
-    /// <summary>A⁻¹·B by Gaussian elimination with partial pivoting.</summary>
-    private static double[,] Solve(double[,] a, double[,] b)
-    {
-        int n = a.GetLength(0), q = b.GetLength(1);
-        var lu = (double[,])a.Clone();
-        var x = (double[,])b.Clone();
-        for (int k = 0; k < n; k++)
-        {
-            int p = k;
-            for (int i = k + 1; i < n; i++) if (Math.Abs(lu[i, k]) > Math.Abs(lu[p, k])) p = i;
-            for (int j = 0; j < n; j++) (lu[k, j], lu[p, j]) = (lu[p, j], lu[k, j]);
-            for (int j = 0; j < q; j++) (x[k, j], x[p, j]) = (x[p, j], x[k, j]);
-            for (int i = k + 1; i < n; i++)
-            {
-                double f = lu[i, k] / lu[k, k];
-                for (int j = k; j < n; j++) lu[i, j] -= f * lu[k, j];
-                for (int j = 0; j < q; j++) x[i, j] -= f * x[k, j];
-            }
-        }
-        for (int k = n - 1; k >= 0; k--)
-        for (int j = 0; j < q; j++)
-        {
-            double s = x[k, j];
-            for (int i = k + 1; i < n; i++) s -= lu[k, i] * x[i, j];
-            x[k, j] = s / lu[k, k];
-        }
-        return x;
-    }
-
-    /// <summary>The lower Cholesky factor, reading the lower triangle; fails unless positive-definite.</summary>
-    private static double[,] Cholesky(double[,] a)
-    {
-        int n = a.GetLength(0);
-        var l = new double[n, n];
-        for (int j = 0; j < n; j++)
-        {
-            double d = a[j, j];
-            for (int k = 0; k < j; k++) d -= l[j, k] * l[j, k];
-            Assert.True(d > 0, $"leading minor of order {j + 1} is not positive-definite");
-            l[j, j] = Math.Sqrt(d);
-            for (int i = j + 1; i < n; i++)
-            {
-                double s = a[i, j];
-                for (int k = 0; k < j; k++) s -= l[i, k] * l[j, k];
-                l[i, j] = s / l[j, j];
-            }
-        }
-        return l;
-    }
-
-    private static double LogDet(double[,] spd)
-    {
-        var l = Cholesky(spd);
-        return Enumerable.Range(0, l.GetLength(0)).Sum(i => 2 * Math.Log(l[i, i]));
-    }
+    private static double[,] Mat(NpyArray a, int b) => Float64Reference.Matrix(a.ToDouble(), a.BatchShape, b);
 
     private static double Dot(double[] a, double[] b) => a.Zip(b, (p, q) => p * q).Sum();
 

@@ -228,7 +228,7 @@ public sealed class PropertyTests(DeviceFixture devices)
         var device = devices.Get(c.Family);
         int n = c.N;
         Shape sa = new(c.BatchA, c.P, n), sx = new(c.BatchX, n, n), sb = new(c.BatchB, n, c.Q);
-        var xs = new InputSpec(InputKind.Invertible, sx).Data(c.Seed);
+        var xs = TestData.Invertible(sx.Batch, n, c.Seed);
         GradcheckInput a = new(TestData.Random(sa, c.Seed + 1), sa), x = new(xs, sx), b = new(TestData.Random(sb, c.Seed + 2), sb);
         int batch = c.WithA ? new[] { c.BatchA, c.BatchX, c.BatchB }.Max() : Math.Max(c.BatchX, c.BatchB);
         var z = LuReference.Solve(xs, c.BatchX, n, Expand(b.Data, sb, batch), batch, c.Q, left: true, transpose: false);

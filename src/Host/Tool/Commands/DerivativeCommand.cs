@@ -116,7 +116,7 @@ internal static class DerivativeCommand
                 .Concat(tangentPaths.Select(t => ($"--tangent {t.Key}", t.Value)))
                 .Concat(cotangentPath is null ? [] : [("--cotangent", cotangentPath)])
                 .Select(i => (i.Item1, InputArrays.Split(i.Item2).File));
-            var outputNames = new[] { "y" }.Concat(reverse ? cliOp.Operands.Select(o => $"grad_{o.Name}") : ["ydot"]);
+            var outputNames = new[] { "y" }.Concat(reverse ? cliOp.Inputs.Select(o => $"grad_{o.Name}") : ["ydot"]);
             using var files = OutputFiles.Prepare("--out", outDir, outputNames.Select(n => n + ".npy"), inputFiles);
 
             var request = new Request(cliOp, flags, inputPaths, tangentPaths, cotangentPath, files);
@@ -126,38 +126,48 @@ internal static class DerivativeCommand
         return command;
     }
 
-    private sealed record Request(CliOp Op, TriangularFlags Flags, Dictionary<string, string> Inputs,
+    private sealed record Request(OpInfo Op, OpArgs Flags, Dictionary<string, string> Inputs,
         Dictionary<string, string> Tangents, string? Cotangent, OutputFiles Outputs);
 
-    private static TriangularFlags ParseFlags(ParseResult parse, CliOp op, params Option<bool>[] options)
+    /// <summary>
+    /// The flags given on the command line, each option --unit-diagonal naming the op's flag
+    /// unitDiagonal; the ones not given take the op's defaults.
+    /// </summary>
+    private static OpArgs ParseFlags(ParseResult parse, OpInfo op, params Option<bool>[] options)
     {
-        var given = options.Where(o => parse.Given(o)).Select(o => o.Name).ToArray();
-        if (!op.HasFlags && given.Length > 0)
-            throw new UsageException($"{string.Join(", ", given)}: only triangular-solve takes flags, not {op.Name}.");
-        bool Get(Option<bool> o, bool fallback) => !parse.Given(o) ? fallback : parse.GetValue(o);
-        var d = TriangularFlags.Default;
-        return new TriangularFlags(Get(options[0], d.Lower), Get(options[1], d.Left), Get(options[2], d.Transpose), Get(options[3], d.UnitDiagonal));
+        var given = options.Where(o => parse.Given(o)).ToArray();
+        var foreign = given.Where(o => op.Flags.All(f => f.Name != FlagName(o))).Select(o => o.Name).ToArray();
+        if (foreign.Length > 0)
+        {
+            var takers = CliOps.All.Where(o => options.Any(x => o.Flags.Any(f => f.Name == FlagName(x)))).Select(o => o.Kebab);
+            throw new UsageException($"{string.Join(", ", foreign)}: only {string.Join(", ", takers)} takes flags, not {op.Kebab}.");
+        }
+        return given.Aggregate(OpArgs.None, (args, o) => args.With(FlagName(o), parse.GetValue(o)));
     }
 
+    /// <summary>--unit-diagonal → unitDiagonal.</summary>
+    private static string FlagName(Option<bool> option) =>
+        string.Concat(option.Name.TrimStart('-').Split('-').Select((w, i) => i == 0 ? w : char.ToUpperInvariant(w[0]) + w[1..]));
+
     /// <summary>Parses NAME=PATH pairs against the op's input names.</summary>
-    private static Dictionary<string, string> ParseNamed(CliOp op, string option, string[] pairs, bool requireAll)
+    private static Dictionary<string, string> ParseNamed(OpInfo op, string option, string[] pairs, bool requireAll)
     {
-        var names = op.Operands.Select(o => o.Name).ToArray();
+        var names = op.Inputs.Select(o => o.Name).ToArray();
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var pair in pairs)
         {
             int eq = pair.IndexOf('=');
             if (eq <= 0 || eq == pair.Length - 1)
-                throw new UsageException($"{option} '{pair}' is not NAME=PATH; {op.Name} takes {string.Join(", ", names)}.");
+                throw new UsageException($"{option} '{pair}' is not NAME=PATH; {op.Kebab} takes {string.Join(", ", names)}.");
             string name = pair[..eq].Trim().ToLowerInvariant(), path = pair[(eq + 1)..];
             if (!names.Contains(name))
-                throw new UsageException($"{option}: {op.Name} has no input '{name}'; its inputs are {string.Join(", ", names)}.");
+                throw new UsageException($"{option}: {op.Kebab} has no input '{name}'; its inputs are {string.Join(", ", names)}.");
             if (!result.TryAdd(name, path))
                 throw new UsageException($"{option}: input '{name}' is given twice.");
         }
         var missing = names.Where(n => !result.ContainsKey(n)).ToArray();
         if (requireAll && missing.Length > 0)
-            throw new UsageException($"{op.Name} needs {string.Join(" ", missing.Select(m => $"{option} {m}=PATH"))}.");
+            throw new UsageException($"{op.Kebab} needs {string.Join(" ", missing.Select(m => $"{option} {m}=PATH"))}.");
         return result;
     }
 
@@ -167,10 +177,10 @@ internal static class DerivativeCommand
         try
         {
             using var tape = new Tape(device);
-            var vars = new Var<T>[r.Op.Operands.Length];
+            var vars = new Var<T>[r.Op.Inputs.Count];
             for (int i = 0; i < vars.Length; i++)
             {
-                string name = r.Op.Operands[i].Name;
+                string name = r.Op.Inputs[i].Name;
                 var value = Load<T>(device, $"--input {name}", r.Inputs[name], owned);
                 DeviceTensor<T>? tangent = null;
                 if (r.Tangents.TryGetValue(name, out var tangentPath))
@@ -191,10 +201,10 @@ internal static class DerivativeCommand
             if (cot is not null)
             {
                 if (cot.Shape != y.Shape)
-                    throw new ToolFailureException($"--cotangent: shape {cot.Shape} differs from the output's shape {y.Shape} ({r.Op.Name} of {Shapes(vars)}).");
+                    throw new ToolFailureException($"--cotangent: shape {cot.Shape} differs from the output's shape {y.Shape} ({r.Op.Kebab} of {Shapes(vars)}).");
                 tape.Backward(y, cot);
                 for (int i = 0; i < vars.Length; i++)
-                    outputs.Add(($"grad_{r.Op.Operands[i].Name}", vars[i].Grad ?? Zeros(device, vars[i].Shape, owned)));
+                    outputs.Add(($"grad_{r.Op.Inputs[i].Name}", vars[i].Grad ?? Zeros(device, vars[i].Shape, owned)));
             }
             else
             {
@@ -202,7 +212,7 @@ internal static class DerivativeCommand
             }
             var written = outputs.Select(o => Write(r.Outputs, o.Name, o.Value)).ToList();
             r.Outputs.Commit();
-            Terminal.Line($"{r.Op.Name} of {Shapes(vars)} on {CommonOptions.Describe(device)}, {(typeof(T) == typeof(float) ? "f32" : "f64")}:");
+            Terminal.Line($"{r.Op.Kebab} of {Shapes(vars)} on {CommonOptions.Describe(device)}, {(typeof(T) == typeof(float) ? "f32" : "f64")}:");
             foreach (var line in written) Terminal.Line($"  {line}");
             return ExitCodes.Success;
         }

@@ -56,84 +56,88 @@ internal static class CheckCases
         var cases = new List<CheckCase>();
         int seed = 100;
         const int batch = 2;
-        GradcheckInput G(int b, int r, int c) => new(Synthetic.Uniform(new Shape(b, r, c), seed++), new Shape(b, r, c));
-        GradcheckInput Positive(int b, int r, int c) => new(Synthetic.Positive(new Shape(b, r, c), seed++), new Shape(b, r, c));
-        GradcheckInput Spd(int b, int n) => new(Synthetic.Spd(b, n, seed++), new Shape(b, n, n), PerturbationKind.Symmetric);
-        GradcheckInput Tri(int b, int n, bool lower) => new(Synthetic.Triangular(b, n, lower, seed++), new Shape(b, n, n));
-        GradcheckInput Inv(int b, int n) => new(Synthetic.Invertible(b, n, seed++), new Shape(b, n, n));
-        void Add(string op, string detail, Func<Var<double>[], Var<double>> f, params GradcheckInput[] inputs) => cases.Add(new(op, detail, f, inputs));
+        // A case of a catalogued op: its sample at these dimensions and flags, batch 2 unless given,
+        // input `batchOne` broadcast with batch 1; inputs from consecutive seeds.
+        void Add(string op, string detail, int[] dims, OpArgs? args = null, int b = batch, int? batchOne = null)
+        {
+            var sample = Catalogue.All.Get(op).Sample(b, dims, args);
+            if (batchOne is int i) sample = sample.Broadcast(i);
+            cases.Add(new(sample.Op.Title, detail, v => sample.Apply(v), sample.GradcheckInputs(seed)));
+            seed += sample.Shapes.Length;
+        }
 
         // Products.
-        foreach (bool ta in new[] { false, true })
-        foreach (bool tb in new[] { false, true })
+        foreach (var flags in Catalogue.All.Get("MatMul").Variants)
         {
-            var (m, k, n) = (3, 5, 4);
-            Add("MatMul", $"{(ta ? "Aᵀ" : "A")}·{(tb ? "Bᵀ" : "B")} {m}×{k}×{n}", v => Op.MatMul(v[0], v[1], transposeA: ta, transposeB: tb),
-                ta ? G(batch, k, m) : G(batch, m, k), tb ? G(batch, n, k) : G(batch, k, n));
+            bool ta = flags.Bool("transA"), tb = flags.Bool("transB");
+            Add("MatMul", $"{(ta ? "Aᵀ" : "A")}·{(tb ? "Bᵀ" : "B")} 3×5×4", [3, 5, 4], flags);
         }
-        Add("MatMul", "70×66×67 (past a 64×64 tile)", v => Op.MatMul(v[0], v[1]), G(batch, 70, 66), G(batch, 66, 67));
-        Add("MatMul", "broadcast A (batch 1)", v => Op.MatMul(v[0], v[1]), G(1, 4, 5), G(3, 5, 2));
-        Add("Axb", "A 3×5, X 5×4, B 4×6", v => Op.Axb(v[0], v[1], v[2]), G(batch, 3, 5), G(batch, 5, 4), G(batch, 4, 6));
-        Add("Axb", "broadcast X (batch 1)", v => Op.Axb(v[0], v[1], v[2]), G(3, 2, 4), G(1, 4, 4), G(3, 4, 3));
+        Add("MatMul", "70×66×67 (past a 64×64 tile)", [70, 66, 67]);
+        Add("MatMul", "broadcast A (batch 1)", [4, 5, 2], b: 3, batchOne: 0);
+        Add("Axb", "A 3×5, X 5×4, B 4×6", [3, 5, 4, 6]);
+        Add("Axb", "broadcast X (batch 1)", [2, 4, 4, 3], b: 3, batchOne: 1);
 
         // Elementwise ops and reductions.
-        Add("Add", "5×3", v => Op.Add(v[0], v[1]), G(batch, 5, 3), G(batch, 5, 3));
-        Add("Subtract", "5×3", v => Op.Subtract(v[0], v[1]), G(batch, 5, 3), G(batch, 5, 3));
-        Add("Scale", "5×3, α = −2.5", v => Op.Scale(v[0], -2.5), G(batch, 5, 3));
-        Add("Multiply", "5×3", v => Op.Multiply(v[0], v[1]), G(batch, 5, 3), G(batch, 5, 3));
-        Add("MultiplyScalar", "5×3 by [batch, 1, 1]", v => Op.MultiplyScalar(v[0], v[1]), G(batch, 5, 3), G(batch, 1, 1));
-        Add("Transpose", "5×3", v => Op.Transpose(v[0]), G(batch, 5, 3));
-        Add("Exp", "5×3", v => Op.Exp(v[0]), G(batch, 5, 3));
-        Add("Log", "5×3", v => Op.Log(v[0]), Positive(batch, 5, 3));
-        Add("Sum", "5×3", v => Op.Sum(v[0]), G(batch, 5, 3));
-        Add("SumBatch", "5×3 over a batch of 3", v => Op.SumBatch(v[0]), G(3, 5, 3));
-        Add("Dot", "5×3", v => Op.Dot(v[0], v[1]), G(batch, 5, 3), G(batch, 5, 3));
-        Add("Trace", "6×6", v => Op.Trace(v[0]), G(batch, 6, 6));
-        Add("Diag", "6×6", v => Op.Diag(v[0]), G(batch, 6, 6));
-        Add("Tril", "6×6", v => Op.Tril(v[0]), G(batch, 6, 6));
-        Add("Tril", "4×7, diagonal −1", v => Op.Tril(v[0], -1), G(batch, 4, 7));
+        Add("Add", "5×3", [5, 3]);
+        Add("Subtract", "5×3", [5, 3]);
+        Add("Scale", "5×3, α = −2.5", [5, 3], OpArgs.None.With("alpha", -2.5));
+        Add("Multiply", "5×3", [5, 3]);
+        Add("MultiplyScalar", "5×3 by [batch, 1, 1]", [5, 3]);
+        Add("AddDiagonal", "6×6 plus [batch, 1, 1]·I", [6]);
+        Add("Transpose", "5×3", [5, 3]);
+        Add("Exp", "5×3", [5, 3]);
+        Add("Log", "5×3", [5, 3]);
+        Add("Sum", "5×3", [5, 3]);
+        Add("SumBatch", "5×3 over a batch of 3", [5, 3], b: 3);
+        Add("Dot", "5×3", [5, 3]);
+        Add("Trace", "6×6", [6]);
+        Add("Diag", "6×6", [6]);
+        Add("Tril", "6×6", [6, 6]);
+        Add("Tril", "4×7, diagonal −1", [4, 7], OpArgs.None.With("k", -1));
 
         // Factorization-based ops.
         foreach (int n in FactorOrders)
         {
-            Add("Cholesky", $"n = {n}", v => Op.Cholesky(v[0]), Spd(batch, n));
-            Add("LogDet", $"n = {n}", v => Op.LogDet(v[0]), Spd(batch, n));
-            Add("CholeskySolve", $"n = {n}, 3 right-hand sides", v => Op.CholeskySolve(v[0], v[1]), Spd(batch, n), G(batch, n, 3));
-            Add("CholeskySolveFactor", $"n = {n}, 2 right-hand sides", v => Op.CholeskySolveFactor(v[0], v[1]), Tri(batch, n, lower: true), G(batch, n, 2));
-            Add("Solve", $"n = {n}, 4 right-hand sides", v => Op.Solve(v[0], v[1]), Inv(batch, n), G(batch, n, 4));
-            Add("AXInvB", $"A 5×{n}, X {n}×{n}, B {n}×2", v => Op.AXInvB(v[0], v[1], v[2]), G(batch, 5, n), Inv(batch, n), G(batch, n, 2));
+            Add("Cholesky", $"n = {n}", [n]);
+            Add("LogDet", $"n = {n}", [n]);
+            Add("CholeskySolve", $"n = {n}, 3 right-hand sides", [n, 3]);
+            Add("CholeskySolveFactor", $"n = {n}, 2 right-hand sides", [n, 2]);
+            Add("Solve", $"n = {n}, 4 right-hand sides", [n, 4]);
+            Add("AXInvB", $"A 5×{n}, X {n}×{n}, B {n}×2", [5, n, 2]);
         }
-        foreach (bool lower in new[] { true, false })
-        foreach (bool left in new[] { true, false })
-        foreach (bool transpose in new[] { false, true })
-        foreach (bool unit in new[] { false, true })
+        foreach (var flags in Catalogue.All.Get("TriangularSolve").Variants)
         {
             const int n = 9;
+            bool lower = flags.Bool("lower"), left = flags.Bool("left"), transpose = flags.Bool("transpose"), unit = flags.Bool("unitDiagonal");
             Add("TriangularSolve", $"{(lower ? "lower" : "upper")} {(left ? "left" : "right")}{(transpose ? " transpose" : "")}{(unit ? " unit-diagonal" : "")} n = {n}",
-                v => Op.TriangularSolve(v[0], v[1], lower: lower, left: left, transpose: transpose, unitDiagonal: unit),
-                Tri(batch, n, lower), left ? G(batch, n, 4) : G(batch, 3, n));
+                [n, left ? 4 : 3], flags);
         }
-        Add("TriangularSolve", "lower left n = 70", v => Op.TriangularSolve(v[0], v[1], lower: true), Tri(batch, 70, lower: true), G(batch, 70, 3));
-        Add("TriangularSolve", "broadcast T (batch 1)", v => Op.TriangularSolve(v[0], v[1], lower: true), Tri(1, 6, lower: true), G(3, 6, 2));
-        Add("CholeskySolve", "broadcast Σ (batch 1)", v => Op.CholeskySolve(v[0], v[1]), Spd(1, 5), G(3, 5, 2));
-        Add("AXInvB", "broadcast X (batch 1)", v => Op.AXInvB(v[0], v[1], v[2]), G(3, 2, 4), Inv(1, 4), G(3, 4, 3));
+        Add("TriangularSolve", "lower left n = 70", [70, 3]);
+        Add("TriangularSolve", "broadcast T (batch 1)", [6, 2], b: 3, batchOne: 0);
+        Add("CholeskySolve", "broadcast Σ (batch 1)", [5, 2], b: 3, batchOne: 0);
+        Add("AXInvB", "broadcast X (batch 1)", [2, 4, 3], b: 3, batchOne: 1);
 
         // The Gaussian-process model of 'gpuad demo', through its hyperparameters.
-        Add("GP NLL", "Σ 12×12, y 12×1", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), Spd(batch, 12), G(batch, 12, 1));
-        var x = Synthetic.Uniform(new Shape(1, 12, 1), seed++);
+        Add("NegativeLogMarginalLikelihood", "Σ 12×12, y 12×1", [12]);
+        var x = InputData.Uniform(new Shape(1, 12, 1), seed++);
         var distances = new double[144];
         for (int i = 0; i < 12; i++)
         for (int j = 0; j < 12; j++)
             distances[i * 12 + j] = (x[i] - x[j]) * (x[i] - x[j]);
-        var targets = Synthetic.Uniform(new Shape(batch, 12, 1), seed++);
+        var targets = InputData.Uniform(new Shape(batch, 12, 1), seed++);
         AddBlocked(cases, ref seed, emulatedGpu);
 
-        Add("GP RBF hyperparameters", "n = 12, log ℓ, log s², log σ²", v =>
+        cases.Add(new("GP RBF hyperparameters", "n = 12, log ℓ, log s², log σ²", v =>
         {
             var tape = v[0].Tape;
             var sigma = GaussianProcess.RbfCovariance(tape.Constant(distances, new Shape(1, 12, 12)), v[0], v[1], v[2]);
             return GaussianProcess.NegativeLogMarginalLikelihood(sigma, tape.Constant(targets, new Shape(batch, 12, 1)));
-        }, new GradcheckInput([-0.3, 0.1], new Shape(batch, 1, 1)), new GradcheckInput([0.2, -0.1], new Shape(batch, 1, 1)), new GradcheckInput([-2.0, -1.5], new Shape(batch, 1, 1)));
+        }, [new([-0.3, 0.1], new Shape(batch, 1, 1)), new([0.2, -0.1], new Shape(batch, 1, 1)), new([-2.0, -1.5], new Shape(batch, 1, 1))]));
+
+        // An op of the catalogue that no case above names: its sample around n = 5, every variant.
+        foreach (var op in Catalogue.All.Entries.Where(o => cases.All(c => c.Op != o.Title)))
+        foreach (var args in op.Variants)
+            Add(op.Name, $"around n = 5{(args.Values.Count == 0 ? "" : $", {args}")}", op.Around(5), args);
         return cases;
     }
 
@@ -154,25 +158,31 @@ internal static class CheckCases
             // seconds on the emulated GPU, and the noise of 2·n² outputs is measured well enough by
             // the difference points' fourth differences.
             var options = n > 512 ? new GradcheckOptions(Directions: 1, NoiseStep: 0) : new GradcheckOptions();
-            var sigma = new GradcheckInput(Synthetic.Spd(batch, n, seed++), new Shape(batch, n, n), PerturbationKind.Symmetric);
-            var y = new GradcheckInput(Synthetic.Uniform(new Shape(batch, n, 1), seed++), new Shape(batch, n, 1));
+            // One sample per op, its inputs drawn once and shared by the float64 and float32 cases
+            // (Σ by Cholesky and the NLL, the right-hand side by both solves).
+            var nll = Catalogue.All.Get("NegativeLogMarginalLikelihood").Sample(batch, [n]);
+            var inputs = nll.GradcheckInputs(seed);
+            seed += 2;
+            var (sigma, y) = (inputs[0], inputs[1]);
+            var cholesky = Catalogue.All.Get("Cholesky").Sample(batch, [n]);
             string detail = $"n = {n}, batch {batch} (blocked)";
-            cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, Options = options });
+            cases.Add(new(cholesky.Op.Title, detail, v => cholesky.Apply(v), [sigma]) { Order = n, Options = options });
             if (!(emulatedGpu && n > 512))
-                cases.Add(new("Cholesky", detail, v => Op.Cholesky(v[0]), [sigma]) { Order = n, F32 = v => Op.Cholesky(v[0]) });
+                cases.Add(new(cholesky.Op.Title, detail, v => cholesky.Apply(v), [sigma]) { Order = n, F32 = v => cholesky.Apply(v) });
             if (n > 512) continue; // on the emulated GPU each evaluation at n = 600 takes tens of seconds: Cholesky alone there
-            cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
+            cases.Add(new(nll.Op.Title, $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => nll.Apply(v), [sigma, y])
                 { Order = n, Options = options });
-            cases.Add(new("GP NLL", $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), [sigma, y])
-                { Order = n, F32 = v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]) });
-            var t = new GradcheckInput(Synthetic.Triangular(batch, n, lower: true, seed++), new Shape(batch, n, n));
-            var b = new GradcheckInput(Synthetic.Uniform(new Shape(batch, n, 3), seed++), new Shape(batch, n, 3));
-            var x = new GradcheckInput(Synthetic.Invertible(batch, n, seed++), new Shape(batch, n, n));
-            cases.Add(new("TriangularSolve", $"lower left transpose n = {n}, batch {batch} (blocked)",
-                v => Op.TriangularSolve(v[0], v[1], lower: true, left: true, transpose: true), [t, b]) { Order = n });
-            cases.Add(new("Solve", $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => Op.Solve(v[0], v[1]), [x, b]) { Order = n });
-            cases.Add(new("Solve", $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => Op.Solve(v[0], v[1]), [x, b])
-                { Order = n, F32 = v => Op.Solve(v[0], v[1]) });
+            cases.Add(new(nll.Op.Title, $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => nll.Apply(v), [sigma, y])
+                { Order = n, F32 = v => nll.Apply(v) });
+            var trsm = Catalogue.All.Get("TriangularSolve").Sample(batch, [n, 3], OpArgs.None.With("transpose", true));
+            var solve = Catalogue.All.Get("Solve").Sample(batch, [n, 3]);
+            var t = new GradcheckInput(trsm.Data(0, seed++), trsm.Shapes[0]);
+            var b = new GradcheckInput(trsm.Data(1, seed++), trsm.Shapes[1]);
+            var x = new GradcheckInput(solve.Data(0, seed++), solve.Shapes[0]);
+            cases.Add(new(trsm.Op.Title, $"lower left transpose n = {n}, batch {batch} (blocked)", v => trsm.Apply(v), [t, b]) { Order = n });
+            cases.Add(new(solve.Op.Title, $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => solve.Apply(v), [x, b]) { Order = n });
+            cases.Add(new(solve.Op.Title, $"n = {n}, 3 right-hand sides, batch {batch} (blocked LU)", v => solve.Apply(v), [x, b])
+                { Order = n, F32 = v => solve.Apply(v) });
         }
     }
 }
