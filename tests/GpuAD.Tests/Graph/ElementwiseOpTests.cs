@@ -368,6 +368,38 @@ public sealed class ElementwiseOpTests(DeviceFixture devices)
         Assert.Equal(0, tape.NodeCount);
     }
 
+    /// <summary>Empty matrices: the outputs are empty, a broadcast scalar's gradient is the empty sum 0.</summary>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void EmptyMatricesGiveEmptyOutputsAndZeroScalarGradients(KernelFamily family)
+    {
+        var device = devices.Get(family);
+        foreach (var op in BinaryOps)
+        {
+            using var tape = new Tape(device);
+            var m = tape.Variable(Array.Empty<double>(), new Shape(2, 0, 3));
+            var s = tape.Variable([0.5, 2.0], new Shape(2, 1, 1));
+            var y = Binary(op, s, m);
+            Assert.Equal(new Shape(2, 0, 3), y.Shape);
+            using var cot = device.Upload<double>(Array.Empty<double>(), y.Shape);
+            tape.Backward(y, cot);
+            Assert.Equal([0.0, 0.0], s.Grad!.ToArray());
+            Assert.Empty(m.Grad!.ToArray());
+        }
+        using (var tape = new Tape(device))
+        {
+            var x1 = tape.Variable(Array.Empty<double>(), new Shape(1, 0, 2));
+            var x2 = tape.Variable([1.0, 2.0, 3.0, 4.0], new Shape(1, 2, 2));
+            var w = tape.Variable([1.5], new Shape(1, 1, 1));
+            var r = Op.Distances(x1, x2, w);
+            Assert.Equal(new Shape(1, 0, 2), r.Shape);
+            using var cot = device.Upload<double>(Array.Empty<double>(), r.Shape);
+            tape.Backward(r, cot);
+            Assert.Equal([0.0, 0.0, 0.0, 0.0], x2.Grad!.ToArray());
+            Assert.Equal([0.0], w.Grad!.ToArray());
+        }
+    }
+
     [Fact]
     public void ScalarBroadcastGivesTheOutputShapeOfTheMatrix()
     {
