@@ -217,11 +217,11 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => -(x * y * y);
     }
 
-    /// <summary>tanh(x).</summary>
-    public readonly struct Tanh<T> : IElementMap<T> where T : unmanaged, INumber<T>, IHyperbolicFunctions<T>
+    /// <summary>tanh(x), by <see cref="DeviceMath.Tanh{T}"/> (the same values on both families, finite for large |x|).</summary>
+    public readonly struct Tanh<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
-        public T Apply(T x, T y, int i, int j) => T.Tanh(x);
+        public T Apply(T x, T y, int i, int j) => DeviceMath.Tanh(x);
     }
 
     /// <summary>x·(1 − y²): with y = tanh(a), tanh's derivative applied to x.</summary>
