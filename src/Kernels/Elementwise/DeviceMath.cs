@@ -77,8 +77,9 @@ internal static class DeviceMath
 
     /// <summary>
     /// tanh x = sign(x)·(−m)/(2 + m) with m = e^(−2|x|) − 1 ∈ (−1, 0]: no overflow for large |x|
-    /// (ILGPU's GPU tanh, (e²ˣ − 1)/(e²ˣ + 1), is NaN beyond |x| ≈ 355), and m from its Taylor
-    /// series near 0, so small x keep their relative accuracy (e^(−2|x|) − 1 would cancel).
+    /// (ILGPU.Algorithms' PTX tanh computes (e²ˣ − 1)·1/(e²ˣ + 1), NaN once e²ˣ overflows at
+    /// |x| > 355), and m from its Taylor series near 0, so small x keep their relative accuracy
+    /// (e^(−2|x|) − 1 would cancel).
     /// </summary>
     public static double TanhDouble(double x)
     {
