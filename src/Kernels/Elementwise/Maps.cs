@@ -231,11 +231,11 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => x * (T.One - y * y);
     }
 
-    /// <summary>|x|.</summary>
+    /// <summary>|x| (+0 for −0; NaN stays NaN).</summary>
     public readonly struct Abs<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {
         /// <inheritdoc/>
-        public T Apply(T x, T y, int i, int j) => x < T.Zero ? -x : x;
+        public T Apply(T x, T y, int i, int j) => x <= T.Zero ? T.Zero - x : x;
     }
 
     /// <summary>x·sign(y), sign(0) = 0: |·|'s derivative at y applied to x (PyTorch's convention).</summary>

@@ -215,7 +215,7 @@ public sealed class ElementwiseOpTests(DeviceFixture devices)
         for (int k = 0; k < a.Length; k++)
         {
             double sign = a[k] > 0 ? 1 : a[k] < 0 ? -1 : 0;
-            Assert.Equal(Math.Abs(a[k]), y[k]);
+            Assert.Equal(BitConverter.DoubleToInt64Bits(Math.Abs(a[k])), BitConverter.DoubleToInt64Bits(y[k])); // +0 for −0
             Assert.Equal(sign * tangent[k], ydot[k]);
             Assert.Equal(sign * cotangent[k], grad[k]);
         }
