@@ -398,6 +398,38 @@ public sealed class ElementwiseOpTests(DeviceFixture devices)
         }
     }
 
+    /// <summary>
+    /// A tangent on the broadcast scalar alone (the matrix has none): the JVP spreads it over every
+    /// matrix — for Subtract with its sign, for Multiply times the matrix.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void AJvpAlongTheScalarAloneSpreadsItOverTheMatrix(KernelFamily family)
+    {
+        Shape sm = new(3, 2, 3), ss = new(3, 1, 1);
+        double[] m = TestData.Random(sm, 15), s = [0.5, -1.25, 2], sdot = [0.3, -0.7, 1.1];
+        foreach (var op in new[] { "Add", "Subtract", "Multiply" })
+        foreach (bool scalarFirst in new[] { false, true })
+        {
+            using var tape = new Tape(devices.Get(family));
+            var mv = tape.Variable(m, sm);
+            var sv = tape.Variable(s, ss, sdot);
+            var y = scalarFirst ? Binary(op, sv, mv) : Binary(op, mv, sv);
+            var ydot = y.Tangent!.ToArray();
+            for (int k = 0; k < ydot.Length; k++)
+            {
+                double d = sdot[k / 6];
+                double expected = op switch
+                {
+                    "Add" => d,
+                    "Subtract" => scalarFirst ? d : -d,
+                    _ => d * m[k],
+                };
+                Assert.Equal(expected, ydot[k], 15);
+            }
+        }
+    }
+
     [Fact]
     public void ScalarBroadcastGivesTheOutputShapeOfTheMatrix()
     {
