@@ -116,6 +116,26 @@ internal abstract class Node<T> : Node where T : unmanaged, IFloatingPointIeee75
     protected DeviceTensor<T> MapNew<TOp>(TOp op, DeviceTensor<T> x) where TOp : struct, IElementMap<T> =>
         MapNew(op, x.Mat, x.Mat, YAccess.Same, x.Shape);
 
+    /// <summary>
+    /// A new tensor <c>op(x, y)</c> of shape <paramref name="shape"/> for a binary elementwise op
+    /// that broadcasts: x and y each have the output's matrix shape or are a scalar per matrix
+    /// (1×1), and a batch of 1 broadcasts. The launchers broadcast only their second operand, so a
+    /// scalar x runs as <see cref="Maps.Swapped{T, TOp}"/> over (y, x), and when both are scalars
+    /// of a larger output x is first spread over the matrix.
+    /// </summary>
+    protected DeviceTensor<T> MapBroadcast<TOp>(TOp op, DeviceTensor<T> x, DeviceTensor<T> y, Shape shape) where TOp : struct, IElementMap<T>
+    {
+        bool matrix = shape.Rows != 1 || shape.Cols != 1;
+        bool xScalar = matrix && x.Rows == 1 && x.Cols == 1, yScalar = matrix && y.Rows == 1 && y.Cols == 1;
+        var yAccess = yScalar ? YAccess.ScalarPerMatrix : YAccess.Same;
+        if (!xScalar) return MapNew(op, Bc(x, shape.Batch), Bc(y, shape.Batch), yAccess, shape);
+        if (!yScalar) return MapNew(new Maps.Swapped<T, TOp>(op), Bc(y, shape.Batch), Bc(x, shape.Batch), YAccess.ScalarPerMatrix, shape);
+        using var spread = Device.Allocate<T>(shape);
+        // Transpose's map is α·y and ignores its first operand; with y a scalar per matrix it fills.
+        Elementwise.Map(Device, new Maps.Transpose<T>(T.One), spread.Mat, Bc(x, shape.Batch), YAccess.ScalarPerMatrix, spread.Mat);
+        return MapNew(op, spread.Mat, Bc(y, shape.Batch), YAccess.ScalarPerMatrix, shape);
+    }
+
     /// <summary>A new tensor α·xᵀ (the transpose of every matrix).</summary>
     protected DeviceTensor<T> TransposeNew(DeviceTensor<T> x, T alpha)
     {
@@ -173,12 +193,22 @@ internal readonly struct Grads<T>(Var<T>[] inputs) where T : unmanaged, IFloatin
 
     /// <summary>
     /// Adds <paramref name="contribution"/> (taking ownership) to input i's gradient. A contribution
-    /// with a larger batch than a batch-1 input is summed over the batch.
+    /// with a larger batch than a batch-1 input is summed over the batch; one with larger matrices
+    /// than an input that is a scalar per matrix (1×1, broadcast by an elementwise op) is summed over
+    /// each matrix first.
     /// </summary>
     public void Add(int i, DeviceTensor<T> contribution)
     {
         var v = inputs[i];
         var shape = v.Shape;
+        if (shape.Rows == 1 && shape.Cols == 1 && (contribution.Rows != 1 || contribution.Cols != 1))
+        {
+            var sums = contribution.Device.Allocate<T>(new Shape(contribution.Batch, 1, 1));
+            Elementwise.Reduce(contribution.Device, contribution.Mat, null, sums.Mat);
+            contribution.Dispose();
+            Add(i, sums);
+            return;
+        }
         if (contribution.Shape == shape)
         {
             if (v.Grad is null)

@@ -3,6 +3,7 @@
 
 Run from anywhere:   python3 tests/oracle/generate.py
                      python3 tests/oracle/generate.py --npy-only   (only tests/golden/npy/)
+                     python3 tests/oracle/generate.py --elementwise-only   (only tests/golden/elementwise/)
 Needs Debian's python3-torch (PyTorch 1.13) and python3-numpy: run it with Debian's
 /usr/bin/python3 where another python3 comes first on PATH. The output is deterministic:
 rerunning it rewrites tests/golden/ byte for byte (fixed seeds per case, one thread).
@@ -402,6 +403,104 @@ def gp_nll_cases():
 
 
 # ----------------------------------------------------------------------------------------------
+# elementwise ops for composing covariances, in tests/golden/elementwise/ (read by
+# ElementwiseGoldenTests, not by the catalogue of tests/golden/*)
+
+ELEMENTWISE = GOLDEN / "elementwise"
+
+
+def away_from_zero(g, *shape, lo=0.25, hi=1.5):
+    """Entries of either sign with |x| in [lo, hi]: no kink or pole within a difference step."""
+    return uniform(g, lo, hi, *shape) * torch.where(torch.rand(*shape, generator=g) < 0.5, -1.0, 1.0)
+
+
+def euclidean(x1, x2, w=None):
+    """sqrt(sum_k (w_k (x1_ik - x2_jk))^2), formed from the differences (no cancellation)."""
+    d = x1[:, :, None, :] - x2[:, None, :, :]
+    if w is not None:
+        d = d * w[:, :, None, :]
+    return (d * d).sum(-1).sqrt()
+
+
+def elementwise_cases():
+    shapes = ((1, 1, 1), (3, 4, 3), (1, 5, 7))
+
+    def case(op, tag, flags, inputs_fn, fn, note):
+        for batch, r, c in shapes:
+            name = f"elementwise/{op}{tag}-b{batch}-{r}x{c}"
+            g = rng_for(name)
+            emit(name, op, flags, inputs_fn(g, batch, r, c), fn, g, note=note)
+
+    def one(make):
+        return lambda g, b, r, c: {"a": make(g, b, r, c)}
+
+    plain = one(lambda g, b, r, c: randn(g, b, r, c))
+    positive = one(lambda g, b, r, c: uniform(g, 0.5, 2.0, b, r, c))
+    nonzero = one(lambda g, b, r, c: away_from_zero(g, b, r, c))
+    case("sin", "", {}, plain, torch.sin, "Y = sin(A).")
+    case("cos", "", {}, plain, torch.cos, "Y = cos(A).")
+    case("tanh", "", {}, plain, torch.tanh, "Y = tanh(A).")
+    case("square", "", {}, plain, torch.square, "Y = A*A elementwise.")
+    case("negate", "", {}, plain, torch.neg, "Y = -A.")
+    case("sqrt", "", {}, positive, torch.sqrt, "Y = sqrt(A), A > 0 (the library takes the derivative at 0 as 0).")
+    case("reciprocal", "", {}, nonzero, torch.reciprocal, "Y = 1/A, |A| >= 0.25.")
+    case("abs", "", {}, nonzero, torch.abs, "Y = |A|, |A| >= 0.25 (derivative sign(A); 0 at 0 as PyTorch).")
+    for p, tag in ((2.5, "-p2.5"), (-1.5, "-p-1.5"), (0.5, "-p0.5")):
+        case("pow", tag, {"exponent": p, "form": "constant"}, positive, lambda a, p=p: a ** p,
+             f"Y = A^p for the constant p = {p}, A > 0.")
+    case("pow", "-p3-negative-base", {"exponent": 3.0, "form": "constant"}, nonzero, lambda a: a ** 3.0,
+         "Y = A^3 (an integer exponent: negative bases allowed).")
+
+    # binary ops: both operands matrices, or one a scalar per matrix on either side, batch 3 or
+    # broadcast from 1 (its gradient summed over what it broadcast over)
+    forms = (("mm", (3, 4, 3), (3, 4, 3)), ("ms", (3, 4, 3), (3, 1, 1)), ("sm", (3, 1, 1), (3, 4, 3)),
+             ("ms1", (3, 4, 3), (1, 1, 1)), ("s1m", (1, 1, 1), (3, 4, 3)), ("m1s", (1, 5, 2), (3, 1, 1)),
+             ("mm1", (3, 2, 5), (1, 2, 5)), ("mm-b1", (1, 6, 4), (1, 6, 4)), ("ss", (3, 1, 1), (1, 1, 1)))
+    binary = (
+        ("add", lambda a, b: a + b, randn, randn, "Y = A + B."),
+        ("subtract", lambda a, b: a - b, randn, randn, "Y = A - B."),
+        ("multiply", lambda a, b: a * b, randn, randn, "Y = A .* B."),
+        ("divide", lambda a, b: a / b, randn, away_from_zero, "Y = A ./ B, |B| >= 0.25."),
+        ("pow", lambda a, b: a ** b, lambda g, *s: uniform(g, 0.5, 2.0, *s), lambda g, *s: uniform(g, -1.5, 2.5, *s),
+         "Y = A .^ E, A in [0.5, 2], E in [-1.5, 2.5]."),
+    )
+    for op, fn, make_a, make_b, what in binary:
+        for form, sa, sb in forms:
+            name = f"elementwise/{op}-{form}"
+            g = rng_for(name)
+            flags = {"form": "var"} if op == "pow" else {}
+            emit(name, op, flags, {"a": make_a(g, *sa), "b": make_b(g, *sb)}, fn, g,
+                 note=what + " A scalar per matrix [batch or 1, 1, 1] broadcasts over the other's matrices, a batch of 1 over the batch.")
+    for batch, n, m, d, wshape in ((1, 1, 1, 1, None), (3, 5, 4, 2, None), (1, 6, 3, 3, (1, 1, 1)),
+                                   (3, 4, 5, 3, (3, 1, 3)), (3, 4, 2, 2, (1, 1, 2))):
+        name = f"elementwise/distances-b{batch}-{n}x{m}x{d}" + ("" if wshape is None else f"-w{wshape[0]}x{wshape[2]}")
+        g = rng_for(name)
+        inputs = {"x1": randn(g, batch, n, d), "x2": randn(g, batch, m, d)}
+        if wshape is not None:
+            inputs["w"] = uniform(g, 0.5, 2.0, *wshape)
+        emit(name, "distances", {}, inputs, euclidean, g,
+             note="R = sqrt(sum_k (w_k (X1_ik - X2_jk))^2), X1 [b,n,d], X2 [b,m,d], w [b or 1, 1, 1 or d]; "
+                  "distinct points (the library takes the gradient at coincident points as 0).")
+
+    # covariances composed from the ops, hyperparameters [1, 1, 1]
+    for batch, n, m, d in ((1, 5, 4, 2), (3, 4, 3, 3)):
+        name = f"elementwise/exp-sine-squared-b{batch}-{n}x{m}x{d}"
+        g = rng_for(name)
+        inputs = {"x1": randn(g, batch, n, d), "x2": randn(g, batch, m, d),
+                  "l": uniform(g, 0.8, 1.5, 1, 1, 1), "p": uniform(g, 1.5, 3.0, 1, 1, 1)}
+        emit(name, "exp-sine-squared", {}, inputs,
+             lambda x1, x2, l, p: torch.exp(-2 * torch.sin(math.pi * euclidean(x1, x2) / p) ** 2 / l ** 2), g,
+             note="k = exp(-2 sin^2(pi d / p) / l^2), d the Euclidean distances; l, p [1, 1, 1].")
+        name = f"elementwise/rational-quadratic-b{batch}-{n}x{m}x{d}"
+        g = rng_for(name)
+        inputs = {"x1": randn(g, batch, n, d), "x2": randn(g, batch, m, d),
+                  "l": uniform(g, 0.8, 1.5, 1, 1, 1), "alpha": uniform(g, 0.5, 2.0, 1, 1, 1)}
+        emit(name, "rational-quadratic", {}, inputs,
+             lambda x1, x2, l, alpha: (1 + euclidean(x1, x2) ** 2 / (2 * alpha * l ** 2)) ** (-alpha), g,
+             note="k = (1 + d^2 / (2 alpha l^2))^(-alpha), d the Euclidean distances; l, alpha [1, 1, 1].")
+
+
+# ----------------------------------------------------------------------------------------------
 # numpy-made .npy fixtures for the reader's tests
 
 def npy_fixtures():
@@ -472,6 +571,11 @@ def main():
     if sys.argv[1:] == ["--npy-only"]:
         print(f"{len(npy_fixtures())} npy fixtures in {NPY_FIXTURES}")
         return
+    if sys.argv[1:] == ["--elementwise-only"]:
+        elementwise_cases()
+        remove_stale_elementwise()
+        print_summary(0)
+        return
     GOLDEN.mkdir(parents=True, exist_ok=True)
     matmul_cases()
     axb_cases()
@@ -483,6 +587,7 @@ def main():
     logdet_cases()
     small_op_cases()
     gp_nll_cases()
+    elementwise_cases()
     fixtures = npy_fixtures()
 
     # remove case folders of earlier runs that this run no longer makes
@@ -491,7 +596,18 @@ def main():
     for folder in sorted(GOLDEN.iterdir()):
         if folder.is_dir() and (folder / "meta.json").exists() and folder.name not in names:
             shutil.rmtree(folder)
+    remove_stale_elementwise()
+    print_summary(len(fixtures))
 
+
+def remove_stale_elementwise():
+    names = {row[0] for row in written}
+    for folder in sorted(ELEMENTWISE.iterdir()):
+        if folder.is_dir() and f"elementwise/{folder.name}" not in names:
+            shutil.rmtree(folder)
+
+
+def print_summary(fixtures):
     header = ("case", "op", "flags", "inputs", "y", "fd err", "jvp err", "adjoint err", "bytes")
     rows = [header] + [(r[0], r[1], r[2], r[3], r[4], f"{r[5]:.1e}", f"{r[6]:.1e}", f"{r[7]:.1e}", str(r[8]))
                        for r in written]
@@ -499,7 +615,7 @@ def main():
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     total = sum(f.stat().st_size for f in GOLDEN.rglob("*") if f.is_file())
-    print(f"\n{len(written)} cases, {len(fixtures)} npy fixtures, {total / 1e6:.2f} MB in {GOLDEN}")
+    print(f"\n{len(written)} cases, {fixtures} npy fixtures, {total / 1e6:.2f} MB in {GOLDEN}")
     print("worst: fd err %.1e, jvp err %.1e, adjoint err %.1e" % (
         max(r[5] for r in written), max(r[6] for r in written), max(r[7] for r in written)))
 

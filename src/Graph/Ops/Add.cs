@@ -2,20 +2,26 @@ namespace GpuAD;
 
 public static partial class Op
 {
-    /// <summary><c>Y = A + B</c>; an operand with batch 1 broadcasts.</summary>
-    /// <exception cref="ArgumentException">The matrix shapes differ or the batches do not broadcast.</exception>
+    /// <summary>
+    /// <c>Y = A + B</c> elementwise. A scalar per matrix ([batch or 1, 1, 1]) on either side
+    /// broadcasts over the other's matrices, and an operand with batch 1 broadcasts over the batch.
+    /// </summary>
+    /// <exception cref="ArgumentException">The matrix shapes differ and neither is 1×1, or the batches do not broadcast.</exception>
     public static Var<T> Add<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T> =>
         AddNode<T>.Record(a, b, subtract: false);
 
-    /// <summary><c>Y = A − B</c>; an operand with batch 1 broadcasts.</summary>
-    /// <exception cref="ArgumentException">The matrix shapes differ or the batches do not broadcast.</exception>
+    /// <summary>
+    /// <c>Y = A − B</c> elementwise. A scalar per matrix ([batch or 1, 1, 1]) on either side
+    /// broadcasts over the other's matrices, and an operand with batch 1 broadcasts over the batch.
+    /// </summary>
+    /// <exception cref="ArgumentException">The matrix shapes differ and neither is 1×1, or the batches do not broadcast.</exception>
     public static Var<T> Subtract<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T> =>
         AddNode<T>.Record(a, b, subtract: true);
 }
 
 /// <summary>
 /// Y = A + s·B with s = ±1. Derivative: dY = dA + s·dB. Adjoint: ⟨Ȳ, dA + s·dB⟩ gives Ā = Ȳ,
-/// B̄ = s·Ȳ (each summed over the batch when its operand broadcasts).
+/// B̄ = s·Ȳ (each summed over what its operand broadcast over: the batch, the matrix of a scalar).
 /// </summary>
 internal sealed class AddNode<T>(Var<T> a, Var<T> b, bool subtract, Shape shape) : Node<T>(subtract ? "Subtract" : "Add", a, b)
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -26,21 +32,18 @@ internal sealed class AddNode<T>(Var<T> a, Var<T> b, bool subtract, Shape shape)
     {
         string op = subtract ? "Subtract" : "Add";
         var tape = Tape.Of(op, a, b);
-        if (a.Shape.Rows != b.Shape.Rows || a.Shape.Cols != b.Shape.Cols)
-            throw ShapeErrors.Mismatch(op, "the matrices must have the same shape", a.Shape, b.Shape);
-        var shape = a.Shape.WithBatch(ShapeErrors.BroadcastBatch(op, a.Shape, b.Shape));
+        var shape = ShapeErrors.BroadcastElementwise(op, a.Shape, b.Shape);
         return tape.Record(new AddNode<T>(a, b, subtract, shape));
     }
 
-    internal override DeviceTensor<T> Forward() =>
-        MapNew(new Maps.Axpby<T>(T.One, Sign), Bc(In[0].Value, shape.Batch), Bc(In[1].Value, shape.Batch), YAccess.Same, shape);
+    internal override DeviceTensor<T> Forward() => MapBroadcast(new Maps.Axpby<T>(T.One, Sign), In[0].Value, In[1].Value, shape);
 
     // dY = dA + s·dB
     internal override DeviceTensor<T> Jvp(DeviceTensor<T>?[] t)
     {
-        if (t[0] is null) return MapNew(new Maps.Axpby<T>(Sign, T.Zero), Bc(t[1]!, shape.Batch), Bc(t[1]!, shape.Batch), YAccess.Same, shape);
-        if (t[1] is null) return MapNew(new Maps.Axpby<T>(T.One, T.Zero), Bc(t[0]!, shape.Batch), Bc(t[0]!, shape.Batch), YAccess.Same, shape);
-        return MapNew(new Maps.Axpby<T>(T.One, Sign), Bc(t[0]!, shape.Batch), Bc(t[1]!, shape.Batch), YAccess.Same, shape);
+        if (t[0] is null) return MapBroadcast(new Maps.Axpby<T>(Sign, T.Zero), t[1]!, t[1]!, shape);
+        if (t[1] is null) return MapBroadcast(new Maps.Axpby<T>(T.One, T.Zero), t[0]!, t[0]!, shape);
+        return MapBroadcast(new Maps.Axpby<T>(T.One, Sign), t[0]!, t[1]!, shape);
     }
 
     // Ā = Ȳ, B̄ = s·Ȳ

@@ -2,20 +2,22 @@ namespace GpuAD;
 
 public static partial class Op
 {
-    /// <summary><c>Y = A∘B</c> (elementwise); an operand with batch 1 broadcasts.</summary>
-    /// <exception cref="ArgumentException">The matrix shapes differ or the batches do not broadcast.</exception>
+    /// <summary>
+    /// <c>Y = A∘B</c> (elementwise). A scalar per matrix ([batch or 1, 1, 1]) on either side
+    /// broadcasts over the other's matrices, and an operand with batch 1 broadcasts over the batch.
+    /// </summary>
+    /// <exception cref="ArgumentException">The matrix shapes differ and neither is 1×1, or the batches do not broadcast.</exception>
     public static Var<T> Multiply<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var tape = Tape.Of(MultiplyNode<T>.OpName, a, b);
-        if (a.Shape.Rows != b.Shape.Rows || a.Shape.Cols != b.Shape.Cols)
-            throw ShapeErrors.Mismatch(MultiplyNode<T>.OpName, "the matrices must have the same shape", a.Shape, b.Shape);
-        var shape = a.Shape.WithBatch(ShapeErrors.BroadcastBatch(MultiplyNode<T>.OpName, a.Shape, b.Shape));
+        var shape = ShapeErrors.BroadcastElementwise(MultiplyNode<T>.OpName, a.Shape, b.Shape);
         return tape.Record(new MultiplyNode<T>(a, b, shape));
     }
 }
 
 /// <summary>
-/// Y = A∘B. Derivative: dY = dA∘B + A∘dB. Adjoint: ⟨Ȳ, dA∘B⟩ = ⟨Ȳ∘B, dA⟩, so Ā = Ȳ∘B and B̄ = Ȳ∘A.
+/// Y = A∘B. Derivative: dY = dA∘B + A∘dB. Adjoint: ⟨Ȳ, dA∘B⟩ = ⟨Ȳ∘B, dA⟩, so Ā = Ȳ∘B and B̄ = Ȳ∘A,
+/// each summed over what its operand broadcast over (the batch, the matrix of a scalar).
 /// </summary>
 internal sealed class MultiplyNode<T>(Var<T> a, Var<T> b, Shape shape) : Node<T>(OpName, a, b) where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -31,7 +33,7 @@ internal sealed class MultiplyNode<T>(Var<T> a, Var<T> b, Shape shape) : Node<T>
     }
 
     private DeviceTensor<T> Product(DeviceTensor<T> x, DeviceTensor<T> y) =>
-        MapNew(new Maps.Multiply<T>(T.One), Bc(x, shape.Batch), Bc(y, shape.Batch), YAccess.Same, shape);
+        MapBroadcast(new Maps.Multiply<T>(T.One), x, y, shape);
 
     internal override DeviceTensor<T> Forward() => Product(In[0].Value, In[1].Value);
 

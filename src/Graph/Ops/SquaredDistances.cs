@@ -70,24 +70,33 @@ internal sealed class SquaredDistancesNode<T>(Shape shape, params Var<T>[] input
     }
 
     // X̄₁ = 2w²·Σⱼ D̄ᵢⱼ·δ, X̄₂ = 2w²·Σᵢ D̄ᵢⱼ·(−δ), w̄ = 2w·Σᵢⱼ D̄ᵢⱼ·δ²
-    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads)
+    internal override void Vjp(DeviceTensor<T> ybar, Grads<T> grads) => AddCotangents(Device, ybar, In, shape, grads);
+
+    /// <summary>
+    /// Accumulates X̄₁, X̄₂ and w̄ (those needed) for a cotangent D̄ [batch, n, m] of the squared
+    /// distances; <see cref="Op.Distances{T}"/> calls it with D̄ = R̄ / (2R).
+    /// </summary>
+    internal static void AddCotangents(Device device, DeviceTensor<T> dbar, Var<T>[] inputs, Shape shape, Grads<T> grads)
     {
+        var x1 = Blas.Broadcast(inputs[0].Value, shape.Batch, OpName);
+        var x2 = Blas.Broadcast(inputs[1].Value, shape.Batch, OpName);
+        MatRef<T>? w = inputs.Length == 3 ? Blas.Broadcast(inputs[2].Value, shape.Batch, OpName) : null;
         if (grads.Needs(0))
         {
-            var g = Device.Allocate<T>(In[0].Shape.WithBatch(shape.Batch));
-            Distances.PointCotangent(Device, ybar.Mat, transposeG: false, X1, X2, W, g.Mat);
+            var g = device.Allocate<T>(inputs[0].Shape.WithBatch(shape.Batch));
+            Distances.PointCotangent(device, dbar.Mat, transposeG: false, x1, x2, w, g.Mat);
             grads.Add(0, g);
         }
         if (grads.Needs(1))
         {
-            var g = Device.Allocate<T>(In[1].Shape.WithBatch(shape.Batch));
-            Distances.PointCotangent(Device, ybar.Mat, transposeG: true, X2, X1, W, g.Mat);
+            var g = device.Allocate<T>(inputs[1].Shape.WithBatch(shape.Batch));
+            Distances.PointCotangent(device, dbar.Mat, transposeG: true, x2, x1, w, g.Mat);
             grads.Add(1, g);
         }
-        if (HasScale && grads.Needs(2))
+        if (w is { } scale && grads.Needs(2))
         {
-            var g = Device.Allocate<T>(In[2].Shape.WithBatch(shape.Batch));
-            Distances.ScaleCotangent(Device, ybar.Mat, X1, X2, W!.Value, g.Mat);
+            var g = device.Allocate<T>(inputs[2].Shape.WithBatch(shape.Batch));
+            Distances.ScaleCotangent(device, dbar.Mat, x1, x2, scale, g.Mat);
             grads.Add(2, g);
         }
     }

@@ -61,6 +61,62 @@ internal static class DeviceMath
         return p * Pow2(k1) * Pow2(k2);
     }
 
+    /// <summary>tanh x for T float or double (computed in double), told apart by their size.</summary>
+    public static T Tanh<T>(T x) where T : unmanaged, INumber<T>
+    {
+        if (Interop.SizeOf<T>() == sizeof(double))
+        {
+            T local = x;
+            double r = TanhDouble(Unsafe.As<T, double>(ref local));
+            return Unsafe.As<double, T>(ref r);
+        }
+        T single = x;
+        float f = (float)TanhDouble(Unsafe.As<T, float>(ref single));
+        return Unsafe.As<float, T>(ref f);
+    }
+
+    /// <summary>
+    /// tanh x = sign(x)·(−m)/(2 + m) with m = e^(−2|x|) − 1 ∈ (−1, 0]: no overflow for large |x|
+    /// (ILGPU.Algorithms' PTX tanh computes (e²ˣ − 1)·1/(e²ˣ + 1), NaN once e²ˣ overflows at
+    /// |x| > 355), and m from its Taylor series near 0, so small x keep their relative accuracy
+    /// (e^(−2|x|) − 1 would cancel).
+    /// </summary>
+    public static double TanhDouble(double x)
+    {
+        if (double.IsNaN(x)) return x;
+        double a = x < 0 ? -x : x;
+        double m = ExpMinusOne(-(a + a));
+        double t = (0.0 - m) / (2.0 + m);
+        return x < 0 ? -t : t;
+    }
+
+    /// <summary>
+    /// eʸ − 1 for y ≤ 0: by <see cref="ExpDouble"/> below −½ (no cancellation there), else by the
+    /// Taylor series to y¹⁷/17! (Horner; the remainder is below 1e-21 relative).
+    /// </summary>
+    private static double ExpMinusOne(double y)
+    {
+        if (y < -0.5) return ExpDouble(y) - 1.0;
+        double p = 1.0 / 355687428096000.0;          // 1/17!
+        p = p * y + 1.0 / 20922789888000.0;
+        p = p * y + 1.0 / 1307674368000.0;
+        p = p * y + 1.0 / 87178291200.0;
+        p = p * y + 1.0 / 6227020800.0;
+        p = p * y + 1.0 / 479001600.0;
+        p = p * y + 1.0 / 39916800.0;
+        p = p * y + 1.0 / 3628800.0;
+        p = p * y + 1.0 / 362880.0;
+        p = p * y + 1.0 / 40320.0;
+        p = p * y + 1.0 / 5040.0;
+        p = p * y + 1.0 / 720.0;
+        p = p * y + 1.0 / 120.0;
+        p = p * y + 1.0 / 24.0;
+        p = p * y + 1.0 / 6.0;
+        p = p * y + 0.5;
+        p = p * y + 1.0;
+        return p * y;
+    }
+
     /// <summary>2ᵏ for −1022 ≤ k ≤ 1023, from its exponent bits.</summary>
     private static double Pow2(int k) => Interop.IntAsFloat((ulong)(k + 1023) << 52);
 }

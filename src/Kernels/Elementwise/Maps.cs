@@ -141,6 +141,148 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => alpha * x / y;
     }
 
+    /// <summary>
+    /// <c>op</c> with its operands swapped: op(y, x). The launchers broadcast only y (a scalar per
+    /// matrix), so <c>s ∘ A</c> with the scalar on the left launches as Swapped(op) over (A, s).
+    /// </summary>
+    public readonly struct Swapped<T, TOp>(TOp op) : IElementMap<T> where T : unmanaged, INumber<T> where TOp : struct, IElementMap<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => op.Apply(y, x, i, j);
+    }
+
+    /// <summary>sin(x).</summary>
+    public readonly struct Sin<T> : IElementMap<T> where T : unmanaged, INumber<T>, ITrigonometricFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.Sin(x);
+    }
+
+    /// <summary>cos(x).</summary>
+    public readonly struct Cos<T> : IElementMap<T> where T : unmanaged, INumber<T>, ITrigonometricFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.Cos(x);
+    }
+
+    /// <summary>x·cos(y): sin's derivative at y applied to x.</summary>
+    public readonly struct SinDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>, ITrigonometricFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => x * T.Cos(y);
+    }
+
+    /// <summary>−x·sin(y): cos's derivative at y applied to x.</summary>
+    public readonly struct CosDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>, ITrigonometricFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => -(x * T.Sin(y));
+    }
+
+    /// <summary>√x.</summary>
+    public readonly struct Sqrt<T> : IElementMap<T> where T : unmanaged, INumber<T>, IRootFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.Sqrt(x);
+    }
+
+    /// <summary>
+    /// x / (2y) with y = √a: √'s derivative applied to x, taken as 0 where y = 0 (the subgradient
+    /// 0 at a = 0, so a distance's gradient at coincident points is 0, not ∞ or NaN).
+    /// </summary>
+    public readonly struct SqrtDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => y == T.Zero ? T.Zero : x / (y + y);
+    }
+
+    /// <summary>α·x² (elementwise).</summary>
+    public readonly struct Square<T>(T alpha) : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => alpha * x * x;
+    }
+
+    /// <summary>1/x.</summary>
+    public readonly struct Reciprocal<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.One / x;
+    }
+
+    /// <summary>−x·y²: with y = 1/a, the reciprocal's derivative applied to x.</summary>
+    public readonly struct ReciprocalDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => -(x * y * y);
+    }
+
+    /// <summary>tanh(x), by <see cref="DeviceMath.Tanh{T}"/> (the same values on both families, finite for large |x|).</summary>
+    public readonly struct Tanh<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => DeviceMath.Tanh(x);
+    }
+
+    /// <summary>x·(1 − y²): with y = tanh(a), tanh's derivative applied to x.</summary>
+    public readonly struct TanhDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => x * (T.One - y * y);
+    }
+
+    /// <summary>|x| (+0 for −0; NaN stays NaN).</summary>
+    public readonly struct Abs<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => x <= T.Zero ? T.Zero - x : x;
+    }
+
+    /// <summary>x·sign(y), sign(0) = 0: |·|'s derivative at y applied to x (PyTorch's convention).</summary>
+    public readonly struct AbsDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => y > T.Zero ? x : y < T.Zero ? -x : T.Zero;
+    }
+
+    /// <summary>x^p for a constant p.</summary>
+    public readonly struct PowConstant<T>(T p) : IElementMap<T> where T : unmanaged, INumber<T>, IPowerFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.Pow(x, p);
+    }
+
+    /// <summary>x·p·y^(p−1): the derivative of a^p at y applied to x; 0 when p = 0 (as PyTorch).</summary>
+    public readonly struct PowConstantDerivative<T>(T p) : IElementMap<T> where T : unmanaged, INumber<T>, IPowerFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => p == T.Zero ? T.Zero : x * p * T.Pow(y, p - T.One);
+    }
+
+    /// <summary>x^y.</summary>
+    public readonly struct Pow<T> : IElementMap<T> where T : unmanaged, INumber<T>, IPowerFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => T.Pow(x, y);
+    }
+
+    /// <summary>∂(a^e)/∂a = e·a^(e−1) at a = x, e = y; 0 when e = 0 (as PyTorch).</summary>
+    public readonly struct PowBaseDerivative<T> : IElementMap<T> where T : unmanaged, INumber<T>, IPowerFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => y == T.Zero ? T.Zero : y * T.Pow(x, y - T.One);
+    }
+
+    /// <summary>
+    /// log a at a = x, e = y, taken as 0 where a = 0 and e ≥ 0 (PyTorch's mask for the exponent's
+    /// gradient a^e·log a, whose true value there is 0, or 0·(−∞) = NaN unmasked).
+    /// </summary>
+    public readonly struct PowExponentLog<T> : IElementMap<T> where T : unmanaged, INumber<T>, ILogarithmicFunctions<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => x == T.Zero && y >= T.Zero ? T.Zero : T.Log(x);
+    }
+
     /// <summary>½(x + y) with y = x transposed: the symmetric part of a square matrix.</summary>
     public readonly struct Symmetrize<T> : IElementMap<T> where T : unmanaged, INumber<T>
     {

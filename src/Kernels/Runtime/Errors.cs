@@ -154,4 +154,19 @@ internal static class ShapeErrors
         if (first.Batch == 1) return second.Batch;
         throw Mismatch(op, "batch sizes differ and neither is 1", first, second);
     }
+
+    /// <summary>
+    /// The output shape of a binary elementwise op: the matrices have the same shape, or one of
+    /// them is a scalar per matrix ([batch or 1, 1, 1]) that broadcasts over the other's matrices;
+    /// the batches broadcast as in <see cref="BroadcastBatch"/>. Throws an error naming the op and
+    /// both shapes otherwise.
+    /// </summary>
+    public static Shape BroadcastElementwise(string op, Shape first, Shape second)
+    {
+        bool firstScalar = first.Rows == 1 && first.Cols == 1, secondScalar = second.Rows == 1 && second.Cols == 1;
+        if ((first.Rows != second.Rows || first.Cols != second.Cols) && !firstScalar && !secondScalar)
+            throw Mismatch(op, "the matrices must have the same shape, or one must be a scalar per matrix [batch or 1, 1, 1]", first, second);
+        int batch = BroadcastBatch(op, first, second);
+        return firstScalar ? second.WithBatch(batch) : first.WithBatch(batch);
+    }
 }

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace GpuAD.Tests.Kernels;
 
-/// <summary>The kernels' exp against .NET's, in managed code and through the Exp map on both families.</summary>
+/// <summary>The kernels' exp and tanh against .NET's, in managed code and through their maps on both families.</summary>
 [Collection("Elementwise")]
 public sealed class DeviceMathTests(DeviceFixture devices)
 {
@@ -31,6 +31,41 @@ public sealed class DeviceMathTests(DeviceFixture devices)
         Assert.Equal(0.0, DeviceMath.ExpDouble(-746));
         Assert.Equal(0.0, DeviceMath.ExpDouble(double.NegativeInfinity));
         Assert.True(double.IsNaN(DeviceMath.ExpDouble(double.NaN)));
+    }
+
+    [Fact]
+    public void TanhIsWithinFourUlpsOfDotNetsOverTheWholeRange()
+    {
+        var rng = new Random(8);
+        double worst = 0;
+        for (int i = 0; i < 200_000; i++)
+        {
+            double x = i < 100_000 ? 40 * (rng.NextDouble() - 0.5) : Math.Pow(10, -300 * rng.NextDouble()) * (rng.Next(2) == 0 ? -1 : 1);
+            worst = Math.Max(worst, Ulps(DeviceMath.TanhDouble(x), Math.Tanh(x)));
+        }
+        Assert.True(worst <= 4, $"worst error {worst} ulps");
+        foreach (double x in new[] { 1e-300, -1e-300, 1e-10, 0.25, -0.25, 0.2501, 0.5, 1, 18, 19.1, 355, -400, 1e300 })
+            Assert.True(Ulps(DeviceMath.TanhDouble(x), Math.Tanh(x)) <= 4, $"tanh({x}) = {DeviceMath.TanhDouble(x)}, expected {Math.Tanh(x)}");
+        Assert.Equal(0.0, DeviceMath.TanhDouble(0.0));
+        Assert.Equal(1.0, DeviceMath.TanhDouble(double.PositiveInfinity));
+        Assert.Equal(-1.0, DeviceMath.TanhDouble(double.NegativeInfinity));
+        Assert.True(double.IsNaN(DeviceMath.TanhDouble(double.NaN)));
+    }
+
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void TheTanhMapIsFiniteForLargeArgumentsAndAccurateForSmallOnes(KernelFamily family)
+    {
+        var device = devices.Get(family);
+        double[] x = [400, -800, 1e-10, -3e-5, 0.7, 30];
+        var shape = new Shape(1, 2, 3);
+        using var input = device.Upload<double>(x, shape);
+        using var output = device.Allocate<double>(shape);
+        Elementwise.Map(device, new Maps.Tanh<double>(), input.Mat, output.Mat);
+        var y = output.ToArray();
+        for (int k = 0; k < x.Length; k++)
+            Assert.True(Ulps(y[k], Math.Tanh(x[k])) <= 4, $"tanh({x[k]}) = {y[k]}, expected {Math.Tanh(x[k])}");
     }
 
     [Theory]

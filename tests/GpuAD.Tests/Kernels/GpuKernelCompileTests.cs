@@ -85,6 +85,13 @@ public sealed class GpuKernelCompileTests
         One<Maps.PhiStarOfTril<T>>(); One<Maps.PhiStar<T>>(); One<Maps.AddTransposed<T>>(); One<Maps.Transpose<T>>();
         One<Maps.Fill<T>>(); One<Maps.Identity<T>>(); One<Maps.ScaledIdentity<T>>(); One<Maps.AddDiagonal<T>>(); One<Maps.AddScaledIdentity<T>>();
         One<Maps.Log<T>>(); One<Maps.Exp<T>>(); One<Maps.Divide<T>>(); One<Maps.Symmetrize<T>>();
+        // the elementwise ops' maps (sin, cos, tanh, pow, log go through ILGPU's XMath on the GPU)
+        One<Maps.Sin<T>>(); One<Maps.Cos<T>>(); One<Maps.SinDerivative<T>>(); One<Maps.CosDerivative<T>>();
+        One<Maps.Sqrt<T>>(); One<Maps.SqrtDerivative<T>>(); One<Maps.Square<T>>(); One<Maps.Reciprocal<T>>();
+        One<Maps.ReciprocalDerivative<T>>(); One<Maps.Tanh<T>>(); One<Maps.TanhDerivative<T>>(); One<Maps.Abs<T>>();
+        One<Maps.AbsDerivative<T>>(); One<Maps.PowConstant<T>>(); One<Maps.PowConstantDerivative<T>>(); One<Maps.Pow<T>>();
+        One<Maps.PowBaseDerivative<T>>(); One<Maps.PowExponentLog<T>>(); One<Maps.Swapped<T, Maps.Divide<T>>>();
+        One<Maps.Swapped<T, Maps.Pow<T>>>();
     }
 
     private static MethodInfo M<T1, T2, T3>(Action<T1, T2, T3> kernel) => kernel.Method;

@@ -1,0 +1,100 @@
+using System.Numerics;
+using GpuAD.Kernels;
+
+namespace GpuAD.Tests.Graph;
+
+/// <summary>
+/// The elementwise ops, their scalar-per-matrix broadcasting, Distances and two covariances
+/// composed from them, against PyTorch's float64 values, VJPs and JVPs (tests/golden/elementwise,
+/// written by tests/oracle/generate.py --elementwise-only): float64 on both kernel families (the
+/// emulated GPU's in the slow tier), float32 on the CPU-tuned one.
+/// </summary>
+[Collection("Graph")]
+public sealed class ElementwiseGoldenTests(DeviceFixture devices)
+{
+    private const string Folder = "elementwise";
+
+    public static TheoryData<string> Cases() => new(CaseNames());
+
+    private static List<string> CaseNames()
+    {
+        var root = Path.Combine(Golden.Root, Folder);
+        var names = Directory.EnumerateDirectories(root)
+            .Where(d => File.Exists(Path.Combine(d, "meta.json")))
+            .Select(d => Path.Combine(Folder, Path.GetFileName(d)))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        Assert.True(names.Count >= 80, $"{names.Count} golden cases in {root}");
+        return names;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float64MatchesPyTorch(string name) => Run<double>(Golden.Load(name), devices.Cpu, 1e-9);
+
+    [Theory]
+    [Trait("Tier", "Slow")]
+    [MemberData(nameof(Cases))]
+    public void Float64OnTheGpuFamilyMatchesPyTorch(string name) => Run<double>(Golden.Load(name), devices.GpuEmulated, 1e-9);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Float32MatchesPyTorch(string name) => Run<float>(Golden.Load(name), devices.Cpu, 1e-3);
+
+    /// <summary>The op a case names, applied to vars in the case's input order.</summary>
+    private static Var<T> Apply<T>(GoldenCase c, Var<T>[] v) where T : unmanaged, IFloatingPointIeee754<T> => c.Op switch
+    {
+        "sin" => Op.Sin(v[0]),
+        "cos" => Op.Cos(v[0]),
+        "tanh" => Op.Tanh(v[0]),
+        "square" => Op.Square(v[0]),
+        "negate" => Op.Negate(v[0]),
+        "sqrt" => Op.Sqrt(v[0]),
+        "reciprocal" => Op.Reciprocal(v[0]),
+        "abs" => Op.Abs(v[0]),
+        "pow" => c.Text("form") == "constant" ? Op.Pow(v[0], c.Number("exponent")) : Op.Pow(v[0], v[1]),
+        "add" => Op.Add(v[0], v[1]),
+        "subtract" => Op.Subtract(v[0], v[1]),
+        "multiply" => Op.Multiply(v[0], v[1]),
+        "divide" => Op.Divide(v[0], v[1]),
+        "distances" => v.Length == 3 ? Op.Distances(v[0], v[1], v[2]) : Op.Distances(v[0], v[1]),
+        "exp-sine-squared" => ComposedCovariances.ExpSineSquared(v[0], v[1], v[2], v[3]),
+        "rational-quadratic" => ComposedCovariances.RationalQuadratic(v[0], v[1], v[2], v[3]),
+        _ => throw new NotSupportedException($"Golden case {c.Name}: unknown op '{c.Op}'."),
+    };
+
+    private static void Run<T>(GoldenCase c, Device device, double tol) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        using var tape = new Tape(device);
+        var owned = new List<DeviceTensor<T>>();
+        DeviceTensor<T> Up(NpyArray a)
+        {
+            var t = device.Upload<T>(a.To<T>(), a.BatchShape);
+            owned.Add(t);
+            return t;
+        }
+        try
+        {
+            var vars = c.InputNames.Select(n => tape.Variable(Up(c.Inputs[n]), Up(c.Tangents[n]))).ToArray();
+            var y = Apply(c, vars);
+            Check(c.Y, y.Value.ToArray(), tol, $"{c.Name} y");
+            Check(c.Ydot, y.Tangent!.ToArray(), tol, $"{c.Name} JVP");
+            tape.Backward(y, Up(c.Cotangent));
+            for (int i = 0; i < vars.Length; i++)
+            {
+                var name = c.InputNames[i];
+                Assert.True(vars[i].Grad is not null, $"{c.Name}: no gradient for {name}");
+                Assert.Equal(vars[i].Shape, vars[i].Grad!.Shape);
+                Check(c.Grads[name], vars[i].Grad!.ToArray(), tol, $"{c.Name} grad {name}");
+            }
+        }
+        finally
+        {
+            tape.Dispose();
+            foreach (var t in owned) t.Dispose();
+        }
+    }
+
+    private static void Check<T>(NpyArray expected, T[] actual, double tol, string what) where T : unmanaged, IFloatingPointIeee754<T> =>
+        TestData.AssertClose(expected.ToDouble(), actual, tol, what);
+}
