@@ -67,6 +67,18 @@ internal sealed class OpCatalogue
         new TraceInfo(),
         new DiagInfo(),
         new TrilInfo(),
+        new SinInfo(),
+        new CosInfo(),
+        new TanhInfo(),
+        new SquareInfo(),
+        new NegateInfo(),
+        new AbsInfo(),
+        new SqrtInfo(),
+        new ReciprocalInfo(),
+        new DivideInfo(),
+        new PowInfo() { GoldenKey = ("pow", "form", "var") },
+        new PowConstantInfo() { ErrorName = "Pow", GoldenKey = ("pow", "form", "constant") },
+        new DistancesInfo(),
     ]);
 
     private static OpInput G(string name, string shape) => new(name, InputKind.General, shape);
@@ -300,6 +312,118 @@ internal sealed class OpCatalogue
         public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Log);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Log(v[0]);
+    }
+
+    private sealed class SinInfo() : Unary("Sin", "sin", "Y = sin(A) (elementwise)")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Sin);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Sin(v[0]);
+    }
+
+    private sealed class CosInfo() : Unary("Cos", "cos", "Y = cos(A) (elementwise)")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Cos);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Cos(v[0]);
+    }
+
+    private sealed class TanhInfo() : Unary("Tanh", "tanh", "Y = tanh(A) (elementwise)")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Tanh);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Tanh(v[0]);
+    }
+
+    private sealed class SquareInfo() : Unary("Square", "square", "Y = A∘A (elementwise)")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => p * p);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Square(v[0]);
+    }
+
+    private sealed class NegateInfo() : Unary("Negate", "negate", "Y = −A")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => -p);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Negate(v[0]);
+    }
+
+    private sealed class AbsInfo() : Unary("Abs", "abs", "Y = |A| (elementwise; derivative sign(A), 0 at 0)")
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Abs);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Abs(v[0]);
+    }
+
+    private sealed class SqrtInfo() : Unary("Sqrt", "sqrt", "Y = √A (elementwise, A ≥ 0; derivative 0 at 0)", InputKind.Positive)
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], Math.Sqrt);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Sqrt(v[0]);
+    }
+
+    private sealed class ReciprocalInfo() : Unary("Reciprocal", "reciprocal", "Y = 1/A (elementwise)", InputKind.Positive)
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => 1 / p);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Reciprocal(v[0]);
+    }
+
+    /// <summary>An op of a positive matrix A and a matrix B of one shape (B may also be a scalar per matrix: the golden data's broadcast cases).</summary>
+    private abstract class PositiveBinary(string name, string kebab, string formula, InputKind a, InputKind b)
+        : OpInfo(name, kebab, formula, ["rows", "cols"], [new("a", a, "[batch, m, n]"), new("b", b, "[batch, m, n] or [batch or 1, 1, 1]")])
+    {
+        public override int[] Around(int n) => [n, 3];
+
+        protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[1]), (d[0], d[1])];
+    }
+
+    private sealed class DivideInfo() : PositiveBinary("Divide", "divide", "Y = A / B (elementwise)", InputKind.General, InputKind.Positive)
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], x[1], (p, q) => p / q);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Divide(v[0], v[1]);
+    }
+
+    private sealed class PowInfo() : PositiveBinary("Pow", "pow", "Y = A^E (elementwise; E a matrix or a scalar per matrix)", InputKind.Positive, InputKind.General)
+    {
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], x[1], Math.Pow);
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Pow(v[0], v[1]);
+    }
+
+    private sealed class PowConstantInfo() : Unary("PowConstant", "pow-constant", "Y = A^p for a constant p (elementwise)", InputKind.Positive, [new("exponent", 1.5)])
+    {
+        public override IReadOnlyList<OpArgs> Variants { get; } = [OpArgs.None.With("exponent", 1.5)];
+
+        public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => Math.Pow(p, f.Number("exponent")));
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Pow(v[0], f.Number("exponent"));
+    }
+
+    private sealed class DistancesInfo() : OpInfo("Distances", "distances", "Rᵢⱼ = ‖X1ᵢ − X2ⱼ‖ (Euclidean; derivative 0 at coincident points)", ["n", "m", "d"],
+        [G("x1", "[batch, n, d]"), G("x2", "[batch, m, d]")])
+    {
+        public override int[] Around(int n) => [n, 3, 2];
+
+        protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[2]), (d[1], d[2])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f)
+        {
+            int n = x[0].GetLength(0), m = x[1].GetLength(0), d = x[0].GetLength(1);
+            var r = new double[n, m];
+            for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < d; k++) s += (x[0][i, k] - x[1][j, k]) * (x[0][i, k] - x[1][j, k]);
+                r[i, j] = Math.Sqrt(s);
+            }
+            return r;
+        }
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Distances(v[0], v[1]);
     }
 
     // ---- reductions and structure ----

@@ -29,6 +29,7 @@ public static class OpCases
         ["Diag"] = [[6]],
         ["AddDiagonal"] = [[6]],
         ["Tril"] = [[6, 6], [4, 7]],
+        ["Distances"] = [[5, 4, 3]],
     };
 
     /// <summary>The ops of the catalogue that factor no matrix (in catalogue order).</summary>

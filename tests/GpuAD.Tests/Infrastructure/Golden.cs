@@ -58,9 +58,11 @@ public sealed class GoldenCase
 
     /// <summary>The catalogue entry the case names (its op, and the flag that tells CholeskySolve from CholeskySolveFactor).</summary>
     /// <exception cref="NotSupportedException">No entry.</exception>
-    internal OpInfo Entry =>
-        Catalogue.All.FindGolden(Op, flag => Flags.TryGetValue(flag, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null)
-        ?? throw new NotSupportedException($"Golden case {Name}: unknown op '{Op}'.");
+    internal OpInfo Entry => EntryOrNull ?? throw new NotSupportedException($"Golden case {Name}: unknown op '{Op}'.");
+
+    /// <summary>The catalogue entry the case names, or null (a composition of ops, not one entry).</summary>
+    internal OpInfo? EntryOrNull =>
+        Catalogue.All.FindGolden(Op, flag => Flags.TryGetValue(flag, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null);
 
     /// <summary>The case's values of its entry's flags (booleans as 0 and 1), every one set.</summary>
     internal OpArgs Args => Entry.Resolve(Entry.Flags.Aggregate(OpArgs.None, (args, f) =>
