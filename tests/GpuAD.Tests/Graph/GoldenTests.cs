@@ -31,6 +31,7 @@ public sealed class GoldenTests(DeviceFixture devices)
         "triangular-solve" => Op.TriangularSolve(v[0], v[1], lower: c.Flag("lower"), left: c.Flag("left"), transpose: c.Flag("transpose"), unitDiagonal: c.Flag("unitDiagonal")),
         "cholesky-solve" => c.Text("factor") == "sigma" ? Op.CholeskySolve(v[0], v[1]) : Op.CholeskySolveFactor(v[0], v[1]),
         "logdet" => Op.LogDet(v[0]),
+        "cholesky-inverse" => Op.CholeskyInverse(v[0]),
         "add" => Op.Add(v[0], v[1]),
         "subtract" => Op.Subtract(v[0], v[1]),
         "scale" => Op.Scale(v[0], T.CreateChecked(c.Number("alpha"))),

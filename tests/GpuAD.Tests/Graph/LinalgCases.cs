@@ -54,6 +54,8 @@ public static class LinalgCases
         yield return new("TriangularSolve broadcast T", v => Op.TriangularSolve(v[0], v[1], lower: true), [Tri(1, 6, true, 901), G(new Shape(3, 6, 2), 902)]);
         yield return new("CholeskySolve broadcast Σ", v => Op.CholeskySolve(v[0], v[1]), [Spd(1, 5, 903), G(new Shape(3, 5, 2), 904)]);
         yield return new("AXInvB broadcast X", v => Op.AXInvB(v[0], v[1], v[2]), [G(new Shape(3, 2, 4), 905), Invertible(1, 4, 906), G(new Shape(3, 4, 3), 907)]);
+        foreach (var (batch, n) in new[] { (1, 1), (3, 6), (1, 12) })
+            yield return new($"CholeskyInverse b{batch} n{n}", v => Op.CholeskyInverse(v[0]), [Tri(batch, n, true, 950 + n)]);
         yield return new("GP RBF hyperparameters", v =>
         {
             var tape = v[0].Tape;

@@ -18,6 +18,7 @@ public sealed class GoldenDataTests
         ["triangular-solve"] = ["lower", "left", "transpose", "unitDiagonal"],
         ["cholesky-solve"] = ["factor"],
         ["logdet"] = [],
+        ["cholesky-inverse"] = [],
         ["add"] = [],
         ["subtract"] = [],
         ["scale"] = ["alpha"],
@@ -116,12 +117,12 @@ public sealed class GoldenDataTests
     [Fact]
     public void TriangularInputsHoldJunkOutsideTheTriangleRead()
     {
-        var cases = Golden.Cases("triangular-solve").Concat(Golden.Cases("cholesky-solve")).Select(Golden.Load);
+        var cases = Golden.Cases("triangular-solve").Concat(Golden.Cases("cholesky-solve")).Concat(Golden.Cases("cholesky-inverse")).Select(Golden.Load);
         int checkedCases = 0;
         foreach (var c in cases)
         {
             bool isTrsm = c.Op == "triangular-solve";
-            if (!isTrsm && c.Text("factor") != "l") continue;
+            if (c.Op == "cholesky-solve" && c.Text("factor") != "l") continue;
             string x = isTrsm ? "t" : "l";
             bool lower = !isTrsm || c.Flag("lower");
             bool unit = isTrsm && c.Flag("unitDiagonal");
@@ -167,6 +168,7 @@ public sealed class GoldenDataTests
                 "cholesky-solve" when c.Text("factor") == "sigma" => Solve(In("sigma"), In("rhs")),
                 "cholesky-solve" => Solve(Mul(Tril(In("l"), 0), T(Tril(In("l"), 0))), In("rhs")),
                 "logdet" => Scalar(LogDet(In("sigma"))),
+                "cholesky-inverse" => Solve(Mul(Tril(In("l"), 0), T(Tril(In("l"), 0))), Identity(In("l").GetLength(0))),
                 "add" => Map(In("a"), In("b"), (p, q) => p + q),
                 "subtract" => Map(In("a"), In("b"), (p, q) => p - q),
                 "scale" => Map(In("a"), In("a"), (p, _) => c.Number("alpha") * p),
@@ -286,6 +288,13 @@ public sealed class GoldenDataTests
         for (int j = 0; j < a.GetLength(1); j++)
             if (j > i + k) t[i, j] = 0;
         return t;
+    }
+
+    private static double[,] Identity(int n)
+    {
+        var eye = new double[n, n];
+        for (int i = 0; i < n; i++) eye[i, i] = 1;
+        return eye;
     }
 
     private static double[,] Map(double[,] a, double[,] b, Func<double, double, double> f)

@@ -109,6 +109,7 @@ public sealed record OpSpec(string Name, InputSpec[] Inputs)
         "LogDet" => Op.LogDet(v[0]),
         "CholeskySolve" => Op.CholeskySolve(v[0], v[1]),
         "CholeskySolveFactor" => Op.CholeskySolveFactor(v[0], v[1]),
+        "CholeskyInverse" => Op.CholeskyInverse(v[0]),
         "TriangularSolve" => Op.TriangularSolve(v[0], v[1], lower: true),
         "TriangularSolveUpperRightTransposed" => Op.TriangularSolve(v[0], v[1], lower: false, left: false, transpose: true),
         "Solve" => Op.Solve(v[0], v[1]),
@@ -148,6 +149,7 @@ public static class OpTable
         yield return new("LogDet", [new(InputKind.Spd, new Shape(b, n, n), npd)]);
         yield return new("CholeskySolve", [new(InputKind.Spd, new Shape(b, n, n), npd), G(b, n, 2)]);
         yield return new("CholeskySolveFactor", [new(InputKind.Lower, new Shape(b, n, n)), G(b, n, 2)]);
+        yield return new("CholeskyInverse", [new(InputKind.Lower, new Shape(b, n, n))]);
         yield return new("TriangularSolve", [new(InputKind.Lower, new Shape(b, n, n)), G(b, n, 2)]);
         yield return new("TriangularSolveUpperRightTransposed", [new(InputKind.Upper, new Shape(b, n, n)), G(b, 2, n)]);
         yield return new("Solve", [new(InputKind.Invertible, new Shape(b, n, n), singular), G(b, n, 2)]);
