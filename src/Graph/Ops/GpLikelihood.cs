@@ -83,7 +83,7 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
         : base(OpName, x, y, logS2, logL, logN2)
     {
         this.kernel = kernel;
-        this.jitter = jitter;
+        this.jitter = jitter?.ToArray();
         this.throwOnFailure = throwOnFailure;
         this.plan = plan;
         this.inversePlan = inversePlan;

@@ -110,6 +110,46 @@ public sealed class GpLikelihoodTests(DeviceFixture devices)
         Assert.True(err <= 1e-9, $"{name}: ∂NLL/∂θ relative error {err:E2}");
     }
 
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned)]
+    [InlineData(KernelFamily.GpuTuned)]
+    public void ObjectiveTakesTheFusedPathWithTheComposedValuesAndGradients(KernelFamily family)
+    {
+        const int b = 3, n = 11, d = 2;
+        var x = TestData.Random(new Shape(b, n, d), 400);
+        var y = TestData.Random(new Shape(b, n, 1), 401);
+        var theta = TestData.Random(new Shape(b, 1, 4), 402).Select(t => 0.3 * t - 0.3).ToArray();
+        using var fused = new GpObjective<double>(devices.Get(family), x, y, b, n, d, StationaryKernel.Matern52, ard: true);
+        using var composed = new GpObjective<double>(devices.Get(family), x, y, b, n, d, StationaryKernel.Matern52, ard: true) { Composed = true };
+        var f = fused.Evaluate(theta, 0, b, gradient: true);
+        var c = composed.Evaluate(theta, 0, b, gradient: true);
+        Assert.True(TestData.RelErr(c.Nll, f.Nll) <= 1e-10, $"NLL {string.Join(", ", f.Nll)} vs {string.Join(", ", c.Nll)}");
+        Assert.True(TestData.RelErr(c.Gradient!, f.Gradient!) <= 1e-10, $"gradient error {TestData.RelErr(c.Gradient!, f.Gradient!):E2}");
+        Assert.Equal(new double[b], f.Jitter);
+    }
+
+    [Fact]
+    public void ObjectiveAddsTheComposedPathsJitterOnTheFusedPath()
+    {
+        // Element 1 repeats a point with a negligible noise: it needs jitter on either path. Its K
+        // keeps a condition number near 1/jitter, so the two paths' gradients agree only to about
+        // that times ε; element 0 is well conditioned.
+        const int n = 4, d = 1;
+        double[] x = [0, 1, 2, 3, 0, 1, 1, 3];
+        double[] y = [0.1, -0.2, 0.3, 0.0, 0.1, -0.2, -0.2, 0.0];
+        double[] theta = [0.2, 0.1, Math.Log(0.1), -0.1, 0, -80];
+        using var fused = new GpObjective<double>(devices.Cpu, x, y, 2, n, d, StationaryKernel.Matern32, ard: false);
+        using var composed = new GpObjective<double>(devices.Cpu, x, y, 2, n, d, StationaryKernel.Matern32, ard: false) { Composed = true };
+        var f = fused.Evaluate(theta, 0, 2, gradient: true);
+        var c = composed.Evaluate(theta, 0, 2, gradient: true);
+        Assert.Equal(0.0, f.Jitter[0]);
+        Assert.True(f.Jitter[1] > 0);
+        Assert.True(Math.Abs(f.Jitter[1] - c.Jitter[1]) <= 1e-15 * c.Jitter[1], $"jitter {f.Jitter[1]:R} fused, {c.Jitter[1]:R} composed");
+        Assert.True(TestData.RelErr(c.Nll, f.Nll) <= 1e-10, $"NLL {string.Join(", ", f.Nll)} vs {string.Join(", ", c.Nll)}");
+        Assert.True(TestData.RelErr(c.Gradient![..3], f.Gradient![..3]) <= 1e-10, $"element 0: gradient error {TestData.RelErr(c.Gradient![..3], f.Gradient![..3]):E2}");
+        Assert.True(TestData.RelErr(c.Gradient![3..], f.Gradient![3..]) <= 1e-6, $"element 1: gradient error {TestData.RelErr(c.Gradient![3..], f.Gradient![3..]):E2}");
+    }
+
     [Fact]
     public void NotPositiveDefiniteIsReportedOrReturnedAsInfo()
     {
