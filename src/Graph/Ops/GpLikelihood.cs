@@ -143,10 +143,7 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
         // K = s²·k(D) + (σ² + jitter)·I, built in the one n×n buffer and factored there.
         buffer = Device.Allocate<T>(new Shape(batch, n, n));
         var k = buffer.Mat;
-        Distances.Squared(Device, x.Mat, x.Mat, w.Mat, k);
-        StationaryMaps.Apply(Device, kernel, k, null, k);
-        Elementwise.Map(Device, new Maps.Multiply<T>(T.One), k, s2.Mat, YAccess.ScalarPerMatrix, k);
-        Elementwise.Map(Device, new Maps.AddScaledIdentity<T>(T.One), k, diagonal.Mat, YAccess.ScalarPerMatrix, k);
+        GpContraction.Covariance(Device, kernel, x.Mat, w.Mat, s2.Mat, diagonal.Mat, k);
         var codes = Device.Allocate<int>(hyper);
         Blas.Potrf(Device, k, codes, plan);
         if (throwOnFailure)

@@ -35,6 +35,36 @@ internal struct GpContractionArgs
 internal static class GpContraction
 {
     /// <summary>
+    /// K = s²·k(D) + δ·I in place in <paramref name="k"/> [batch, n, n], D from X [batch, n, d] and
+    /// w = 1/ℓ [batch, 1, 1 or d]; s² and δ (σ² + jitter) [batch, 1, 1]. The distances are launched
+    /// by blocks of rows so that no launch indexes more than the device's
+    /// <see cref="Device.MaxLaunchItems"/> elements (batch·n² passes 2³¹ at n = 46,341); every
+    /// offset is a long (<see cref="MatLayout.At"/>).
+    /// </summary>
+    public static void Covariance<T>(Device device, StationaryKernel kernel, MatRef<T> x, MatRef<T> w, MatRef<T> s2, MatRef<T> diagonal, MatRef<T> k)
+        where T : unmanaged, INumber<T>, IRootFunctions<T>, IExponentialFunctions<T>
+    {
+        int n = k.Rows, batch = k.Batch;
+        if (n == 0 || batch == 0) return;
+        int rows = DistanceRows(device, batch, n);
+        for (int r0 = 0; r0 < n; r0 += rows)
+        {
+            int count = Math.Min(rows, n - r0);
+            Distances.Squared(device, x.Block(r0, 0, count, x.Cols), x, w, k.Block(r0, 0, count, n));
+        }
+        StationaryMaps.Apply(device, kernel, k, null, k);
+        Elementwise.Map(device, new Maps.Multiply<T>(T.One), k, s2, YAccess.ScalarPerMatrix, k);
+        Elementwise.Map(device, new Maps.AddScaledIdentity<T>(T.One), k, diagonal, YAccess.ScalarPerMatrix, k);
+    }
+
+    /// <summary>Rows of K per distance launch: as many as keep its threads (batch·rows·n on the GPU family, batch·rows on the CPU family) within <see cref="Device.MaxLaunchItems"/>.</summary>
+    internal static int DistanceRows(Device device, int batch, int n)
+    {
+        long perRow = device.Family == KernelFamily.GpuTuned ? (long)batch * n : batch;
+        return (int)Math.Clamp(device.MaxLaunchItems / Math.Max(perRow, 1), 1, Math.Max(n, 1));
+    }
+
+    /// <summary>
     /// The VJP's rows: out [batch, n, 2 + q + d] with, for row i, ½ȳs²·Σₖ W<sub>ik</sub>k(D<sub>ik</sub>),
     /// then q values −ȳs²·Σₖ W<sub>ik</sub>k′(D<sub>ik</sub>)(wₘΔₘ)², then ½ȳσ²·W<sub>ii</sub>, then
     /// x̄<sub>i</sub> (d values). Summed over the rows, the first 2 + q columns are θ̄ in

@@ -150,6 +150,45 @@ public sealed class GpLikelihoodTests(DeviceFixture devices)
         Assert.True(TestData.RelErr(c.Gradient![3..], f.Gradient![3..]) <= 1e-6, $"element 1: gradient error {TestData.RelErr(c.Gradient![3..], f.Gradient![3..]):E2}");
     }
 
+    /// <summary>
+    /// Launches split the way they are at n > 46,341 (batch·n² past 2³¹ elements), at a small n on
+    /// devices whose launch limit is lowered: the same NLL and gradients, bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 1)]
+    [InlineData(KernelFamily.GpuTuned, 30)]
+    public void SplitLaunchesComputeWhatOneLaunchComputes(KernelFamily family, int maxItems)
+    {
+        const int b = 2, n = 13, d = 2;
+        var whole = NllAndGradients(devices.Get(family), fused: true, StationaryKernel.Matern32, b, n, d, d, seed: 77);
+        using var device = Device.CreateCpu(family);
+        device.MaxLaunchItems = maxItems;
+        Assert.True(GpContraction.DistanceRows(device, b, n) < n, "the limit does not split the distance launches");
+        var split = NllAndGradients(device, fused: true, StationaryKernel.Matern32, b, n, d, d, seed: 77);
+        for (int i = 0; i < Parts.Length; i++) Assert.Equal(whole[i], split[i]);
+    }
+
+    /// <summary>The index arithmetic at n = 100,000 (n² = 10¹⁰ elements), without allocating it.</summary>
+    [Fact]
+    public void OffsetsPastTwoToThe31AreLongs()
+    {
+        const int n = 100_000;
+        var layout = new MatLayout(0, n, (long)n * n);
+        Assert.Equal(2L * n * n + (long)(n - 1) * n + (n - 1), layout.At(2, n - 1, n - 1));
+        var view = new MatRef<double>(default, 0, n, (long)n * n, n, n, 1);
+        Assert.Equal((long)(n - 64) * n + (n - 64), view.Block(n - 64, n - 64, 64, 64).Offset);
+        foreach (var family in new[] { KernelFamily.CpuTuned, KernelFamily.GpuTuned })
+        {
+            var device = devices.Get(family);
+            int rows = GpContraction.DistanceRows(device, 1, n);
+            long threads = family == KernelFamily.GpuTuned ? (long)rows * n : rows;
+            Assert.True(threads <= device.MaxLaunchItems && rows >= 1, $"{family}: {rows} rows per distance launch");
+            var plan = CholeskyInversePlan.For<double>(device, n, 1);
+            Assert.Equal((long)plan.BlockSize * n + (long)plan.BlockSize * plan.BlockSize, plan.WorkElementsPerMatrix);
+            Assert.Equal(n, plan.Steps.Where(s => s.Kind == CholeskyInverseStepKind.InvertDiagonal).Sum(s => s.Width));
+        }
+    }
+
     [Fact]
     public void NotPositiveDefiniteIsReportedOrReturnedAsInfo()
     {
