@@ -116,6 +116,25 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
         return (tape.Record(node), node);
     }
 
+    /// <summary>
+    /// The pool bytes one forward and reverse pass of the op allocate for a batch of problems, each
+    /// allocation rounded to the pool's size class (<see cref="BufferPool.SizeClass"/>): K (the one
+    /// n×n buffer), the in-place inverse's row buffer and work block, and the O(n·(d + q)) vectors.
+    /// </summary>
+    internal static long DeviceBytes(Device device, int batch, int n, int d, int q)
+    {
+        long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long Bytes(long rows, long cols) => BufferPool.SizeClass(batch * rows * cols * size);
+        var inverse = CholeskyInversePlan.For<T>(device, n, batch);
+        long nb = Math.Min(inverse.BlockSize, n);
+        return Bytes(n, n)                                            // K, then L, then K⁻¹
+            + (n > inverse.BlockSize ? Bytes(inverse.BlockSize, n) : 0) + Bytes(nb, nb) // the inverse's row buffer and work block
+            + Bytes(n, 2 + q + d) + Bytes(n, d)                        // the contraction's rows, X̄
+            + 4 * Bytes(n, 1)                                         // α, the logs of L's diagonal, ȳ·α, ones
+            + Bytes(1, q) + 12 * Bytes(1, 1) + Bytes(1, 2 + q)        // w, s², σ², info, the NLL's parts, θ̄
+            + BufferPool.SizeClass(n * size);                         // the row of ones that sums θ̄
+    }
+
     internal override IEnumerable<IVar> SavedVars
     {
         get

@@ -80,6 +80,27 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
     /// <summary>Parameters per problem: 2 + d (ARD) or 3.</summary>
     public int Parameters => Ard ? D + 2 : 3;
 
+    /// <summary>
+    /// The device memory, in bytes, that an objective of this size needs for <see cref="Evaluate"/>
+    /// with the gradient: the data (X and y) and, per problem, one n×n matrix of
+    /// <typeparamref name="T"/> plus O(n·(d + p)) — each allocation rounded up to the device pool's
+    /// size class. Compare it with the device's memory before allocating anything.
+    /// </summary>
+    /// <param name="device">The device (its kernel family sets the inverse's blocks).</param>
+    /// <param name="batch">Problems evaluated at once.</param>
+    /// <param name="n">Points per problem.</param>
+    /// <param name="d">Input dimensions.</param>
+    /// <param name="ard">One lengthscale per dimension (else one shared).</param>
+    /// <exception cref="ArgumentException">A size is negative or d &lt; 1.</exception>
+    public static long DeviceBytes(Device device, int batch, int n, int d, bool ard)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (batch < 0 || n < 0 || d < 1) throw new ArgumentException($"GpObjective: batch {batch}, n {n}, d {d} must be ≥ 0, ≥ 0, ≥ 1.");
+        long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long data = BufferPool.SizeClass((long)batch * n * d * size) + BufferPool.SizeClass((long)batch * n * size);
+        return 2 * data + GpLikelihoodNode<T>.DeviceBytes(device, batch, n, d, ard ? d : 1); // the uploads and the slice's copies on the tape
+    }
+
     /// <summary>θ's order in words, for messages.</summary>
     public string Order => Ard
         ? $"log signal variance, log lengthscale × {D} (one per dimension), log noise variance"

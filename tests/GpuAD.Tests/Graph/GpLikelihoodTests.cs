@@ -241,6 +241,8 @@ public sealed class GpLikelihoodTests(DeviceFixture devices)
         long peak = device.Pool.PeakBytes - baseline, matrix = (long)n * n * sizeof(double);
         Assert.True(peak <= 1.05 * matrix + (1 << 20), $"peak {peak:N0} bytes, above 1.05·n²·8 + 1 MiB = {1.05 * matrix + (1 << 20):N0}");
         Assert.True(peak >= matrix, $"peak {peak:N0} bytes, below the one n×n matrix the factor needs: the accounting missed it");
+        long estimate = GpObjective<double>.DeviceBytes(device, 1, n, d, ard: true);
+        Assert.True(peak <= estimate && estimate <= 1.05 * matrix + (1 << 20), $"peak {peak:N0} bytes, estimate {estimate:N0}");
         Assert.All(gx, g => Assert.True(double.IsFinite(g)));
     }
 }
