@@ -1,4 +1,5 @@
 using GpuAD.Kernels;
+using Xunit.Abstractions;
 
 namespace GpuAD.Tests.Graph;
 
@@ -8,7 +9,7 @@ namespace GpuAD.Tests.Graph;
 /// finite differences, and its memory: one n×n buffer per problem.
 /// </summary>
 [Collection("Graph")]
-public sealed class GpLikelihoodTests(DeviceFixture devices)
+public sealed class GpLikelihoodTests(DeviceFixture devices, ITestOutputHelper output)
 {
     private static readonly StationaryKernel[] Kernels = [StationaryKernel.Rbf, StationaryKernel.Matern12, StationaryKernel.Matern32, StationaryKernel.Matern52];
 
@@ -242,6 +243,7 @@ public sealed class GpLikelihoodTests(DeviceFixture devices)
         Assert.True(peak <= 1.05 * matrix + (1 << 20), $"peak {peak:N0} bytes, above 1.05·n²·8 + 1 MiB = {1.05 * matrix + (1 << 20):N0}");
         Assert.True(peak >= matrix, $"peak {peak:N0} bytes, below the one n×n matrix the factor needs: the accounting missed it");
         long estimate = GpObjective<double>.DeviceBytes(device, 1, n, d, ard: true);
+        output.WriteLine($"peak {peak:N0} bytes = {(double)peak / matrix:F4}·n²·8; estimate {estimate:N0} bytes");
         Assert.True(peak <= estimate && estimate <= 1.05 * matrix + (1 << 20), $"peak {peak:N0} bytes, estimate {estimate:N0}");
         Assert.All(gx, g => Assert.True(double.IsFinite(g)));
     }
