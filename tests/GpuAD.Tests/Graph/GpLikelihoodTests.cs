@@ -190,6 +190,50 @@ public sealed class GpLikelihoodTests(DeviceFixture devices, ITestOutputHelper o
         }
     }
 
+    /// <summary>
+    /// Out of device memory at every allocation of the forward and of the backward in turn (its
+    /// in-place inverse included): nothing leaks, and the tape then computes the same NLL and
+    /// gradients bit for bit.
+    /// </summary>
+    [Fact]
+    public void OutOfMemoryAtAnyAllocationLeaksNothing()
+    {
+        using var device = Device.CreateCpu(KernelFamily.CpuTuned);
+        const int b = 2, n = 70, d = 2; // n > 64: the blocked inverse with its row buffer
+        var expected = NllAndGradients(device, fused: true, StationaryKernel.Rbf, b, n, d, d, seed: 500);
+        long baseline = device.Pool.BytesInUse;
+        int Rents(Action action)
+        {
+            device.Pool.FailAfterRents = int.MaxValue;
+            try
+            {
+                action();
+                return int.MaxValue - device.Pool.FailAfterRents!.Value;
+            }
+            finally
+            {
+                device.Pool.FailAfterRents = null;
+            }
+        }
+        int forward = Rents(() => NllAndGradients(device, fused: true, StationaryKernel.Rbf, b, n, d, d, seed: 500));
+        Assert.True(forward > 20, $"{forward} requests");
+        for (int k = 0; k < forward; k++)
+        {
+            device.Pool.FailAfterRents = k;
+            try
+            {
+                Assert.Throws<DeviceOutOfMemoryException>(() => NllAndGradients(device, fused: true, StationaryKernel.Rbf, b, n, d, d, seed: 500));
+            }
+            finally
+            {
+                device.Pool.FailAfterRents = null;
+            }
+            Assert.True(baseline == device.Pool.BytesInUse, $"failing at request {k}: {device.Pool.BytesInUse - baseline} bytes not returned");
+        }
+        var again = NllAndGradients(device, fused: true, StationaryKernel.Rbf, b, n, d, d, seed: 500);
+        for (int i = 0; i < Parts.Length; i++) Assert.Equal(expected[i], again[i]);
+    }
+
     [Fact]
     public void NotPositiveDefiniteIsReportedOrReturnedAsInfo()
     {
