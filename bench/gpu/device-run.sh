@@ -21,6 +21,9 @@
 #   suite  the gpu suite (bench/suites.json) with GpuAD, then with PyTorch (bench/torch_ref.py),
 #          compared (bench/gpu/compare.py): times, executed GFLOP/s, peak device memory; with
 #          PROFILE=1 each GpuAD case is also profiled per kernel (suite/profile.txt in the archive)
+#   wall   (only when named in STEPS) the largest n of the exact GP likelihood's value + gradient,
+#          n doubling: GpuAD.Bench gp-wall (fused and composed) and bench/gpu/gp_wall.py (PyTorch,
+#          GPyTorch), in wall-gpuad.log and wall-torch.log of the archive
 # Results: $OUT/info.log, check.log, tune.log, tuning.json, DATE-GPU.md, DATE-GPU-gp.md,
 # device-run.tar.gz (everything).
 #
@@ -115,6 +118,10 @@ suite_s=$(( $(left) - 210 )); [ $suite_s -gt 240 ] && suite_s=240; [ $suite_s -l
 step suite-gpuad $((suite_s + 30)) bench run --suite gpu $quick ${PROFILE:+--profile} --budget-s "$suite_s" --out "$work/suite"
 step suite-ilgpu 70 env GPUAD_CUBLAS=off GPUAD_DEVICE=$device bash .device/run.sh GpuAD.Bench.dll run --suite gpu $quick --budget-s 50 --out "$work/suite-ilgpu"
 step suite-torch 100 "$py" bench/torch_ref.py --suite gpu $quick --budget-s 80 --out "$work/suite"
+# Not in the default STEPS (STEPS="info wall" runs it): the largest n of the exact GP likelihood's
+# value + gradient, GpuAD's fused and composed paths against PyTorch and GPyTorch, n doubling from 4096.
+step wall-gpuad 200 bench gp-wall --from 4096 --time-s 60
+step wall-torch 150 "$py" bench/gpu/gp_wall.py --from 4096 --time-s 60
 
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | tr 'A-Z ' 'a-z-')
 name=$(date +%F)-${gpu:-cpu}

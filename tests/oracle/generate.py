@@ -126,11 +126,13 @@ def sym(x):
 # ----------------------------------------------------------------------------------------------
 # one case
 
-def emit(name, op, flags, inputs, fn, g, spd_inputs=(), triangles=None, note=""):
+def emit(name, op, flags, inputs, fn, g, spd_inputs=(), triangles=None, note="", forward_ad=True):
     """Computes y, the VJP and the JVP of fn at inputs, checks them and writes the case folder.
 
     inputs: dict name -> tensor, in call order. triangles: dict name -> (lower, unit) for inputs
-    of which fn reads only a triangle (fn projects them itself)."""
+    of which fn reads only a triangle (fn projects them itself). forward_ad=False takes the JVP by
+    double backward alone, for an op whose forward-mode formula PyTorch 1.13 gets wrong (the
+    central differences and the adjoint identity still check it)."""
     triangles = triangles or {}
     names = list(inputs)
     xs = [inputs[n].detach().clone() for n in names]
@@ -161,11 +163,14 @@ def emit(name, op, flags, inputs, fn, g, spd_inputs=(), triangles=None, note="")
             grads[i] = sym(grads[i])  # the gradient restricted to symmetric matrices
 
     # JVP two ways
-    with fwAD.dual_level():
-        duals = [fwAD.make_dual(x, t) for x, t in zip(xs, tangents)]
-        ydot = fwAD.unpack_dual(fn(*duals)).tangent
-    ydot = torch.zeros_like(y) if ydot is None else ydot.detach()
     _, ydot_bb = torch.autograd.functional.jvp(fn, tuple(xs), tuple(tangents))
+    if forward_ad:
+        with fwAD.dual_level():
+            duals = [fwAD.make_dual(x, t) for x, t in zip(xs, tangents)]
+            ydot = fwAD.unpack_dual(fn(*duals)).tangent
+        ydot = torch.zeros_like(y) if ydot is None else ydot.detach()
+    else:
+        ydot = ydot_bb.detach()
     jvp_err = relerr(ydot, ydot_bb)
     assert jvp_err < 1e-12, f"{name}: forward-mode and double-backward JVPs differ: {jvp_err:.2e}"
 
@@ -336,6 +341,21 @@ def logdet_cases():
         g = rng_for(name)
         emit(name, "logdet", {}, {"sigma": spd(g, batch, n)}, lambda s: torch.logdet(s).reshape(-1, 1, 1), g,
              spd_inputs=("sigma",), note="log det Sigma for SPD Sigma, [batch, 1, 1]; grad_sigma = inv(Sigma), symmetric.")
+
+
+def cholesky_inverse_cases():
+    for batch, n in ((1, 1), (3, 6), (1, 19), (3, 2)):
+        name = f"cholesky-inverse-b{batch}-{n}"
+        g = rng_for(name)
+        l = torch.linalg.cholesky(spd(g, batch, n))
+        junk = uniform(g, 5, 9, batch, n, n) * torch.where(torch.rand(batch, n, n, generator=g) < 0.5, -1.0, 1.0)
+        l = l + torch.triu(junk, 1)
+        emit(name, "cholesky-inverse", {}, {"l": l}, lambda l: torch.cholesky_inverse(torch.tril(l)), g,
+             triangles={"l": (True, False)}, forward_ad=False,
+             note="S = inv(L*L^T) with L lower (torch.cholesky_inverse). Only the lower triangle of L is read; "
+                  "the strict upper triangle of in_l is junk. grad_l is lower-triangular: torch.cholesky_inverse's "
+                  "own backward returns -(S(G + G^T)S)L in both triangles, here projected by the tril in fn. "
+                  "ydot by double backward: PyTorch 1.13's forward-mode formula for cholesky_inverse is wrong.")
 
 
 def small_op_cases():
@@ -585,6 +605,7 @@ def main():
     triangular_solve_cases()
     cholesky_solve_cases()
     logdet_cases()
+    cholesky_inverse_cases()
     small_op_cases()
     gp_nll_cases()
     elementwise_cases()

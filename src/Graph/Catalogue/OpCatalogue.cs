@@ -51,6 +51,7 @@ internal sealed class OpCatalogue
         new LogDetInfo() { OnCli = true },
         new CholeskySolveInfo() { OnCli = true, GoldenKey = ("cholesky-solve", "factor", "sigma") },
         new CholeskySolveFactorInfo() { ErrorName = "CholeskySolve", GoldenKey = ("cholesky-solve", "factor", "l") },
+        new CholeskyInverseInfo(),
         new SolveInfo(),
         new AddInfo(),
         new SubtractInfo(),
@@ -193,6 +194,25 @@ internal sealed class OpCatalogue
         public override double[,] Reference(double[][,] x, OpArgs f) => R.Solve(x[0], x[1]);
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.CholeskySolve(v[0], v[1]);
+    }
+
+    private sealed class CholeskyInverseInfo() : OpInfo("CholeskyInverse", "cholesky-inverse", "S = (L·Lᵀ)⁻¹ from a Cholesky factor L (lower triangle read)", ["n"],
+        [new("l", InputKind.Lower, "lower triangular [batch, n, n]", typeof(SingularMatrixException))])
+    {
+        public override int[] Around(int n) => [n];
+
+        protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[0])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f)
+        {
+            int n = x[0].GetLength(0);
+            var eye = new double[n, n];
+            for (int i = 0; i < n; i++) eye[i, i] = 1;
+            var l = Tril(x[0], 0);
+            return R.Solve(Mul(l, T(l)), eye);
+        }
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.CholeskyInverse(v[0]);
     }
 
     private sealed class CholeskySolveFactorInfo() : OpInfo("CholeskySolveFactor", "cholesky-solve-factor", "Y = (L·Lᵀ)⁻¹·B from a Cholesky factor L (lower triangle read)", ["n", "k"],

@@ -80,6 +80,27 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
     /// <summary>Parameters per problem: 2 + d (ARD) or 3.</summary>
     public int Parameters => Ard ? D + 2 : 3;
 
+    /// <summary>
+    /// The device memory, in bytes, that an objective of this size needs for <see cref="Evaluate"/>
+    /// with the gradient: the data (X and y) and, per problem, one n×n matrix of
+    /// <typeparamref name="T"/> plus O(n·(d + p)) — each allocation rounded up to the device pool's
+    /// size class. Compare it with the device's memory before allocating anything.
+    /// </summary>
+    /// <param name="device">The device (its kernel family sets the inverse's blocks).</param>
+    /// <param name="batch">Problems evaluated at once.</param>
+    /// <param name="n">Points per problem.</param>
+    /// <param name="d">Input dimensions.</param>
+    /// <param name="ard">One lengthscale per dimension (else one shared).</param>
+    /// <exception cref="ArgumentException">A size is negative or d &lt; 1.</exception>
+    public static long DeviceBytes(Device device, int batch, int n, int d, bool ard)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (batch < 0 || n < 0 || d < 1) throw new ArgumentException($"GpObjective: batch {batch}, n {n}, d {d} must be ≥ 0, ≥ 0, ≥ 1.");
+        long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        long data = BufferPool.SizeClass((long)batch * n * d * size) + BufferPool.SizeClass((long)batch * n * size);
+        return 2 * data + GpLikelihoodNode<T>.DeviceBytes(device, batch, n, d, ard ? d : 1); // the uploads and the slice's copies on the tape
+    }
+
     /// <summary>θ's order in words, for messages.</summary>
     public string Order => Ard
         ? $"log signal variance, log lengthscale × {D} (one per dimension), log noise variance"
@@ -111,13 +132,11 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
         {
             using var tape = new Tape(Device);
             var vars = Parameters3(tape, thetaHost, count, gradient);
-            var k = GaussianProcess.TrainingCovariance(tape.Constant(xs), Kernel, vars, jitterAdded);
-            var (l, info) = Op.CholeskyEx(k);
+            var (nll, info, meanDiagonal) = Nll(tape, xs, ys, vars, jitterAdded);
             int[] codes;
             using (info) codes = info.ToArray();
             if (codes.All(c => c == 0))
             {
-                var nll = Op.Scale(MultivariateNormal.LogDensityFactor(tape.Constant(ys), null, l), -T.One);
                 var values = nll.ToArray().Select(double.CreateChecked).ToArray();
                 if (!gradient) return new GpEvaluation(values, null, jitterAdded);
                 using var ones = Device.Upload<T>(Enumerable.Repeat(T.One, count).ToArray(), nll.Shape);
@@ -141,7 +160,7 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
                 throw new JitterExhaustedException("GaussianProcess", lo + b, jitterAdded[b], relative[b], codes[b]);
             }
             // The failed elements get the next jitter, relative to their mean diagonal.
-            var diag = MeanDiagonal(k.Value);
+            var diag = meanDiagonal();
             for (int b = 0; b < count; b++)
             {
                 if (codes[b] == 0) continue;
@@ -149,6 +168,41 @@ public sealed class GpObjective<T> : IDisposable where T : unmanaged, IFloatingP
                 jitterAdded[b] = relative[b] * Math.Abs(diag[b]);
             }
         }
+    }
+
+    /// <summary>
+    /// When set, <see cref="Evaluate"/> composes the NLL from ops (K, Cholesky, the normal's log
+    /// density: several n×n buffers) instead of the fused op; the two agree to rounding, and the
+    /// composed path is the fused one's oracle in the tests.
+    /// </summary>
+    internal bool Composed { get; set; }
+
+    /// <summary>
+    /// The NLL of the slice on the tape with its Cholesky info codes, and the mean diagonal of each
+    /// K (for the next jitter). The one place that chooses the path: the fused op
+    /// (<see cref="Op.GpNegativeLogMarginalLikelihoodEx{T}"/>: one n×n buffer per problem, K⁻¹
+    /// formed in place for the gradient) whenever nothing of size n×n is asked for, which is
+    /// always here unless <see cref="Composed"/>.
+    /// </summary>
+    private (Var<T> Nll, DeviceTensor<int> Info, Func<double[]> MeanDiagonal) Nll(Tape tape, DeviceTensor<T> xs, DeviceTensor<T> ys, GpTheta<T> theta, double[] jitterAdded)
+    {
+        if (!Composed)
+        {
+            var (nll, info) = Op.GpNegativeLogMarginalLikelihoodEx(tape.Constant(xs), tape.Constant(ys), Kernel,
+                theta.LogSignalVariance, theta.LogLengthscales, theta.LogNoiseVariance, jitterAdded);
+            // K's diagonal is s²·k(0) + σ² + jitter with k(0) = 1 for every stationary kernel.
+            var s = theta.LogSignalVariance.Value;
+            var noise = theta.LogNoiseVariance.Value;
+            return (nll, info, () =>
+            {
+                var ls = s.ToArray();
+                var ln = noise.ToArray();
+                return [.. Enumerable.Range(0, ls.Length).Select(b => double.CreateChecked(T.Exp(ls[b]) + (T.Exp(ln[b]) + T.CreateChecked(jitterAdded[b]))))];
+            });
+        }
+        var k = GaussianProcess.TrainingCovariance(tape.Constant(xs), Kernel, theta, jitterAdded);
+        var (l, codes) = Op.CholeskyEx(k);
+        return (Op.Scale(MultivariateNormal.LogDensityFactor(tape.Constant(ys), null, l), -T.One), codes, () => MeanDiagonal(k.Value));
     }
 
     private GpTheta<T> Parameters3(Tape tape, double[] theta, int count, bool gradient)

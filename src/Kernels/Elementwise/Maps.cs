@@ -290,6 +290,13 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => (x + y) / (T.One + T.One);
     }
 
+    /// <summary>x on and below the diagonal, y above it: with y = x transposed, the lower triangle mirrored into the upper.</summary>
+    public readonly struct MirrorLower<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i >= j ? x : y;
+    }
+
     /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>
     public readonly struct AddDiagonal<T>(T alpha, T gamma) : IElementMap<T> where T : unmanaged, INumber<T>
     {

@@ -46,6 +46,25 @@ public sealed class CliGpTests
     }
 
     [Fact]
+    public void NllRefusesAProblemLargerThanTheDeviceNamingBothNumbers()
+    {
+        // n = 400,000 in float64: K alone is 1.28e12 bytes, beyond any machine this runs on; refused before allocating.
+        const int n = 400_000;
+        string dir = TempDir();
+        string x = Path.Combine(dir, "x.npy"), y = Path.Combine(dir, "y.npy"), theta = Path.Combine(dir, "theta.npy");
+        using (var f = File.Create(x)) Npy.Write<double>(f, Enumerable.Range(0, n).Select(i => (double)i).ToArray(), [n, 1]);
+        using (var f = File.Create(y)) Npy.Write<double>(f, new double[n], [n]);
+        using (var f = File.Create(theta)) Npy.Write<double>(f, new double[3], [3]);
+        var run = ToolProcess.Run("gp", "nll", "--x", x, "--y", y, "--kernel", "rbf", "--theta", theta, "--out", Path.Combine(dir, "out"), "--device", "cpu");
+        Assert.True(run.ExitCode != 0, run.ToString());
+        using var device = Device.CreateCpu(KernelFamily.CpuTuned);
+        string need = GpObjective<double>.DeviceBytes(device, 1, n, 1, ard: false).ToString("N0", CultureInfo.InvariantCulture);
+        Assert.Contains($"gp nll: 1 problem(s) of n = 400000 points (float64) need {need} bytes of device memory (one n×n matrix each), but ", run.ToString());
+        Assert.Matches(@"has [0-9,]+ bytes\.", run.ToString());
+        Assert.False(File.Exists(Path.Combine(dir, "out", "nll.npy")));
+    }
+
+    [Fact]
     [Trait("Tier", "Slow")]
     public void FitReachesScikitLearnsOptimumAndPlots()
     {

@@ -317,7 +317,7 @@ public sealed class BadInputTests(DeviceFixture devices)
             "Sum" or "Trace" or "Dot" or "LogDet" or "NegativeLogMarginalLikelihood" => S(2, 1, 1), // empty sums; log det of 0×0 is log 1
             "Transpose" => S(2, 3, 0),
             "Diag" => S(2, 0, 1),
-            "Cholesky" or "AddDiagonal" => S(2, 0, 0),
+            "Cholesky" or "CholeskyInverse" or "AddDiagonal" => S(2, 0, 0),
             "CholeskySolve" or "CholeskySolveFactor" or "TriangularSolve" or "Solve" => S(2, 0, 2),
             "TriangularSolveUpperRightTransposed" => S(2, 2, 0),
             _ => S(2, 0, 3),                                      // elementwise ops keep the shape

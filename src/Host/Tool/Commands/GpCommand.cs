@@ -57,6 +57,7 @@ internal static class GpCommand
             var data = GpData.Read(xPath, yPath, kernel, parse.GetValue(o.Ard));
             var th = data.Theta("--theta", thetaPath, bounded: false);
             using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
+            CheckFits(device, data.Batch, data.N, data.D, data.Ard, type);
             var r = type == DType.F32 ? Evaluate<float>(device, data, th, repeats) : Evaluate<double>(device, data, th, repeats);
             WriteNpy(files, "nll.npy", r.Nll, data.Batched ? [data.Batch] : []);
             WriteNpy(files, "grad_theta.npy", r.Gradient!, data.Batched ? [data.Batch, data.P] : [data.P]);
@@ -67,6 +68,21 @@ internal static class GpCommand
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Refuses, before anything is allocated, a problem whose estimated device memory
+    /// (<see cref="GpObjective{T}.DeviceBytes"/>: one n×n matrix per problem and O(n·(d + p))) exceeds
+    /// the device's memory (its pool's cap when one is set), naming both numbers.
+    /// </summary>
+    /// <exception cref="ToolFailureException">The problem does not fit.</exception>
+    internal static void CheckFits(Device device, int batch, int n, int d, bool ard, DType type)
+    {
+        long need = type == DType.F32 ? GpObjective<float>.DeviceBytes(device, batch, n, d, ard) : GpObjective<double>.DeviceBytes(device, batch, n, d, ard);
+        long have = device.Pool.CapBytes ?? device.MemoryBytes;
+        if (need > have)
+            throw new ToolFailureException(string.Create(CultureInfo.InvariantCulture,
+                $"gp nll: {batch} problem(s) of n = {n} points ({(type == DType.F32 ? "float32" : "float64")}) need {need:N0} bytes of device memory (one n×n matrix each), but {device.Name} has {have:N0} bytes."));
     }
 
     /// <summary>The input files as OutputFiles compares them with the outputs (an archive's file, not ARCHIVE:ARRAY).</summary>
