@@ -197,7 +197,9 @@ internal sealed class OpCatalogue
     }
 
     private sealed class CholeskyInverseInfo() : OpInfo("CholeskyInverse", "cholesky-inverse", "S = (L·Lᵀ)⁻¹ from a Cholesky factor L (lower triangle read)", ["n"],
-        [new("l", InputKind.Lower, "lower triangular [batch, n, n]", typeof(SingularMatrixException))])
+        // A zero, NaN or infinite diagonal entry raises SingularMatrixException (CholeskyInverseTests);
+        // a non-finite entry below the diagonal propagates to S, so the input rejects no non-finite value as such.
+        [new("l", InputKind.Lower, "lower triangular [batch, n, n]")])
     {
         public override int[] Around(int n) => [n];
 

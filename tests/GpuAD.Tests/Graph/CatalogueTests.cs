@@ -27,6 +27,11 @@ public sealed class CatalogueTests(DeviceFixture devices)
         // golden data, through GaussianProcess.Covariance.
         ["SquaredDistances"] = "pairwise squared distances of points, for GP covariances",
         ["Stationary"] = "a stationary kernel of squared distances, for GP covariances",
+        // The fused GP likelihood from data and hyperparameters (X, y, θ and a kernel choice, not
+        // matrices of the catalogue's kinds): checked against the composed graph, finite differences
+        // and the gp-sklearn golden data by GpLikelihoodTests.
+        ["GpNegativeLogMarginalLikelihood"] = "the fused one-buffer GP likelihood of X, y and θ",
+        ["GpNegativeLogMarginalLikelihoodEx"] = "the fused GP likelihood with device-side failure codes",
     };
 
     /// <summary>Catalogue entries without golden data in tests/golden, with why.</summary>

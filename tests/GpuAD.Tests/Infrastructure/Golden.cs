@@ -135,7 +135,7 @@ public static class Golden
         };
     }
 
-    private static string ReadOp(string caseName)
+    internal static string ReadOp(string caseName)
     {
         using var meta = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, caseName, "meta.json")));
         return meta.RootElement.GetProperty("op").GetString()!;
