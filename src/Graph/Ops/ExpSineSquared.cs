@@ -30,7 +30,7 @@ public static partial class Op
 
 /// <summary>
 /// K = exp(−2·sin²u/ℓ²) elementwise with r = √D, u = π·r/p. Partials (sin 2u = 2·sin u·cos u):
-/// ∂K/∂u = −(2/ℓ²)·sin 2u·K, so ∂K/∂D = −(π/(ℓ²p))·(sin 2u/(2r))·K (∂u/∂D = π/(2pr); the limit
+/// ∂K/∂u = −(2/ℓ²)·sin 2u·K, so ∂K/∂D = −(2π/(ℓ²p))·(sin 2u/(2r))·K (∂u/∂D = π/(2pr); the limit
 /// π/p of sin 2u/(2r) at D = 0); ∂K/∂ℓ = (4·sin²u/ℓ³)·K; ∂K/∂p = (2u·sin 2u/(ℓ²p))·K (∂u/∂p = −u/p).
 /// Derivative: dK = ∂K/∂D∘dD + ∂K/∂ℓ·dℓ + ∂K/∂p·dp (dℓ, dp one scalar per matrix).
 /// Adjoint: D̄ = K̄∘∂K/∂D, ℓ̄ = Σᵢⱼ K̄∘∂K/∂ℓ, p̄ = Σᵢⱼ K̄∘∂K/∂p per matrix (summed over the batch

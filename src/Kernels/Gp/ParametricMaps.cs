@@ -88,7 +88,7 @@ internal static class ParametricMaps
 
     /// <summary>
     /// ExpSineSquared ∂k/∂D applied to y. With r = √D, u = πr/p: ∂k/∂r = −(2π/(ℓ²p))·sin 2u·k and
-    /// ∂r/∂D = 1/(2r), so ∂k/∂D = −(π/(ℓ²p))·(sin 2u/(2r))·k; at D = 0 the limit sin 2u/(2r) = π/p
+    /// ∂r/∂D = 1/(2r), so ∂k/∂D = −(2π/(ℓ²p))·(sin 2u/(2r))·k; at D = 0 the limit sin 2u/(2r) = π/p
     /// is used (coincident points: D's own derivative vanishes there).
     /// </summary>
     public readonly struct ExpSineSquaredByD<T> : IParametricMap<T> where T : unmanaged, INumber<T>, IRootFunctions<T>, ITrigonometricFunctions<T>
@@ -99,7 +99,7 @@ internal static class ParametricMaps
             T r = T.Sqrt(x), u = T.Pi * r / b, s = T.Sin(u);
             T k = DeviceMath.Exp(-Two<T>() * s * s / (a * a));
             T ratio = x > T.Zero ? T.Sin(Two<T>() * u) / (Two<T>() * r) : T.Pi / b;
-            return -y * T.Pi / (a * a * b) * ratio * k;
+            return -y * Two<T>() * T.Pi / (a * a * b) * ratio * k;
         }
     }
 

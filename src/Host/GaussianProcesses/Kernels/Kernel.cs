@@ -138,6 +138,15 @@ public abstract class Kernel
     public abstract override string ToString();
 
     /// <summary>
+    /// The kernel in the expression syntax with every value at full precision, non-default bounds
+    /// (<c>length_scale_bounds="fixed"</c>, <c>alpha_bounds=(0.01, 10)</c>) and the parentheses a
+    /// nested sum or product needs: <see cref="Parse"/> rebuilds exactly this kernel from it (same
+    /// structure, θ, bounds and <see cref="ToString"/>). It is also Python that builds the same
+    /// scikit-learn kernel.
+    /// </summary>
+    public abstract string ToExpression();
+
+    /// <summary>
     /// Reads a kernel expression in scikit-learn's <c>repr</c> syntax: the seven kernels with keyword
     /// (or positional) arguments, ARD lists <c>length_scale=[1, 2]</c>, bounds
     /// <c>length_scale_bounds=(1e-3, 1e3)</c> or <c>"fixed"</c>, constants <c>c</c> or <c>c**2</c>,
@@ -172,6 +181,19 @@ public abstract class Kernel
 
     /// <summary>The product k1 * k2.</summary>
     public static Kernel Multiply(Kernel k1, Kernel k2) => k1 * k2;
+
+    /// <summary>A number at full precision (the shortest text that reads back exactly).</summary>
+    internal static string Exact(double value) => value.ToString("R", CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
+
+    /// <summary><c>name=value</c>, with <c>, name_bounds=…</c> when the bounds are not the default.</summary>
+    internal static string Argument(Hyperparameter h, bool list = false)
+    {
+        string values = list || h.Values.Count > 1 ? "[" + string.Join(", ", h.Values.Select(Exact)) + "]" : Exact(h.Values[0]);
+        string bounds = h.Bounds == HyperparameterBounds.Default ? ""
+            : h.IsFixed ? $", {h.Name}_bounds=\"fixed\""
+            : $", {h.Name}_bounds=({Exact(h.Bounds.Lower)}, {Exact(h.Bounds.Upper)})";
+        return $"{h.Name}={values}{bounds}";
+    }
 
     /// <summary>Python's <c>'{:.3g}'.format(value)</c>, as scikit-learn's reprs print hyperparameters.</summary>
     internal static string G3(double value) => PythonFormat.G(value, 3);

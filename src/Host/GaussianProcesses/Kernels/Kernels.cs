@@ -32,6 +32,9 @@ public sealed class ConstantKernel : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"{G3(Math.Sqrt(ConstantValue))}**2";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"ConstantKernel({Argument(ConstantValueHyperparameter)})";
 }
 
 /// <summary>
@@ -64,6 +67,9 @@ public sealed class WhiteKernel : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"WhiteKernel(noise_level={G3(NoiseLevel)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"WhiteKernel({Argument(NoiseLevelHyperparameter)})";
 }
 
 /// <summary>
@@ -101,6 +107,9 @@ public sealed class DotProduct : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"DotProduct(sigma_0={G3(Sigma0)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"DotProduct({Argument(Sigma0Hyperparameter)})";
 }
 
 /// <summary>
@@ -145,6 +154,9 @@ public sealed class RBF : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"RBF(length_scale={Format.LengthScale(LengthScale)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"RBF({Argument(LengthScaleHyperparameter)})";
 }
 
 /// <summary>
@@ -207,6 +219,9 @@ public sealed class Matern : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"Matern(length_scale={Format.LengthScale(LengthScale)}, nu={G3(Nu)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"Matern({Argument(LengthScaleHyperparameter)}, nu={Exact(Nu)})";
 }
 
 /// <summary>
@@ -258,6 +273,9 @@ public sealed class RationalQuadratic : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"RationalQuadratic(alpha={G3(Alpha)}, length_scale={G3(LengthScale)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"RationalQuadratic({Argument(AlphaHyperparameter)}, {Argument(LengthScaleHyperparameter)})";
 }
 
 /// <summary>
@@ -309,6 +327,9 @@ public sealed class ExpSineSquared : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"ExpSineSquared(length_scale={G3(LengthScale)}, periodicity={G3(Periodicity)})";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"ExpSineSquared({Argument(LengthScaleHyperparameter)}, {Argument(PeriodicityHyperparameter)})";
 }
 
 /// <summary>The sum of two kernels, <c>k1 + k2</c> (scikit-learn's <c>Sum</c>); θ holds k1's entries, then k2's.</summary>
@@ -342,6 +363,9 @@ public sealed class KernelSum(Kernel k1, Kernel k2) : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"{K1} + {K2}";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"{K1.ToExpression()} + {(K2 is KernelSum ? $"({K2.ToExpression()})" : K2.ToExpression())}";
 }
 
 /// <summary>The elementwise product of two kernels, <c>k1 * k2</c> (scikit-learn's <c>Product</c>); θ holds k1's entries, then k2's.</summary>
@@ -375,6 +399,9 @@ public sealed class KernelProduct(Kernel k1, Kernel k2) : Kernel
 
     /// <inheritdoc/>
     public override string ToString() => $"{K1} * {K2}";
+
+    /// <inheritdoc/>
+    public override string ToExpression() => $"{(K1 is KernelSum ? $"({K1.ToExpression()})" : K1.ToExpression())} * {(K2 is KernelSum or KernelProduct ? $"({K2.ToExpression()})" : K2.ToExpression())}";
 }
 
 /// <summary>Shared pieces of the kernels' reprs.</summary>
