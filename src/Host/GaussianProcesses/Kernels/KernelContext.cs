@@ -45,7 +45,7 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
 
     /// <summary>
     /// The next hyperparameter's values raised to <paramref name="power"/>, [batch or 1, 1, count]:
-    /// exp(power·θ[o..o+count)) for a free one (θ sliced by a 0/1 selector product, exact), a
+    /// exp(power·θ[o..o+count)) for a free one, a
     /// constant for a fixed one. Kernels must take their hyperparameters in θ's order.
     /// </summary>
     public Var<T> Take(Hyperparameter h, double power = 1)
@@ -53,11 +53,8 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
         int count = h.Values.Count;
         if (h.IsFixed)
             return Tape.Constant(h.Values.Select(v => T.CreateChecked(Math.Pow(v, power))).ToArray(), new Shape(1, 1, count));
-        int p = theta.Shape.Cols;
-        var selector = new T[p * count];
-        for (int i = 0; i < count; i++) selector[(offset + i) * count + i] = T.One;
+        var slice = Op.Columns(theta, offset, count);
         offset += count;
-        var slice = Op.MatMul(theta, Tape.Constant(selector, new Shape(1, p, count)));
         return Op.Exp(power == 1 ? slice : Op.Scale(slice, T.CreateChecked(power)));
     }
 
