@@ -55,6 +55,20 @@ public sealed class KernelExpressionTests
         Assert.Equal(k.Bounds, back.Bounds);
     }
 
+    [Fact]
+    public void TheDocsCo2KernelIsTheGoldenOne()
+    {
+        // docs/GaussianProcesses.md builds scikit-learn's CO₂ model with the operators.
+        var k = 66.0 * 66.0 * new RBF(67)
+              + 2.4 * 2.4 * new RBF(90) * new ExpSineSquared(1.3, 1.0, periodicityBounds: HyperparameterBounds.Fixed)
+              + 0.66 * 0.66 * new RationalQuadratic(lengthScale: 1.2, alpha: 0.78)
+              + 0.18 * 0.18 * new RBF(0.134) + new WhiteKernel(0.0361);
+        var golden = KernelGolden.Load("co2-mauna-loa");
+        Assert.Equal(golden.Repr, k.ToString());
+        Assert.Equal(11, k.ThetaLength);
+        AssertSame(golden.Theta, k.Theta, "θ");
+    }
+
     [Theory]
     [InlineData(0.0361, "0.0361")]
     [InlineData(1e-5, "1e-05")]

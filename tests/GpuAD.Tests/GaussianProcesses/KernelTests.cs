@@ -201,6 +201,25 @@ public sealed class KernelTests(DeviceFixture devices)
     }
 
     [Fact]
+    public void AKernelWithEveryHyperparameterFixedHasAnEmptyTheta()
+    {
+        var kernel = new ConstantKernel(2.0, HyperparameterBounds.Fixed) * new RBF(0.5, HyperparameterBounds.Fixed) + new WhiteKernel(0.25, HyperparameterBounds.Fixed);
+        Assert.Equal(0, kernel.ThetaLength);
+        Assert.Empty(kernel.Bounds);
+        int n = 4;
+        var x = TestData.Random(new Shape(1, n, 1), 85);
+        var y = TestData.Random(new Shape(1, n, 1), 86);
+        using var tape = new Tape(devices.Cpu);
+        var k = kernel.Covariance(kernel.ThetaVar<double>(tape), tape.Constant(x, new Shape(1, n, 1))).ToArray();
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                Assert.Equal(2.0 * Math.Exp(-0.5 * Math.Pow((x[i] - x[j]) / 0.5, 2)) + (i == j ? 0.25 : 0), k[i * n + j], 14);
+        var r = GaussianProcess.Evaluate<double>(devices.Cpu, kernel, x, y, 1, n, 1, []);
+        Assert.Empty(r.Gradient!);
+        Assert.True(double.IsFinite(r.Nll[0]));
+    }
+
+    [Fact]
     public void WhiteNoiseIsOnTheTrainingDiagonalOnly()
     {
         using var tape = new Tape(devices.Cpu);

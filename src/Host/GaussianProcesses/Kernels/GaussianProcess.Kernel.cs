@@ -104,6 +104,7 @@ public static partial class GaussianProcess
         var nll = NegativeLogMarginalLikelihood(xs, ys, kernel, th);
         var values = nll.ToArray().Select(double.CreateChecked).ToArray();
         if (!gradient) return new GpEvaluation(values, null, new double[batch]);
+        if (p == 0) return new GpEvaluation(values, [], new double[batch]); // every hyperparameter fixed
         tape.Backward(nll, Enumerable.Repeat(T.One, batch).ToArray());
         var grad = th.Grad is { } g ? g.ToArray().Select(double.CreateChecked).ToArray() : new double[batch * p];
         return new GpEvaluation(values, grad, new double[batch]);
