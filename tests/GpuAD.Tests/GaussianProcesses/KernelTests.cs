@@ -50,7 +50,10 @@ public sealed class KernelTests(DeviceFixture devices)
             // K(X, X) and K(X₁, X₂) as functions of θ and the points.
             yield return new($"{name}: K(X, X)", v => kernel.Covariance(v[0], v[1]), [Theta(kernel, seed), G(new(1, 5, d), seed + 1)]);
             yield return new($"{name}: K(X1, X2)", v => kernel.Covariance(v[0], v[1], v[2]), [Theta(kernel, seed + 2), G(new(1, 4, d), seed + 3), G(new(1, 3, d), seed + 4)]);
-            seed += 5;
+            // A bare stationary kernel's diagonal is the constant 1, a function of nothing.
+            if (kernel is not Matern)
+                yield return new($"{name}: diag K(X, X)", v => kernel.Diagonal(v[0], v[1]), [Theta(kernel, seed + 5), G(new(1, 4, d), seed + 6)]);
+            seed += 7;
         }
         var co2 = Kernel.Parse("66**2 * RBF(length_scale=67) + 2.4**2 * RBF(length_scale=90) * ExpSineSquared(length_scale=1.3, periodicity=1, periodicity_bounds=\"fixed\") "
                                + "+ 0.66**2 * RationalQuadratic(alpha=0.78, length_scale=1.2) + 0.18**2 * RBF(length_scale=0.134) + WhiteKernel(noise_level=0.0361)");
@@ -198,6 +201,19 @@ public sealed class KernelTests(DeviceFixture devices)
         var x2 = tape.Constant(new double[8], new Shape(1, 4, 2));
         e = Assert.Throws<ArgumentException>(() => kernel.Covariance(tape.Variable(new double[2], new Shape(1, 1, 2)), x2));
         Assert.Contains("θ must be [batch or 1, 1, 3]", e.Message);
+    }
+
+    [Fact]
+    public void TheDiagonalIsTheCovariancesDiagonal()
+    {
+        foreach (var (name, kernel) in Kernels())
+        {
+            int d = kernel.InputDimensions ?? 2;
+            using var tape = new Tape(devices.Cpu);
+            var theta = tape.Constant(kernel.Theta.Select((t, i) => t + 0.1 * i).ToArray(), new Shape(1, 1, kernel.ThetaLength));
+            var x = tape.Constant(TestData.Random(new Shape(2, 5, d), 95), new Shape(2, 5, d));
+            TestData.AssertClose(Op.Diag(kernel.Covariance(theta, x)).ToArray(), kernel.Diagonal(theta, x).ToArray(), 1e-14, $"{name}: diagonal");
+        }
     }
 
     [Fact]

@@ -84,9 +84,23 @@ public abstract class Kernel
     /// θ is not [·, 1, ThetaLength], the points' dimensions differ or do not match an ARD lengthscale,
     /// or the batches do not broadcast (raised before any op is recorded).
     /// </exception>
-    public Var<T> Covariance<T>(Var<T> theta, Var<T> x1, Var<T>? x2 = null) where T : unmanaged, IFloatingPointIeee754<T>
+    public Var<T> Covariance<T>(Var<T> theta, Var<T> x1, Var<T>? x2 = null) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Record("Kernel.Covariance", theta, x1, x2, diagonalOnly: false);
+
+    /// <summary>
+    /// The diagonal of the training covariance, <c>k(xᵢ, xᵢ)</c> with the noise (scikit-learn's
+    /// <c>kernel.diag(X)</c>), as a column, without forming K: stationary kernels contribute 1,
+    /// <see cref="DotProduct"/> ‖xᵢ‖² + σ₀², <see cref="WhiteKernel"/> its noise.
+    /// </summary>
+    /// <param name="theta">θ as a row, [batch or 1, 1, <see cref="ThetaLength"/>].</param>
+    /// <param name="x">Points [batch or 1, n, d].</param>
+    /// <returns>[batch, n, 1].</returns>
+    /// <exception cref="ArgumentException">As <see cref="Covariance{T}"/>.</exception>
+    public Var<T> Diagonal<T>(Var<T> theta, Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Record("Kernel.Diagonal", theta, x, null, diagonalOnly: true);
+
+    private Var<T> Record<T>(string op, Var<T> theta, Var<T> x1, Var<T>? x2, bool diagonalOnly) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        const string op = "Kernel.Covariance";
         ArgumentNullException.ThrowIfNull(theta);
         ArgumentNullException.ThrowIfNull(x1);
         var tape = x2 is null ? Tape.Of(op, theta, x1) : Tape.Of(op, theta, x1, x2);
@@ -99,22 +113,12 @@ public abstract class Kernel
             throw ShapeErrors.Invalid(op, $"{this} has {d} lengthscales (ARD) but the points have {x1.Shape.Cols} dimensions", x1.Shape);
         int batch = ShapeErrors.BroadcastBatch(op, x1.Shape, other.Shape);
         batch = ShapeErrors.BroadcastBatch(op, x1.Shape.WithBatch(batch), theta.Shape);
-        var context = new KernelContext<T>(tape, theta, x1, other, training: x2 is null);
+        var context = new KernelContext<T>(tape, theta, x1, other, training: x2 is null, diagonalOnly);
         var k = context.Materialize(Evaluate(context));
-        if (k.Shape.Batch != batch) k = Op.Add(k, tape.Constant(new T[(long)batch * x1.Shape.Rows * other.Shape.Rows], new Shape(batch, x1.Shape.Rows, other.Shape.Rows)));
+        var shape = new Shape(batch, x1.Shape.Rows, diagonalOnly ? 1 : other.Shape.Rows);
+        if (k.Shape.Batch != batch) k = Op.Add(k, tape.Constant(new T[shape.Batch * (long)shape.Rows * shape.Cols], shape));
         return k;
     }
-
-    /// <summary>
-    /// The diagonal of the training covariance, <c>k(xᵢ, xᵢ)</c> with the noise (scikit-learn's
-    /// <c>kernel.diag(X)</c>), as a column.
-    /// </summary>
-    /// <param name="theta">θ as a row, [batch or 1, 1, <see cref="ThetaLength"/>].</param>
-    /// <param name="x">Points [batch or 1, n, d].</param>
-    /// <returns>[batch, n, 1].</returns>
-    /// <exception cref="ArgumentException">As <see cref="Covariance{T}"/>.</exception>
-    public Var<T> Diagonal<T>(Var<T> theta, Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
-        Op.Diag(Covariance(theta, x));
 
     /// <summary>θ (<see cref="Theta"/>) on the tape as a [1, 1, <see cref="ThetaLength"/>] row.</summary>
     /// <param name="tape">The tape.</param>

@@ -25,7 +25,7 @@ internal readonly record struct KernelTerm<T>(KernelTermKind Kind, Var<T>? Value
 /// One evaluation of a kernel: the tape, θ, the two point sets, and a cursor that hands each
 /// hyperparameter its values in θ's order (a slice of θ for a free one, a constant for a fixed one).
 /// </summary>
-internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T> x2, bool training) where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T> x2, bool training, bool diagonalOnly = false) where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int offset;
     private Var<T>? distances;
@@ -39,9 +39,15 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
     /// <summary>True for the training covariance K(X, X) (White on the diagonal).</summary>
     public bool Training { get; } = training;
 
+    /// <summary>
+    /// True when only the training covariance's diagonal k(xᵢ, xᵢ) is wanted, as a column [batch, n, 1]:
+    /// matrix terms are columns, a White term is its noise.
+    /// </summary>
+    public bool DiagonalOnly { get; } = diagonalOnly;
+
     private int Rows => X1.Shape.Rows;
 
-    private int Cols => X2.Shape.Rows;
+    private int Cols => DiagonalOnly ? 1 : X2.Shape.Rows;
 
     /// <summary>
     /// The next hyperparameter's values raised to <paramref name="power"/>, [batch or 1, 1, count]:
@@ -56,6 +62,16 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
         var slice = Op.Columns(theta, offset, count);
         offset += count;
         return Op.Exp(power == 1 ? slice : Op.Scale(slice, T.CreateChecked(power)));
+    }
+
+    /// <summary>Passes over hyperparameters whose values the term does not need (θ's cursor still advances).</summary>
+    public void Skip(IEnumerable<Hyperparameter> hyperparameters) => offset += hyperparameters.Sum(h => h.ThetaCount);
+
+    /// <summary>k(x, x) = 1 of a stationary kernel in diagonal mode: its hyperparameters skipped.</summary>
+    public KernelTerm<T> UnitDiagonal(IEnumerable<Hyperparameter> hyperparameters)
+    {
+        Skip(hyperparameters);
+        return new(KernelTermKind.Scalar, Tape.Constant([T.One], new Shape(1, 1, 1)));
     }
 
     /// <summary>Unscaled squared distances ‖x₁ᵢ − x₂ⱼ‖² (shared by the kernels of one evaluation).</summary>
@@ -77,6 +93,7 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
     {
         KernelTermKind.Matrix => term.Value!,
         KernelTermKind.Scalar => Op.MultiplyScalar(Filled(T.One), term.Value!),
+        KernelTermKind.Diagonal when DiagonalOnly => Op.MultiplyScalar(Filled(T.One), term.Value!),
         KernelTermKind.Diagonal => Training ? Op.AddDiagonal(Filled(T.Zero), term.Value!) : Filled(T.Zero),
         _ => Filled(T.Zero),
     };
@@ -108,6 +125,8 @@ internal sealed class KernelContext<T>(Tape tape, Var<T> theta, Var<T> x1, Var<T
 
     public static KernelTerm<T> Matrix(Var<T> k) => new(KernelTermKind.Matrix, k);
 
-    // A White term between different point sets is 0.
-    private KernelTerm<T> Reduce(KernelTerm<T> t) => t.Kind == KernelTermKind.Diagonal && !Training ? new(KernelTermKind.Zero, null) : t;
+    // A White term between different point sets is 0; on the diagonal alone it is its noise.
+    private KernelTerm<T> Reduce(KernelTerm<T> t) => t.Kind != KernelTermKind.Diagonal ? t
+        : DiagonalOnly ? new(KernelTermKind.Scalar, t.Value)
+        : Training ? t : new(KernelTermKind.Zero, null);
 }

@@ -97,11 +97,13 @@ public sealed class DotProduct : Kernel
     private protected override Kernel Rebuild(IReadOnlyList<double[]> values, ref int index) =>
         new DotProduct(values[index++][0], Sigma0Hyperparameter.Bounds);
 
-    // K = X₁X₂ᵀ + σ₀²·11ᵀ
+    // K = X₁X₂ᵀ + σ₀²·11ᵀ; its diagonal ‖xᵢ‖² + σ₀² (rows of X∘X summed)
     private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context)
     {
         var s2 = context.Take(Sigma0Hyperparameter, power: 2);
-        var inner = Op.MatMul(context.X1, context.X2, transposeB: true);
+        var inner = context.DiagonalOnly
+            ? Op.MatMul(Op.Multiply(context.X1, context.X1), context.Tape.Constant(Enumerable.Repeat(T.One, context.X1.Shape.Cols).ToArray(), new Shape(1, context.X1.Shape.Cols, 1)))
+            : Op.MatMul(context.X1, context.X2, transposeB: true);
         return KernelContext<T>.Matrix(Op.Add(inner, Op.MultiplyScalar(context.Filled(T.One), s2)));
     }
 
@@ -149,8 +151,9 @@ public sealed class RBF : Kernel
     private protected override Kernel Rebuild(IReadOnlyList<double[]> values, ref int index) =>
         new RBF(values[index++], LengthScaleHyperparameter.Bounds);
 
-    private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context) =>
-        KernelContext<T>.Matrix(Op.Stationary(context.SquaredDistances(context.Take(LengthScaleHyperparameter, power: -1)), StationaryKernel.Rbf));
+    private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context) => context.DiagonalOnly
+        ? context.UnitDiagonal(Hyperparameters)
+        : KernelContext<T>.Matrix(Op.Stationary(context.SquaredDistances(context.Take(LengthScaleHyperparameter, power: -1)), StationaryKernel.Rbf));
 
     /// <inheritdoc/>
     public override string ToString() => $"RBF(length_scale={Format.LengthScale(LengthScale)})";
@@ -214,8 +217,9 @@ public sealed class Matern : Kernel
     private protected override Kernel Rebuild(IReadOnlyList<double[]> values, ref int index) =>
         new Matern(values[index++], Nu, LengthScaleHyperparameter.Bounds);
 
-    private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context) =>
-        KernelContext<T>.Matrix(Op.Stationary(context.SquaredDistances(context.Take(LengthScaleHyperparameter, power: -1)), Function));
+    private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context) => context.DiagonalOnly
+        ? context.UnitDiagonal(Hyperparameters)
+        : KernelContext<T>.Matrix(Op.Stationary(context.SquaredDistances(context.Take(LengthScaleHyperparameter, power: -1)), Function));
 
     /// <inheritdoc/>
     public override string ToString() => $"Matern(length_scale={Format.LengthScale(LengthScale)}, nu={G3(Nu)})";
@@ -266,6 +270,7 @@ public sealed class RationalQuadratic : Kernel
     // θ order: α, then ℓ.
     private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context)
     {
+        if (context.DiagonalOnly) return context.UnitDiagonal(Hyperparameters);
         var alpha = context.Take(AlphaHyperparameter);
         var inverse = context.Take(LengthScaleHyperparameter, power: -1);
         return KernelContext<T>.Matrix(Op.RationalQuadratic(context.SquaredDistances(inverse), alpha));
@@ -320,6 +325,7 @@ public sealed class ExpSineSquared : Kernel
     // θ order: ℓ, then p.
     private protected override KernelTerm<T> Evaluate<T>(KernelContext<T> context)
     {
+        if (context.DiagonalOnly) return context.UnitDiagonal(Hyperparameters);
         var lengthScale = context.Take(LengthScaleHyperparameter);
         var periodicity = context.Take(PeriodicityHyperparameter);
         return KernelContext<T>.Matrix(Op.ExpSineSquared(context.SquaredDistances(), lengthScale, periodicity));
