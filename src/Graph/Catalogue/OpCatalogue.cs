@@ -80,6 +80,7 @@ internal sealed class OpCatalogue
         new PowInfo() { GoldenKey = ("pow", "form", "var") },
         new PowConstantInfo() { ErrorName = "Pow", GoldenKey = ("pow", "form", "constant") },
         new DistancesInfo(),
+        new ColumnsInfo(),
     ]);
 
     private static OpInput G(string name, string shape) => new(name, InputKind.General, shape);
@@ -422,6 +423,27 @@ internal sealed class OpCatalogue
         public override double[,] Reference(double[][,] x, OpArgs f) => Map(x[0], p => Math.Pow(p, f.Number("exponent")));
 
         protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Pow(v[0], f.Number("exponent"));
+    }
+
+    private sealed class ColumnsInfo() : OpInfo("Columns", "columns", "Y = A[:, start : start + count] (adjacent columns)", ["rows", "cols"],
+        [G("a", "[batch, m, n]")], [new("start", 1), new("count", 2)])
+    {
+        public override IReadOnlyList<OpArgs> Variants { get; } = [OpArgs.None.With("start", 1).With("count", 2)];
+
+        public override int[] Around(int n) => [n, 4];
+
+        protected override (int, int)[] Matrices(int[] d, OpArgs f) => [(d[0], d[1])];
+
+        public override double[,] Reference(double[][,] x, OpArgs f)
+        {
+            int rows = x[0].GetLength(0), start = f.Int("start"), count = f.Int("count");
+            var y = new double[rows, count];
+            for (int i = 0; i < rows; i++)
+            for (int j = 0; j < count; j++) y[i, j] = x[0][i, start + j];
+            return y;
+        }
+
+        protected override Var<T> Call<T>(Var<T>[] v, OpArgs f) => Op.Columns(v[0], f.Int("start"), f.Int("count"));
     }
 
     private sealed class DistancesInfo() : OpInfo("Distances", "distances", "Rᵢⱼ = ‖X1ᵢ − X2ⱼ‖ (Euclidean; derivative 0 at coincident points)", ["n", "m", "d"],

@@ -5,7 +5,7 @@ namespace GpuAD;
 /// tape: the negative log marginal likelihood and an RBF covariance with log-parametrized
 /// hyperparameters.
 /// </summary>
-public static class GaussianProcess
+public static partial class GaussianProcess
 {
     /// <summary>
     /// ½·yᵀΣ⁻¹y + ½·log det Σ + (n/2)·log 2π per batch element, with one Cholesky factorization

@@ -30,6 +30,8 @@ public sealed class CatalogueTests(DeviceFixture devices)
         // The fused GP likelihood from data and hyperparameters (X, y, θ and a kernel choice, not
         // matrices of the catalogue's kinds): checked against the composed graph, finite differences
         // and the gp-sklearn golden data by GpLikelihoodTests.
+        ["RationalQuadratic"] = "the rational-quadratic kernel of squared distances, for GP covariances (KernelTests)",
+        ["ExpSineSquared"] = "the periodic kernel of squared distances, for GP covariances (KernelTests)",
         ["GpNegativeLogMarginalLikelihood"] = "the fused one-buffer GP likelihood of X, y and θ",
         ["GpNegativeLogMarginalLikelihoodEx"] = "the fused GP likelihood with device-side failure codes",
     };
@@ -40,6 +42,7 @@ public sealed class CatalogueTests(DeviceFixture devices)
         // Golden cases hold per-matrix values (the data tests compare each batch element with the
         // op's float64 reference); a sum across the batch is checked by GradcheckTests instead.
         ["SumBatch"] = "a batch reduction; the golden cases are per batch element",
+        ["Columns"] = "a slice, checked against its float64 reference (CatalogueTests) and by gradcheck; no PyTorch arithmetic to compare",
     };
 
     [Fact]
