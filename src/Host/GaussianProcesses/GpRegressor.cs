@@ -110,7 +110,23 @@ public sealed class GpRegressor<T> : IDisposable where T : unmanaged, IFloatingP
     /// </exception>
     /// <exception cref="GpFitDivergedException">No start of a problem reached a finite likelihood.</exception>
     /// <exception cref="NotPositiveDefiniteException">With <see cref="GpRegressorOptions.Optimize"/> off, the covariance at the kernel's θ is not positive-definite.</exception>
-    public GpRegressorFit Fit(ReadOnlySpan<double> inputs, ReadOnlySpan<double> targets, int batch, int n, int d)
+    public GpRegressorFit Fit(ReadOnlySpan<double> inputs, ReadOnlySpan<double> targets, int batch, int n, int d) =>
+        Fit(inputs, targets, batch, n, d, ReadOnlySpan<double>.Empty);
+
+    /// <summary>
+    /// As <see cref="Fit(ReadOnlySpan{double}, ReadOnlySpan{double}, int, int, int)"/>, from given starts
+    /// instead of the kernel's θ (with <see cref="GpRegressorOptions.Optimize"/> off: at given θ).
+    /// </summary>
+    /// <param name="inputs">X, row-major [batch, n, d].</param>
+    /// <param name="targets">y, row-major [batch, n].</param>
+    /// <param name="batch">Problems (≥ 1).</param>
+    /// <param name="n">Points per problem (≥ 1).</param>
+    /// <param name="d">Input dimensions (≥ 1).</param>
+    /// <param name="theta0">θ₀: [p] (every problem), [batch, p], or empty for the kernel's θ.</param>
+    /// <exception cref="ArgumentException">As the overload without θ₀, or θ₀ has the wrong length or a value that is not finite.</exception>
+    /// <exception cref="GpFitDivergedException">No start of a problem reached a finite likelihood.</exception>
+    /// <exception cref="NotPositiveDefiniteException">With <see cref="GpRegressorOptions.Optimize"/> off, the covariance at θ₀ is not positive-definite.</exception>
+    public GpRegressorFit Fit(ReadOnlySpan<double> inputs, ReadOnlySpan<double> targets, int batch, int n, int d, ReadOnlySpan<double> theta0)
     {
         if (batch < 1 || n < 1 || d < 1) throw new ArgumentException($"{OpName}.Fit: batch {batch}, n {n}, d {d} must each be ≥ 1.");
         if (inputs.Length != (long)batch * n * d) throw new ArgumentException($"{OpName}.Fit: X holds {inputs.Length} values, expected batch·n·d = {(long)batch * n * d}.", nameof(inputs));
@@ -120,6 +136,10 @@ public sealed class GpRegressor<T> : IDisposable where T : unmanaged, IFloatingP
         CheckFinite("Fit", "X", inputs, n * d, d);
         CheckFinite("Fit", "y", targets, n, 1);
         int p = Kernel.ThetaLength;
+        if (!theta0.IsEmpty && theta0.Length != p && theta0.Length != (long)batch * p)
+            throw new ArgumentException($"{OpName}.Fit: θ₀ holds {theta0.Length} values, expected {p} or batch·{p} = {(long)batch * p} for {Kernel}.", nameof(theta0));
+        CheckFinite("Fit", "θ₀", theta0, p, p);
+        var startRows = theta0.IsEmpty ? Kernel.Theta : theta0.ToArray();
         var bounds = Kernel.Bounds;
         if (Options.Optimize && Options.Restarts > 0 && bounds.Any(b => !double.IsFinite(b.Lower) || !double.IsFinite(b.Upper)))
             throw new ArgumentException($"{OpName}.Fit: restarts need finite bounds, but {Kernel} has an infinite one.");
@@ -166,21 +186,21 @@ public sealed class GpRegressor<T> : IDisposable where T : unmanaged, IFloatingP
         var kernels = new Kernel[batch];
         var lower = bounds.Select(b => b.Lower).ToArray();
         var upper = bounds.Select(b => b.Upper).ToArray();
-        // L-BFGS-B (scikit-learn's optimizer) starts from θ₀ clipped into the bounds.
-        var start = Kernel.Theta.Select((v, i) => Math.Clamp(v, lower[i], upper[i])).ToArray();
         for (int e = 0; e < batch; e++)
         {
+            var given = startRows.Length == p ? startRows : startRows[(e * p)..((e + 1) * p)];
             double[] best;
             if (!Options.Optimize || p == 0)
             {
-                best = Kernel.Theta;
+                best = given;
                 lml[e] = -Evaluate(best, e, e + 1, gradient: false).Nll[0];
             }
             else
             {
                 // Each problem draws the restarts scikit-learn would draw fitting it alone.
                 var rng = new NumpyRandomState(Options.RandomState);
-                var starts = new List<double[]> { start };
+                // L-BFGS-B (scikit-learn's optimizer) starts from θ₀ clipped into the bounds.
+                var starts = new List<double[]> { given.Select((v, i) => Math.Clamp(v, lower[i], upper[i])).ToArray() };
                 for (int r = 0; r < Options.Restarts; r++) starts.Add(rng.Uniform(lower, upper));
                 int problem = e;
                 var point = GpFit.Minimize(v =>
