@@ -124,6 +124,20 @@ public sealed class GpRegressorTests(DeviceFixture devices)
         Assert.Equal(c.Fitted, Kernel.Parse(c.Fitted).ToString());
     }
 
+    [Theory]
+    [InlineData(StationaryKernel.Matern52, true)]
+    [InlineData(StationaryKernel.Rbf, false)]
+    public void ShorthandKernelsAreTheStationaryModelInItsThetaOrder(StationaryKernel function, bool ard)
+    {
+        // The CLI's shorthands as expressions (gp predict): the same NLL and gradient as GpObjective's model.
+        var c = SklearnGolden.Load(ard ? "diabetes-matern52-ard" : "diabetes-rbf-iso");
+        var kernel = KernelParser.Shorthand(function, ard ? c.D : null);
+        Assert.Equal(c.Theta.Length, kernel.ThetaLength);
+        var viaKernel = GaussianProcess.Evaluate<double>(devices.Cpu, kernel, c.X, c.Y, 1, c.N, c.D, c.Theta);
+        Assert.Equal(c.Nll, viaKernel.Nll[0], 1e-9 * Math.Abs(c.Nll));
+        TestData.AssertClose(c.Grad, viaKernel.Gradient!, 1e-9, $"{function}: ∂NLL/∂θ");
+    }
+
     [Fact]
     public void BadInputIsRefusedNamingTheElement()
     {
