@@ -27,6 +27,18 @@ public sealed class CliGpRegressorTests
     }
 
     [Fact]
+    public void NllWithAnExpressionIsMinusScikitLearnsLogMarginalLikelihood()
+    {
+        var c = RegressorGolden.Load("seasonal-norm");
+        using var dir = new TempDir();
+        var run = ToolProcess.Run("gp", "nll", "--x", Case(c.Name, "x"), "--y", Case(c.Name, "y"), "--kernel", c.Expression, "--normalize-y",
+            "--theta", Case(c.Name, "theta0"), "--out", dir.Path, "--device", "cpu");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(-c.Lml0, Npy.Read(dir["nll.npy"]).ToDouble()[0], 1e-9 * Math.Abs(c.Lml0));
+        TestData.AssertClose(c.Grad0.Select(g => -g).ToArray(), Npy.Read(dir["grad_theta.npy"]).ToDouble(), 1e-8, "grad_theta.npy");
+    }
+
+    [Fact]
     public void FitWithAnExpressionReachesScikitLearnsOptimum()
     {
         var c = RegressorGolden.Load("seasonal");

@@ -40,12 +40,15 @@ internal static class GpCommand
     {
         var o = Common("Directory for nll.npy and grad_theta.npy");
         var theta = new Option<string>("--theta") { Description = $"θ (.npy): [p] or [batch, p]; {ThetaOrder}", HelpName = "PATH", Required = true };
+        var normalizeY = NormalizeY();
         var repeat = new Option<int>("--repeat") { Description = "Time N more evaluations after the first (which compiles the kernels) and print their median", HelpName = "N", DefaultValueFactory = _ => 0 };
         var command = new Command("nll", $"""
             The negative log marginal likelihood and its gradient with respect to θ, computed on the
             device: writes DIR/nll.npy ([] or [batch]) and DIR/grad_theta.npy ([p] or [batch, p]), float64.
             {ThetaOrder}.
-            """) { o.X, o.Y, o.Kernel, o.Ard, theta, o.Out, o.DType, o.Device, repeat };
+            With a kernel expression it is gp fit's model, scikit-learn's GaussianProcessRegressor(kernel,
+            alpha=1e-10, normalize_y): −log_marginal_likelihood(θ, eval_gradient=True).
+            """) { o.X, o.Y, o.Kernel, o.Ard, theta, normalizeY, o.Out, o.DType, o.Device, repeat };
         command.SetAction(Report.Guard(parse =>
         {
             var kernel = ParseKernel(parse.GetValue(o.Kernel)!);
@@ -58,7 +61,9 @@ internal static class GpCommand
             var data = GpData.Read(xPath, yPath, kernel, parse.GetValue(o.Ard));
             var th = data.Theta("--theta", thetaPath, bounded: false);
             using var device = CommonOptions.OpenDevice(parse.GetValue(o.Device));
-            var r = type == DType.F32 ? Evaluate<float>(device, data, th, repeats) : Evaluate<double>(device, data, th, repeats);
+            bool normalize = parse.GetValue(normalizeY);
+            if (normalize && data.Choice.Expression is null) throw new UsageException("--normalize-y applies to a kernel expression (the shorthands' model takes y as given).");
+            var r = type == DType.F32 ? Evaluate<float>(device, data, th, repeats, normalize) : Evaluate<double>(device, data, th, repeats, normalize);
             WriteNpy(files, "nll.npy", r.Nll, data.Batched ? [data.Batch] : []);
             WriteNpy(files, "grad_theta.npy", r.Gradient!, data.Batched ? [data.Batch, data.P] : [data.P]);
             files.Commit();
@@ -103,13 +108,16 @@ internal static class GpCommand
     private static void WriteNpy(OutputFiles files, string name, double[] data, int[] shape) =>
         files.Write(name, stream => Npy.Write<double>(stream, data, shape));
 
-    private static GpEvaluation Evaluate<T>(Device device, GpData data, double[] theta, int repeats) where T : unmanaged, IFloatingPointIeee754<T>
+    private static GpEvaluation Evaluate<T>(Device device, GpData data, double[] theta, int repeats, bool normalize) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (data.Choice.Expression is { } expression)
+        if (data.Choice.Expression is not null)
         {
-            // A kernel expression: the NLL of k(X, X) as written (its WhiteKernel is the noise), no jitter.
+            // A kernel expression: gp fit's model (GpRegressor, alpha 1e-10), −LML and its gradient at θ.
             if (repeats > 0) throw new UsageException("--repeat times the shorthand kernels' evaluation; leave it out with a kernel expression.");
-            return GaussianProcess.Evaluate<T>(device, expression, data.X, data.Y, data.Batch, data.N, data.D, theta);
+            using var gp = new GpRegressor<T>(device, data.Model, RegressorOptions(0, 0, normalize, optimize: false));
+            gp.Fit(data.X, data.Y, data.Batch, data.N, data.D, theta);
+            var (lml, grad) = gp.LogMarginalLikelihood([], gradient: true);
+            return new GpEvaluation(lml.Select(v => -v).ToArray(), grad!.Select(v => -v).ToArray(), new double[data.Batch]);
         }
         using var objective = data.Objective<T>(device);
         var first = objective.Evaluate(theta, 0, data.Batch, gradient: true);
