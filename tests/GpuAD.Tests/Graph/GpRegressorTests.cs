@@ -41,6 +41,23 @@ public sealed class GpRegressorTests(DeviceFixture devices)
         TestData.AssertClose(c.Grad0, grad!, 1e-8, $"{name}: ∂LML/∂θ");
     }
 
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void TheGpuFamilyGivesTheSameLikelihoodGradientAndPrediction()
+    {
+        // The GPU-tuned kernels on the emulated GPU, on the smallest case (n = 60).
+        var c = RegressorGolden.Load("seasonal");
+        using var gp = new GpRegressor<double>(devices.GpuEmulated, Kernel.Parse(c.Expression), new GpRegressorOptions(Optimize: false));
+        gp.Fit(c.X, c.Y, c.N, c.D);
+        var (lml, grad) = gp.LogMarginalLikelihood(c.Theta0, gradient: true);
+        Assert.Equal(c.Lml0, lml[0], 1e-9 * Math.Abs(c.Lml0));
+        TestData.AssertClose(c.Grad0, grad!, 1e-8, "GPU family: ∂LML/∂θ");
+        gp.Fit(c.X, c.Y, 1, c.N, c.D, c.Theta);
+        var p = gp.Predict(c.XStar, c.M);
+        TestData.AssertClose(c.Mean, p.Mean, 1e-9, "GPU family: mean");
+        TestData.AssertClose(c.Std, p.Std, 1e-9, "GPU family: std");
+    }
+
     [Theory]
     [MemberData(nameof(SmallCases))]
     public void PredictionsAtScikitLearnsThetaMatch(string name)
