@@ -7,8 +7,9 @@ using Device = GpuAD.Device;
 namespace GpuAD.Tool.Commands;
 
 /// <summary>
-/// <c>gpuad gp nll</c> and <c>gpuad gp fit</c>: Gaussian-process regression on .npy data with
-/// scikit-learn's model <c>ConstantKernel * Kernel + WhiteKernel</c> and its θ order.
+/// <c>gpuad gp nll</c>, <c>gpuad gp fit</c> and <c>gpuad gp predict</c>: Gaussian-process regression
+/// on .npy data with the shorthand model <c>ConstantKernel * Kernel + WhiteKernel</c> and its θ order,
+/// or any scikit-learn kernel expression through <see cref="GpRegressor{T}"/>.
 /// </summary>
 internal static class GpCommand
 {
@@ -18,6 +19,8 @@ internal static class GpCommand
         Gaussian-process regression from data: K = s²·k(X, X) + σ²·I with k = RBF or Matérn
         (ν = ½, 3⁄2, 5⁄2) in scikit-learn's parametrization, NLL = ½·yᵀK⁻¹y + ½·log det K + (n/2)·log 2π.
         {ThetaOrder} (scikit-learn's order for ConstantKernel * Kernel + WhiteKernel).
+        --kernel also takes any kernel expression in scikit-learn's syntax (what print(gp.kernel_)
+        shows); θ is then that kernel's, and the model scikit-learn's GaussianProcessRegressor's.
         """)
     {
         Nll(),
@@ -244,9 +247,9 @@ internal static class GpCommand
         var normalize = NormalizeY();
         var command = new Command("predict", """
             The posterior predictive at X*, as scikit-learn's GaussianProcessRegressor(kernel,
-            alpha=1e-10, normalize_y).predict(X*, return_std=True): fits first (as gp fit), or takes θ
-            from --theta. A shorthand kernel is its expression ConstantKernel * kernel + WhiteKernel
-            (θ in the same order as gp fit's). The standard deviation includes a WhiteKernel's noise, as
+            alpha=1e-10, normalize_y).predict(X*, return_std=True): fits first (as gp fit does with a
+            kernel expression, no jitter), or takes θ from --theta. A shorthand kernel is its
+            expression ConstantKernel * kernel + WhiteKernel (θ in the same order as gp fit's). The standard deviation includes a WhiteKernel's noise, as
             scikit-learn's. Writes DIR/mean.npy and DIR/std.npy, [m] or [batch, m], float64.
             """) { o.X, o.Y, o.Kernel, o.Ard, xStar, theta, theta0, restarts, seed, normalize, o.Out, o.DType, o.Device };
         command.SetAction(Report.Guard(parse =>
