@@ -71,8 +71,6 @@ public static class GpFit
         var nll = new double[b];
         var evaluations = new int[b];
         var jitter = new double[b];
-        var lower = Vector.Build.Dense(p, options.LowerBound);
-        var upper = Vector.Build.Dense(p, options.UpperBound);
         for (int e = 0; e < b; e++)
         {
             var start = theta0.Length == p ? theta0 : theta0[(e * p)..((e + 1) * p)];
@@ -80,80 +78,111 @@ public static class GpFit
             var rng = new Random(unchecked(options.Seed * 1_000_003 + e)); // not HashCode.Combine: that is randomized per process
             for (int r = 0; r < options.Restarts; r++)
                 starts.Add(Enumerable.Range(0, p).Select(_ => options.LowerBound + (options.UpperBound - options.LowerBound) * rng.NextDouble()).ToArray());
-
-            double best = double.PositiveInfinity;
-            double[]? bestTheta = null;
-            double bestJitter = 0;
-            string? lastFailure = null;
-            for (int s = 0; s < starts.Count; s++)
-            {
-                int count = 0;
-                double startBest = double.PositiveInfinity;
-                // The objective is scaled by 1/max(1, ‖∇f(start of the round)‖∞): BFGS's first step,
-                // −H₀·∇f with H₀ = I, then moves θ by at most about 1 in log space (as L-BFGS-B's
-                // first step does) instead of jumping across basins to the bounds.
-                double scale = 1;
-                var function = ObjectiveFunction.Gradient(v =>
+            var point = Minimize(v =>
                 {
-                    count++;
-                    var point = v.ToArray();
-                    try
-                    {
-                        var r = objective.Evaluate(point, e, e + 1, gradient: true);
-                        double value = r.Nll[0];
-                        if (!double.IsFinite(value) || r.Gradient!.Any(g => !double.IsFinite(g)))
-                            throw new GpFitDivergedException($"the NLL or its gradient is not finite at θ = [{Format(point)}]");
-                        if (value < best)
-                        {
-                            best = value;
-                            bestTheta = point;
-                            bestJitter = r.Jitter[0];
-                        }
-                        startBest = Math.Min(startBest, value);
-                        return (value * scale, Vector.Build.DenseOfArray(r.Gradient!) * scale);
-                    }
-                    catch (JitterExhaustedException x)
-                    {
-                        // A point the covariance cannot take: steer the line search away from it.
-                        lastFailure = x.Message;
-                        return (double.MaxValue, Vector.Build.Dense(p));
-                    }
-                });
-                // BFGS restarted from the best point until a round gains nothing: MathNet's bounded
-                // BFGS can stop early (a line search that fails, a stale curvature estimate).
-                string exit = "";
-                var from = starts[s];
-                for (int round = 0; round < MaxRounds; round++)
-                {
-                    double before = best;
-                    try
-                    {
-                        var g0 = objective.Evaluate(from, e, e + 1, gradient: true).Gradient!;
-                        scale = 1 / Math.Max(1, g0.Max(Math.Abs));
-                        var minimizer = new BfgsBMinimizer(options.GradientTolerance, 1e-12, 1e-12, options.MaxIterations);
-                        var result = minimizer.FindMinimum(function, lower, upper, Vector.Build.DenseOfArray(from));
-                        exit = result.ReasonForExit.ToString();
-                    }
-                    catch (Exception x) when (x is OptimizationException or MaximumIterationsException or GpFitDivergedException or ArgumentException or JitterExhaustedException)
-                    {
-                        // MathNet stops with an exception when its line search cannot improve (often at
-                        // the optimum, within rounding): the best point seen stands.
-                        exit = x is GpFitDivergedException ? $"diverged: {x.Message}" : $"stopped: {x.Message}";
-                        lastFailure = x.Message;
-                    }
-                    if (bestTheta is null || !(before - best > 1e-10 * Math.Max(1, Math.Abs(best)))) break;
-                    from = bestTheta;
-                }
-                evaluations[e] += count;
-                options.Progress?.Invoke($"problem {e}: start {s} ({(s == 0 ? "θ₀" : "random")}) → NLL {startBest:F6} after {count} evaluations ({exit})");
-            }
-            if (bestTheta is null)
-                throw new GpFitDivergedException($"GpFit: batch element {e}: the fit diverged: no start reached a finite NLL ({lastFailure ?? "no evaluation succeeded"}).");
-            Array.Copy(bestTheta, 0, theta, e * p, p);
-            nll[e] = best;
-            jitter[e] = bestJitter;
+                    var r = objective.Evaluate(v, e, e + 1, gradient: true);
+                    return (r.Nll[0], r.Gradient!, r.Jitter[0]);
+                }, starts, Enumerable.Repeat(options.LowerBound, p).ToArray(), Enumerable.Repeat(options.UpperBound, p).ToArray(), options.MaxIterations, options.GradientTolerance,
+                options.Progress is null ? null : line => options.Progress($"problem {e}: {line}"));
+            evaluations[e] = point.Evaluations;
+            if (point.Theta is null)
+                throw new GpFitDivergedException($"GpFit: batch element {e}: the fit diverged: no start reached a finite NLL ({point.LastFailure ?? "no evaluation succeeded"}).");
+            Array.Copy(point.Theta, 0, theta, e * p, p);
+            nll[e] = point.Value;
+            jitter[e] = point.Jitter;
         }
         return new GpFitResult(theta, nll, evaluations, jitter);
+    }
+
+    /// <summary>The best point bounded BFGS found from a list of starts.</summary>
+    /// <param name="Theta">The best θ any evaluation saw, or null when none was finite.</param>
+    /// <param name="Value">The objective there (+∞ when none).</param>
+    /// <param name="Jitter">The jitter the evaluation there reported.</param>
+    /// <param name="Evaluations">Evaluations spent over all starts.</param>
+    /// <param name="LastFailure">The last failure's message, for a diverged fit.</param>
+    internal sealed record BestPoint(double[]? Theta, double Value, double Jitter, int Evaluations, string? LastFailure);
+
+    /// <summary>
+    /// Minimizes <paramref name="evaluate"/> (value, gradient, jitter) within per-parameter bounds by
+    /// MathNet's bounded BFGS from each start in turn, restarting each from its best point until a
+    /// round gains nothing; the best point any evaluation saw is kept. An evaluation that throws a
+    /// <see cref="LinAlgException"/> (a covariance that is not positive-definite) counts as +∞ there.
+    /// Shared by <see cref="Fit{T}"/> and <see cref="GpRegressor{T}"/>.
+    /// </summary>
+    internal static BestPoint Minimize(Func<double[], (double Value, double[] Gradient, double Jitter)> evaluate, IReadOnlyList<double[]> starts,
+        double[] lowerBounds, double[] upperBounds, int maxIterations, double gradientTolerance, Action<string>? progress)
+    {
+        int p = lowerBounds.Length;
+        var lower = Vector.Build.DenseOfArray(lowerBounds);
+        var upper = Vector.Build.DenseOfArray(upperBounds);
+        double best = double.PositiveInfinity;
+        double[]? bestTheta = null;
+        double bestJitter = 0;
+        int total = 0;
+        string? lastFailure = null;
+        for (int s = 0; s < starts.Count; s++)
+        {
+            int count = 0;
+            double startBest = double.PositiveInfinity;
+            // The objective is scaled by 1/max(1, ‖∇f(start of the round)‖∞): BFGS's first step,
+            // −H₀·∇f with H₀ = I, then moves θ by at most about 1 in log space (as L-BFGS-B's
+            // first step does) instead of jumping across basins to the bounds.
+            double scale = 1;
+            var function = ObjectiveFunction.Gradient(v =>
+            {
+                count++;
+                var point = v.ToArray();
+                try
+                {
+                    var (value, gradient, jitter) = evaluate(point);
+                    if (!double.IsFinite(value) || gradient.Any(g => !double.IsFinite(g)))
+                        throw new GpFitDivergedException($"the NLL or its gradient is not finite at θ = [{Format(point)}]");
+                    if (value < best)
+                    {
+                        best = value;
+                        bestTheta = point;
+                        bestJitter = jitter;
+                    }
+                    startBest = Math.Min(startBest, value);
+                    return (value * scale, Vector.Build.DenseOfArray(gradient) * scale);
+                }
+                catch (LinAlgException x)
+                {
+                    // A point the covariance cannot take: steer the line search away from it.
+                    lastFailure = x.Message;
+                    return (double.MaxValue, Vector.Build.Dense(p));
+                }
+            });
+            // BFGS restarted from the best point until a round gains nothing: MathNet's bounded
+            // BFGS can stop early (a line search that fails, a stale curvature estimate).
+            string exit = "";
+            var from = starts[s];
+            for (int round = 0; round < MaxRounds; round++)
+            {
+                double before = best;
+                try
+                {
+                    var g0 = evaluate(from).Gradient;
+                    scale = 1 / Math.Max(1, g0.Max(Math.Abs));
+                    if (!double.IsFinite(scale)) scale = 1;
+                    var minimizer = new BfgsBMinimizer(gradientTolerance, 1e-12, 1e-12, maxIterations);
+                    var result = minimizer.FindMinimum(function, lower, upper, Vector.Build.DenseOfArray(from));
+                    exit = result.ReasonForExit.ToString();
+                }
+                catch (Exception x) when (x is OptimizationException or MaximumIterationsException or GpFitDivergedException or ArgumentException or LinAlgException)
+                {
+                    // MathNet stops with an exception when its line search cannot improve (often at
+                    // the optimum, within rounding): the best point seen stands.
+                    exit = x is GpFitDivergedException ? $"diverged: {x.Message}" : $"stopped: {x.Message}";
+                    lastFailure = x.Message;
+                }
+                if (bestTheta is null || !(before - best > 1e-10 * Math.Max(1, Math.Abs(best)))) break;
+                from = bestTheta;
+            }
+            total += count;
+            progress?.Invoke($"start {s} ({(s == 0 ? "θ₀" : "random")}) → NLL {startBest:F6} after {count} evaluations ({exit})");
+        }
+        return new BestPoint(bestTheta, best, bestJitter, total, lastFailure);
     }
 
     private static System.Globalization.CultureInfo Invariant => System.Globalization.CultureInfo.InvariantCulture;

@@ -28,7 +28,7 @@ public sealed class KernelExpressionException : FormatException
 /// product = factor { "*" factor }
 /// factor  = number [ "**" number ] | name "(" [ arg { "," arg } ] ")" | shorthand | "(" sum ")"
 /// arg     = [ ident "=" ] value
-/// value   = number | "[" number { "," number } "]" | "(" number "," number ")" | "fixed" (quoted)
+/// value   = number [ "**" number ] | "[" number { "," number } "]" | "(" number "," number ")" | "fixed" (quoted)
 /// </code>
 /// </summary>
 internal sealed class KernelParser
@@ -73,14 +73,19 @@ internal sealed class KernelParser
         return kernel;
     }
 
-    /// <summary>The kernel a shorthand names: c·k + White with unit hyperparameters.</summary>
-    public static Kernel Shorthand(StationaryKernel function) => function switch
+    /// <summary>The kernel a shorthand names: c·k + White with unit hyperparameters (with <paramref name="ardDimensions"/>, one unit lengthscale per dimension).</summary>
+    public static Kernel Shorthand(StationaryKernel function, int? ardDimensions = null)
     {
-        StationaryKernel.Rbf => new ConstantKernel() * new RBF() + new WhiteKernel(),
-        StationaryKernel.Matern12 => new ConstantKernel() * new Matern(1.0, 0.5) + new WhiteKernel(),
-        StationaryKernel.Matern32 => new ConstantKernel() * new Matern(1.0, 1.5) + new WhiteKernel(),
-        _ => new ConstantKernel() * new Matern(1.0, 2.5) + new WhiteKernel(),
-    };
+        double[] ones = Enumerable.Repeat(1.0, ardDimensions ?? 1).ToArray();
+        Kernel k = function switch
+        {
+            StationaryKernel.Rbf => new RBF(ones),
+            StationaryKernel.Matern12 => new Matern(ones, 0.5),
+            StationaryKernel.Matern32 => new Matern(ones, 1.5),
+            _ => new Matern(ones, 2.5),
+        };
+        return new ConstantKernel() * k + new WhiteKernel();
+    }
 
     private Token Peek => tokens[position];
 
@@ -234,7 +239,11 @@ internal sealed class KernelParser
     {
         var t = Next();
         if (t.Kind != Kind.Number) throw new KernelExpressionException(t.Column, $"expected a number after {after}, found {Describe(t)}");
-        return t.Number;
+        if (!Accept("**")) return t.Number;
+        // A power, as scikit-learn's gallery writes noise_level=0.1**2 (Python evaluates it).
+        var e = Next();
+        if (e.Kind != Kind.Number) throw new KernelExpressionException(e.Column, $"expected a number after '**', found {Describe(e)}");
+        return e.Number == 2 ? t.Number * t.Number : Math.Pow(t.Number, e.Number);
     }
 
     private static Kernel Construct(string name, Dictionary<string, Argument> args)

@@ -48,6 +48,7 @@ internal static partial class DemoCommand
         seed.Description = "Seed of the windows' positions";
         var distributed = new Option<bool>("--distributed") { Description = "Run on the MPI ranks mpirun started: each rank fits a contiguous part of the batch, rank 0 prints (mpirun -np N gpuad demo --distributed …)" };
         var json = new Option<string?>("--json") { HelpName = "FILE", Description = "Write the NLL of every step and the final hyperparameters and NLLs to FILE (JSON)" };
+        var model = new Option<string>("--model") { HelpName = "windows|co2", Description = "windows: the batched fits below; co2: scikit-learn's gallery CO₂ forecast (its composite kernel on the monthly means, fitted, plotted with a forecast and ±2σ; only --plot, --device and --dtype apply)", DefaultValueFactory = _ => "windows" };
         var corrupt = new Option<int?>("--corrupt-element") { HelpName = "K", Hidden = true, Description = "Start window K from a NaN hyperparameter: exercises the failure path of one problem" };
         var command = new Command("demo", $"""
             Batched Gaussian-process regression on real data, the job GpuAD is for: --batch windows of
@@ -65,10 +66,23 @@ internal static partial class DemoCommand
             reported as diverged. With --distributed under mpirun, each rank fits a contiguous part of
             the batch and the results are gathered in rank order: the numbers of one process.
             --json FILE writes the NLL of every step and the final hyperparameters.
-            """) { n, batch, steps, rate, optimizer, plot, device, dtype, seed, distributed, json, corrupt };
+            """) { model, n, batch, steps, rate, optimizer, plot, device, dtype, seed, distributed, json, corrupt };
         command.SetAction(Report.Guard(parse =>
         {
             var type = CommonOptions.ParseDType(parse.GetValue(dtype)!);
+            switch (parse.GetValue(model)!.Trim().ToLowerInvariant())
+            {
+                case "co2":
+                    {
+                        string co2Plot = parse.GetValue(plot) ?? Path.Combine(Path.GetTempPath(), "gpuad-demo-co2.png");
+                        CommonOptions.ParseDevice(parse.GetValue(device));
+                        using var co2Files = OutputFiles.PrepareFiles([("--plot", co2Plot)], inputs: [], createDirectories: false);
+                        using var co2Device = CommonOptions.OpenDevice(parse.GetValue(device));
+                        return type == DType.F32 ? RunCo2<float>(co2Device, co2Files) : RunCo2<double>(co2Device, co2Files);
+                    }
+                case "windows": break;
+                case var other: throw new UsageException($"--model '{other}' is not windows or co2.");
+            }
             int b = CommonOptions.Positive("--batch", parse.GetValue(batch), max: 4096);
             double? lr = parse.GetValue(rate);
             if (lr is double l && !(l > 0 && double.IsFinite(l))) throw new UsageException($"--learning-rate {l} must be a positive number.");

@@ -35,6 +35,26 @@ internal static partial class DemoCommand
         }
 
         /// <summary>
+        /// Monthly means of the weekly record, as pandas' <c>resample("M").mean()</c>: x = year + month/12
+        /// (the month of each week's date, recovered from its decimal year), y in ppm.
+        /// </summary>
+        public static (double[] X, double[] Ppm) Monthly()
+        {
+            var (year, ppm) = Record.Value;
+            var sums = new SortedDictionary<int, (double Sum, int Count)>();
+            for (int i = 0; i < year.Length; i++)
+            {
+                int y = (int)Math.Floor(year[i]);
+                int days = DateTime.IsLeapYear(y) ? 366 : 365;
+                int month = new DateTime(y, 1, 1).AddDays(Math.Round((year[i] - y) * days)).Month;
+                int key = y * 12 + month - 1;
+                var (sum, count) = sums.GetValueOrDefault(key);
+                sums[key] = (sum + ppm[i], count + 1);
+            }
+            return (sums.Keys.Select(k => k / 12 + (k % 12 + 1) / 12.0).ToArray(), sums.Values.Select(v => v.Sum / v.Count).ToArray());
+        }
+
+        /// <summary>
         /// <paramref name="batch"/> windows of <paramref name="n"/> consecutive weeks at seeded
         /// positions: x in years from the window's centre, y in ppm standardized per window.
         /// </summary>
