@@ -13,11 +13,16 @@ namespace GpuAD;
 /// </summary>
 /// <remarks>
 /// Size classes are 256 bytes and up, rounded to the next of 1, 1.25, 1.5 or 1.75 times a power
-/// of two, so at most 25% of a block is slack. Bytes in use and the peak count whole blocks.
+/// of two, so at most 25% of a block is slack; from 1 GiB on, to the next 1/64 of the power of two
+/// (under 1.6% slack), so that one n×n matrix can fill nearly all of a device. Bytes in use and the
+/// peak count whole blocks.
 /// </remarks>
 public sealed class BufferPool : IDisposable
 {
     private const long MinBlockBytes = 256;
+
+    /// <summary>The power of two from which size classes step by 1/64 of it instead of a quarter.</summary>
+    private const long FineClassBytes = 1L << 30;
     private readonly Accelerator accelerator;
     private readonly string deviceName;
     private readonly Func<long> deviceMemory;
@@ -96,10 +101,8 @@ public sealed class BufferPool : IDisposable
     {
         if (bytes <= MinBlockBytes) return MinBlockBytes;
         long pow = 1L << (int)(63 - long.LeadingZeroCount(bytes - 1)); // largest power of two < bytes
-        long quarter = pow / 4;
-        long size = pow;
-        while (size < bytes) size += quarter;
-        return size;
+        long step = pow >= FineClassBytes ? pow / 64 : pow / 4;
+        return pow + (bytes - pow + step - 1) / step * step;
     }
 
     internal MemoryBuffer1D<byte, Stride1D.Dense> Rent(long bytes)

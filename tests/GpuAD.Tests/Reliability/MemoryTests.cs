@@ -151,6 +151,29 @@ public sealed class MemoryTests(DeviceFixture devices)
         }
     }
 
+    /// <summary>
+    /// Size classes: a request rounds up to the smallest class that holds it; below 1 GiB the
+    /// classes are 1, 1.25, 1.5 and 1.75 times a power of two, from 1 GiB on every 64th of it, so an
+    /// n×n float64 matrix of the largest orders loses under 1.6% (n = 101,660: 77.0 GiB of 78).
+    /// </summary>
+    [Theory]
+    [InlineData(1L, 256L)]
+    [InlineData(257L, 320L)]
+    [InlineData(1000L, 1024L)]
+    [InlineData(1025L, 1280L)]
+    [InlineData((1L << 29) + 1, (1L << 29) + (1L << 27))]
+    [InlineData(1L << 30, 1L << 30)]
+    [InlineData((1L << 30) + 1, (1L << 30) + (1L << 24))]
+    [InlineData(101_660L * 101_660 * 8, (1L << 36) + 13 * (1L << 30))]
+    public void SizeClassesRoundUpToQuartersAndAbove1GiBTo64ths(long bytes, long expected)
+    {
+        long size = BufferPool.SizeClass(bytes);
+        Assert.Equal(expected, size);
+        Assert.True(size >= bytes);
+        long pow = 1L << (63 - (int)long.LeadingZeroCount(size - 1));
+        Assert.True(size - bytes < (pow >= 1L << 30 ? pow / 64 : Math.Max(pow / 4, 256)), $"{bytes} → {size}");
+    }
+
     [Fact]
     public void ThePoolReportsInUseCachedAndTotalBytes()
     {
