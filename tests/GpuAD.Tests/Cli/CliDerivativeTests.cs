@@ -33,6 +33,12 @@ public sealed class CliDerivativeTests(DeviceFixture devices)
         new("a-xinv-b", [G("a", new(2, 3, 5), 9), ("x", TestData.Invertible(2, 5, 10), new(2, 5, 5), false), G("b", new(2, 5, 2), 11)], v => Op.AXInvB(v[0], v[1], v[2]), []),
         new("logdet", [("sigma", TestData.Spd(2, 6, 12), new(2, 6, 6), false)], v => Op.LogDet(v[0]), []),
         new("cholesky-solve", [("sigma", TestData.Spd(1, 4, 13), new(1, 4, 4), true), G("rhs", new(3, 4, 2), 14)], v => Op.CholeskySolve(v[0], v[1]), []),
+        // Flagless catalogue entries the tool offers beside the seven above.
+        new("solve", [("x", TestData.Invertible(2, 5, 15), new(2, 5, 5), false), G("b", new(2, 5, 3), 16)], v => Op.Solve(v[0], v[1]), []),
+        new("cholesky-inverse", [("l", TestData.Triangular(2, 6, lower: true, 17), new(2, 6, 6), false)], v => Op.CholeskyInverse(v[0]), [], Jvp: true),
+        new("sin", [G("a", new(2, 4, 3), 18)], v => Op.Sin(v[0]), []),
+        new("distances", [G("x1", new(2, 5, 3), 19), G("x2", new(2, 4, 3), 20)], v => Op.Distances(v[0], v[1]), []),
+        new("gp-nll", [("sigma", TestData.Spd(2, 6, 21), new(2, 6, 6), false), G("y", new(2, 6, 1), 22)], v => GaussianProcess.NegativeLogMarginalLikelihood(v[0], v[1]), []),
     ];
 
     /// <summary>Cholesky, vjp and jvp, in the fast tier; the other ops in the slow one.</summary>

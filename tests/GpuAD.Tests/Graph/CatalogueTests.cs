@@ -83,7 +83,11 @@ public sealed class CatalogueTests(DeviceFixture devices)
     [Fact]
     public void TheToolOffersItsOpsUnderTheirNames()
     {
-        Assert.Equal("matmul, axb, cholesky, triangular-solve, a-xinv-b, logdet, cholesky-solve", CliOps.Names);
+        Assert.StartsWith("matmul, axb, cholesky, triangular-solve, a-xinv-b, logdet, cholesky-solve, ", CliOps.Names);
+        foreach (var kebab in new[] { "solve", "cholesky-solve-factor", "cholesky-inverse", "sin", "pow", "divide", "distances", "sum", "gp-nll" })
+            Assert.Contains(kebab, CliOps.All.Select(o => o.Kebab));
+        // The tool has options for triangular-solve's flags only: no entry with other flags is offered.
+        Assert.All(CliOps.All.Where(o => o.Kebab != "triangular-solve"), o => Assert.True(o.Flags.Count == 0 || o.Kebab == "matmul", o.Kebab));
         Assert.Equal(["t", "rhs"], CliOps.Find("triangular-solve").Inputs.Select(i => i.Name));
         Assert.Equal(["sigma", "rhs"], CliOps.Find("cholesky-solve").Inputs.Select(i => i.Name));
         Assert.Equal(["a", "x", "b"], CliOps.Find("a-xinv-b").Inputs.Select(i => i.Name));

@@ -2,11 +2,18 @@ using GpuAD.Tool.Cli;
 
 namespace GpuAD.Tool.Ops;
 
-/// <summary>The ops the tool runs by name (vjp, jvp): the catalogue's entries it offers (<see cref="OpInfo.OnCli"/>).</summary>
+/// <summary>
+/// The ops the tool runs by name (vjp, jvp): the catalogue's entries marked <see cref="OpInfo.OnCli"/>
+/// (the factorizations and products, with triangular-solve's flags as options), then every entry
+/// that takes no flags (the other solves, CholeskyInverse, the elementwise ops, reductions,
+/// Distances, the GP NLL). Entries with numeric flags (scale's α, tril's k, …) are left out: the
+/// tool has no option for them.
+/// </summary>
 internal static class CliOps
 {
-    /// <summary>The ops, in the catalogue's order.</summary>
-    public static IReadOnlyList<OpInfo> All { get; } = [.. Catalogue.All.Entries.Where(o => o.OnCli)];
+    /// <summary>The ops: the marked entries in the catalogue's order, then the flagless ones.</summary>
+    public static IReadOnlyList<OpInfo> All { get; } =
+        [.. Catalogue.All.Entries.Where(o => o.OnCli), .. Catalogue.All.Entries.Where(o => !o.OnCli && o.Flags.Count == 0)];
 
     /// <summary>Names for help texts: "matmul, axb, …".</summary>
     public static string Names => string.Join(", ", All.Select(o => o.Kebab));
