@@ -73,6 +73,9 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
     private readonly double[]? jitter;
     private readonly bool throwOnFailure;
     private readonly CholeskyPlan plan;
+
+    /// <summary>The plan of K's factorization, from the tape's <see cref="Tape.CholeskyOptions"/> when the op was recorded.</summary>
+    internal CholeskyPlan Plan => plan;
     private readonly CholeskyInversePlan inversePlan;
     private DeviceTensor<T>? buffer;   // K, then L, then (after the first VJP) K⁻¹
     private bool inverted;
@@ -110,7 +113,7 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
             throw ShapeErrors.Mismatch(OpName, "log ℓ must be [batch, 1, 1] or [batch, 1, d] for X [batch, n, d]", xs, logL.Shape);
         if (jitter is not null && jitter.Length != batch)
             throw new ArgumentException($"{OpName}: the jitter holds {jitter.Length} values for a batch of {batch}.", nameof(jitter));
-        var plan = CholeskyPlan.For<T>(tape.Device, n, batch, op: OpName);
+        var plan = CholeskyPolicy.Plan<T>(tape.Device, new Shape(batch, n, n), tape.CholeskyOptions, OpName); // the tape's options, as every Cholesky on it
         var inversePlan = CholeskyInversePlan.For<T>(tape.Device, n, batch);
         var node = new GpLikelihoodNode<T>(x, y, kernel, logS2, logL, logN2, jitter, throwOnFailure, plan, inversePlan);
         return (tape.Record(node), node);

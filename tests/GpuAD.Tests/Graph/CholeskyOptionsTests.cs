@@ -96,6 +96,36 @@ public sealed class CholeskyOptionsTests(DeviceFixture devices)
     /// run's by exactly the plans' difference, forward and backward), every block size gives the
     /// composed algorithm's gradient, and blocks too large for the GPU family are refused when recorded.
     /// </summary>
+    /// <summary>
+    /// The fused GP likelihood factors K with the tape's options: its plan is the one asked for,
+    /// its value and gradients those of the default plan.
+    /// </summary>
+    [Fact]
+    public void TheFusedGpLikelihoodTakesTheTapesOptions()
+    {
+        var device = devices.Cpu;
+        const int n = 20, batch = 2, d = 3;
+        var x = TestData.Random(new Shape(batch, n, d), 31);
+        var y = TestData.Random(new Shape(batch, n, 1), 32);
+        (double[] Values, CholeskyPlan Plan) Run(CholeskyOptions? perTape)
+        {
+            using var tape = perTape is null ? new Tape(device) : new Tape(device, perTape);
+            var xv = tape.Variable(x, new Shape(batch, n, d));
+            var s2 = tape.Variable(new[] { 0.1, -0.2 }, new Shape(batch, 1, 1));
+            var l = tape.Variable(new[] { 0.3, 0.0, -0.1, 0.2, 0.1, -0.3 }, new Shape(batch, 1, d));
+            var n2 = tape.Variable(new[] { -1.0, -1.5 }, new Shape(batch, 1, 1));
+            var nll = Op.GpNegativeLogMarginalLikelihood(xv, tape.Constant(y, new Shape(batch, n, 1)), StationaryKernel.Matern52, s2, l, n2).Keep();
+            var plan = ((GpLikelihoodNode<double>)nll.Producer!).Plan;
+            tape.Backward(Op.SumBatch(nll));
+            return ([.. nll.ToArray(), .. xv.Grad!.ToArray(), .. s2.Grad!.ToArray(), .. l.Grad!.ToArray(), .. n2.Grad!.ToArray()], plan);
+        }
+        var auto = Run(null);
+        Assert.Equal(CholeskyAlgorithm.Whole, auto.Plan.Algorithm);
+        var blocked = Run(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = 8 });
+        Assert.Equal((CholeskyAlgorithm.Blocked, 8), (blocked.Plan.Algorithm, blocked.Plan.BlockSize));
+        TestData.AssertClose(auto.Values, blocked.Values, 1e-10, "fused GP likelihood: blocks of 8 vs whole");
+    }
+
     [Theory]
     [InlineData("LogDet")]
     [InlineData("CholeskySolve")]
