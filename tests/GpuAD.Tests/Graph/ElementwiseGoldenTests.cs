@@ -54,38 +54,5 @@ public sealed class ElementwiseGoldenTests(DeviceFixture devices)
         _ => c.Entry.Apply(v, c.Args),
     };
 
-    private static void Run<T>(GoldenCase c, Device device, double tol) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        using var tape = new Tape(device);
-        var owned = new List<DeviceTensor<T>>();
-        DeviceTensor<T> Up(NpyArray a)
-        {
-            var t = device.Upload<T>(a.To<T>(), a.BatchShape);
-            owned.Add(t);
-            return t;
-        }
-        try
-        {
-            var vars = c.InputNames.Select(n => tape.Variable(Up(c.Inputs[n]), Up(c.Tangents[n]))).ToArray();
-            var y = Apply(c, vars);
-            Check(c.Y, y.Value.ToArray(), tol, $"{c.Name} y");
-            Check(c.Ydot, y.Tangent!.ToArray(), tol, $"{c.Name} JVP");
-            tape.Backward(y, Up(c.Cotangent));
-            for (int i = 0; i < vars.Length; i++)
-            {
-                var name = c.InputNames[i];
-                Assert.True(vars[i].Grad is not null, $"{c.Name}: no gradient for {name}");
-                Assert.Equal(vars[i].Shape, vars[i].Grad!.Shape);
-                Check(c.Grads[name], vars[i].Grad!.ToArray(), tol, $"{c.Name} grad {name}");
-            }
-        }
-        finally
-        {
-            tape.Dispose();
-            foreach (var t in owned) t.Dispose();
-        }
-    }
-
-    private static void Check<T>(NpyArray expected, T[] actual, double tol, string what) where T : unmanaged, IFloatingPointIeee754<T> =>
-        TestData.AssertClose(expected.ToDouble(), actual, tol, what);
+    private static void Run<T>(GoldenCase c, Device device, double tol) where T : unmanaged, IFloatingPointIeee754<T> => Golden.Check<T>(device, c, tol, Apply);
 }

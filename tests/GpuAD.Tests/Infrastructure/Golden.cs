@@ -142,4 +142,42 @@ public static class Golden
     }
 
     private static List<string> Strings(JsonElement array) => array.EnumerateArray().Select(e => e.GetString()!).ToList();
+
+    /// <summary>
+    /// Runs a case on a device: the inputs (with their tangents) on a fresh tape, the op by
+    /// <paramref name="apply"/>, then the value, the JVP and, after a backward pass with the case's
+    /// cotangent, every input's gradient (its shape and values) against PyTorch's.
+    /// </summary>
+    public static void Check<T>(Device device, GoldenCase c, double tol, Func<GoldenCase, Var<T>[], Var<T>> apply) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        using var tape = new Tape(device);
+        var owned = new List<DeviceTensor<T>>();
+        DeviceTensor<T> Up(NpyArray a)
+        {
+            var t = device.Upload<T>(a.To<T>(), a.BatchShape);
+            owned.Add(t);
+            return t;
+        }
+        static void Close(NpyArray expected, T[] actual, double tol, string what) => TestData.AssertClose(expected.ToDouble(), actual, tol, what);
+        try
+        {
+            var vars = c.InputNames.Select(n => tape.Variable(Up(c.Inputs[n]), Up(c.Tangents[n]))).ToArray();
+            var y = apply(c, vars);
+            Close(c.Y, y.Value.ToArray(), tol, $"{c.Name} y");
+            Close(c.Ydot, y.Tangent!.ToArray(), tol, $"{c.Name} JVP");
+            tape.Backward(y, Up(c.Cotangent));
+            for (int i = 0; i < vars.Length; i++)
+            {
+                var name = c.InputNames[i];
+                Assert.True(vars[i].Grad is not null, $"{c.Name}: no gradient for {name}");
+                Assert.Equal(vars[i].Shape, vars[i].Grad!.Shape);
+                Close(c.Grads[name], vars[i].Grad!.ToArray(), tol, $"{c.Name} grad {name}");
+            }
+        }
+        finally
+        {
+            tape.Dispose();
+            foreach (var t in owned) t.Dispose();
+        }
+    }
 }
