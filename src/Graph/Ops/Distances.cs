@@ -17,17 +17,7 @@ public static partial class Op
     {
         const string op = DistancesNode<T>.OpName;
         var tape = inverseLengthscales is null ? Tape.Of(op, x1, x2) : Tape.Of(op, x1, x2, inverseLengthscales);
-        if (x1.Shape.Cols != x2.Shape.Cols)
-            throw ShapeErrors.Mismatch(op, "X₁ and X₂ must have the same number of columns (the dimension d)", x1.Shape, x2.Shape);
-        int batch = ShapeErrors.BroadcastBatch(op, x1.Shape, x2.Shape);
-        if (inverseLengthscales is { } w)
-        {
-            if (w.Shape.Rows != 1 || (w.Shape.Cols != 1 && w.Shape.Cols != x1.Shape.Cols))
-                throw ShapeErrors.Mismatch(op, "the inverse lengthscales must be [batch or 1, 1, 1] or [batch or 1, 1, d] for X [batch, n, d]", x1.Shape, w.Shape);
-            batch = ShapeErrors.BroadcastBatch(op, new Shape(batch, 1, 1), w.Shape);
-        }
-        var shape = new Shape(batch, x1.Shape.Rows, x2.Shape.Rows);
-        shape.Validate(op);
+        var shape = SquaredDistancesNode<T>.ShapeOf(op, x1.Shape, x2.Shape, inverseLengthscales?.Shape); // the same shape rule
         return tape.Record(inverseLengthscales is null
             ? new DistancesNode<T>(shape, x1, x2)
             : new DistancesNode<T>(shape, x1, x2, inverseLengthscales));

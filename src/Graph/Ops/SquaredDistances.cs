@@ -14,17 +14,7 @@ public static partial class Op
     {
         const string op = SquaredDistancesNode<T>.OpName;
         var tape = inverseLengthscales is null ? Tape.Of(op, x1, x2) : Tape.Of(op, x1, x2, inverseLengthscales);
-        if (x1.Shape.Cols != x2.Shape.Cols)
-            throw ShapeErrors.Mismatch(op, "X₁ and X₂ must have the same number of columns (the dimension d)", x1.Shape, x2.Shape);
-        int batch = ShapeErrors.BroadcastBatch(op, x1.Shape, x2.Shape);
-        if (inverseLengthscales is { } w)
-        {
-            if (w.Shape.Rows != 1 || (w.Shape.Cols != 1 && w.Shape.Cols != x1.Shape.Cols))
-                throw ShapeErrors.Mismatch(op, "the inverse lengthscales must be [batch or 1, 1, 1] or [batch or 1, 1, d] for X [batch, n, d]", x1.Shape, w.Shape);
-            batch = ShapeErrors.BroadcastBatch(op, new Shape(batch, 1, 1), w.Shape);
-        }
-        var shape = new Shape(batch, x1.Shape.Rows, x2.Shape.Rows);
-        shape.Validate(op);
+        var shape = SquaredDistancesNode<T>.ShapeOf(op, x1.Shape, x2.Shape, inverseLengthscales?.Shape);
         return tape.Record(inverseLengthscales is null
             ? new SquaredDistancesNode<T>(shape, x1, x2)
             : new SquaredDistancesNode<T>(shape, x1, x2, inverseLengthscales));
@@ -44,6 +34,26 @@ internal sealed class SquaredDistancesNode<T>(Shape shape, params Var<T>[] input
     internal const string OpName = "SquaredDistances";
 
     private bool HasScale => In.Length == 3;
+
+    /// <summary>
+    /// The shape rule of pairwise (squared) distances: [batch, n, m] for X₁ [·, n, d], X₂ [·, m, d] and
+    /// inverse lengthscales w [·, 1, 1] or [·, 1, d], batches broadcast; errors name <paramref name="op"/>.
+    /// </summary>
+    internal static Shape ShapeOf(string op, Shape x1, Shape x2, Shape? w)
+    {
+        if (x1.Cols != x2.Cols)
+            throw ShapeErrors.Mismatch(op, "X₁ and X₂ must have the same number of columns (the dimension d)", x1, x2);
+        int batch = ShapeErrors.BroadcastBatch(op, x1, x2);
+        if (w is { } ws)
+        {
+            if (ws.Rows != 1 || (ws.Cols != 1 && ws.Cols != x1.Cols))
+                throw ShapeErrors.Mismatch(op, "the inverse lengthscales must be [batch or 1, 1, 1] or [batch or 1, 1, d] for X [batch, n, d]", x1, ws);
+            batch = ShapeErrors.BroadcastBatch(op, new Shape(batch, 1, 1), ws);
+        }
+        var shape = new Shape(batch, x1.Rows, x2.Rows);
+        shape.Validate(op);
+        return shape;
+    }
 
     private MatRef<T>? W => HasScale ? Bc(In[2].Value, shape.Batch) : null;
 
