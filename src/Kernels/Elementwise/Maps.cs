@@ -297,6 +297,16 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => i >= j ? x : y;
     }
 
+    /// <summary>
+    /// x + y read from lower triangles: with y = xᵀ (<see cref="YAccess.Transposed"/>), L + Lᵀ for
+    /// the lower triangle L of x (its diagonal doubled); x's strict upper triangle is not read.
+    /// </summary>
+    public readonly struct LowerPlusTranspose<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i > j ? x : i < j ? y : x + y;
+    }
+
     /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>
     public readonly struct AddDiagonal<T>(T alpha, T gamma) : IElementMap<T> where T : unmanaged, INumber<T>
     {

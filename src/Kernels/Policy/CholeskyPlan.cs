@@ -47,6 +47,21 @@ internal enum CholeskyStepKind
 
     /// <summary>L̄ ← ½(Ā + Āᵀ) over the whole matrix (only when the plan is executed with symmetrize).</summary>
     Symmetrize,
+
+    /// <summary>Two levels: the outer diagonal block factored by the step's inner plan in leaf blocks (a failure named by its minor in the whole matrix).</summary>
+    FactorBlock,
+
+    /// <summary>Two levels: the inverse of the outer diagonal block of L into the workspace (TRTRI: I, then a left TRSM in leaf blocks).</summary>
+    InvertBlock,
+
+    /// <summary>Two levels: the panel below the outer block, L21 ← A21·L11⁻ᵀ, as one GEMM against <see cref="InvertBlock"/>'s inverse (A21 copied first).</summary>
+    PanelByInverse,
+
+    /// <summary>Two levels, reverse: B̄ ← B̄·T⁻¹ as one GEMM against <see cref="InvertBlock"/>'s inverse (B̄ copied first).</summary>
+    ReversePanelByInverse,
+
+    /// <summary>Two levels, reverse: T̄ ← the inner plan's reverse of the outer diagonal block, and unless it is the first C̄ −= (T̄ + T̄ᵀ)·C.</summary>
+    ReverseBlockByInner,
 }
 
 /// <summary>
@@ -54,7 +69,12 @@ internal enum CholeskyStepKind
 /// launches it makes as <see cref="Device.Launches"/> counts them, and for a GEMM-shaped step on
 /// the GPU family the GEMM policy's plan of its products (tiling and splits along K).
 /// </summary>
-internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null);
+/// <remarks>
+/// A step of a two-level plan that works on an outer diagonal block in leaf blocks
+/// (<see cref="CholeskyStepKind.FactorBlock"/>, <see cref="CholeskyStepKind.ReverseBlockByInner"/>)
+/// carries the plan of that block as <see cref="Inner"/>, whose launches it counts.
+/// </remarks>
+internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null, CholeskyPlan? Inner = null);
 
 /// <summary>
 /// How a Cholesky of a batch of order-n matrices runs on one device, forward and reverse: the
@@ -88,14 +108,16 @@ internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int 
 /// </remarks>
 internal sealed class CholeskyPlan
 {
-    private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, bool lookAhead,
-        int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward)
+    private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, int leafBlockSize, bool panelByInverse,
+        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward)
     {
         Family = family;
         N = n;
         Batch = batch;
         Algorithm = algorithm;
         BlockSize = blockSize;
+        LeafBlockSize = leafBlockSize;
+        PanelByInverse = panelByInverse;
         LookAhead = lookAhead;
         PanelLanes = panelLanes;
         WholeLanes = wholeLanes;
@@ -120,6 +142,19 @@ internal sealed class CholeskyPlan
 
     /// <summary>True when each matrix is factored and differentiated whole, one launch per pass.</summary>
     public bool Whole => BlockSize >= N;
+
+    /// <summary>
+    /// The order of the leaf blocks: the diagonal blocks the kernels factor and differentiate in
+    /// one thread group (GPU family). Equal to <see cref="BlockSize"/> with one level; smaller with
+    /// two, where each outer block of <see cref="BlockSize"/> is worked on in leaf blocks.
+    /// </summary>
+    public int LeafBlockSize { get; }
+
+    /// <summary>1, or 2 when outer blocks of <see cref="BlockSize"/> are worked on in leaf blocks of <see cref="LeafBlockSize"/>.</summary>
+    public int Levels => LeafBlockSize < BlockSize && !Whole ? 2 : 1;
+
+    /// <summary>Two levels: the outer panels (forward L21 ← A21·L11⁻ᵀ, reverse B̄ ← B̄·T⁻¹) are GEMMs against the inverted diagonal block, not triangular solves.</summary>
+    public bool PanelByInverse { get; }
 
     /// <summary>GPU family, blocked: each block's launch also runs the previous panel's trailing update.</summary>
     public bool LookAhead { get; }
@@ -153,24 +188,33 @@ internal sealed class CholeskyPlan
     /// The requested algorithm; <see cref="CholeskyAlgorithm.Auto"/> chooses whole matrices up to
     /// <see cref="WholeUpTo{T}"/> and blocks above.
     /// </param>
-    /// <param name="blockSize">The requested diagonal blocks (0: the automatic ones); ignored for whole matrices.</param>
+    /// <param name="blockSize">The requested diagonal blocks (0: the automatic ones); ignored for whole matrices. With two levels, the leaf blocks.</param>
     /// <param name="op">The op named in errors.</param>
     /// <param name="paramName">The argument named in errors about the block size.</param>
+    /// <param name="outerBlockSize">
+    /// Two levels, outer blocks of this order worked on in leaf blocks of the diagonal block size
+    /// (it must exceed them; at least n: one level). 0: the tuning table's
+    /// <see cref="TuningTable.PotrfOuterBlock"/> beyond <see cref="TuningTable.PotrfOuterFrom"/> on
+    /// the GPU family, one level on the CPU family.
+    /// </param>
     /// <exception cref="ArgumentException">
     /// <see cref="CholeskyAlgorithm.Whole"/> on the GPU family with n above <see cref="MaxWholeOrder{T}"/>.
     /// </exception>
     /// <exception cref="ArgumentOutOfRangeException">
-    /// An unknown algorithm, a negative block size, or on the GPU family diagonal blocks,
-    /// min(blockSize, n), above <see cref="MaxWholeOrder{T}"/>.
+    /// An unknown algorithm, a negative block size, on the GPU family diagonal blocks,
+    /// min(blockSize, n), above <see cref="MaxWholeOrder{T}"/>, or outer blocks that do not exceed
+    /// the diagonal blocks.
     /// </exception>
     public static CholeskyPlan For<T>(Device device, int n, int batch, CholeskyAlgorithm algorithm = CholeskyAlgorithm.Auto,
-        int blockSize = 0, string op = "Cholesky", string paramName = "blockSize") where T : unmanaged, INumber<T>
+        int blockSize = 0, string op = "Cholesky", string paramName = "blockSize", int outerBlockSize = 0) where T : unmanaged, INumber<T>
     {
         ArgumentNullException.ThrowIfNull(device);
         if (!Enum.IsDefined(algorithm))
             throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, $"{op}: unknown algorithm.");
         if (blockSize < 0)
             throw new ArgumentOutOfRangeException(paramName, blockSize, $"{op}: the block size must be positive (or 0 to choose it), got {blockSize}.");
+        if (outerBlockSize < 0)
+            throw new ArgumentOutOfRangeException(nameof(outerBlockSize), outerBlockSize, $"{op}: the outer block size must be positive (or 0 to choose it), got {outerBlockSize}.");
         int max = MaxWholeOrder<T>(device);
         if (algorithm == CholeskyAlgorithm.Auto)
             algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.Whole : CholeskyAlgorithm.Blocked;
@@ -192,9 +236,28 @@ internal sealed class CholeskyPlan
         var family = device.Family;
         var table = device.Tuning;
         bool lookAhead = family == KernelFamily.GpuTuned && table.PotrfLookAhead;
-        return new CholeskyPlan(family, n, batch, algorithm, nb, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
-            ForwardSteps<T>(device, n, batch, nb, lookAhead), BackwardSteps<T>(device, n, batch, nb));
+        int outer = algorithm == CholeskyAlgorithm.Whole ? 0 : outerBlockSize > 0 ? outerBlockSize : AutomaticOuterBlock(device, n);
+        if (outerBlockSize > 0 && outer <= nb && nb < n)
+            throw new ArgumentOutOfRangeException(nameof(outerBlockSize), outerBlockSize,
+                $"{op}: outer blocks of order {outer} must exceed the diagonal blocks of order {nb} they are factored in.");
+        if (outer > nb && outer < n)
+        {
+            bool byInverse = table.PotrfPanelInverse;
+            return new CholeskyPlan(family, n, batch, algorithm, outer, nb, byInverse, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
+                OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse), OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse));
+        }
+        return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
+            ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
     }
+
+    /// <summary>
+    /// The outer blocks the automatic choice takes for a blocked pass of order n: the table's
+    /// <see cref="TuningTable.PotrfOuterBlock"/> beyond <see cref="TuningTable.PotrfOuterFrom"/> on
+    /// the GPU family (0: one level), none on the CPU family, whose blocks are its GEMM's tiles.
+    /// </summary>
+    public static int AutomaticOuterBlock(Device device, int n) =>
+        device.Family == KernelFamily.GpuTuned && device.Tuning.PotrfOuterBlock > 0 && n > device.Tuning.PotrfOuterFrom
+            ? device.Tuning.PotrfOuterBlock : 0;
 
     /// <summary>
     /// The plan of a kernel-level call that gives only a block size
@@ -231,14 +294,19 @@ internal sealed class CholeskyPlan
         device.Family == KernelFamily.CpuTuned ? PotrfCpu.BlockSize
         : n > device.Tuning.PotrfLargeFrom ? device.Tuning.PotrfLargeBlock : device.Tuning.PotrfBlock;
 
-    private static CholeskyStep[] ForwardSteps<T>(Device device, int n, int batch, int nb, bool lookAhead) where T : unmanaged, INumber<T>
+    /// <summary>
+    /// The forward's steps in blocks of <paramref name="nb"/>. An <paramref name="inner"/> plan (an
+    /// outer diagonal block's) never works on its matrix whole, which would reset info, and leaves
+    /// info's clearing and the upper triangle to the outer plan.
+    /// </summary>
+    private static CholeskyStep[] ForwardSteps<T>(Device device, int n, int batch, int nb, bool lookAhead, bool inner) where T : unmanaged, INumber<T>
     {
         var steps = new List<CholeskyStep>();
         if (batch == 0) return [];
         if (n == 0) return [new(CholeskyStepKind.ClearInfo, 0, 0, 1)];
-        if (nb >= n) return [new(CholeskyStepKind.FactorWhole, 0, n, 1)];
+        if (nb >= n && !inner) return [new(CholeskyStepKind.FactorWhole, 0, n, 1)];
         bool gpu = device.Family == KernelFamily.GpuTuned;
-        if (!gpu) steps.Add(new(CholeskyStepKind.ClearInfo, 0, 0, 1));
+        if (!gpu && !inner) steps.Add(new(CholeskyStepKind.ClearInfo, 0, 0, 1));
         for (int k0 = 0; k0 < n; k0 += nb)
         {
             int w = Math.Min(nb, n - k0), k1 = k0 + w;
@@ -261,11 +329,12 @@ internal sealed class CholeskyPlan
             if (!gpu) steps.Add(new(CholeskyStepKind.PanelSolve, k0, w, Blas.TrsmLaunches(device, w, 0)));
             steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
         }
-        if (!gpu) steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
+        if (!gpu && !inner) steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
         return [.. steps];
     }
 
-    private static CholeskyStep[] BackwardSteps<T>(Device device, int n, int batch, int nb) where T : unmanaged, INumber<T>
+    /// <summary>The reverse's steps in blocks of <paramref name="nb"/>; an <paramref name="inner"/> plan leaves the symmetrization to the outer plan.</summary>
+    private static CholeskyStep[] BackwardSteps<T>(Device device, int n, int batch, int nb, bool inner) where T : unmanaged, INumber<T>
     {
         if (n == 0 || batch == 0) return [];
         if (nb >= n) return [new(CholeskyStepKind.ReverseWhole, 0, n, 1)];
@@ -283,8 +352,100 @@ internal sealed class CholeskyPlan
             }
             steps.Add(gpu ? new(CholeskyStepKind.ReversePanel, j0, jb, 1) : new(CholeskyStepKind.ReverseBlock, j0, jb, j0 == 0 ? 1 : 2));
         }
+        if (!inner) steps.Add(new(CholeskyStepKind.Symmetrize, 0, n, 1));
+        return [.. steps];
+    }
+
+    /// <summary>The plan of one outer diagonal block of order <paramref name="w"/>: leaf blocks of <paramref name="nb"/>, never whole, nothing cleared or symmetrized.</summary>
+    private static CholeskyPlan InnerPlan<T>(Device device, int w, int batch, int nb, bool lookAhead) where T : unmanaged, INumber<T>
+    {
+        var table = device.Tuning;
+        int leaf = Math.Min(nb, w);
+        return new CholeskyPlan(device.Family, w, batch, CholeskyAlgorithm.Blocked, leaf, leaf, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
+            ForwardSteps<T>(device, w, batch, leaf, lookAhead, inner: true), BackwardSteps<T>(device, w, batch, leaf, inner: true));
+    }
+
+    /// <summary>
+    /// Two levels, forward: right-looking over outer blocks of <paramref name="outer"/>, each
+    /// diagonal block factored by its inner plan in leaf blocks of <paramref name="nb"/>, the panel
+    /// below it solved (a GEMM against the block's inverse, or a TRSM in leaf blocks), and the
+    /// trailing matrix updated by one GEMM with K = <paramref name="outer"/>.
+    /// </summary>
+    private static CholeskyStep[] OuterForwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse)
+        where T : unmanaged, INumber<T>
+    {
+        if (batch == 0) return [];
+        var steps = new List<CholeskyStep> { new(CholeskyStepKind.ClearInfo, 0, 0, 1) };
+        for (int k0 = 0; k0 < n; k0 += outer)
+        {
+            int w = Math.Min(outer, n - k0), k1 = k0 + w;
+            var inner = InnerPlan<T>(device, w, batch, nb, lookAhead);
+            steps.Add(new(CholeskyStepKind.FactorBlock, k0, w, inner.ForwardLaunches, Inner: inner));
+            if (k1 == n) break;
+            steps.AddRange(OuterPanel<T>(device, batch, k0, w, n - k1, nb, byInverse, reverse: false));
+            steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
+        }
+        steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
+        return [.. steps];
+    }
+
+    /// <summary>
+    /// Two levels, reverse: Murray's blocked reverse over outer blocks of <paramref name="outer"/>,
+    /// the panel's B̄·T⁻¹ against the block's inverse (or a TRSM in leaf blocks), the three updates
+    /// as one grouped GEMM, and each diagonal block's reverse by its inner plan in leaf blocks.
+    /// </summary>
+    private static CholeskyStep[] OuterBackwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse)
+        where T : unmanaged, INumber<T>
+    {
+        if (batch == 0) return [];
+        var steps = new List<CholeskyStep>();
+        for (int j0 = (n - 1) / outer * outer; j0 >= 0; j0 -= outer)
+        {
+            int jb = Math.Min(outer, n - j0), below = n - j0 - jb;
+            if (below > 0)
+            {
+                steps.AddRange(OuterPanel<T>(device, batch, j0, jb, below, nb, byInverse, reverse: true));
+                steps.Add(j0 > 0
+                    ? Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below), (below, j0, jb), (jb, j0, below))
+                    : Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below)));
+            }
+            var inner = InnerPlan<T>(device, jb, batch, nb, lookAhead);
+            int launches = inner.BackwardLaunches(symmetrize: false);
+            GemmPlan? correction = null;
+            if (j0 > 0)
+            {
+                // W = T̄ + T̄ᵀ (one map), then C̄ −= W·C.
+                correction = device.Family == KernelFamily.GpuTuned ? Gemm<T>(device, batch, ilgpu: false, (jb, j0, jb)) : null;
+                launches += 1 + (correction?.Launches ?? 1);
+            }
+            steps.Add(new(CholeskyStepKind.ReverseBlockByInner, j0, jb, launches, correction, inner));
+        }
         steps.Add(new(CholeskyStepKind.Symmetrize, 0, n, 1));
         return [.. steps];
+    }
+
+    /// <summary>
+    /// The outer panel's solve against the diagonal block at <paramref name="j0"/> of order
+    /// <paramref name="w"/> with <paramref name="rows"/> rows below: the inverse and one GEMM, or a
+    /// TRSM in leaf blocks (forward L21·L11⁻ᵀ, reverse B̄·T⁻¹).
+    /// </summary>
+    private static IEnumerable<CholeskyStep> OuterPanel<T>(Device device, int batch, int j0, int w, int rows, int nb, bool byInverse, bool reverse)
+        where T : unmanaged, INumber<T>
+    {
+        if (!byInverse)
+        {
+            yield return new(reverse ? CholeskyStepKind.ReversePanelSolve : CholeskyStepKind.PanelSolve, j0, w, Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
+            yield break;
+        }
+        yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
+        var kind = reverse ? CholeskyStepKind.ReversePanelByInverse : CholeskyStepKind.PanelByInverse;
+        if (device.Family != KernelFamily.GpuTuned)
+        {
+            yield return new(kind, j0, w, 2);
+            yield break;
+        }
+        var gemm = Gemm<T>(device, batch, ilgpu: false, (rows, w, w));
+        yield return new(kind, j0, w, 1 + gemm.Launches, gemm);
     }
 
     /// <summary>A GEMM-shaped step of (M, N, K) products: one grouped launch (+ its split-K reduction) on the GPU family, one launch per product on the CPU family.</summary>

@@ -100,6 +100,28 @@ public sealed record TuningTable
     /// </summary>
     public bool PotrfLookAhead { get; init; } = true;
 
+    /// <summary>
+    /// Outer blocks of the two-level blocked Cholesky and its reverse (GPU family), beyond
+    /// <see cref="PotrfOuterFrom"/>; 0: one level. Each outer diagonal block is factored (and
+    /// differentiated) in leaf blocks of <see cref="PotrfLargeBlock"/> by the one-level kernels,
+    /// its panel is one GEMM against its inverse (<see cref="PotrfPanelInverse"/>), and the
+    /// trailing update is one GEMM with K of this order: a few large products where one level has
+    /// n/64 narrow ones. 512 by default, after MAGMA's dpotrf_gpu and the critical-path model
+    /// (<c>GpuAD.Bench plan</c>); a sweep times it against 256 and one level.
+    /// </summary>
+    public int PotrfOuterBlock { get; init; } = 512;
+
+    /// <summary>The order beyond which <see cref="PotrfOuterBlock"/> applies.</summary>
+    public int PotrfOuterFrom { get; init; } = 2048;
+
+    /// <summary>
+    /// Two levels: the outer panels, forward L21 ← A21·L11⁻ᵀ and reverse B̄ ← B̄·T⁻¹, are one GEMM
+    /// against the diagonal block's inverse (TRTRI) rather than a triangular solve in leaf blocks,
+    /// whose diagonal blocks are a serial chain over every row of the panel. On by default; a
+    /// sweep times both.
+    /// </summary>
+    public bool PotrfPanelInverse { get; init; } = true;
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -220,6 +242,10 @@ public sealed record TuningTable
             if (value < 1) throw new FormatException(Error(field, value, "must be at least 1"));
             if (value > max) throw new FormatException(Error(field, value, $"Cholesky blocks of more than {max} do not fit a thread group's shared memory in float64"));
         }
+        if (PotrfOuterBlock < 0) throw new FormatException(Error("potrfOuterBlock", PotrfOuterBlock, "must not be negative (0: one level)"));
+        if (PotrfOuterBlock > 0 && PotrfOuterBlock <= Math.Max(PotrfBlock, PotrfLargeBlock))
+            throw new FormatException(Error("potrfOuterBlock", PotrfOuterBlock, $"must exceed the diagonal blocks it is factored in (potrfBlock {PotrfBlock}, potrfLargeBlock {PotrfLargeBlock}), or be 0 for one level"));
+        if (PotrfOuterFrom < 0) throw new FormatException(Error("potrfOuterFrom", PotrfOuterFrom, "must not be negative"));
         if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));
         if (PotrfPanelLanes is not (1 or 2 or 4)) throw new FormatException(Error("potrfPanelLanes", PotrfPanelLanes, "must be 1, 2 or 4"));

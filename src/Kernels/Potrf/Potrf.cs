@@ -94,30 +94,37 @@ internal static partial class Blas
     /// factors it, solves the panel below it and clears the upper triangle of its rows
     /// (<see cref="PotrfPanelGpu"/>, which also writes info), and with look-ahead also runs the
     /// previous panel's trailing update right of the block as GEMM tiles beside the panel groups,
-    /// which update the block's own columns themselves first.
+    /// which update the block's own columns themselves first. With two levels each outer diagonal
+    /// block is factored by its inner plan (this method on the block, its minors numbered from
+    /// <paramref name="offset"/>), its panel solved against it, and the trailing matrix updated.
     /// </summary>
-    private static void Run<T>(Device device, MatRef<T> a, DeviceTensor<int> info, CholeskyPlan plan) where T : unmanaged, INumber<T>
+    private static void Run<T>(Device device, MatRef<T> a, DeviceTensor<int> info, CholeskyPlan plan, int offset = 0) where T : unmanaged, INumber<T>
     {
         if (plan.Forward.Count == 0) return;
         int n = a.Rows, nb = plan.BlockSize;
+        bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
         using var _ = device.Enter();
-        using var work = device.Family == KernelFamily.GpuTuned && !plan.Whole ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        bool panels = plan.Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
+        using var work = panels ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        using var inverse = byInverse ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        using var panel = byInverse ? device.Allocate<T>(new Shape(a.Batch, n - nb, nb)) : null;
         foreach (var step in plan.Forward)
         {
             int k0 = step.J0, w = step.Width, k1 = k0 + w;
             switch (step.Kind)
             {
                 case CholeskyStepKind.ClearInfo:
-                    info.Clear();
+                    if (offset == 0) info.Clear();
                     break;
                 case CholeskyStepKind.FactorWhole:
                     FactorDiagonalBlock(device, a, info.View, 0, whole: true, plan.WholeLanes); // writes info and clears the upper triangle itself
                     break;
                 case CholeskyStepKind.Factor:
-                    FactorDiagonalBlock(device, a.Block(k0, k0, w, w), info.View, k0, whole: false, plan.WholeLanes);
+                    FactorDiagonalBlock(device, a.Block(k0, k0, w, w), info.View, offset + k0, whole: false, plan.WholeLanes);
                     break;
                 case CholeskyStepKind.PanelSolve:
-                    Trsm(device, a.Block(k0, k0, w, w), a.Block(k1, k0, n - k1, w), left: false, lower: true, transpose: true, unitDiagonal: false, T.One);
+                    Trsm(device, a.Block(k0, k0, w, w), a.Block(k1, k0, n - k1, w), left: false, lower: true, transpose: true, unitDiagonal: false, T.One,
+                        blockSize: twoLevel ? Math.Min(plan.LeafBlockSize, w) : 0);
                     break;
                 case CholeskyStepKind.TrailingUpdate:
                 {
@@ -130,16 +137,43 @@ internal static partial class Blas
                     break;
                 case CholeskyStepKind.Panel:
                 case CholeskyStepKind.PanelLookAhead:
-                    LaunchPanel(device, a, work!, info, plan, step);
+                    LaunchPanel(device, a, work!, info, plan, step, offset);
                     break;
+                case CholeskyStepKind.FactorBlock:
+                    Run(device, a.Block(k0, k0, w, w), info, step.Inner!, offset + k0);
+                    break;
+                case CholeskyStepKind.InvertBlock:
+                    InvertLower(device, a.Block(k0, k0, w, w), inverse!.Mat.Block(0, 0, w, w), Math.Min(plan.LeafBlockSize, w));
+                    break;
+                case CholeskyStepKind.PanelByInverse:
+                {
+                    // L21 = A21·L11⁻ᵀ: the product cannot be written over its own operand, so A21 is copied first.
+                    var a21 = a.Block(k1, k0, n - k1, w);
+                    var copy = panel!.Mat.Block(0, 0, n - k1, w);
+                    Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), a21, copy);
+                    Gemm(device, copy, transA: false, inverse!.Mat.Block(0, 0, w, w), transB: true, a21, T.One, T.Zero, lowerOnly: false, step.Gemm);
+                    break;
+                }
                 default:
                     throw new InvalidOperationException($"Potrf: a forward plan cannot hold a {step.Kind} step.");
             }
         }
     }
 
+    /// <summary>
+    /// TRTRI of the diagonal blocks of every matrix: <paramref name="inverse"/> ← T⁻¹ for the lower
+    /// triangle of <paramref name="t"/> (its upper triangle is not read), by a left triangular
+    /// solve against I in blocks of <paramref name="blockSize"/>; the inverse's strict upper
+    /// triangle is exactly zero (each of its entries is a sum of zeros).
+    /// </summary>
+    private static void InvertLower<T>(Device device, MatRef<T> t, MatRef<T> inverse, int blockSize) where T : unmanaged, INumber<T>
+    {
+        Elementwise.Map(device, new Maps.Identity<T>(T.One), inverse, inverse);
+        Trsm(device, t, inverse, left: true, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize);
+    }
+
     /// <summary>The GPU family's panel launch of one block, with the previous panel's trailing update beside it under look-ahead.</summary>
-    private static void LaunchPanel<T>(Device device, MatRef<T> a, DeviceTensor<T> work, DeviceTensor<int> info, CholeskyPlan plan, CholeskyStep step)
+    private static void LaunchPanel<T>(Device device, MatRef<T> a, DeviceTensor<T> work, DeviceTensor<int> info, CholeskyPlan plan, CholeskyStep step, int offset)
         where T : unmanaged, INumber<T>
     {
         int n = a.Rows, nb = plan.BlockSize, k0 = step.J0, w = step.Width, k1 = k0 + w;
@@ -148,7 +182,7 @@ internal static partial class Blas
         {
             A = a.Block(k0, k0, w, w).Layout, Work = work.Mat.Layout,
             Prev = k0 > 0 ? a.Block(k0 - nb, k0 - nb, nb, nb).Layout : default, PrevN = k0 > 0 ? nb : 0,
-            N = w, Rows = n - k1, Offset = k0, Lanes = plan.PanelLanes,
+            N = w, Rows = n - k1, Offset = offset + k0, Lanes = plan.PanelLanes,
             LookAhead = lookAhead && k0 > 0 ? 1 : 0,
         };
         if (!lookAhead)

@@ -110,15 +110,21 @@ internal static partial class Blas
             throw ShapeErrors.Invalid("PotrfBackward", "a broadcast cotangent (batch stride 0) cannot be overwritten in place", barShape);
     }
 
-    /// <summary>Executes the reverse's steps, from the last diagonal block to the first.</summary>
+    /// <summary>
+    /// Executes the reverse's steps, from the last diagonal block to the first; with two levels each
+    /// outer diagonal block's reverse is its inner plan's (this method on the block).
+    /// </summary>
     private static void RunBackward<T>(Device device, MatRef<T> l, MatRef<T> lbar, CholeskyPlan plan, bool symmetrize)
         where T : unmanaged, INumber<T>
     {
         if (plan.Backward.Count == 0) return;
         int n = l.Rows, nb = plan.BlockSize, batch = lbar.Batch;
+        bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
         l = l.WithBatch(batch);
         using var _ = device.Enter();
         using var work = plan.Whole ? null : device.Allocate<T>(new Shape(batch, nb, nb));
+        using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var panel = byInverse ? device.Allocate<T>(new Shape(batch, n - nb, nb)) : null;
         foreach (var step in plan.Backward)
         {
             int j0 = step.J0, jb = step.Width, j1 = j0 + jb, below = n - j1;
@@ -132,8 +138,30 @@ internal static partial class Blas
                     ReverseDiagonalBlock(device, l, lbar, w: null, symmetrize, plan.WholeLanes);
                     break;
                 case CholeskyStepKind.ReversePanelSolve: // B̄ ← B̄·T⁻¹; on the GPU family the previous ReversePanel solved it
-                    Trsm(device, t, lbar.Block(j1, j0, below, jb), left: false, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize: jb);
+                    Trsm(device, t, lbar.Block(j1, j0, below, jb), left: false, lower: true, transpose: false, unitDiagonal: false, T.One,
+                        blockSize: twoLevel ? Math.Min(plan.LeafBlockSize, jb) : jb);
                     break;
+                case CholeskyStepKind.InvertBlock:
+                    InvertLower(device, t, inverse!.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb));
+                    break;
+                case CholeskyStepKind.ReversePanelByInverse:
+                {
+                    // B̄ ← B̄·T⁻¹ against the inverse; B̄ is copied first, the product cannot overwrite its operand.
+                    var bBar = lbar.Block(j1, j0, below, jb);
+                    var copy = panel!.Mat.Block(0, 0, below, jb);
+                    Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), bBar, copy);
+                    Gemm(device, copy, transA: false, inverse!.Mat.Block(0, 0, jb, jb), transB: false, bBar, T.One, T.Zero, lowerOnly: false, step.Gemm);
+                    break;
+                }
+                case CholeskyStepKind.ReverseBlockByInner:
+                {
+                    RunBackward(device, t, tBar, step.Inner!, symmetrize: false); // T̄ ← the reverse of the block's factorization
+                    if (j0 == 0) break;
+                    var w = work!.Mat.Block(0, 0, jb, jb);
+                    Elementwise.Map(device, new Maps.LowerPlusTranspose<T>(), tBar, tBar, YAccess.Transposed, w); // W = T̄ + T̄ᵀ
+                    Gemm(device, w, transA: false, c, transB: false, cBar, -T.One, T.One, lowerOnly: false, step.Gemm); // C̄ −= W·C
+                    break;
+                }
                 case CholeskyStepKind.ReverseUpdates:
                 {
                     // Three independent updates reading B̄, in one launch on the GPU family.

@@ -69,8 +69,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The GPU family's planned launches of a float64 Cholesky forward + backward (symmetrized, as
-    /// the tape runs it), batch 1, with the default table: at most 400 at n = 8192. Forward: one
+    /// The GPU family's planned launches of a one-level float64 Cholesky forward + backward
+    /// (symmetrized, as the tape runs it), batch 1, with the default table: at most 400 at n = 8192. Forward: one
     /// launch per block of 64, the block's factor and panel solve beside the previous panel's
     /// trailing update (look-ahead). Backward: per block one launch for the three GEMM updates and
     /// one for the diagonal block's reverse fused with C̄ −= (T̄ + T̄ᵀ)·C and the previous block's
@@ -85,7 +85,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
     public void GpuFamilyLaunchesArePinned(int n, int forward, int backward)
     {
         var device = devices.GpuEmulated;
-        var plan = CholeskyPlan.For<double>(device, n, 1);
+        var plan = CholeskyPlan.For<double>(device, n, 1, CholeskyAlgorithm.Blocked, outerBlockSize: n);
+        Assert.Equal(1, plan.Levels);
         int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
         output.WriteLine($"GPU family, float64, n={n}: forward {f}, backward {b}, total {f + b} launches");
         Assert.Equal(forward, f);
@@ -113,7 +114,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
         {
             device.Tuning = h100 with { PotrfLookAhead = lookAhead };
             device.PlannedMultiprocessors = 132;
-            var plan = CholeskyPlan.For<double>(device, n, 1);
+            var plan = CholeskyPlan.For<double>(device, n, 1, CholeskyAlgorithm.Blocked, outerBlockSize: n);
+            Assert.Equal(1, plan.Levels);
             int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
             output.WriteLine($"H100 plan, float64, n={n}, look-ahead {lookAhead}: forward {f}, backward {b}, total {f + b} launches");
             Assert.Equal(forward, f);

@@ -1,0 +1,189 @@
+using System.Numerics;
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+/// <summary>
+/// The two-level blocked Cholesky and its reverse (<see cref="CholeskyPlan.Levels"/> = 2): outer
+/// diagonal blocks factored and differentiated in leaf blocks by the one-level kernels, the outer
+/// panels solved against the block's inverse (a GEMM) or by a TRSM in leaf blocks, the updates as
+/// GEMMs with K of the outer order. On both kernel families, at orders that reach every level with
+/// ragged outer and leaf blocks: the factor against the float64 factor, the gradient against the
+/// float64 formula and the device's composed backward, the first failing minor named exactly in
+/// any outer block, the launches the plan counts, and the automatic choice from the tuning table
+/// through Op.Cholesky. The emulated GPU costs per barrier: its production-like sizes (outer 64,
+/// leaf 16, n = 300 and 600) are the slow tier, small blocks the fast one.
+/// </summary>
+[Collection("EmulatedGpu")]
+public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
+{
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, true)]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, false)]
+    [InlineData(KernelFamily.CpuTuned, "f32", 141, 48, 8, true)]
+    [InlineData(KernelFamily.CpuTuned, "f64", 70, 32, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 45, 16, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f32", 45, 16, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 37, 16, 4, false)]
+    public void TwoLevelFactorAndGradientMatchTheFloat64References(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(family, dtype, n, outer, leaf, byInverse);
+
+    /// <summary>The issue's production-like shape on the emulated GPU: outer blocks of 64 in leaves of 16, n = 300 and 600, batch 2.</summary>
+    [Theory]
+    [InlineData("f64", 300, true)]
+    [InlineData("f64", 300, false)]
+    [InlineData("f32", 300, true)]
+    [InlineData("f64", 600, true)]
+    [Trait("Tier", "Slow")]
+    public void TwoLevelOnTheEmulatedGpuInOuterBlocksOf64AndLeavesOf16(string dtype, int n, bool byInverse) =>
+        Check(KernelFamily.GpuTuned, dtype, n, 64, 16, byInverse);
+
+    private void Check(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse)
+    {
+        if (dtype == "f64") Check<double>(family, n, outer, leaf, byInverse);
+        else Check<float>(family, n, outer, leaf, byInverse);
+    }
+
+    private void Check<T>(KernelFamily family, int n, int outer, int leaf, bool byInverse) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var device = devices.Get(family);
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = original with { PotrfPanelInverse = byInverse };
+            const int batch = 2;
+            var shape = new Shape(batch, n, n);
+            var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+            string what = $"{family} {typeof(T).Name} n={n} outer={outer} leaf={leaf} by {(byInverse ? "inverse" : "TRSM")}";
+            Assert.Equal(2, plan.Levels);
+            Assert.Equal(outer, plan.BlockSize);
+            Assert.Equal(leaf, plan.LeafBlockSize);
+            Assert.Equal(byInverse, plan.Forward.Any(s => s.Kind == CholeskyStepKind.PanelByInverse));
+            Assert.Equal(byInverse, plan.Backward.Any(s => s.Kind == CholeskyStepKind.ReversePanelByInverse));
+            Assert.All(plan.Forward.Where(s => s.Kind == CholeskyStepKind.FactorBlock), s => Assert.Equal(Math.Min(leaf, s.Width), s.Inner!.LeafBlockSize));
+
+            // Forward, over NaN above the diagonal (never read), against the float64 factor.
+            var a = TestData.Spd(batch, n, seed: 5 * n + outer);
+            var expected = Reference.Cholesky(a, batch, n);
+            double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+            using var da = TestData.Upload<T>(device, WithNaNAbove(a, batch, n), shape);
+            using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+            long before = device.Launches;
+            Blas.Potrf(device, da.Mat, info, plan);
+            Assert.Equal(plan.ForwardLaunches, device.Launches - before);
+            Assert.Equal(new int[batch], info.ToArray());
+            var l = TestData.ToDouble(da.ToArray());
+            TestData.AssertClose(expected, l, tol, what + ": L");
+            for (int b = 0; b < batch; b++)
+            for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                Assert.True(l[(long)b * n * n + i * n + j] == 0, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
+
+            // Reverse: Σ̄ against the float64 formula, symmetrized by the kernels, and against the device's composed backward.
+            var lbar = TestData.Random(shape, seed: 11 * n);
+            var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
+            using var dl = TestData.Upload<T>(device, WithNaNAbove(l, batch, n), shape);
+            using var dbar = TestData.Upload<T>(device, WithNaNAbove(lbar, batch, n), shape);
+            before = device.Launches;
+            Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
+            Assert.Equal(plan.BackwardLaunches(symmetrize: true), device.Launches - before);
+            var got = TestData.ToDouble(dbar.ToArray());
+            TestData.AssertClose(gradient, got, tol, what + ": Σ̄ against the float64 formula");
+            using var cl = TestData.Upload<T>(device, l, shape);
+            using var cbar = TestData.Upload<T>(device, lbar, shape);
+            using var composed = CholeskyNode<T>.ComposedBackward(device, cl, cbar);
+            TestData.AssertClose(TestData.ToDouble(composed.ToArray()), got, tol, what + ": Σ̄ against the device's composed backward");
+
+            // A failing minor in the second outer block, and one in a later leaf of the last outer block.
+            foreach (int k in new[] { outer + 1, n - 2 })
+            {
+                var broken = (double[])a.Clone();
+                BreakPivot(broken, n, b: 1, k);
+                da.CopyFrom(TestData.To<T>(broken));
+                Blas.Potrf(device, da.Mat, info, plan);
+                Assert.Equal(new[] { 0, k + 1 }, info.ToArray());
+            }
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    /// <summary>
+    /// Op.Cholesky on a tape with the automatic choice: a tuning table whose outer blocks (32 beyond
+    /// order 24, leaves of 16) make the plan two-level, and the value and gradient equal to the
+    /// composed algorithm's on the same device, and its launches the plan's.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, 45)]
+    public void OpCholeskyTakesTwoLevelsFromTheTuningTable(KernelFamily family, int n)
+    {
+        var device = devices.Get(family);
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = GpuProductionConfigurationTests.SmallBlocks(original) with { PotrfOuterBlock = 32, PotrfOuterFrom = 24 };
+            const int batch = 2;
+            var plan = CholeskyPlan.For<double>(device, n, batch);
+            Assert.Equal(2, plan.Levels);
+            Assert.Equal(32, plan.BlockSize);
+            Assert.Equal(16, plan.LeafBlockSize);
+            Assert.Equal(1, CholeskyPlan.For<double>(device, 24, batch).Levels);
+
+            var a = TestData.Spd(batch, n, seed: 41);
+            var lbar = TestData.Random(new Shape(batch, n, n), seed: 43);
+            (double[] L, double[] Grad) Run(CholeskyAlgorithm algorithm)
+            {
+                using var tape = new Tape(device);
+                var x = tape.Variable(a, new Shape(batch, n, n));
+                var l = Op.Cholesky(x, algorithm).Keep();
+                using var seed = device.Upload<double>(lbar, new Shape(batch, n, n));
+                tape.Backward(l, seed);
+                return (l.ToArray(), x.Grad!.ToArray());
+            }
+            var blocked = Run(CholeskyAlgorithm.Blocked);
+            var composed = Run(CholeskyAlgorithm.Composed);
+            double tol = TestData.KernelTol<double>() * n / 16.0;
+            TestData.AssertClose(Reference.Cholesky(a, batch, n), blocked.L, tol, "two-level L");
+            TestData.AssertClose(composed.Grad, blocked.Grad, tol, "two-level gradient against the composed algorithm's");
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    /// <summary>The plan refuses outer blocks that do not exceed the leaves, and takes one level where the outer blocks cover n.</summary>
+    [Fact]
+    public void OuterBlocksMustExceedTheLeaves()
+    {
+        var device = devices.Get(KernelFamily.CpuTuned);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: 16));
+        Assert.Contains("outer blocks of order 16 must exceed the diagonal blocks of order 16", e.Message);
+        Assert.Equal(1, CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: 100).Levels);
+        Assert.Equal(2, CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: 99).Levels);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: -1));
+    }
+
+    private static double[] WithNaNAbove(double[] a, int batch, int n)
+    {
+        var g = (double[])a.Clone();
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            g[(long)b * n * n + i * n + j] = double.NaN;
+        return g;
+    }
+
+    /// <summary>Makes pivot k of matrix b exactly −0.5: leading minors of order ≤ k stay positive-definite, minor k + 1 fails.</summary>
+    private static void BreakPivot(double[] a, int n, int b, int k)
+    {
+        var l = Reference.Cholesky(a, b + 1, n);
+        long o = (long)b * n * n;
+        double s = 0;
+        for (int p = 0; p < k; p++) s += l[o + k * n + p] * l[o + k * n + p];
+        a[o + k * n + k] = s - 0.5;
+    }
+}
