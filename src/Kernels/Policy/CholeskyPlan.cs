@@ -51,7 +51,11 @@ internal enum CholeskyStepKind
     /// <summary>Two levels: the outer diagonal block factored by the step's inner plan in leaf blocks (a failure named by its minor in the whole matrix).</summary>
     FactorBlock,
 
-    /// <summary>Two levels: the inverse of the outer diagonal block of L into the workspace (TRTRI: I, then a left TRSM in leaf blocks).</summary>
+    /// <summary>
+    /// Two levels: the inverse of the outer diagonal block of L into the workspace (TRTRI): on the
+    /// GPU family the leaves' inverses in one launch and a doubling of grouped GEMMs
+    /// (<see cref="TrtriGpu"/>), on the CPU family I and a left TRSM in leaf blocks.
+    /// </summary>
     InvertBlock,
 
     /// <summary>Two levels: the panel below the outer block, L21 ← A21·L11⁻ᵀ, as one GEMM against <see cref="InvertBlock"/>'s inverse (A21 copied first).</summary>
@@ -72,9 +76,12 @@ internal enum CholeskyStepKind
 /// <remarks>
 /// A step of a two-level plan that works on an outer diagonal block in leaf blocks
 /// (<see cref="CholeskyStepKind.FactorBlock"/>, <see cref="CholeskyStepKind.ReverseBlockByInner"/>)
-/// carries the plan of that block as <see cref="Inner"/>, whose launches it counts.
+/// carries the plan of that block as <see cref="Inner"/>, whose launches it counts; the GPU
+/// family's <see cref="CholeskyStepKind.InvertBlock"/> carries the plans of its GEMM launches
+/// (<see cref="TrtriGpu.Launches"/>) as <see cref="Gemms"/>.
 /// </remarks>
-internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null, CholeskyPlan? Inner = null);
+internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null, CholeskyPlan? Inner = null,
+    IReadOnlyList<GemmPlan>? Gemms = null);
 
 /// <summary>
 /// How a Cholesky of a batch of order-n matrices runs on one device, forward and reverse: the
@@ -437,7 +444,13 @@ internal sealed class CholeskyPlan
             yield return new(reverse ? CholeskyStepKind.ReversePanelSolve : CholeskyStepKind.PanelSolve, j0, w, Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
             yield break;
         }
-        yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
+        if (device.Family == KernelFamily.GpuTuned)
+        {
+            var plans = TrtriGpu.Launches(w, Math.Min(nb, w)).Select(l => Gemm<T>(device, batch, ilgpu: false, TrtriGpu.Shapes(l))).ToArray();
+            yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + plans.Sum(g => g.Launches), Gemms: plans);
+        }
+        else
+            yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
         var kind = reverse ? CholeskyStepKind.ReversePanelByInverse : CholeskyStepKind.PanelByInverse;
         if (device.Family != KernelFamily.GpuTuned)
         {

@@ -107,6 +107,7 @@ internal static partial class Blas
         bool panels = plan.Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
         using var work = panels ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
         using var inverse = byInverse ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
         using var panel = byInverse ? device.Allocate<T>(new Shape(a.Batch, n - nb, nb)) : null;
         foreach (var step in plan.Forward)
         {
@@ -143,7 +144,7 @@ internal static partial class Blas
                     Run(device, a.Block(k0, k0, w, w), info, step.Inner!, offset + k0);
                     break;
                 case CholeskyStepKind.InvertBlock:
-                    InvertLower(device, a.Block(k0, k0, w, w), inverse!.Mat.Block(0, 0, w, w), Math.Min(plan.LeafBlockSize, w));
+                    InvertLower(device, a.Block(k0, k0, w, w), inverse!.Mat.Block(0, 0, w, w), scratch?.Mat.Block(0, 0, w, w), Math.Min(plan.LeafBlockSize, w), step);
                     break;
                 case CholeskyStepKind.PanelByInverse:
                 {
@@ -161,13 +162,20 @@ internal static partial class Blas
     }
 
     /// <summary>
-    /// TRTRI of the diagonal blocks of every matrix: <paramref name="inverse"/> ← T⁻¹ for the lower
-    /// triangle of <paramref name="t"/> (its upper triangle is not read), by a left triangular
-    /// solve against I in blocks of <paramref name="blockSize"/>; the inverse's strict upper
-    /// triangle is exactly zero (each of its entries is a sum of zeros).
+    /// TRTRI of a diagonal block of every matrix, <paramref name="inverse"/> ← T⁻¹ for the lower
+    /// triangle of <paramref name="t"/> (its upper triangle is not read), the inverse's strict upper
+    /// triangle zero: on the GPU family leaves of <paramref name="blockSize"/> inverted in one
+    /// launch and a doubling of GEMMs (<see cref="TrtriGpu"/>, whose GEMM plans the step carries),
+    /// on the CPU family a left triangular solve against I in blocks of <paramref name="blockSize"/>.
     /// </summary>
-    private static void InvertLower<T>(Device device, MatRef<T> t, MatRef<T> inverse, int blockSize) where T : unmanaged, INumber<T>
+    private static void InvertLower<T>(Device device, MatRef<T> t, MatRef<T> inverse, MatRef<T>? scratch, int blockSize, CholeskyStep step)
+        where T : unmanaged, INumber<T>
     {
+        if (device.Family == KernelFamily.GpuTuned)
+        {
+            TrtriGpu.Invert(device, t, inverse, scratch!.Value, blockSize, step.Gemms!);
+            return;
+        }
         Elementwise.Map(device, new Maps.Identity<T>(T.One), inverse, inverse);
         Trsm(device, t, inverse, left: true, lower: true, transpose: false, unitDiagonal: false, T.One, blockSize);
     }

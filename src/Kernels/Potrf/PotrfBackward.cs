@@ -124,6 +124,7 @@ internal static partial class Blas
         using var _ = device.Enter();
         using var work = plan.Whole ? null : device.Allocate<T>(new Shape(batch, nb, nb));
         using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
         using var panel = byInverse ? device.Allocate<T>(new Shape(batch, n - nb, nb)) : null;
         foreach (var step in plan.Backward)
         {
@@ -142,7 +143,7 @@ internal static partial class Blas
                         blockSize: twoLevel ? Math.Min(plan.LeafBlockSize, jb) : jb);
                     break;
                 case CholeskyStepKind.InvertBlock:
-                    InvertLower(device, t, inverse!.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb));
+                    InvertLower(device, t, inverse!.Mat.Block(0, 0, jb, jb), scratch?.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb), step);
                     break;
                 case CholeskyStepKind.ReversePanelByInverse:
                 {

@@ -127,4 +127,46 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
             device.PlannedMultiprocessors = null;
         }
     }
+
+    /// <summary>
+    /// The two-level plans at the orders that take them by default (outer blocks of 512 in leaves of
+    /// 64 beyond n = 2048), float64, batch 1, on the emulated GPU's defaults and on the H100's
+    /// table: per outer block the inner plan's launches (8 panel launches with look-ahead), the
+    /// TRTRI (one leaf launch and eight grouped GEMM launches for 512 in leaves of 64), the panel's
+    /// copy and GEMM, and the trailing update; backward the same TRTRI and panel, the three updates,
+    /// the inner reverse, T̄ + T̄ᵀ and its GEMM. Printed for the results, pinned so a change shows.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 4096, 150, 219)]
+    [InlineData(false, 8192, 310, 451)]
+    [InlineData(true, 8192, 316, 461)]
+    public void TwoLevelLaunchesArePinned(bool h100, int n, int forward, int backward)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            if (h100)
+            {
+                device.Tuning = TuningTable.Committed.Single(t => t.Device == "NVIDIA H100 80GB HBM3");
+                device.PlannedMultiprocessors = 132;
+            }
+            var plan = CholeskyPlan.For<double>(device, n, 1);
+            Assert.Equal(2, plan.Levels);
+            Assert.Equal((512, 64), (plan.BlockSize, plan.LeafBlockSize));
+            int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
+            int inner = plan.Forward.Where(s => s.Kind == CholeskyStepKind.FactorBlock).Sum(s => s.Launches);
+            int trtri = plan.Forward.Where(s => s.Kind == CholeskyStepKind.InvertBlock).Sum(s => s.Launches);
+            Assert.Equal(n / 64, inner);               // one panel launch per leaf block (look-ahead)
+            Assert.Equal((n / 512 - 1) * (1 + 8), trtri); // every outer block but the last: the leaf launch and 2·(2 + 1 + 1) GEMM launches
+            output.WriteLine($"{(h100 ? "H100" : "defaults")}, float64, n={n}, two levels: forward {f} (inner {inner}, TRTRI {trtri}), backward {b}, total {f + b} launches");
+            Assert.Equal(forward, f);
+            Assert.Equal(backward, b);
+        }
+        finally
+        {
+            device.Tuning = original;
+            device.PlannedMultiprocessors = null;
+        }
+    }
 }

@@ -155,6 +155,60 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         }
     }
 
+    /// <summary>
+    /// The GPU family's TRTRI (leaf inverses in one launch, then the doubling of grouped GEMMs) at
+    /// orders with a ragged last leaf, a level with more pairs than one launch groups, and a
+    /// ragged pair: T⁻¹ against the float64 inverse by substitution, its strict upper triangle
+    /// exactly zero over a NaN-filled output, T's upper triangle (NaN) never read, and the
+    /// launches one plus the doubling's.
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 45, 8)]
+    [InlineData("f64", 64, 8)]
+    [InlineData("f32", 37, 16)]
+    public void TrtriOfTheGpuFamilyInvertsLowerTriangles(string dtype, int w, int m)
+    {
+        if (dtype == "f64") Trtri<double>(w, m);
+        else Trtri<float>(w, m);
+    }
+
+    private void Trtri<T>(int w, int m) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var device = devices.GpuEmulated;
+        const int batch = 2;
+        var shape = new Shape(batch, w, w);
+        var l = Reference.Cholesky(TestData.Spd(batch, w, seed: 3 * w + m), batch, w);
+        var expected = new double[l.Length];
+        for (int b = 0; b < batch; b++)
+        {
+            long o = (long)b * w * w;
+            for (int c = 0; c < w; c++)
+            for (int i = c; i < w; i++)
+            {
+                double v = i == c ? 1 : 0;
+                for (int q = c; q < i; q++) v -= l[o + i * w + q] * expected[o + q * w + c];
+                expected[o + i * w + c] = v / l[o + i * w + i];
+            }
+        }
+        using var dt = TestData.Upload<T>(device, WithNaNAbove(l, batch, w), shape);
+        var nan = Enumerable.Repeat(double.NaN, l.Length).ToArray();
+        using var dx = TestData.Upload<T>(device, nan, shape);
+        using var scratch = TestData.Upload<T>(device, nan, shape);
+        var launches = TrtriGpu.Launches(w, m).ToArray();
+        Assert.Contains(launches, x => x.Pairs.Any(p => p.C < p.S) || w % m == 0);
+        var plans = launches.Select(x => GemmPolicy.Choose<T>(device.Tuning, device.Multiprocessors,
+            TrtriGpu.Shapes(x).Select(p => new GemmArgs<T> { M = p.M, N = p.N, K = p.K }).ToArray(), batch, device.SupportsDmma, cublas: false)).ToArray();
+        long before = device.Launches;
+        TrtriGpu.Invert(device, dt.Mat, dx.Mat, scratch.Mat, m, plans);
+        Assert.Equal(1 + plans.Sum(p => p.Launches), device.Launches - before);
+        var got = TestData.ToDouble(dx.ToArray());
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < w; i++)
+        for (int j = i + 1; j < w; j++)
+            Assert.True(got[(long)b * w * w + i * w + j] == 0, $"T⁻¹[{b}, {i}, {j}] above the diagonal is {got[(long)b * w * w + i * w + j]}");
+        TestData.AssertClose(expected, got, TestData.KernelTol<T>() * w, $"{typeof(T).Name} TRTRI w={w} leaves of {m}");
+    }
+
     /// <summary>The plan refuses outer blocks that do not exceed the leaves, and takes one level where the outer blocks cover n.</summary>
     [Fact]
     public void OuterBlocksMustExceedTheLeaves()
