@@ -178,6 +178,27 @@ internal sealed class CholeskyPlan
     /// <summary>The reverse's steps, in order; the last is <see cref="CholeskyStepKind.Symmetrize"/> when blocked.</summary>
     public IReadOnlyList<CholeskyStep> Backward { get; }
 
+    /// <summary>
+    /// The device pool bytes the passes allocate besides L and L̄ at their peak, the larger of
+    /// forward and reverse, each allocation rounded by <paramref name="round"/> (the pool's size
+    /// class): the GPU family's [NB, NB] work block (panel kernels, the reverse's T̄ + T̄ᵀ); with
+    /// two levels and panels by inverse also the inverse, the TRTRI's scratch block and the
+    /// [n − NB, NB] copy of the panel, held while an inner plan runs with its own.
+    /// </summary>
+    public long WorkspaceBytes(int elementSize, Func<long, long> round)
+    {
+        long Bytes(long rows, long cols) => rows * cols == 0 ? 0 : round(Batch * rows * cols * elementSize);
+        long inverse = Levels == 2 && PanelByInverse
+            ? Bytes(BlockSize, BlockSize) * (Family == KernelFamily.GpuTuned ? 2 : 1) + Bytes(N - BlockSize, BlockSize)
+            : 0;
+        long innerForward = Forward.Where(s => s.Inner is not null).Select(s => s.Inner!.WorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
+        long innerBackward = Backward.Where(s => s.Inner is not null).Select(s => s.Inner!.WorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
+        bool panels = Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
+        long forward = (panels ? Bytes(BlockSize, BlockSize) : 0) + inverse + innerForward;
+        long backward = (Whole || Backward.Count == 0 ? 0 : Bytes(BlockSize, BlockSize)) + inverse + innerBackward;
+        return Math.Max(forward, backward);
+    }
+
     /// <summary>The launches of the forward.</summary>
     public int ForwardLaunches => Forward.Sum(s => s.Launches);
 

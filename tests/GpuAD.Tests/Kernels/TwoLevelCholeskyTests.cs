@@ -209,6 +209,37 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         TestData.AssertClose(expected, got, TestData.KernelTol<T>() * w, $"{typeof(T).Name} TRTRI w={w} leaves of {m}");
     }
 
+    /// <summary>
+    /// The pool bytes a two-level forward and reverse hold at their peak besides L and L̄ stay within
+    /// <see cref="CholeskyPlan.WorkspaceBytes"/>, which the GP's memory estimate adds, and reach at
+    /// least the panel's copy the estimate names.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
+    [InlineData(KernelFamily.GpuTuned, 45, 16, 8)]
+    public void TwoLevelWorkspaceStaysWithinThePlansBytes(KernelFamily family, int n, int outer, int leaf)
+    {
+        var device = devices.Get(family);
+        const int batch = 2;
+        var shape = new Shape(batch, n, n);
+        var plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+        var a = TestData.Spd(batch, n, seed: 13);
+        using var da = TestData.Upload<double>(device, a, shape);
+        using var dbar = TestData.Upload<double>(device, TestData.Random(shape, seed: 14), shape);
+        using var info = device.Allocate<int>(new Shape(batch, 1, 1));
+        device.Synchronize();
+        long baseline = device.Pool.BytesInUse;
+        device.Pool.ResetPeak();
+        Blas.Potrf(device, da.Mat, info, plan);
+        Blas.PotrfBackward(device, da.Mat, dbar.Mat, plan, symmetrize: true);
+        device.Synchronize();
+        long peak = device.Pool.PeakBytes - baseline;
+        long estimate = plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass);
+        Assert.Equal(new int[batch], info.ToArray());
+        Assert.True(peak <= estimate, $"{family} n={n}: peak {peak:N0} bytes above the plan's {estimate:N0}");
+        Assert.True(peak >= (long)batch * (n - outer) * outer * sizeof(double), $"{family} n={n}: peak {peak:N0} bytes below the panel's copy");
+    }
+
     /// <summary>The plan refuses outer blocks that do not exceed the leaves, and takes one level where the outer blocks cover n.</summary>
     [Fact]
     public void OuterBlocksMustExceedTheLeaves()
