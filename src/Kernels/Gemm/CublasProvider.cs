@@ -19,6 +19,7 @@ internal sealed unsafe class CublasProvider : IDisposable
     private readonly Device device;
     private readonly ICublasApi api;
     private nint handle;
+    private bool onSide; // the handle's stream is the device's side stream
 
     private CublasProvider(Device device, ICublasApi api, nint handle, string description)
     {
@@ -61,6 +62,13 @@ internal sealed unsafe class CublasProvider : IDisposable
     internal void Gemm<T>(ArrayView<T> a, ArrayView<T> b, ArrayView<T> c, GemmArgs<T> p, int batch) where T : unmanaged
     {
         ObjectDisposedException.ThrowIf(handle == 0, this);
+        if (device.IsOnSide != onSide)
+        {
+            // The handle follows the device's launches between its default and side streams.
+            var stream = device.IsOnSide ? device.SideStream : device.Accelerator.DefaultStream;
+            Check(api.SetStream(handle, stream is CudaStream cuda ? cuda.StreamPtr : 0), "setStream", p);
+            onSide = device.IsOnSide;
+        }
         device.CountLaunch();
         if (device.Kind == DeviceKind.Cpu) device.Accelerator.Synchronize(); // the reference reads host memory directly
         T* pa = Pointer(a) + p.A.Offset, pb = Pointer(b) + p.B.Offset, pc = Pointer(c) + p.C.Offset;

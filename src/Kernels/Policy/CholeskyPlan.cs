@@ -66,6 +66,12 @@ internal enum CholeskyStepKind
 
     /// <summary>Two levels, reverse: T̄ ← the inner plan's reverse of the outer diagonal block, and unless it is the first C̄ −= (T̄ + T̄ᵀ)·C.</summary>
     ReverseBlockByInner,
+
+    /// <summary>Two streams: the host waits for the default stream, so that the side stream's next step sees what it wrote.</summary>
+    Fork,
+
+    /// <summary>Two streams: the host waits for the side stream, so that the default stream's next step sees what it wrote.</summary>
+    Join,
 }
 
 /// <summary>
@@ -78,10 +84,13 @@ internal enum CholeskyStepKind
 /// (<see cref="CholeskyStepKind.FactorBlock"/>, <see cref="CholeskyStepKind.ReverseBlockByInner"/>)
 /// carries the plan of that block as <see cref="Inner"/>, whose launches it counts; the GPU
 /// family's <see cref="CholeskyStepKind.InvertBlock"/> carries the plans of its GEMM launches
-/// (<see cref="TrtriGpu.Launches"/>) as <see cref="Gemms"/>.
+/// (<see cref="TrtriGpu.Launches"/>) as <see cref="Gemms"/>. With two streams a
+/// <see cref="CholeskyStepKind.TrailingUpdate"/> covers <see cref="Columns"/> columns from its
+/// first (0: all of the trailing matrix), and runs on the device's side stream when
+/// <see cref="Side"/>.
 /// </remarks>
 internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null, CholeskyPlan? Inner = null,
-    IReadOnlyList<GemmPlan>? Gemms = null);
+    IReadOnlyList<GemmPlan>? Gemms = null, bool Side = false, int Columns = 0);
 
 /// <summary>
 /// How a Cholesky of a batch of order-n matrices runs on one device, forward and reverse: the
@@ -116,8 +125,9 @@ internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int 
 internal sealed class CholeskyPlan
 {
     private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, int leafBlockSize, bool panelByInverse,
-        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward)
+        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward, int streams = 1)
     {
+        Streams = streams;
         Family = family;
         N = n;
         Batch = batch;
@@ -160,6 +170,12 @@ internal sealed class CholeskyPlan
     /// <summary>1, or 2 when outer blocks of <see cref="BlockSize"/> are worked on in leaf blocks of <see cref="LeafBlockSize"/>.</summary>
     public int Levels => LeafBlockSize < BlockSize && !Whole ? 2 : 1;
 
+    /// <summary>
+    /// 2 when the forward runs trailing updates on the device's side stream beside the next outer
+    /// block (<see cref="TuningTable.PotrfStreams"/>, two levels only), else 1.
+    /// </summary>
+    public int Streams { get; }
+
     /// <summary>Two levels: the outer panels (forward L21 ← A21·L11⁻ᵀ, reverse B̄ ← B̄·T⁻¹) are GEMMs against the inverted diagonal block, not triangular solves.</summary>
     public bool PanelByInverse { get; }
 
@@ -198,6 +214,16 @@ internal sealed class CholeskyPlan
         long backward = (Whole || Backward.Count == 0 ? 0 : Bytes(BlockSize, BlockSize)) + inverse + innerBackward;
         return Math.Max(forward, backward);
     }
+
+    /// <summary>
+    /// The one-stream order of this plan: the same steps, the side stream's on the default stream
+    /// and without the host's waits, so the same kernels on the same operands in an order that
+    /// respects every dependency; the result is bitwise the two-stream plan's.
+    /// </summary>
+    public CholeskyPlan OnOneStream() => Streams == 1 ? this
+        : new CholeskyPlan(Family, N, Batch, Algorithm, BlockSize, LeafBlockSize, PanelByInverse, LookAhead, PanelLanes, WholeLanes,
+            Forward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(),
+            [.. Backward], streams: 1);
 
     /// <summary>The launches of the forward.</summary>
     public int ForwardLaunches => Forward.Sum(s => s.Launches);
@@ -271,8 +297,10 @@ internal sealed class CholeskyPlan
         if (outer > nb && outer < n)
         {
             bool byInverse = table.PotrfPanelInverse;
+            int streams = table.PotrfStreams;
             return new CholeskyPlan(family, n, batch, algorithm, outer, nb, byInverse, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
-                OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse), OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse));
+                OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams),
+                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse), streams);
         }
         return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
             ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
@@ -399,11 +427,19 @@ internal sealed class CholeskyPlan
     /// below it solved (a GEMM against the block's inverse, or a TRSM in leaf blocks), and the
     /// trailing matrix updated by one GEMM with K = <paramref name="outer"/>.
     /// </summary>
-    private static CholeskyStep[] OuterForwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse)
+    /// <remarks>
+    /// With two <paramref name="streams"/>, block k's trailing update is split: the next block's
+    /// columns on the default stream, the rest on the side stream (unless its GEMM is split along K,
+    /// whose workspace the pool would hand out again before the side stream ran it) beside block
+    /// k + 1's factor, inverse and panel; the host waits for the default stream before the side
+    /// stream's update (Fork) and for the side stream before the next update (Join).
+    /// </remarks>
+    private static CholeskyStep[] OuterForwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse, int streams)
         where T : unmanaged, INumber<T>
     {
         if (batch == 0) return [];
         var steps = new List<CholeskyStep> { new(CholeskyStepKind.ClearInfo, 0, 0, 1) };
+        bool sidePending = false;
         for (int k0 = 0; k0 < n; k0 += outer)
         {
             int w = Math.Min(outer, n - k0), k1 = k0 + w;
@@ -411,8 +447,25 @@ internal sealed class CholeskyPlan
             steps.Add(new(CholeskyStepKind.FactorBlock, k0, w, inner.ForwardLaunches, Inner: inner));
             if (k1 == n) break;
             steps.AddRange(OuterPanel<T>(device, batch, k0, w, n - k1, nb, byInverse, reverse: false));
-            steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
+            int k2 = Math.Min(k1 + outer, n);
+            if (streams == 1 || k2 == n)
+            {
+                if (sidePending) steps.Add(new(CholeskyStepKind.Join, k0, w, 0));
+                sidePending = false;
+                steps.Add(Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k1, n - k1, w)));
+                continue;
+            }
+            if (sidePending) steps.Add(new(CholeskyStepKind.Join, k0, w, 0));
+            // The next block's columns: its diagonal block (lower triangle) and the rows below it, one grouped launch.
+            var next = Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (k2 - k1, k2 - k1, w), (n - k2, k2 - k1, w));
+            steps.Add(next with { Columns = k2 - k1 });
+            var rest = Update<T>(device, batch, CholeskyStepKind.TrailingUpdate, k0, w, (n - k2, n - k2, w));
+            bool side = rest.Gemm is not { } g || g.Splits.All(x => x <= 1);
+            if (side) steps.Add(new(CholeskyStepKind.Fork, k0, w, 0));
+            steps.Add(rest with { Columns = -(k2 - k1), Side = side });
+            sidePending = side;
         }
+        if (sidePending) steps.Add(new(CholeskyStepKind.Join, n, 0, 0));
         steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
         return [.. steps];
     }

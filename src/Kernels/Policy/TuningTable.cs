@@ -122,6 +122,14 @@ public sealed record TuningTable
     /// </summary>
     public bool PotrfPanelInverse { get; init; } = true;
 
+    /// <summary>
+    /// Two levels, forward: 2 splits each outer block's trailing update into the next block's
+    /// columns (default stream) and the rest, which runs on a second stream beside the next
+    /// block's factor, inverse and panel, the host ordering the two streams; 1: one stream, the
+    /// same steps in order (the same result, bitwise). 1 until a sweep has timed both on a GPU.
+    /// </summary>
+    public int PotrfStreams { get; init; } = 1;
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -245,6 +253,7 @@ public sealed record TuningTable
         if (PotrfOuterBlock < 0) throw new FormatException(Error("potrfOuterBlock", PotrfOuterBlock, "must not be negative (0: one level)"));
         if (PotrfOuterBlock > 0 && PotrfOuterBlock <= Math.Max(PotrfBlock, PotrfLargeBlock))
             throw new FormatException(Error("potrfOuterBlock", PotrfOuterBlock, $"must exceed the diagonal blocks it is factored in (potrfBlock {PotrfBlock}, potrfLargeBlock {PotrfLargeBlock}), or be 0 for one level"));
+        if (PotrfStreams is not (1 or 2)) throw new FormatException(Error("potrfStreams", PotrfStreams, "must be 1 or 2"));
         if (PotrfOuterFrom < 0) throw new FormatException(Error("potrfOuterFrom", PotrfOuterFrom, "must not be negative"));
         if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));

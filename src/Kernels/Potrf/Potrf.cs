@@ -127,12 +127,34 @@ internal static partial class Blas
                     Trsm(device, a.Block(k0, k0, w, w), a.Block(k1, k0, n - k1, w), left: false, lower: true, transpose: true, unitDiagonal: false, T.One,
                         blockSize: twoLevel ? Math.Min(plan.LeafBlockSize, w) : 0);
                     break;
-                case CholeskyStepKind.TrailingUpdate:
+                case CholeskyStepKind.TrailingUpdate when step.Columns > 0:
                 {
-                    var a21 = a.Block(k1, k0, n - k1, w);
-                    Gemm(device, a21, transA: false, a21, transB: true, a.Block(k1, k1, n - k1, n - k1), -T.One, T.One, lowerOnly: true, step.Gemm);
+                    // The next block's columns only: its diagonal block's lower triangle and the rows below it.
+                    int c = step.Columns, k2 = k1 + c;
+                    var next = a.Block(k1, k0, c, w);
+                    ReadOnlySpan<GemmProduct<T>> products =
+                    [
+                        new(next, false, next, true, a.Block(k1, k1, c, c), -T.One, T.One, LowerOnly: true),
+                        new(a.Block(k2, k0, n - k2, w), false, next, true, a.Block(k2, k1, n - k2, c), -T.One, T.One),
+                    ];
+                    GemmGrouped(device, products, step.Gemm);
                     break;
                 }
+                case CholeskyStepKind.TrailingUpdate:
+                {
+                    // All of the trailing matrix, or (Columns < 0) the part beyond the next block's columns, on the side stream when the step says.
+                    int c0 = k1 - Math.Min(0, step.Columns);
+                    var l21 = a.Block(c0, k0, n - c0, w);
+                    using var side = step.Side ? device.OnSide() : default(Device.SideScope?);
+                    Gemm(device, l21, transA: false, l21, transB: true, a.Block(c0, c0, n - c0, n - c0), -T.One, T.One, lowerOnly: true, step.Gemm);
+                    break;
+                }
+                case CholeskyStepKind.Fork:
+                    device.WaitForDefaultStream();
+                    break;
+                case CholeskyStepKind.Join:
+                    device.WaitForSideStream();
+                    break;
                 case CholeskyStepKind.Tril:
                     Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
                     break;

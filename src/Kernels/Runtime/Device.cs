@@ -56,7 +56,11 @@ public sealed class Device : IDisposable
     private static int lastId;
     private readonly Context? ownedContext;
     private readonly ConcurrentDictionary<MethodInfo, object> kernels = new();
+    private readonly ConcurrentDictionary<MethodInfo, object> sideKernels = new();
     private readonly object gate = new();
+    private AcceleratorStream? side;
+    private bool onSide;
+    private long sideLaunches;
     private int boundThread = -1;
     private long hostToDevice, deviceToHost, launches;
     private bool disposed;
@@ -373,6 +377,8 @@ public sealed class Device : IDisposable
 
     internal void CountLaunch() => Interlocked.Increment(ref launches);
 
+    private void CountSideLaunch() => Interlocked.Increment(ref sideLaunches);
+
     /// <summary>
     /// Serializes access to the accelerator: launches, copies and allocations of one device never
     /// interleave between threads. Re-entrant. Binds the accelerator to the calling thread.
@@ -413,7 +419,68 @@ public sealed class Device : IDisposable
     /// <param name="load">Loads the kernel on this device's accelerator.</param>
     /// <returns>The launcher, which also counts each call in <see cref="Launches"/>.</returns>
     internal TLauncher Kernel<TLauncher>(Delegate method, Func<Accelerator, TLauncher> load) where TLauncher : Delegate =>
-        (TLauncher)kernels.GetOrAdd(method.Method, m => Counted(load(Accelerator), KernelProfile.NameOf(m)));
+        onSide
+            ? (TLauncher)sideKernels.GetOrAdd(method.Method, m => Counted(OnSideStream<TLauncher>(m), KernelProfile.NameOf(m)))
+            : (TLauncher)kernels.GetOrAdd(method.Method, m => Counted(load(Accelerator), KernelProfile.NameOf(m)));
+
+    /// <summary>
+    /// The device's second stream (created on first use), on which a plan runs work beside the
+    /// default stream's: the two-level Cholesky's trailing updates beside the next diagonal block.
+    /// ILGPU 1.5.3 has no events, so the host orders the streams: <see cref="WaitForDefaultStream"/>
+    /// before the side stream reads what the default stream wrote, <see cref="WaitForSideStream"/>
+    /// before the default stream reads what the side stream wrote.
+    /// </summary>
+    internal AcceleratorStream SideStream => side ??= Accelerator.CreateStream();
+
+    /// <summary>True while launches go to <see cref="SideStream"/> (inside <see cref="OnSide"/>).</summary>
+    internal bool IsOnSide => onSide;
+
+    /// <summary>The launches made on <see cref="SideStream"/> so far (also counted in <see cref="Launches"/>).</summary>
+    internal long SideLaunches => Interlocked.Read(ref sideLaunches);
+
+    /// <summary>
+    /// Sends the kernel launches of the calling code to <see cref="SideStream"/> until disposed
+    /// (under <see cref="Enter"/>: one thread launches at a time). Only launches move: the work
+    /// must allocate nothing that it frees before the stream has run it.
+    /// </summary>
+    internal SideScope OnSide()
+    {
+        _ = SideStream;
+        onSide = true;
+        return new SideScope(this);
+    }
+
+    /// <summary>Ends <see cref="OnSide"/>.</summary>
+    internal readonly struct SideScope(Device device) : IDisposable
+    {
+        /// <summary>Launches go to the default stream again.</summary>
+        public void Dispose() => device.onSide = false;
+    }
+
+    /// <summary>The host waits until the default stream has run everything launched on it.</summary>
+    internal void WaitForDefaultStream() => Accelerator.DefaultStream.Synchronize();
+
+    /// <summary>The host waits until <see cref="SideStream"/> has run everything launched on it (nothing when it was never used).</summary>
+    internal void WaitForSideStream() => side?.Synchronize();
+
+    /// <summary>
+    /// A launcher of the default stream's delegate type (<c>Action&lt;KernelConfig, …&gt;</c>) that
+    /// launches <paramref name="method"/> on <see cref="SideStream"/>: ILGPU's explicit-stream
+    /// launcher (<c>Action&lt;AcceleratorStream, KernelConfig, …&gt;</c>) with the stream bound.
+    /// </summary>
+    private TLauncher OnSideStream<TLauncher>(MethodInfo method) where TLauncher : Delegate
+    {
+        var arguments = typeof(TLauncher).GetMethod("Invoke")!.GetParameters().Select(p => p.ParameterType).ToArray();
+        var explicitType = Expression.GetActionType([typeof(AcceleratorStream), .. arguments]);
+        var kernel = Accelerator.LoadKernel(method);
+        var launcher = (Delegate)typeof(ILGPU.Runtime.Kernel).GetMethod(nameof(ILGPU.Runtime.Kernel.CreateLauncherDelegate))!
+            .MakeGenericMethod(explicitType).Invoke(kernel, null)!;
+        var parameters = arguments.Select(t => Expression.Parameter(t)).ToArray();
+        var count = Expression.Call(Expression.Constant(this), typeof(Device).GetMethod(nameof(CountSideLaunch), BindingFlags.NonPublic | BindingFlags.Instance)!);
+        var body = Expression.Block(typeof(void), count,
+            Expression.Invoke(Expression.Constant(launcher), [Expression.Constant(SideStream), .. parameters]));
+        return Expression.Lambda<TLauncher>(body, parameters).Compile();
+    }
 
     /// <summary>
     /// The profile every launch adds its time to, while set (diagnosis only: each launch then waits
@@ -475,6 +542,8 @@ public sealed class Device : IDisposable
         }
         Pool.Dispose();
         kernels.Clear();
+        sideKernels.Clear();
+        side?.Dispose();
         if (cublas is { IsValueCreated: true } c) c.Value.Provider?.Dispose();
         Accelerator.Dispose();
         ownedContext?.Dispose();

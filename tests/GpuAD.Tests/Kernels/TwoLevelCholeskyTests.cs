@@ -240,6 +240,74 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         Assert.True(peak >= (long)batch * (n - outer) * outer * sizeof(double), $"{family} n={n}: peak {peak:N0} bytes below the panel's copy");
     }
 
+    /// <summary>
+    /// Two streams: the forward's trailing updates beyond the next outer block run on the device's
+    /// side stream (the launches it counts there are the plan's side steps'), and the factor is
+    /// bitwise the one-stream order's (<see cref="CholeskyPlan.OnOneStream"/>) and matches the
+    /// float64 factor. The emulated GPU runs each launch to completion, so this checks the steps,
+    /// their split and the side launches; the host's waits are what orders the streams on a GPU.
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 45, 16, 8)]
+    [InlineData("f32", 40, 16, 8)]
+    public void TwoStreamsGiveTheOneStreamFactorBitwise(string dtype, int n, int outer, int leaf)
+    {
+        if (dtype == "f64") TwoStreams<double>(n, outer, leaf);
+        else TwoStreams<float>(n, outer, leaf);
+    }
+
+    /// <summary>The same at the shape: outer blocks of 64 in leaves of 16, n = 300, batch 2.</summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void TwoStreamsGiveTheOneStreamFactorBitwiseInOuterBlocksOf64() => TwoStreams<double>(300, 64, 16);
+
+    private void TwoStreams<T>(int n, int outer, int leaf) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = original with { PotrfStreams = 2 };
+            const int batch = 2;
+            var shape = new Shape(batch, n, n);
+            var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+            var one = plan.OnOneStream();
+            Assert.Equal((2, 1), (plan.Streams, one.Streams));
+            var sideSteps = plan.Forward.Where(s => s.Side).ToArray();
+            int outerBlocks = (n + outer - 1) / outer;
+            Assert.Equal(outerBlocks - 2, sideSteps.Length); // every outer block's update but the last two has a rest beyond the next block
+            Assert.Equal(sideSteps.Length, plan.Forward.Count(s => s.Kind == CholeskyStepKind.Fork));
+            Assert.Equal(sideSteps.Length, plan.Forward.Count(s => s.Kind == CholeskyStepKind.Join));
+            Assert.Equal(plan.ForwardLaunches, one.ForwardLaunches);
+
+            var a = TestData.Spd(batch, n, seed: 7 * n);
+            double[] Factor(CholeskyPlan p, out long launches, out long side)
+            {
+                using var da = TestData.Upload<T>(device, a, shape);
+                using var info = device.Allocate<int>(new Shape(batch, 1, 1));
+                long before = device.Launches, sideBefore = device.SideLaunches;
+                Blas.Potrf(device, da.Mat, info, p);
+                launches = device.Launches - before;
+                side = device.SideLaunches - sideBefore;
+                Assert.Equal(new int[batch], info.ToArray());
+                return TestData.ToDouble(da.ToArray());
+            }
+            var two = Factor(plan, out long twoLaunches, out long twoSide);
+            var single = Factor(one, out long oneLaunches, out long oneSide);
+            Assert.Equal(plan.ForwardLaunches, twoLaunches);
+            Assert.Equal(one.ForwardLaunches, oneLaunches);
+            Assert.Equal(sideSteps.Sum(s => s.Launches), twoSide);
+            Assert.Equal(0, oneSide);
+            for (int i = 0; i < two.Length; i++)
+                Assert.True(two[i].Equals(single[i]), $"n={n}: element {i} is {two[i]} on two streams, {single[i]} on one");
+            TestData.AssertClose(Reference.Cholesky(a, batch, n), two, TestData.KernelTol<T>() * Math.Max(1, n / 16.0), $"two streams n={n}");
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
     /// <summary>The plan refuses outer blocks that do not exceed the leaves, and takes one level where the outer blocks cover n.</summary>
     [Fact]
     public void OuterBlocksMustExceedTheLeaves()
