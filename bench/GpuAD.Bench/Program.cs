@@ -10,12 +10,14 @@ namespace GpuAD.Bench;
 /// <c>GpuAD.Bench run --suite gpu|cpu --out DIR [...]</c>: the self-timed runner (see <see cref="SuiteRunner"/>).
 /// <c>GpuAD.Bench diagnose --out DIR</c>: what ILGPU sees of CUDA, and one GEMM (see <see cref="Diagnose"/>).
 /// <c>GpuAD.Bench gp-wall [--cap-mib M]</c>: the largest n of the exact GP likelihood, fused and composed (see <see cref="GpWall"/>).
+/// <c>GpuAD.Bench plan [--n N,...] [--dtype f64|f32] [--batch B]</c>: the Cholesky designs' times on an H100, modelled from its measured kernels (see <see cref="PlanModel"/>).
 /// </summary>
 internal static class Program
 {
     private static int Main(string[] args) => args.Length > 0 && args[0] == "run" ? SuiteRunner.Run(args[1..])
         : args.Length > 0 && args[0] == "diagnose" ? Diagnose.Run(args[1..])
         : args.Length > 0 && args[0] == "gp-wall" ? GpWall.Run(args[1..])
+        : args.Length > 0 && args[0] == "plan" ? PlanModel.Run(args[1..])
         : RunBenchmarkDotNet(args);
 
     /// <summary>

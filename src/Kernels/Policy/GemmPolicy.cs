@@ -10,7 +10,8 @@ namespace GpuAD.Kernels;
 /// <param name="Splits">Splits along K of each product (1: not split).</param>
 /// <param name="SplitK">The K range of each split, a multiple of the tiling's slice.</param>
 /// <param name="Provider">Who runs the products.</param>
-internal readonly record struct GemmPlan(GemmTiling Tiling, int[] Splits, int[] SplitK, GemmProvider Provider = GemmProvider.Ilgpu)
+/// <param name="Shapes">The (M, N, K) of each product, in the order of <paramref name="Splits"/>: what a time estimate reads (<c>CholeskyPlanModel</c>).</param>
+internal readonly record struct GemmPlan(GemmTiling Tiling, int[] Splits, int[] SplitK, GemmProvider Provider = GemmProvider.Ilgpu, (int M, int N, int K)[]? Shapes = null)
 {
     /// <summary>The launches the products make: one per product through cuBLAS; one ILGPU launch, two when any product is split along K.</summary>
     public int Launches => Provider == GemmProvider.Cublas ? Splits.Length : Splits.Any(s => s > 1) ? 2 : 1;
@@ -96,8 +97,10 @@ internal static class GemmPolicy
     internal static GemmPlan Choose<T>(TuningTable table, int multiprocessors, ReadOnlySpan<GemmArgs<T>> products, int batch, bool dmma = true, bool cublas = false) where T : unmanaged
     {
         int size = Unsafe.SizeOf<T>();
+        var shapes = new (int M, int N, int K)[products.Length];
+        for (int i = 0; i < products.Length; i++) shapes[i] = (products[i].M, products[i].N, products[i].K);
         if (cublas && products.Length > 0 && table.UsesCublas(ClassOf(products)))
-            return new GemmPlan(table.Gemm(size), Enumerable.Repeat(1, products.Length).ToArray(), new int[products.Length], GemmProvider.Cublas);
+            return new GemmPlan(table.Gemm(size), Enumerable.Repeat(1, products.Length).ToArray(), new int[products.Length], GemmProvider.Cublas, shapes);
         long target = (long)Math.Ceiling(table.GroupsPerMultiprocessor * Math.Max(1, multiprocessors));
         var tiling = table.Gemm(size);
         if (Groups(products, tiling, batch) < target) tiling = table.GemmSmall(size);
@@ -121,7 +124,7 @@ internal static class GemmPolicy
             }
             splits[i] = Math.Max(1, s);
         }
-        return new GemmPlan(tiling, splits, splitK);
+        return new GemmPlan(tiling, splits, splitK, Shapes: shapes);
     }
 
     /// <summary>

@@ -1,0 +1,156 @@
+using GpuAD.Bench;
+using GpuAD.Kernels;
+
+namespace GpuAD.Tests.Host;
+
+/// <summary>
+/// The critical-path model of a Cholesky plan (<see cref="CholeskyPlanModel"/>), priced with
+/// made-up rates whose terms are told apart by their sizes: a small two-level forward equals the
+/// sum of its parts walked here from the algorithm, a GEMM step is its fixed time plus flops /
+/// rate (and its reduction when split), and an outer block factored in leaf blocks costs its
+/// inner plan. Plans are the H100's (its table, 132 multiprocessors) on the emulated GPU; nothing runs.
+/// </summary>
+[Collection("Potrf")]
+public sealed class CholeskyPlanModelTests(DeviceFixture devices)
+{
+    private static readonly KernelRates Rates = new(Launch: 1e-5, PanelForward: 2e-4, PanelReverse: 3e-4, TrsmRight: 1e-4, TrsmLeft: 1.5e-4,
+        GemmLaunch: 5e-5, GemmPanelRate: 1e12, GemmLargeRate: 4e12, Reduction: 2e-5, ElementwisePerElement: 1e-9, Leaf: 16, Sources: []);
+
+    private static readonly TuningTable H100 = TuningTable.Committed.Single(t => t.Device == "NVIDIA H100 80GB HBM3");
+
+    /// <summary>
+    /// n = 300 in outer blocks of 64 (the last 44) and leaf blocks of 16, look-ahead off, the outer
+    /// panel by TRSM. Walked here: clear info; per outer block its leaf panels (chain) and their
+    /// trailing updates (GEMMs of the lower triangle), the outer panel's TRSM in leaf blocks (a
+    /// right-solve chain, a GEMM after each leaf but the last), the outer trailing update; tril.
+    /// </summary>
+    [Fact]
+    public void TwoLevelForwardIsTheSumOfItsParts()
+    {
+        const int n = 300, outer = 64, leaf = 16;
+        var plan = Plan(n, outer, leaf, lookAhead: false, byInverse: false);
+        Assert.Equal(2, plan.Levels);
+        double gemm = Rates.GemmLaunch;
+        double expected = 0;
+        int launches = 1; // clear info
+        for (int k0 = 0; k0 < n; k0 += outer)
+        {
+            int w = Math.Min(outer, n - k0), k1 = k0 + w;
+            for (int l0 = 0; l0 < w; l0 += leaf)
+            {
+                int lw = Math.Min(leaf, w - l0), m = w - l0 - lw;
+                expected += Rates.PanelForward * lw / 16.0;
+                launches++;
+                if (m == 0) break;
+                expected += gemm + (double)m * (m + 1) * lw / Rates.GemmPanelRate;
+                launches++;
+            }
+            if (k1 == n) break;
+            int rows = n - k1;
+            for (int l0 = 0; l0 < w; l0 += leaf)
+            {
+                expected += Rates.TrsmRight;
+                launches++;
+                int rest = w - l0 - leaf;
+                if (rest == 0) break;
+                expected += gemm + 2.0 * rows * rest * leaf / Rates.GemmPanelRate;
+                launches++;
+            }
+            expected += gemm + (double)rows * (rows + 1) * w / Rates.GemmPanelRate;
+            launches++;
+        }
+        expected += (double)n * n * Rates.ElementwisePerElement; // tril
+        launches++;
+        expected += launches * Rates.Launch;
+
+        var model = new CholeskyPlanModel(Rates);
+        var time = model.Forward(plan);
+        Assert.Equal(launches, plan.ForwardLaunches);
+        Assert.Equal(launches * Rates.Launch, time.Launch, 12);
+        Assert.Equal(expected, time.Total, 12);
+        Assert.True(time.Chain > 0 && time.Gemm > 0 && time.Memory > 0);
+    }
+
+    /// <summary>
+    /// A one-level trailing update of (284, 284, 16), lower triangle: 284·285·16 flops at the panel
+    /// rate; a panel by inverse of (688, 512, 512): a large product, split along K in two on 132
+    /// multiprocessors, so 2·688·512² flops at the large rate plus one reduction. A batch of 3
+    /// triples the flops, not the fixed time.
+    /// </summary>
+    [Fact]
+    public void GemmTermIsFlopsOverRate()
+    {
+        var model = new CholeskyPlanModel(Rates);
+        var one = Plan(300, 300, 16, lookAhead: false, byInverse: false);
+        var update = one.Forward.First(s => s.Kind == CholeskyStepKind.TrailingUpdate);
+        Assert.Equal((284, 284, 16), update.Gemm!.Value.Shapes!.Single());
+        Assert.Equal(1, update.Launches);
+        Assert.Equal(5e-5 + 284.0 * 285 * 16 / 1e12, model.Step(one, update).Gemm, 15);
+        var batched = Plan(300, 300, 16, lookAhead: false, byInverse: false, batch: 3);
+        var batchedUpdate = batched.Forward.First(s => s.Kind == CholeskyStepKind.TrailingUpdate);
+        Assert.Equal(1, batchedUpdate.Launches);
+        Assert.Equal(5e-5 + 3 * 284.0 * 285 * 16 / 1e12, model.Step(batched, batchedUpdate).Gemm, 15);
+
+        var two = Plan(1200, 512, 64, lookAhead: true, byInverse: true);
+        var panel = two.Forward.First(s => s.Kind == CholeskyStepKind.PanelByInverse);
+        var gemm = panel.Gemm!.Value;
+        Assert.Equal((688, 512, 512), gemm.Shapes!.Single());
+        Assert.Equal(2, gemm.Launches);
+        var t = model.Step(two, panel);
+        Assert.Equal(5e-5 + 2.0 * 688 * 512 * 512 / 4e12 + 2e-5, t.Gemm, 15);
+        Assert.Equal(688.0 * 512 * 1e-9, t.Memory, 15); // A21 copied first
+        Assert.Equal(3 * 1e-5, t.Launch, 15);
+    }
+
+    /// <summary>FactorBlock costs its inner plan's forward, launches included; the first ReverseBlockByInner (no C̄ update) its inner plan's backward.</summary>
+    [Fact]
+    public void OuterBlockCostsItsInnerPlan()
+    {
+        var model = new CholeskyPlanModel(Rates);
+        var plan = Plan(300, 64, 16, lookAhead: true, byInverse: true);
+        var factors = plan.Forward.Where(s => s.Kind == CholeskyStepKind.FactorBlock).ToArray();
+        Assert.Equal(5, factors.Length);
+        foreach (var step in factors)
+        {
+            var inner = step.Inner!;
+            Assert.Equal(model.Forward(inner).Total, model.Step(plan, step).Total, 12);
+            Assert.True(model.Forward(inner).Chain >= Rates.PanelForward * (step.Width / 16), $"block at {step.J0}");
+        }
+        var first = plan.Backward.Single(s => s.Kind == CholeskyStepKind.ReverseBlockByInner && s.J0 == 0);
+        Assert.Equal(model.Backward(first.Inner!).Total, model.Step(plan, first).Total, 12);
+        // Four leaf reverses of 16, three fused TRSMs of the block before: the inner chain.
+        Assert.Equal(4 * Rates.PanelReverse + 3 * Rates.TrsmRight, model.Backward(first.Inner!).Chain, 12);
+    }
+
+    /// <summary>The second-stream bound is below the one-stream sum and at least its launches plus half the rest (max(a, b) ≥ (a + b)/2 per block).</summary>
+    [Fact]
+    public void OverlapIsBetweenTheLongestPartAndTheSum()
+    {
+        var model = new CholeskyPlanModel(Rates);
+        var plan = Plan(300, 64, 16, lookAhead: true, byInverse: false);
+        foreach (var steps in new[] { plan.Forward, plan.Backward })
+        {
+            var sum = model.Pass(plan, steps);
+            double overlapped = model.Overlapped(plan, steps);
+            Assert.True(overlapped < sum.Total, $"{overlapped} vs {sum.Total}");
+            Assert.True(overlapped >= sum.Launch + (sum.Total - sum.Launch) / 2, $"{overlapped} vs {sum}");
+        }
+    }
+
+    private CholeskyPlan Plan(int n, int outer, int leaf, bool lookAhead, bool byInverse, int batch = 1)
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        try
+        {
+            device.Tuning = H100 with { PotrfLookAhead = lookAhead, PotrfPanelInverse = byInverse };
+            device.PlannedMultiprocessors = 132;
+            return CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+        }
+        finally
+        {
+            device.Tuning = original;
+            device.PlannedMultiprocessors = null;
+        }
+    }
+}
