@@ -161,6 +161,36 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
         return launch + global + blocks;
     }
 
+    /// <summary>
+    /// The pass's time on the plan's streams: steps on the default stream one after another, side
+    /// steps one after another on the side stream, a Fork starting the side stream no earlier than
+    /// the default stream's work so far, a Join holding the default stream until the side stream's
+    /// is done (each wait one launch cost). With one stream, <see cref="Pass"/>'s total.
+    /// </summary>
+    public double Wall(CholeskyPlan plan, IEnumerable<CholeskyStep> steps)
+    {
+        double main = 0, side = 0;
+        foreach (var step in steps)
+        {
+            switch (step.Kind)
+            {
+                case CholeskyStepKind.Fork:
+                    main += Rates.Launch;
+                    side = Math.Max(side, main);
+                    break;
+                case CholeskyStepKind.Join:
+                    main = Math.Max(main, side) + Rates.Launch;
+                    break;
+                default:
+                    double t = Step(plan, step).Total;
+                    if (step.Side) side += t;
+                    else main += t;
+                    break;
+            }
+        }
+        return Math.Max(main, side);
+    }
+
     private static bool IsDiagonal(CholeskyStepKind kind) => kind is CholeskyStepKind.FactorBlock or CholeskyStepKind.InvertBlock
         or CholeskyStepKind.ReverseBlockByInner or CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead
         or CholeskyStepKind.ReversePanel or CholeskyStepKind.FactorWhole or CholeskyStepKind.ReverseWhole;
@@ -185,7 +215,13 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
             CholeskyStepKind.FactorBlock => Kernels(Inner(step), Inner(step).Forward),
             CholeskyStepKind.ReverseBlockByInner => Kernels(Inner(step), Inner(step).Backward)
                 + (step.J0 > 0 ? new ModelTime(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)w * w * plan.Batch), 0) : default),
+            // The GPU TRTRI: one leaf launch (priced as one left-TRSM diagonal-block kernel per leaf, a
+            // substitution of the same length; never run on a GPU), then the doubling's GEMM launches.
+            CholeskyStepKind.InvertBlock when step.Gemms is { } doubling =>
+                new(Rates.TrsmLeft * Scale(Math.Min(leaf, w)), doubling.Sum(g => Gemm(step.Kind, g, plan.Batch)), 0, 0),
             CholeskyStepKind.InvertBlock => Trsm(Rates.TrsmLeft, w, leaf, plan.Batch, block => (w - block, w)) + new ModelTime(0, 0, Elementwise((long)w * w * plan.Batch), 0),
+            // The host waits for one stream: about a launch's latency.
+            CholeskyStepKind.Fork or CholeskyStepKind.Join => default,
             CholeskyStepKind.PanelSolve or CholeskyStepKind.ReversePanelSolve => Trsm(Rates.TrsmRight, w, leaf, plan.Batch, block => (rows, w - block)),
             CholeskyStepKind.PanelByInverse or CholeskyStepKind.ReversePanelByInverse => new(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)rows * w * plan.Batch), 0),
             CholeskyStepKind.Tril or CholeskyStepKind.Symmetrize => new(0, 0, Elementwise((long)plan.N * plan.N * plan.Batch), 0),

@@ -107,12 +107,18 @@ public sealed record TuningTable
     /// its panel is one GEMM against its inverse (<see cref="PotrfPanelInverse"/>), and the
     /// trailing update is one GEMM with K of this order: a few large products where one level has
     /// n/64 narrow ones. 512 by default, after MAGMA's dpotrf_gpu and the critical-path model
-    /// (<c>GpuAD.Bench plan</c>); a sweep times it against 256 and one level.
+    /// (<c>GpuAD.Bench plan</c>, bench/results/2026-12-07-cholesky-plan-model.md); a sweep times it
+    /// against 256, 1024 and one level.
     /// </summary>
     public int PotrfOuterBlock { get; init; } = 512;
 
-    /// <summary>The order beyond which <see cref="PotrfOuterBlock"/> applies.</summary>
-    public int PotrfOuterFrom { get; init; } = 2048;
+    /// <summary>
+    /// The order beyond which <see cref="PotrfOuterBlock"/> applies: 8192 by default, where the
+    /// critical-path model of the H100's kernels has one and two levels even (two levels ahead by
+    /// 12–19% at 16384, behind below 8192, where the leaf chains dominate and one level's fused
+    /// look-ahead launches are fewer).
+    /// </summary>
+    public int PotrfOuterFrom { get; init; } = 8192;
 
     /// <summary>
     /// Two levels: the outer panels, forward L21 ← A21·L11⁻ᵀ and reverse B̄ ← B̄·T⁻¹, are one GEMM

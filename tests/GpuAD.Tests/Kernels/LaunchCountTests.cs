@@ -129,8 +129,8 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
     }
 
     /// <summary>
-    /// The two-level plans at the orders that take them by default (outer blocks of 512 in leaves of
-    /// 64 beyond n = 2048), float64, batch 1, on the emulated GPU's defaults and on the H100's
+    /// The two-level plans with outer blocks of 512 in leaves of 64 (the defaults beyond n = 8192),
+    /// float64, batch 1, on the emulated GPU's defaults and on the H100's
     /// table: per outer block the inner plan's launches (8 panel launches with look-ahead), the
     /// TRTRI (one leaf launch and eight grouped GEMM launches for 512 in leaves of 64), the panel's
     /// copy and GEMM, and the trailing update; backward the same TRTRI and panel, the three updates,
@@ -140,8 +140,10 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
     [InlineData(false, 4096, 150, 219)]
     [InlineData(false, 8192, 310, 451)]
     [InlineData(true, 8192, 316, 461)]
+    [InlineData(false, 16384, 630, 915)]
     public void TwoLevelLaunchesArePinned(bool h100, int n, int forward, int backward)
     {
+        Assert.Equal(n > TuningTable.Defaults.PotrfOuterFrom ? 2 : 1, CholeskyPlan.For<double>(devices.GpuEmulated, n, 1).Levels);
         var device = devices.GpuEmulated;
         var original = device.Tuning;
         try
@@ -151,7 +153,7 @@ public sealed class LaunchCountTests(DeviceFixture devices, ITestOutputHelper ou
                 device.Tuning = TuningTable.Committed.Single(t => t.Device == "NVIDIA H100 80GB HBM3");
                 device.PlannedMultiprocessors = 132;
             }
-            var plan = CholeskyPlan.For<double>(device, n, 1);
+            var plan = CholeskyPlan.For<double>(device, n, 1, CholeskyAlgorithm.Blocked, outerBlockSize: 512);
             Assert.Equal(2, plan.Levels);
             Assert.Equal((512, 64), (plan.BlockSize, plan.LeafBlockSize));
             int f = plan.ForwardLaunches, b = plan.BackwardLaunches(symmetrize: true);
