@@ -96,8 +96,9 @@ internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows
 /// limit is faster whole or blocked; (e) the threads per column of a one-column triangular solve.
 /// A Cholesky candidate's factor and gradient must equal the first candidate's to
 /// <see cref="CholeskyTolerance{T}"/> before it is timed; one that does not is reported with its
-/// error and never chosen. Each candidate runs once untimed (the kernels compile) and then <see cref="TuneOptions.Repeats"/> times through the benchmark engine's timing
-/// loop (<see cref="Engine.Time"/>); the median counts. The budget is checked before every candidate (with the
+/// error and never chosen. Each candidate runs once untimed (the kernels compile) and then
+/// <see cref="TuneOptions.Repeats"/> times through the benchmark engine's timing loop
+/// (<see cref="Engine.Time"/>); the median counts. The budget is checked before every candidate (with the
 /// previous candidate's time as the estimate of the next); an entry whose candidates were not
 /// all timed keeps its default, and <see cref="TuningTable.Measured"/> says which entries were
 /// measured.
@@ -501,7 +502,7 @@ internal static class Tuner
         /// inverse or as a TRSM in leaf blocks (<see cref="TuningTable.PotrfPanelInverse"/>), at the
         /// orders it splits. While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
         /// below the smallest order, so that every order takes the candidate's outer blocks; the
-        /// table keeps its own: the orders are timed together, which says which outer block is
+        /// table written keeps its own, since orders timed together say which outer block is
         /// fastest there, not from which order two levels pay.
         /// </summary>
         public void TwoLevels(int[] large)
@@ -578,7 +579,7 @@ internal static class Tuner
         /// <summary>
         /// Times Cholesky forward + backward (fp64, symmetrized Ā, block size 0) at the given
         /// orders (batches of <paramref name="batch"/> matrices) under each candidate table; the
-        /// fastest candidate's index, or null. Ā is a fixed random cotangent. A candidate whose factor
+        /// fastest candidate's index, or null. The cotangent L̄ is fixed and random. A candidate whose factor
         /// or gradient differs from the first candidate's beyond rounding (<see cref="CholeskyTolerance{T}"/>
         /// at each order), or that fails, is reported with the error and skipped, before it is timed.
         /// </summary>

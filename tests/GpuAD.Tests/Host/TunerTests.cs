@@ -186,34 +186,38 @@ public sealed class TunerTests(DeviceFixture devices)
 
     /// <summary>
     /// A candidate whose factor or gradient is off by more than the tolerance is reported with its
-    /// error, never timed and never chosen, while one off by rounding is timed: outer blocks of 16
-    /// (a factor element off by 10⁻⁴ of the largest) and 32 (the gradient off by 10⁻⁵) are both
-    /// rejected, so one level is chosen and written as 0, with no outer panels to time; a
-    /// difference of a tenth of the tolerance at n = 48 passes.
+    /// error, never timed and never chosen, while one off by rounding is timed. At the smallest
+    /// sizes that reach two levels (n = 20, leaves of 4): outer blocks of 8 (a factor element off
+    /// by 10⁻⁴ of the largest) and 12 (the gradient off by 10⁻⁵) are both rejected, so one level is
+    /// chosen and written as 0, with no outer panels to time; a difference of a tenth of the
+    /// tolerance passes, in the reference and in a later candidate.
     /// </summary>
     [Fact]
     [Trait("Tier", "Slow")]
     public void ACandidateThatComputesWronglyIsReportedAndNeverChosen()
     {
         var device = devices.GpuEmulated;
-        double tol = Tuner.CholeskyTolerance<double>(48);
+        const int n = 20;
+        var start = TuningTable.Defaults with { Device = device.Name, PotrfBlock = 4, PotrfLargeBlock = 4 };
+        var sizes = Tiny with { CholeskyLargeOrders = [n], CholeskyOuterBlocks = [8, 12] };
+        double tol = Tuner.CholeskyTolerance<double>(n);
+        static double Largest(double[] x) => x.Max(Math.Abs);
         void Corrupt(string candidate, double[] factor, double[] gradient)
         {
-            double Largest(double[] x) => x.Max(Math.Abs);
-            if (candidate == "outer 16") factor[47 * 48 + 20] += 1e-4 * Largest(factor);
-            if (candidate == "outer 32") gradient[5] -= 1e-5 * Largest(gradient);
-            if (candidate == "one level") gradient[3] += 0.1 * tol * Largest(gradient); // the reference itself: the others are compared with it
+            if (candidate == "outer 8") factor[(n - 1) * n + 9] += 1e-4 * Largest(factor);
+            if (candidate == "outer 12") gradient[5] -= 1e-5 * Largest(gradient);
+            if (candidate == "one level") gradient[3] += 0.1 * tol * Largest(gradient); // the reference the others are compared with
         }
-        var report = Tuner.RunTwoLevels(device, TwoLevelSizes, LeavesOf8(device), Corrupt);
-        var rows = report.Rows.Where(r => r.What == "potrfOuterBlock: f64 n = 48").ToArray();
-        Assert.Equal(["one level", "outer 16", "outer 32"], rows.Select(r => r.Candidate));
+        var report = Tuner.RunTwoLevels(device, sizes, start, Corrupt);
+        var rows = report.Rows.Where(r => r.What == $"potrfOuterBlock: f64 n = {n}").ToArray();
+        Assert.Equal(["one level", "outer 8", "outer 12"], rows.Select(r => r.Candidate));
         Assert.True(rows[0].Chosen);
         Assert.True(rows[0].MedianMs > 0);
         foreach (var (row, what) in new[] { (rows[1], "the factor"), (rows[2], "the gradient") })
         {
             Assert.Null(row.MedianMs);
             Assert.False(row.Chosen);
-            Assert.Contains($"{row.Candidate} (n = 48): {what} differs from one level's by", row.Note);
+            Assert.Contains($"{row.Candidate} (n = {n}): {what} differs from one level's by", row.Note);
         }
         Assert.Equal(0, report.Table.PotrfOuterBlock);
         Assert.Equal([Tuner.Entries.OuterBlock], report.Measured);
@@ -221,9 +225,9 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Contains("Cholesky panel by inverse not measured (one level chosen: no outer panels)", report.Table.Measured);
 
         // A rounding-sized difference in a later candidate is not a wrong result: it is timed.
-        var rounding = Tuner.RunTwoLevels(device, TwoLevelSizes with { CholeskyOuterBlocks = [16] }, LeavesOf8(device),
-            (candidate, factor, _) => { if (candidate == "outer 16") factor[0] *= 1 + 0.1 * tol; });
-        Assert.All(rounding.Rows.Where(r => r.What.StartsWith("potrfOuterBlock:", StringComparison.Ordinal)), r => Assert.True(r.MedianMs > 0, r.Note));
+        var rounding = Tuner.RunTwoLevels(device, sizes with { CholeskyOuterBlocks = [8] }, start,
+            (candidate, factor, _) => { if (candidate == "outer 8") factor[0] *= 1 + 0.1 * tol; });
+        Assert.Equal(2, rounding.Rows.Count(r => r.What.StartsWith("potrfOuterBlock:", StringComparison.Ordinal) && r.MedianMs > 0));
     }
 
     /// <summary>
