@@ -11,8 +11,8 @@
 #          the driver's JIT log of that PTX (jit_log.py) and ptxas's (registers, spills; the cause
 #          when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
-#   tune   gpuad tune: the GEMM tilings (SIMT and DMMA), split-K, the Cholesky block sizes and
-#          threads per row timed on this GPU within
+#   tune   gpuad tune: the GEMM tilings (SIMT and DMMA), split-K, the Cholesky block sizes,
+#          threads per row, look-ahead and two levels (potrfOuterBlock, potrfPanelInverse) timed on this GPU within
 #          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
 #          (GPUAD_TUNING) once it has proved loadable, after gpuad check has run again with it
 #          (check-tuned.log in the archive); skipped on the CPU family (nothing to tune)

@@ -37,6 +37,13 @@ internal sealed record TuneOptions
     /// <summary>Orders of the Cholesky that chooses <see cref="TuningTable.PotrfLargeBlock"/>, timed together.</summary>
     public int[] CholeskyLargeOrders { get; init; } = [1024, 4096];
 
+    /// <summary>
+    /// Outer blocks of the two-level Cholesky timed against one level at <see cref="CholeskyLargeOrders"/>
+    /// (<see cref="TuningTable.PotrfOuterBlock"/>); those not above the leaf blocks or not below the
+    /// largest order are left out.
+    /// </summary>
+    public int[] CholeskyOuterBlocks { get; init; } = [256, 512, 1024];
+
     /// <summary>Order of the batch of small matrices that chooses <see cref="TuningTable.PotrfWholeLanes"/> (factored whole).</summary>
     public int CholeskySmallOrder { get; init; } = 32;
 
@@ -51,11 +58,12 @@ internal sealed record TuneOptions
 
     /// <summary>
     /// The sizes for a device: a GPU's, or on the emulated GPU (one OS thread per simulated thread)
-    /// sizes that take seconds: GEMMs of 96 and 48, a 64×64×512 split-K product, Cholesky at n = 100.
+    /// sizes that take seconds: GEMMs of 96 and 48, a 64×64×512 split-K product, Cholesky at n = 100
+    /// (outer blocks of 72 and 96, above every leaf block candidate).
     /// </summary>
     public static TuneOptions For(Device device) => device.Kind == DeviceKind.Cuda
         ? new TuneOptions()
-        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskySmallOrder = 20, CholeskySmallBatch = 2, TrsmOrder = 100 };
+        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskyOuterBlocks = [72, 96], CholeskySmallOrder = 20, CholeskySmallBatch = 2, TrsmOrder = 100 };
 }
 
 /// <summary>One timed candidate of the sweep.</summary>
@@ -82,10 +90,15 @@ internal sealed record TuneReport(TuningTable Table, IReadOnlyList<TuneRow> Rows
 /// to fill the GPU (the large tilings); (b) the same on a smaller one (the small tilings);
 /// (c) split-K counts on a one-tile product with long K; (d) the blocked Cholesky's block sizes
 /// (forward and backward, float64) at a mid and a large order, the threads per row of its panel
-/// step at the large order and of the whole-matrix kernels on a batch of small matrices, and
-/// whether an order at the shared-memory limit is faster whole or blocked. Each candidate runs once untimed (the kernels
-/// compile) and then <see cref="TuneOptions.Repeats"/> times through the benchmark engine's timing
-/// loop (<see cref="Engine.Time"/>); the median counts. The budget is checked before every candidate (with the
+/// step, look-ahead, and two levels at the large orders (the outer blocks against one level, then
+/// the outer panels as a GEMM against the inverse or a TRSM), the threads per row of the
+/// whole-matrix kernels on a batch of small matrices, and whether an order at the shared-memory
+/// limit is faster whole or blocked; (e) the threads per column of a one-column triangular solve.
+/// A Cholesky candidate's factor and gradient must equal the first candidate's to
+/// <see cref="CholeskyTolerance{T}"/> before it is timed; one that does not is reported with its
+/// error and never chosen. Each candidate runs once untimed (the kernels compile) and then
+/// <see cref="TuneOptions.Repeats"/> times through the benchmark engine's timing loop
+/// (<see cref="Engine.Time"/>); the median counts. The budget is checked before every candidate (with the
 /// previous candidate's time as the estimate of the next); an entry whose candidates were not
 /// all timed keeps its default, and <see cref="TuningTable.Measured"/> says which entries were
 /// measured.
@@ -120,8 +133,8 @@ internal static class Tuner
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
-        public const string LookAhead = "Cholesky look-ahead";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, WholeLanes, Whole, TrsmNarrow];
+        public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, WholeLanes, Whole, TrsmNarrow];
 
         /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
         public const string Cublas = "GEMM provider";
@@ -131,8 +144,16 @@ internal static class Tuner
     internal static void SameProduct<T>(GemmTiling tiling, GemmTiling referenceTiling, T[] got, T[] reference) where T : unmanaged, INumber<T> =>
         Agrees($"{tiling}: the product", referenceTiling.ToString(), got, reference, 1e-12 * Math.Sqrt(got.Length));
 
-    /// <summary>Relative tolerance of a Cholesky candidate's factor and gradient against the first candidate's (float64).</summary>
-    internal const double CholeskyTolerance = 1e-9;
+    /// <summary>
+    /// Relative tolerance (to the largest element) of a candidate's Cholesky factor, gradient or
+    /// triangular solve of order <paramref name="n"/> against the first candidate's: 1e-8 in float64
+    /// and 1e-4 in float32 per 64 rows. Candidates differ in summation order and, with two levels,
+    /// in solving the outer panels by an explicit inverse, whose rounding grows with n on the
+    /// well-conditioned inputs timed; a candidate that computes wrongly is off by the size of the
+    /// elements.
+    /// </summary>
+    internal static double CholeskyTolerance<T>(int n) where T : unmanaged, INumber<T> =>
+        (typeof(T) == typeof(double) ? 1e-8 : 1e-4) * Math.Max(n, 64) / 64;
 
     /// <summary>
     /// Throws unless <paramref name="got"/> equals <paramref name="reference"/> to <paramref name="tolerance"/>
@@ -165,6 +186,7 @@ internal static class Tuner
             throw new ArgumentException($"Tune: {device} runs the CPU-tuned kernels, which have nothing to tune; use a CUDA GPU or the emulated GPU.");
         if (options.Repeats < 1 || options.Budget < TimeSpan.Zero || options.GemmOrder < 1 || options.GemmSmallOrder < 1 || options.SplitOrder < 1
             || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1)
+            || options.CholeskyOuterBlocks.Any(b => b < 1)
             || options.CholeskySmallOrder < 1 || options.CholeskySmallBatch < 1 || options.TrsmOrder < 1)
             throw new ArgumentException("Tune: repeats and sizes must be positive and the budget not negative.", nameof(options));
 
@@ -205,14 +227,42 @@ internal static class Tuner
         return sweep.Report();
     }
 
+    /// <summary>
+    /// The two-level entries alone (<see cref="Entries.OuterBlock"/>, <see cref="Entries.PanelInverse"/>)
+    /// from <paramref name="start"/> (its leaf blocks, say), for the tests; <paramref name="readBack"/>
+    /// sees each Cholesky candidate's factor and gradient as read back, before they are compared,
+    /// and may change them.
+    /// </summary>
+    internal static TuneReport RunTwoLevels(Device device, TuneOptions options, TuningTable start, Action<string, double[], double[]>? readBack = null)
+    {
+        var original = device.Tuning;
+        var sweep = new Sweep(device, options, progress: null, start, readBack);
+        try
+        {
+            sweep.TwoLevels(options.CholeskyLargeOrders);
+        }
+        finally
+        {
+            device.Tuning = original;
+            device.Pool.Trim();
+        }
+        return sweep.Report();
+    }
+
     /// <summary>The state of one sweep: the table so far, the clock, the rows.</summary>
-    private sealed class Sweep(Device device, TuneOptions options, Action<string>? progress)
+    /// <param name="device">The device timed.</param>
+    /// <param name="options">Sizes, repeats and budget.</param>
+    /// <param name="progress">Told about every candidate.</param>
+    /// <param name="start">The table before the sweep (the defaults for the device's name if null).</param>
+    /// <param name="readBack">Sees (and may change) each Cholesky candidate's factor and gradient before they are compared.</param>
+    private sealed class Sweep(Device device, TuneOptions options, Action<string>? progress,
+        TuningTable? start = null, Action<string, double[], double[]>? readBack = null)
     {
         private readonly Stopwatch clock = Stopwatch.StartNew();
         private readonly List<TuneRow> rows = [];
         private readonly List<string> measured = [];
         private readonly List<(string Entry, string Why)> notMeasured = [];
-        private TuningTable table = TuningTable.Defaults with { Device = device.Name };
+        private TuningTable table = start ?? TuningTable.Defaults with { Device = device.Name };
 
         public void Gemm()
         {
@@ -361,7 +411,8 @@ internal static class Tuner
         }
 
         /// <summary>
-        /// The Cholesky block sizes, then the whole-matrix limit. Each candidate is set in the
+        /// The Cholesky block sizes, threads per panel row, look-ahead, two levels (<see cref="TwoLevels"/>),
+        /// threads per row of the whole-matrix kernels, then the whole-matrix limit. Each candidate is set in the
         /// device's table (block size 0 reads it), blocked forced (potrfWholeUpTo 1) and the
         /// switch between the two block sizes moved past (or before) the orders timed, so that
         /// the candidate is the block every order of the problem uses.
@@ -393,6 +444,8 @@ internal static class Tuner
                 ["look-ahead", "separate updates"], i => table with { PotrfLookAhead = i == 0, PotrfWholeUpTo = 1 });
             if (best is int la) table = table with { PotrfLookAhead = la == 0 };
 
+            TwoLevels(large);
+
             // Threads per row of the whole-matrix kernels, on a batch of small matrices factored whole.
             int small = Math.Min(options.CholeskySmallOrder, max);
             best = CholeskyCandidates(Entries.WholeLanes, $"potrfWholeLanes: f64 {options.CholeskySmallBatch}×{small}²", [small],
@@ -406,7 +459,7 @@ internal static class Tuner
         /// <summary>
         /// Threads per column of a left solve with one column (L⁻¹y, L the factor of an SPD matrix of
         /// <see cref="TuneOptions.TrsmOrder"/>): each candidate's solution must match one lane's to
-        /// 1e-9 before it may be chosen.
+        /// <see cref="CholeskyTolerance{T}"/> before it may be chosen.
         /// </summary>
         public void TrsmNarrow()
         {
@@ -433,12 +486,62 @@ internal static class Tuner
                         {
                             var x = y.ToArray();
                             if (reference is null) reference = x;
-                            else Agrees($"{names[i]}: the solution", names[0], x, reference, CholeskyTolerance);
+                            else Agrees($"{names[i]}: the solution", names[0], x, reference, CholeskyTolerance<double>(n));
                         });
                 }, skipFailed: true);
             }
             Release();
             if (best is int b) table = table with { TrsmNarrowLanes = NarrowLaneCandidates[b] };
+        }
+
+        /// <summary>
+        /// Two levels at the large orders, with the leaf blocks chosen: one level against each outer
+        /// block of <see cref="TuneOptions.CholeskyOuterBlocks"/> above the leaf blocks and below the
+        /// largest order (the winner becomes <see cref="TuningTable.PotrfOuterBlock"/>, 0 if one level
+        /// wins), then with that outer block the outer panels as a GEMM against the diagonal block's
+        /// inverse or as a TRSM in leaf blocks (<see cref="TuningTable.PotrfPanelInverse"/>), at the
+        /// orders it splits. While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
+        /// below the smallest order, so that every order takes the candidate's outer blocks; the
+        /// table written keeps its own, since orders timed together say which outer block is
+        /// fastest there, not from which order two levels pay.
+        /// </summary>
+        public void TwoLevels(int[] large)
+        {
+            int leaf = Math.Max(table.PotrfBlock, table.PotrfLargeBlock), largest = large.Max();
+            int from = Math.Min(table.PotrfOuterFrom, large.Min() - 1);
+            string orders = string.Join(" + ", large);
+            var outers = options.CholeskyOuterBlocks.Where(b => b > leaf && b < largest).Distinct().Order().ToArray();
+            // An entry with nothing to time: noted with why, or as the budget's where that is spent too.
+            void NotTimed(string entry, string why)
+            {
+                if (!HasTime(entry)) return;
+                progress?.Invoke($"{entry}: {why}; the default kept");
+                notMeasured.Add((entry, why));
+            }
+            if (outers.Length == 0)
+            {
+                string why = $"no outer block between the leaf blocks ({leaf}) and the largest order ({largest})";
+                NotTimed(Entries.OuterBlock, why);
+                NotTimed(Entries.PanelInverse, why);
+                return;
+            }
+            int[] candidates = [0, .. outers];
+            int? best = CholeskyCandidates(Entries.OuterBlock, $"potrfOuterBlock: f64 n = {orders}", large,
+                candidates.Select(b => b == 0 ? "one level" : $"outer {b}").ToArray(),
+                i => table with { PotrfOuterBlock = candidates[i], PotrfOuterFrom = from, PotrfWholeUpTo = 1 });
+            if (best is int ob) table = table with { PotrfOuterBlock = candidates[ob] };
+
+            int outer = table.PotrfOuterBlock;
+            int[] split = large.Where(n => n > outer).ToArray();
+            if (outer == 0 || outer <= leaf || split.Length == 0)
+            {
+                NotTimed(Entries.PanelInverse, outer == 0 ? "one level chosen: no outer panels" : $"outer blocks of {outer} split no order timed");
+                return;
+            }
+            best = CholeskyCandidates(Entries.PanelInverse, $"potrfPanelInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
+                ["GEMM against the inverse", "TRSM"],
+                i => table with { PotrfPanelInverse = i == 0, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
+            if (best is int pi) table = table with { PotrfPanelInverse = pi == 0 };
         }
 
         /// <summary>
@@ -476,9 +579,9 @@ internal static class Tuner
         /// <summary>
         /// Times Cholesky forward + backward (fp64, symmetrized Ā, block size 0) at the given
         /// orders (batches of <paramref name="batch"/> matrices) under each candidate table; the
-        /// fastest candidate's index, or null. A candidate whose factor or gradient differs from the
-        /// first candidate's beyond rounding (<see cref="CholeskyTolerance"/>), or that fails, is
-        /// reported and skipped.
+        /// fastest candidate's index, or null. The cotangent L̄ is fixed and random. A candidate whose factor
+        /// or gradient differs from the first candidate's beyond rounding (<see cref="CholeskyTolerance{T}"/>
+        /// at each order), or that fails, is reported with the error and skipped, before it is timed.
         /// </summary>
         private int? CholeskyCandidates(string entry, string what, int[] orders, string[] names, Func<int, TuningTable> tableOf, bool record = true, int batch = 1)
         {
@@ -529,12 +632,13 @@ internal static class Tuner
                             int failed = Array.FindIndex(minors, m => m != 0);
                             if (failed >= 0) throw new NotPositiveDefiniteException($"Tune ({names[i]}): Cholesky", failed, minors[failed]);
                             var results = problems.Select(p => (p.A.ToArray(), p.LBar.ToArray())).ToArray();
+                            foreach (var (factor, gradient) in results) readBack?.Invoke(names[i], factor, gradient);
                             if (reference is null) reference = results;
                             else
                                 for (int k = 0; k < results.Length; k++)
                                 {
-                                    Agrees($"{names[i]} (n = {orders[k]}): the factor", names[0], results[k].Item1, reference[k].L, CholeskyTolerance);
-                                    Agrees($"{names[i]} (n = {orders[k]}): the gradient", names[0], results[k].Item2, reference[k].Grad, CholeskyTolerance);
+                                    Agrees($"{names[i]} (n = {orders[k]}): the factor", names[0], results[k].Item1, reference[k].L, CholeskyTolerance<double>(orders[k]));
+                                    Agrees($"{names[i]} (n = {orders[k]}): the gradient", names[0], results[k].Item2, reference[k].Grad, CholeskyTolerance<double>(orders[k]));
                                 }
                         });
                 }, record, skipFailed: true);

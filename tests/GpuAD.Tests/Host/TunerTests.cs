@@ -17,7 +17,7 @@ public sealed class TunerTests(DeviceFixture devices)
     {
         Budget = TimeSpan.FromMinutes(10), Repeats = 1,
         GemmOrder = 64, GemmSmallOrder = 32, SplitOrder = 64, SplitK = 256, CholeskyOrder = 80, CholeskyLargeOrders = [80],
-        CholeskySmallOrder = 16, CholeskySmallBatch = 2, TrsmOrder = 40,
+        CholeskyOuterBlocks = [72], CholeskySmallOrder = 16, CholeskySmallBatch = 2, TrsmOrder = 40,
     };
 
     [Fact]
@@ -87,12 +87,28 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal(TuningTable.Defaults.PotrfLargeFrom, t.PotrfLargeFrom);
         Assert.Equal(TuningTable.Defaults.GroupsPerMultiprocessor, t.GroupsPerMultiprocessor);
 
+        // Two levels: one level against outer blocks of 72 (above every leaf block, below 80); the
+        // outer panels timed only when two levels won. potrfOuterFrom keeps its default.
+        Assert.Equal(["one level", "outer 72"], report.Rows.Where(r => r.What.StartsWith("potrfOuterBlock:", StringComparison.Ordinal)).Select(r => r.Candidate));
+        Assert.Equal(t.PotrfOuterBlock == 0 ? "one level" : $"outer {t.PotrfOuterBlock}", Chosen("potrfOuterBlock"));
+        Assert.Equal(TuningTable.Defaults.PotrfOuterFrom, t.PotrfOuterFrom);
+        var entries = Tuner.Entries.All.ToList();
+        if (t.PotrfOuterBlock == 0)
+        {
+            entries.Remove(Tuner.Entries.PanelInverse);
+            Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels")], report.NotMeasured);
+        }
+        else
+        {
+            Assert.Equal(t.PotrfPanelInverse ? "GEMM against the inverse" : "TRSM", Chosen("potrfPanelInverse"));
+            Assert.Empty(report.NotMeasured);
+        }
+
         // The table names the device and what was measured, and reads back as written.
         Assert.Equal(device.Name, t.Device);
         string today = DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-        Assert.Equal($"{today}, Tuner.Run on {device.Name}: {string.Join(", ", Tuner.Entries.All)}", t.Measured);
-        Assert.Equal(Tuner.Entries.All, report.Measured);
-        Assert.Empty(report.NotMeasured);
+        Assert.StartsWith($"{today}, Tuner.Run on {device.Name}: {string.Join(", ", entries)}", t.Measured);
+        Assert.Equal(entries, report.Measured);
         Assert.Equal(t with { Source = "again" }, TuningTable.FromJson(t.ToJson(), "again"));
     }
 
@@ -112,6 +128,128 @@ public sealed class TunerTests(DeviceFixture devices)
             var e = Assert.Throws<GpuADException>(() => Tuner.SameProduct(dmma, simt, got, reference));
             Assert.Contains("128x128k8mma", e.Message);
             Assert.Contains("64x64k16", e.Message);
+        }
+    }
+
+    /// <summary>Leaves of 8 (both block sizes): outer blocks of 16 and 32 split n = 48; 8 and 64 are left out.</summary>
+    private static TuningTable LeavesOf8(Device device) =>
+        TuningTable.Defaults with { Device = device.Name, PotrfBlock = 8, PotrfLargeBlock = 8 };
+
+    private static readonly TuneOptions TwoLevelSizes = Tiny with { CholeskyLargeOrders = [48], CholeskyOuterBlocks = [64, 32, 8, 16] };
+
+    /// <summary>
+    /// The two-level entries at n = 48 in leaves of 8: one level against outer blocks of 16 and 32
+    /// (8, not above the leaves, and 64, not below n, left out), the fastest written as
+    /// potrfOuterBlock (0 for one level), then with it the outer panels by inverse or TRSM; the
+    /// table written has both fields and reads back.
+    /// </summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void TwoLevelsAreTimedAgainstOneLevelAndTheFastestWritten()
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        var report = Tuner.RunTwoLevels(device, TwoLevelSizes, LeavesOf8(device));
+        Assert.Same(original, device.Tuning);
+        var t = report.Table;
+
+        var outer = report.Rows.Where(r => r.What == "potrfOuterBlock: f64 n = 48").ToArray();
+        Assert.Equal(["one level", "outer 16", "outer 32"], outer.Select(r => r.Candidate));
+        Assert.All(outer, r => Assert.True(r.MedianMs > 0, $"{r.Candidate}: {r.Note}"));
+        var chosen = Assert.Single(outer, r => r.Chosen);
+        Assert.Equal(outer.Min(r => r.MedianMs), chosen.MedianMs);
+        Assert.Equal(chosen.Candidate == "one level" ? 0 : int.Parse(chosen.Candidate["outer ".Length..], CultureInfo.InvariantCulture), t.PotrfOuterBlock);
+
+        var panel = report.Rows.Where(r => r.What.StartsWith("potrfPanelInverse:", StringComparison.Ordinal)).ToArray();
+        if (t.PotrfOuterBlock == 0)
+        {
+            Assert.Empty(panel);
+            Assert.Equal([Tuner.Entries.OuterBlock], report.Measured);
+            Assert.Equal(TuningTable.Defaults.PotrfPanelInverse, t.PotrfPanelInverse);
+        }
+        else
+        {
+            Assert.Equal(["GEMM against the inverse", "TRSM"], panel.Select(r => r.Candidate));
+            Assert.All(panel, r => Assert.Equal($"potrfPanelInverse: f64 n = 48, outer {t.PotrfOuterBlock}", r.What));
+            Assert.Equal(Assert.Single(panel, r => r.Chosen).Candidate != "TRSM", t.PotrfPanelInverse);
+            Assert.Equal(panel.Min(r => r.MedianMs), panel.Single(r => r.Chosen).MedianMs);
+            Assert.Equal([Tuner.Entries.OuterBlock, Tuner.Entries.PanelInverse], report.Measured);
+        }
+
+        // The leaves and where two levels start are the starting table's; the JSON has both fields.
+        Assert.Equal((8, 8, TuningTable.Defaults.PotrfOuterFrom), (t.PotrfBlock, t.PotrfLargeBlock, t.PotrfOuterFrom));
+        string json = t.ToJson();
+        Assert.Contains($"\"potrfOuterBlock\": {t.PotrfOuterBlock},", json);
+        Assert.Contains($"\"potrfPanelInverse\": {(t.PotrfPanelInverse ? "true" : "false")}", json);
+        Assert.Equal(t with { Source = "again" }, TuningTable.FromJson(json, "again"));
+    }
+
+    /// <summary>
+    /// A candidate whose factor or gradient is off by more than the tolerance is reported with its
+    /// error, never timed and never chosen, while one off by rounding is timed. At the smallest
+    /// sizes that reach two levels (n = 20, leaves of 4): outer blocks of 8 (a factor element off
+    /// by 10⁻⁴ of the largest) and 12 (the gradient off by 10⁻⁵) are both rejected, so one level is
+    /// chosen and written as 0, with no outer panels to time; a difference of a tenth of the
+    /// tolerance passes, in the reference and in a later candidate.
+    /// </summary>
+    [Fact]
+    [Trait("Tier", "Slow")]
+    public void ACandidateThatComputesWronglyIsReportedAndNeverChosen()
+    {
+        var device = devices.GpuEmulated;
+        const int n = 20;
+        var start = TuningTable.Defaults with { Device = device.Name, PotrfBlock = 4, PotrfLargeBlock = 4 };
+        var sizes = Tiny with { CholeskyLargeOrders = [n], CholeskyOuterBlocks = [8, 12] };
+        double tol = Tuner.CholeskyTolerance<double>(n);
+        static double Largest(double[] x) => x.Max(Math.Abs);
+        void Corrupt(string candidate, double[] factor, double[] gradient)
+        {
+            if (candidate == "outer 8") factor[(n - 1) * n + 9] += 1e-4 * Largest(factor);
+            if (candidate == "outer 12") gradient[5] -= 1e-5 * Largest(gradient);
+            if (candidate == "one level") gradient[3] += 0.1 * tol * Largest(gradient); // the reference the others are compared with
+        }
+        var report = Tuner.RunTwoLevels(device, sizes, start, Corrupt);
+        var rows = report.Rows.Where(r => r.What == $"potrfOuterBlock: f64 n = {n}").ToArray();
+        Assert.Equal(["one level", "outer 8", "outer 12"], rows.Select(r => r.Candidate));
+        Assert.True(rows[0].Chosen);
+        Assert.True(rows[0].MedianMs > 0);
+        foreach (var (row, what) in new[] { (rows[1], "the factor"), (rows[2], "the gradient") })
+        {
+            Assert.Null(row.MedianMs);
+            Assert.False(row.Chosen);
+            Assert.Contains($"{row.Candidate} (n = {n}): {what} differs from one level's by", row.Note);
+        }
+        Assert.Equal(0, report.Table.PotrfOuterBlock);
+        Assert.Equal([Tuner.Entries.OuterBlock], report.Measured);
+        Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels")], report.NotMeasured);
+        Assert.Contains("Cholesky panel by inverse not measured (one level chosen: no outer panels)", report.Table.Measured);
+
+        // A rounding-sized difference in a later candidate is not a wrong result: it is timed.
+        var rounding = Tuner.RunTwoLevels(device, sizes with { CholeskyOuterBlocks = [8] }, start,
+            (candidate, factor, _) => { if (candidate == "outer 8") factor[0] *= 1 + 0.1 * tol; });
+        Assert.Equal(2, rounding.Rows.Count(r => r.What.StartsWith("potrfOuterBlock:", StringComparison.Ordinal) && r.MedianMs > 0));
+    }
+
+    /// <summary>
+    /// The tolerance grows with n and is the element type's: differences of half of it pass and of
+    /// twice it fail, at n = 64 and 4096 in float64 (10⁻⁸, 6.4·10⁻⁷) and float32 (10⁻⁴, 6.4·10⁻³).
+    /// </summary>
+    [Theory]
+    [InlineData(64, 1e-8, 1e-4)]
+    [InlineData(4096, 6.4e-7, 6.4e-3)]
+    public void TheCholeskyToleranceScalesWithTheOrderAndTheElementType(int n, double f64, double f32)
+    {
+        Assert.Equal(f64, Tuner.CholeskyTolerance<double>(n), 1e-20);
+        Assert.Equal(f32, Tuner.CholeskyTolerance<float>(n), 1e-12);
+        var reference = Enumerable.Range(0, 400).Select(i => Math.Cos(i) * 3).ToArray();
+        double largest = reference.Max(Math.Abs);
+        foreach (double factor in new[] { 0.5, 2.0 })
+        {
+            var got = (double[])reference.Clone();
+            got[11] += factor * f64 * largest;
+            void Check() => Tuner.Agrees("outer 512 (n = 4096): the factor", "one level", got, reference, Tuner.CholeskyTolerance<double>(n));
+            if (factor < 1) Check();
+            else Assert.Contains("differs from one level's by", Assert.Throws<GpuADException>(Check).Message);
         }
     }
 

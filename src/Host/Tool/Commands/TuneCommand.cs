@@ -36,8 +36,12 @@ internal static class TuneCommand
             table for GPUs of its name: every GEMM tile shape in float64 and float32 on a large
             product ({gpu.GemmOrder}³) and a small one ({gpu.GemmSmallOrder}³), split-K counts on a {gpu.SplitOrder}×{gpu.SplitOrder}×{gpu.SplitK} product,
             the blocked Cholesky's block sizes (forward and backward, float64, at n = {gpu.CholeskyOrder} and at
-            n = {string.Join(" + ", gpu.CholeskyLargeOrders)}) and whether the largest order one thread group holds is faster
-            whole or blocked. Each candidate runs once untimed (compiling its kernels), then --repeat
+            n = {string.Join(" + ", gpu.CholeskyLargeOrders)}), the threads per row of its panel steps, look-ahead, two
+            levels at n = {string.Join(" + ", gpu.CholeskyLargeOrders)} (outer blocks of {string.Join(", ", gpu.CholeskyOuterBlocks)} against one level,
+            then the outer panels as a GEMM against the inverse or a TRSM), and whether the largest
+            order one thread group holds is faster whole or blocked; each Cholesky candidate's factor
+            and gradient must equal the first candidate's before it is timed, and one that does not is
+            reported and never chosen. Each candidate runs once untimed (compiling its kernels), then --repeat
             times between device synchronizations; the median counts. Within --budget seconds: what
             is not measured in time keeps its default, and the table says so. On emulated-gpu the
             sizes are tiny (a test of the sweep, not a measurement). The CPU-tuned kernels have
