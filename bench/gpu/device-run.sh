@@ -12,7 +12,7 @@
 #          when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
 #   tune   gpuad tune: the GEMM tilings (SIMT and DMMA), split-K, the Cholesky block sizes,
-#          threads per row, look-ahead and two levels (potrfOuterBlock, potrfPanelInverse) timed on this GPU within
+#          threads per row, look-ahead and two levels (potrfOuterBlock, potrfPanelInverse, potrfStreams) timed on this GPU within
 #          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
 #          (GPUAD_TUNING) once it has proved loadable, after gpuad check has run again with it
 #          (check-tuned.log in the archive); skipped on the CPU family (nothing to tune)

@@ -17,6 +17,7 @@ public sealed record CholeskyOptions
 {
     private readonly CholeskyAlgorithm algorithm;
     private readonly int blockSize;
+    private readonly int outerBlockSize;
 
     /// <summary>Every field automatic.</summary>
     public static CholeskyOptions Default { get; } = new();
@@ -42,11 +43,27 @@ public sealed record CholeskyOptions
         init => blockSize = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(BlockSize), value, "CholeskyOptions: the block size cannot be negative.");
     }
 
+    /// <summary>
+    /// Two levels: outer diagonal blocks of this order, each factored and differentiated in blocks
+    /// of <see cref="BlockSize"/> (which it must exceed), their panels and trailing updates large
+    /// GEMMs; an order of at least n means one level. 0 defers to the next level, and at the last
+    /// to the device's tuning table (<see cref="TuningTable.PotrfOuterBlock"/> beyond
+    /// <see cref="TuningTable.PotrfOuterFrom"/> on the GPU family; one level on the CPU family).
+    /// Ignored by <see cref="CholeskyAlgorithm.Whole"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Negative.</exception>
+    public int OuterBlockSize
+    {
+        get => outerBlockSize;
+        init => outerBlockSize = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(OuterBlockSize), value, "CholeskyOptions: the outer block size cannot be negative.");
+    }
+
     /// <summary>These options with each automatic field taken from <paramref name="fallback"/>.</summary>
     internal CholeskyOptions Over(CholeskyOptions fallback) => new()
     {
         Algorithm = Algorithm != CholeskyAlgorithm.Auto ? Algorithm : fallback.Algorithm,
         BlockSize = BlockSize != 0 ? BlockSize : fallback.BlockSize,
+        OuterBlockSize = OuterBlockSize != 0 ? OuterBlockSize : fallback.OuterBlockSize,
     };
 }
 
@@ -99,6 +116,6 @@ public static class CholeskyPolicy
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(device);
-        return CholeskyPlan.For<T>(device, shape.Rows, shape.Batch, options.Algorithm, options.BlockSize, op, nameof(options));
+        return CholeskyPlan.For<T>(device, shape.Rows, shape.Batch, options.Algorithm, options.BlockSize, op, nameof(options), options.OuterBlockSize);
     }
 }

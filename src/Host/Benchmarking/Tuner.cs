@@ -133,8 +133,8 @@ internal static class Tuner
         public const string GemmF64 = "gemm f64", GemmF32 = "gemm f32", GemmSmallF64 = "gemm small f64", GemmSmallF32 = "gemm small f32";
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
-        public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, WholeLanes, Whole, TrsmNarrow];
+        public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse", Streams = "Cholesky streams";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, WholeLanes, Whole, TrsmNarrow];
 
         /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
         public const string Cublas = "GEMM provider";
@@ -500,7 +500,7 @@ internal static class Tuner
         /// largest order (the winner becomes <see cref="TuningTable.PotrfOuterBlock"/>, 0 if one level
         /// wins), then with that outer block the outer panels as a GEMM against the diagonal block's
         /// inverse or as a TRSM in leaf blocks (<see cref="TuningTable.PotrfPanelInverse"/>), at the
-        /// orders it splits. While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
+        /// orders it splits, and one stream against two (<see cref="TuningTable.PotrfStreams"/>). While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
         /// below the smallest order, so that every order takes the candidate's outer blocks; the
         /// table written keeps its own, since orders timed together say which outer block is
         /// fastest there, not from which order two levels pay.
@@ -523,6 +523,7 @@ internal static class Tuner
                 string why = $"no outer block between the leaf blocks ({leaf}) and the largest order ({largest})";
                 NotTimed(Entries.OuterBlock, why);
                 NotTimed(Entries.PanelInverse, why);
+                NotTimed(Entries.Streams, why);
                 return;
             }
             int[] candidates = [0, .. outers];
@@ -535,13 +536,21 @@ internal static class Tuner
             int[] split = large.Where(n => n > outer).ToArray();
             if (outer == 0 || outer <= leaf || split.Length == 0)
             {
-                NotTimed(Entries.PanelInverse, outer == 0 ? "one level chosen: no outer panels" : $"outer blocks of {outer} split no order timed");
+                string why = outer == 0 ? "one level chosen: no outer panels" : $"outer blocks of {outer} split no order timed";
+                NotTimed(Entries.PanelInverse, why);
+                NotTimed(Entries.Streams, why);
                 return;
             }
             best = CholeskyCandidates(Entries.PanelInverse, $"potrfPanelInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
                 ["GEMM against the inverse", "TRSM"],
                 i => table with { PotrfPanelInverse = i == 0, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
             if (best is int pi) table = table with { PotrfPanelInverse = pi == 0 };
+
+            // The forward's trailing updates beyond the next outer block on a second stream, or all on one.
+            best = CholeskyCandidates(Entries.Streams, $"potrfStreams: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
+                ["one stream", "two streams"],
+                i => table with { PotrfStreams = i + 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
+            if (best is int st) table = table with { PotrfStreams = st + 1 };
         }
 
         /// <summary>

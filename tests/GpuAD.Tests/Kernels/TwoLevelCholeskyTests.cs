@@ -308,6 +308,41 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         }
     }
 
+    /// <summary>
+    /// CholeskyOptions.OuterBlockSize on the op, and on the tape under an op that leaves it
+    /// automatic, makes the plan two-level on the CPU family (which never takes two levels by
+    /// itself); the factor and the gradient match the composed algorithm's; negative sizes are refused.
+    /// </summary>
+    [Fact]
+    public void CholeskyOptionsChooseTwoLevels()
+    {
+        var device = devices.Cpu;
+        const int batch = 2, n = 130;
+        var shape = new Shape(batch, n, n);
+        var a = TestData.Spd(batch, n, seed: 61);
+        var lbar = TestData.Random(shape, seed: 62);
+        var options = new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = 16, OuterBlockSize = 48 };
+        (double[] L, double[] Grad, CholeskyPlan Plan) Run(CholeskyOptions op, CholeskyOptions? onTape = null)
+        {
+            using var tape = new Tape(device);
+            if (onTape is not null) tape.CholeskyOptions = onTape;
+            var x = tape.Variable(a, shape);
+            var l = Op.Cholesky(x, op).Keep();
+            using var seed = device.Upload<double>(lbar, shape);
+            tape.Backward(l, seed);
+            return (l.ToArray(), x.Grad!.ToArray(), ((CholeskyNode<double>)l.Producer!).Plan);
+        }
+        var composed = Run(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Composed });
+        foreach (var (what, run) in new[] { ("op", Run(options)), ("tape", Run(new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked }, options)) })
+        {
+            Assert.Equal((2, 48, 16), (run.Plan.Levels, run.Plan.BlockSize, run.Plan.LeafBlockSize));
+            TestData.AssertClose(composed.L, run.L, 1e-12 * n, $"{what}: two-level L");
+            TestData.AssertClose(composed.Grad, run.Grad, 1e-10 * n / 16.0, $"{what}: two-level gradient against the composed algorithm's");
+        }
+        Assert.Equal(1, Run(options with { OuterBlockSize = n }).Plan.Levels);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CholeskyOptions { OuterBlockSize = -1 });
+    }
+
     /// <summary>The plan refuses outer blocks that do not exceed the leaves, and takes one level where the outer blocks cover n.</summary>
     [Fact]
     public void OuterBlocksMustExceedTheLeaves()

@@ -169,6 +169,15 @@ internal static class CheckCases
             cases.Add(new(cholesky.Op.Title, detail, v => cholesky.Apply(v), [sigma]) { Order = n, Options = options });
             if (!(emulatedGpu && n > 512))
                 cases.Add(new(cholesky.Op.Title, detail, v => cholesky.Apply(v), [sigma]) { Order = n, F32 = v => cholesky.Apply(v) });
+            if (n < 512)
+            {
+                // Two levels at a small order: outer blocks of 48 in leaves of 16 (the last outer block of 24), the
+                // path the GPU family takes beyond n = 8192 with blocks of 512 in leaves of 64.
+                var twoLevels = new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = 16, OuterBlockSize = 48 };
+                string two = $"n = {n}, batch {batch} (two levels: outer blocks of 48, leaves of 16)";
+                cases.Add(new(cholesky.Op.Title, two, v => Op.Cholesky(v[0], twoLevels), [sigma]) { Order = n });
+                cases.Add(new(cholesky.Op.Title, two, v => Op.Cholesky(v[0], twoLevels), [sigma]) { Order = n, F32 = v => Op.Cholesky(v[0], twoLevels) });
+            }
             if (n > 512) continue; // on the emulated GPU each evaluation at n = 600 takes tens of seconds: Cholesky alone there
             cases.Add(new(nll.Op.Title, $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => nll.Apply(v), [sigma, y])
                 { Order = n, Options = options });
