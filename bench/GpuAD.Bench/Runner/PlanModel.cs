@@ -5,12 +5,14 @@ using GpuAD.Kernels;
 namespace GpuAD.Bench.Runner;
 
 /// <summary>
-/// <c>GpuAD.Bench plan [--n 1024,2048,...] [--dtype f64|f32] [--batch B]</c>: the critical-path
+/// <c>GpuAD.Bench plan [--n 1024,2048,...] [--dtype f64|f32] [--batch B] [--gemm ilgpu|cublas]</c>: the critical-path
 /// model (<see cref="CholeskyPlanModel"/>) of the Cholesky designs on an H100, from the H100's
 /// measured kernel times, before a GPU times them. Designs: one level, and two levels with outer
 /// blocks of 256, 512 and 1024, each with the outer panel by inverse and by TRSM. The plans are
 /// built for the emulated GPU with the committed H100 table and 132 multiprocessors (as the launch
-/// tests plan), so they are the H100's plans with the ILGPU GEMMs.
+/// tests plan), so they are the H100's plans with the ILGPU GEMMs; <c>--gemm cublas</c> prices
+/// their GEMMs at cuBLAS's measured rate instead (<see cref="KernelRates.WithCublasGemm"/>), the
+/// what-if of the GEMM provider.
 /// </summary>
 internal static class PlanModel
 {
@@ -21,6 +23,7 @@ internal static class PlanModel
         int[] orders = [8192];
         string dtype = "f64";
         int batch = 1;
+        bool cublas = false;
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])
@@ -28,22 +31,24 @@ internal static class PlanModel
                 case "--n": orders = args[i + 1].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--dtype": dtype = args[i + 1]; break;
                 case "--batch": batch = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+                case "--gemm" when args[i + 1] is "ilgpu" or "cublas": cublas = args[i + 1] == "cublas"; break;
                 default: throw new ArgumentException($"plan: unknown option {args[i]}");
             }
         }
         if (args.Length % 2 != 0 || dtype is not ("f64" or "f32"))
-            throw new ArgumentException("usage: GpuAD.Bench plan [--n N[,N...]] [--dtype f64|f32] [--batch B]");
+            throw new ArgumentException("usage: GpuAD.Bench plan [--n N[,N...]] [--dtype f64|f32] [--batch B] [--gemm ilgpu|cublas]");
         using var device = Devices.Open(DeviceChoice.EmulatedGpu);
         device.Tuning = TuningTable.Committed.Single(t => t.Device == H100);
         device.PlannedMultiprocessors = 132;
-        if (dtype == "f64") Print<double>(device, orders, batch);
-        else Print<float>(device, orders, batch);
+        if (dtype == "f64") Print<double>(device, orders, batch, cublas);
+        else Print<float>(device, orders, batch, cublas);
         return 0;
     }
 
-    private static void Print<T>(Device device, int[] orders, int batch) where T : unmanaged, INumber<T>
+    private static void Print<T>(Device device, int[] orders, int batch, bool cublas) where T : unmanaged, INumber<T>
     {
-        var model = new CholeskyPlanModel(KernelRates.H100<T>(device));
+        var rates = KernelRates.H100<T>(device);
+        var model = new CholeskyPlanModel(cublas ? rates.WithCublasGemm(typeof(T) == typeof(double)) : rates);
         string dt = typeof(T) == typeof(double) ? "fp64" : "fp32";
         Console.WriteLine($"Critical-path model of the Cholesky plans on an {H100}, {dt}, batch {batch}: per step launches × launch cost + the serial");
         Console.WriteLine("chain of the diagonal-block kernels + GEMM (fixed time per launch + flops / rate, split-K reductions) + copies; fwd and bwd follow");

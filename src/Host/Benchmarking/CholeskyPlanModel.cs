@@ -71,6 +71,26 @@ internal sealed record KernelRates(double Launch, double PanelForward, double Pa
         return new KernelRates(launch, panelF, panelR, right, left, t0, 1 / inverseRate, large, reduction, symmetrize / (8192.0 * 8192.0), 64, sources);
     }
 
+    /// <summary>
+    /// What if every GEMM ran at cuBLAS's rate (the GEMM-provider path, where the tuning table gives
+    /// the shapes to cuBLAS): the large-product rate cuBLAS reached at 4096³ on the H100 of
+    /// 2026-11-27 (DGEMM 2.31 ms, SGEMM 2.76 ms with TF32 off), the panel shapes at the same
+    /// fraction of it as the ILGPU tilings' (never measured through cuBLAS), a launch's fixed time
+    /// the launch cost, and no split-K reductions. Everything else as measured.
+    /// </summary>
+    public KernelRates WithCublasGemm(bool f64)
+    {
+        double cublas = 2.0 * 4096.0 * 4096.0 * 4096.0 / (f64 ? 2.31e-3 : 2.76e-3);
+        double panel = cublas * GemmPanelRate / GemmLargeRate;
+        return this with
+        {
+            GemmLargeRate = cublas, GemmPanelRate = panel, GemmLaunch = Launch, Reduction = 0,
+            Sources = [.. Sources.Where(x => !x.StartsWith("GEMM", StringComparison.Ordinal) && !x.StartsWith("split-K", StringComparison.Ordinal)),
+                $"what-if GEMM at cuBLAS's rate: large shapes {cublas * 1e-12:F1} TFLOP/s ({(f64 ? "DGEMM 4096³ 2.31 ms" : "SGEMM 4096³ 2.76 ms")} through PyTorch, {Results}); panel shapes {panel * 1e-12:F1} TFLOP/s "
+                + "(the ILGPU tilings' panel/large ratio applied: not measured through cuBLAS); fixed time per launch the launch cost; no split-K reductions"],
+        };
+    }
+
     /// <summary>The GEMM flops and GEMM kernel launches (reductions apart) of the one-level plan that the H100 profile ran at order n.</summary>
     private static (double Flops, int Launches) OneLevelGemms<T>(Device planning, int n) where T : unmanaged, INumber<T>
     {

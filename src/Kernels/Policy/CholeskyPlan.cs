@@ -172,7 +172,8 @@ internal sealed class CholeskyPlan
 
     /// <summary>
     /// 2 when the forward runs trailing updates on the device's side stream beside the next outer
-    /// block (<see cref="TuningTable.PotrfStreams"/>, two levels only), else 1.
+    /// block, and the reverse the next block's inverse beside the current block
+    /// (<see cref="TuningTable.PotrfStreams"/>, two levels only), else 1.
     /// </summary>
     public int Streams { get; }
 
@@ -211,19 +212,20 @@ internal sealed class CholeskyPlan
         long innerBackward = Backward.Where(s => s.Inner is not null).Select(s => s.Inner!.WorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
         bool panels = Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
         long forward = (panels ? Bytes(BlockSize, BlockSize) : 0) + inverse + innerForward;
-        long backward = (Whole || Backward.Count == 0 ? 0 : Bytes(BlockSize, BlockSize)) + inverse + innerBackward;
+        long secondInverse = Backward.Any(s => s.Side) ? Bytes(BlockSize, BlockSize) : 0; // the inverses alternate between two buffers
+        long backward = (Whole || Backward.Count == 0 ? 0 : Bytes(BlockSize, BlockSize)) + inverse + secondInverse + innerBackward;
         return Math.Max(forward, backward);
     }
 
     /// <summary>
-    /// The one-stream order of this plan: the same steps, the side stream's on the default stream
+    /// The one-stream order of this plan (both passes): the same steps, the side stream's on the default stream
     /// and without the host's waits, so the same kernels on the same operands in an order that
     /// respects every dependency; the result is bitwise the two-stream plan's.
     /// </summary>
     public CholeskyPlan OnOneStream() => Streams == 1 ? this
         : new CholeskyPlan(Family, N, Batch, Algorithm, BlockSize, LeafBlockSize, PanelByInverse, LookAhead, PanelLanes, WholeLanes,
             Forward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(),
-            [.. Backward], streams: 1);
+            Backward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(), streams: 1);
 
     /// <summary>The launches of the forward.</summary>
     public int ForwardLaunches => Forward.Sum(s => s.Launches);
@@ -300,7 +302,7 @@ internal sealed class CholeskyPlan
             int streams = table.PotrfStreams;
             return new CholeskyPlan(family, n, batch, algorithm, outer, nb, byInverse, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
                 OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams),
-                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse), streams);
+                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams), streams);
         }
         return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
             ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
@@ -475,17 +477,50 @@ internal sealed class CholeskyPlan
     /// the panel's B̄·T⁻¹ against the block's inverse (or a TRSM in leaf blocks), the three updates
     /// as one grouped GEMM, and each diagonal block's reverse by its inner plan in leaf blocks.
     /// </summary>
-    private static CholeskyStep[] OuterBackwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse)
+    /// <remarks>
+    /// With two <paramref name="streams"/> and the panels by inverse, each block's inverse (it reads
+    /// only L) is computed on the side stream while the default stream works on the block after it
+    /// in the walk: after block j's panel GEMM the host waits for the default stream (Fork, so the
+    /// inverse buffer that the previous panel read is free; two buffers alternate), the side stream
+    /// inverts block j − 1, and before block j − 1's panel GEMM the host waits for it (Join). Unless
+    /// an inverse's GEMMs split along K (their workspace would go back to the pool before the side
+    /// stream ran them): then every inverse runs in order on the default stream.
+    /// </remarks>
+    private static CholeskyStep[] OuterBackwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse, int streams)
         where T : unmanaged, INumber<T>
     {
         if (batch == 0) return [];
+        var panels = new Dictionary<int, CholeskyStep[]>();
+        for (int j0 = (n - 1) / outer * outer; j0 >= 0; j0 -= outer)
+        {
+            int jb = Math.Min(outer, n - j0), below = n - j0 - jb;
+            if (below > 0) panels[j0] = OuterPanel<T>(device, batch, j0, jb, below, nb, byInverse, reverse: true).ToArray();
+        }
+        bool ahead = streams == 2 && byInverse && panels.Count > 0
+            && panels.Values.All(p => p[0].Gemms is not { } gemms || gemms.All(g => g.Splits.All(x => x <= 1)));
         var steps = new List<CholeskyStep>();
+        if (ahead)
+        {
+            var first = panels[panels.Keys.Max()][0];
+            steps.Add(first with { Side = true });
+        }
         for (int j0 = (n - 1) / outer * outer; j0 >= 0; j0 -= outer)
         {
             int jb = Math.Min(outer, n - j0), below = n - j0 - jb;
             if (below > 0)
             {
-                steps.AddRange(OuterPanel<T>(device, batch, j0, jb, below, nb, byInverse, reverse: true));
+                if (ahead)
+                {
+                    steps.Add(new(CholeskyStepKind.Join, j0, jb, 0));
+                    steps.Add(panels[j0][1]);
+                    if (panels.TryGetValue(j0 - outer, out var next))
+                    {
+                        steps.Add(new(CholeskyStepKind.Fork, j0, jb, 0));
+                        steps.Add(next[0] with { Side = true });
+                    }
+                }
+                else
+                    steps.AddRange(panels[j0]);
                 steps.Add(j0 > 0
                     ? Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below), (below, j0, jb), (jb, j0, below))
                     : Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below)));

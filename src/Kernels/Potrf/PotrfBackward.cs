@@ -124,7 +124,9 @@ internal static partial class Blas
         using var _ = device.Enter();
         using var work = plan.Whole ? null : device.Allocate<T>(new Shape(batch, nb, nb));
         using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var inverse2 = plan.Backward.Any(s => s.Side) ? device.Allocate<T>(new Shape(batch, nb, nb)) : null; // the side stream's inverses alternate
         using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        DeviceTensor<T> InverseOf(int j0) => inverse2 is not null && j0 / nb % 2 == 1 ? inverse2 : inverse!;
         using var panel = byInverse ? device.Allocate<T>(new Shape(batch, n - nb, nb)) : null;
         foreach (var step in plan.Backward)
         {
@@ -143,7 +145,16 @@ internal static partial class Blas
                         blockSize: twoLevel ? Math.Min(plan.LeafBlockSize, jb) : jb);
                     break;
                 case CholeskyStepKind.InvertBlock:
-                    InvertLower(device, t, inverse!.Mat.Block(0, 0, jb, jb), scratch?.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb), step);
+                {
+                    using var side = step.Side ? device.OnSide() : default(Device.SideScope?);
+                    InvertLower(device, t, InverseOf(j0).Mat.Block(0, 0, jb, jb), scratch?.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb), step);
+                    break;
+                }
+                case CholeskyStepKind.Fork:
+                    device.WaitForDefaultStream();
+                    break;
+                case CholeskyStepKind.Join:
+                    device.WaitForSideStream();
                     break;
                 case CholeskyStepKind.ReversePanelByInverse:
                 {
@@ -151,7 +162,7 @@ internal static partial class Blas
                     var bBar = lbar.Block(j1, j0, below, jb);
                     var copy = panel!.Mat.Block(0, 0, below, jb);
                     Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), bBar, copy);
-                    Gemm(device, copy, transA: false, inverse!.Mat.Block(0, 0, jb, jb), transB: false, bBar, T.One, T.Zero, lowerOnly: false, step.Gemm);
+                    Gemm(device, copy, transA: false, InverseOf(j0).Mat.Block(0, 0, jb, jb), transB: false, bBar, T.One, T.Zero, lowerOnly: false, step.Gemm);
                     break;
                 }
                 case CholeskyStepKind.ReverseBlockByInner:

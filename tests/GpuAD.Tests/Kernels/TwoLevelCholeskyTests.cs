@@ -24,10 +24,16 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     [InlineData(KernelFamily.CpuTuned, "f32", 141, 48, 8, true)]
     [InlineData(KernelFamily.CpuTuned, "f64", 70, 32, 8, true)]
     [InlineData(KernelFamily.GpuTuned, "f64", 45, 16, 8, true)]
-    [InlineData(KernelFamily.GpuTuned, "f32", 45, 16, 8, true)]
-    [InlineData(KernelFamily.GpuTuned, "f64", 37, 16, 4, false)]
     public void TwoLevelFactorAndGradientMatchTheFloat64References(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse) =>
         Check(family, dtype, n, outer, leaf, byInverse);
+
+    /// <summary>The emulated GPU in float32, and with the outer panels by TRSM in leaves of 4 (a ragged last leaf).</summary>
+    [Theory]
+    [InlineData("f32", 45, 16, 8, true)]
+    [InlineData("f64", 37, 16, 4, false)]
+    [Trait("Tier", "Slow")]
+    public void TwoLevelOnTheEmulatedGpuInFloat32AndByTrsm(string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(KernelFamily.GpuTuned, dtype, n, outer, leaf, byInverse);
 
     /// <summary>The production-like shape on the emulated GPU: outer blocks of 64 in leaves of 16, n = 300 and 600, batch 2.</summary>
     [Theory]
@@ -222,7 +228,19 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         var device = devices.Get(family);
         const int batch = 2;
         var shape = new Shape(batch, n, n);
-        var plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+        var original = device.Tuning;
+        CholeskyPlan plan;
+        try
+        {
+            // On the GPU family with two streams: the reverse's inverses alternate between two buffers.
+            device.Tuning = original with { PotrfStreams = family == KernelFamily.GpuTuned ? 2 : 1 };
+            plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+        Assert.Equal(family == KernelFamily.GpuTuned ? 2 : 1, plan.Streams);
         var a = TestData.Spd(batch, n, seed: 13);
         using var da = TestData.Upload<double>(device, a, shape);
         using var dbar = TestData.Upload<double>(device, TestData.Random(shape, seed: 14), shape);
@@ -241,25 +259,25 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// Two streams: the forward's trailing updates beyond the next outer block run on the device's
-    /// side stream (the launches it counts there are the plan's side steps'), and the factor is
-    /// bitwise the one-stream order's (<see cref="CholeskyPlan.OnOneStream"/>) and matches the
-    /// float64 factor. The emulated GPU runs each launch to completion, so this checks the steps,
+    /// Two streams: the forward's trailing updates beyond the next outer block, and the reverse's
+    /// inverses of the next block, run on the device's side stream (the launches it counts there
+    /// are the plan's side steps'), and the factor and the gradient are bitwise the one-stream
+    /// order's (<see cref="CholeskyPlan.OnOneStream"/>) and match the float64 references. The emulated GPU runs each launch to completion, so this checks the steps,
     /// their split and the side launches; the host's waits are what orders the streams on a GPU.
     /// </summary>
+    [Fact]
+    public void TwoStreamsGiveTheOneStreamResultsBitwise() => TwoStreams<double>(45, 16, 8);
+
+    /// <summary>The same in float32, and in outer blocks of 64 in leaves of 16 at n = 300.</summary>
     [Theory]
-    [InlineData("f64", 45, 16, 8)]
     [InlineData("f32", 40, 16, 8)]
-    public void TwoStreamsGiveTheOneStreamFactorBitwise(string dtype, int n, int outer, int leaf)
+    [InlineData("f64", 300, 64, 16)]
+    [Trait("Tier", "Slow")]
+    public void TwoStreamsGiveTheOneStreamResultsBitwiseInFloat32AndOuterBlocksOf64(string dtype, int n, int outer, int leaf)
     {
         if (dtype == "f64") TwoStreams<double>(n, outer, leaf);
         else TwoStreams<float>(n, outer, leaf);
     }
-
-    /// <summary>The same at the shape: outer blocks of 64 in leaves of 16, n = 300, batch 2.</summary>
-    [Fact]
-    [Trait("Tier", "Slow")]
-    public void TwoStreamsGiveTheOneStreamFactorBitwiseInOuterBlocksOf64() => TwoStreams<double>(300, 64, 16);
 
     private void TwoStreams<T>(int n, int outer, int leaf) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -301,6 +319,33 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             for (int i = 0; i < two.Length; i++)
                 Assert.True(two[i].Equals(single[i]), $"n={n}: element {i} is {two[i]} on two streams, {single[i]} on one");
             TestData.AssertClose(Reference.Cholesky(a, batch, n), two, TestData.KernelTol<T>() * Math.Max(1, n / 16.0), $"two streams n={n}");
+
+            // The reverse: each next block's inverse on the side stream, the gradient bitwise the one-stream order's.
+            var sideBack = plan.Backward.Where(s => s.Side).ToArray();
+            Assert.Equal(outerBlocks - 1, sideBack.Length); // every block with a panel below it
+            Assert.All(sideBack, s => Assert.Equal(CholeskyStepKind.InvertBlock, s.Kind));
+            Assert.Equal(outerBlocks - 1, plan.Backward.Count(s => s.Kind == CholeskyStepKind.Join));
+            Assert.DoesNotContain(one.Backward, s => s.Side || s.Kind is CholeskyStepKind.Fork or CholeskyStepKind.Join);
+            var lbar = TestData.Random(shape, seed: 8 * n);
+            double[] Gradient(CholeskyPlan p, out long launches, out long side)
+            {
+                using var dl = TestData.Upload<T>(device, two, shape);
+                using var dbar = TestData.Upload<T>(device, lbar, shape);
+                long before = device.Launches, sideBefore = device.SideLaunches;
+                Blas.PotrfBackward(device, dl.Mat, dbar.Mat, p, symmetrize: true);
+                launches = device.Launches - before;
+                side = device.SideLaunches - sideBefore;
+                return TestData.ToDouble(dbar.ToArray());
+            }
+            var twoBar = Gradient(plan, out twoLaunches, out twoSide);
+            var oneBar = Gradient(one, out oneLaunches, out oneSide);
+            Assert.Equal(plan.BackwardLaunches(symmetrize: true), twoLaunches);
+            Assert.Equal(twoLaunches, oneLaunches);
+            Assert.Equal(sideBack.Sum(s => s.Launches), twoSide);
+            Assert.Equal(0, oneSide);
+            for (int i = 0; i < twoBar.Length; i++)
+                Assert.True(twoBar[i].Equals(oneBar[i]), $"n={n}: Σ̄ element {i} is {twoBar[i]} on two streams, {oneBar[i]} on one");
+            TestData.AssertClose(Reference.CholeskyBackward(two, lbar, batch, n), twoBar, TestData.KernelTol<T>() * Math.Max(1, n / 16.0), $"two streams Σ̄ n={n}");
         }
         finally
         {
