@@ -331,9 +331,10 @@ def main():
     for key in ("reps", "warmup", "case_cap_s", "budget_s"):
         if getattr(args, key) is not None:
             suite[key] = getattr(args, key)
-    # GpuAD-only variants (cholesky-composed, -blocked, -whole) have no PyTorch counterpart of their own.
+    # GpuAD-only variants (cholesky-composed, -blocked, -whole, the forced designs) have no PyTorch counterpart of their own.
+    gpuad_only = ("cholesky-composed", "cholesky-blocked", "cholesky-whole", "cholesky-one-level", "cholesky-two-level", "cholesky-two-streams")
     cases = [c for c in suite["cases"] if (args.filter is None or args.filter.lower() in c.lower())
-             and c.split("/")[0] not in ("cholesky-composed", "cholesky-blocked", "cholesky-whole")]
+             and c.split("/")[0] not in gpuad_only]
 
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -128,7 +128,8 @@ def main():
             "same problem by PyTorch's time (its algorithm may execute more, e.g. the composed Cholesky backward).", ""]
 
     kernel_ops = ("gemm", "trsm", "potrf")
-    variants = ("cholesky-composed", "cholesky-blocked", "cholesky-whole")  # GpuAD-only
+    designs = ("cholesky-one-level", "cholesky-two-level", "cholesky-two-streams")  # GpuAD-only: the Cholesky designs forced
+    variants = ("cholesky-composed", "cholesky-blocked", "cholesky-whole") + designs  # GpuAD-only
     kernels = [i for i in ids if i.split("/")[0] in kernel_ops]
     chol = [i for i in ids if i.split("/")[0] not in kernel_ops + variants]  # forward + backward: cholesky, gp-nll, ...
 
@@ -173,6 +174,26 @@ def main():
                        f"{ratio(i)} | {ratio(i, 'min_ms')} | {fmt((a or {}).get('gflops'))} | {fmt(effective(a, b))} | "
                        f"{mib((a or {}).get('peak_bytes'))} | {mib((c or {}).get('peak_bytes')) if timed(c) else ''} | "
                        f"{mib((b or {}).get('peak_bytes'))} | {status(a)} / {status(b)} |")
+        out.append("")
+
+    forced = [i for i in ids if i.split("/")[0] in designs]
+    if forced:
+        out += ["## Cholesky designs at the same order", "",
+                "GpuAD-only: `Op.Cholesky` forward + backward with the design forced (`CholeskyOptions.OuterBlockSize`: n for one "
+                "level, the table's outer blocks or 512 for two; `potrfStreams` = 2 while the two-streams case records its plan), "
+                "beside the automatic `cholesky/` case and PyTorch's of the same order. GFLOP/s are executed: two levels add each "
+                "outer block's inverse and the panels' GEMMs against it (`Flops.TwoLevelExtra`).", "",
+                "| case | path | fwd ms | bwd ms | total ms | vs automatic | vs PyTorch total | GFLOP/s | peak MiB | status |",
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for i in forced:
+            a = g.get(i)
+            base = "cholesky/" + i.split("/", 1)[1]
+            auto, b = g.get(base), t.get(base)
+            def over(x, y):
+                return f"{x['median_ms'] / y['median_ms']:.2f}×" if x and y and x.get("median_ms") and y.get("median_ms") else ""
+            out.append(f"| {i} | {(a or {}).get('path', '')} | {fmt_ms(phase(a, 'forward'))} | {fmt_ms(phase(a, 'backward'))} | "
+                       f"{fmt_ms((a or {}).get('median_ms'))} | {over(a, auto)} | {over(a, b)} | {fmt((a or {}).get('gflops'))} | "
+                       f"{mib((a or {}).get('peak_bytes'))} | {status(a)} |")
         out.append("")
 
     path = args.md or os.path.join(args.dir, f"{date}-{device_slug(gpuad, torch)}.md")

@@ -48,6 +48,15 @@ public enum BenchOp
     /// gradient with respect to the hyperparameters.
     /// </summary>
     GpNll,
+
+    /// <summary>Cholesky with one level of blocks forced (<c>CholeskyOptions.OuterBlockSize</c> = n; GpuAD-only, for choosing the design).</summary>
+    CholeskyOneLevel,
+
+    /// <summary>Cholesky with two levels forced: outer blocks of the table's order (512 if it has none), streams as the table says (GpuAD-only).</summary>
+    CholeskyTwoLevel,
+
+    /// <summary>Two levels forced on two streams (<c>potrfStreams</c> = 2 while it runs; GpuAD-only).</summary>
+    CholeskyTwoStreams,
 }
 
 /// <summary>Element types measured.</summary>
@@ -74,6 +83,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         (BenchOp.CholeskyBlocked, "cholesky-blocked"), (BenchOp.CholeskyWhole, "cholesky-whole"),
         (BenchOp.MatMul, "matmul"), (BenchOp.Axb, "axb"), (BenchOp.TriangularSolve, "triangular-solve"),
         (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"), (BenchOp.GpNll, "gp-nll"),
+        (BenchOp.CholeskyOneLevel, "cholesky-one-level"), (BenchOp.CholeskyTwoLevel, "cholesky-two-level"), (BenchOp.CholeskyTwoStreams, "cholesky-two-streams"),
     ];
 
     /// <summary>Every op key, for help texts.</summary>
@@ -150,6 +160,22 @@ public static class Flops
     public static double CholeskyBackward(double n, bool composed) => composed ? Gemm(n, n, n) + 2 * Trsm(n, n) : 2 * n * n * n / 3;
 
     /// <summary>
+    /// What two levels execute beyond one level, per pass of a Cholesky of order n in outer blocks of
+    /// <paramref name="outer"/>: for each outer block with r rows below it, its inverse (TRTRI, w³/3)
+    /// and the panel as a GEMM against it (2·r·w²) where one level solves it (r·w²).
+    /// </summary>
+    public static double TwoLevelExtra(double n, int outer)
+    {
+        double extra = 0;
+        for (double k0 = 0; k0 + outer < n; k0 += outer)
+        {
+            double rows = n - k0 - outer;
+            extra += (double)outer * outer * outer / 3 + rows * outer * outer;
+        }
+        return extra;
+    }
+
+    /// <summary>
     /// Forward and backward flops per matrix of the op on n×n operands, as GpuAD's forward and VJP
     /// rules compute them (<paramref name="composedCholesky"/>: which Cholesky backward ran).
     /// Kernel ops have no backward (0); NaN where the engine does not count an op (gp-nll).
@@ -159,7 +185,8 @@ public static class Flops
         BenchOp.Gemm => (Gemm(n, n, n), 0),
         BenchOp.Trsm => (Trsm(n, n), 0),
         BenchOp.Potrf => (Potrf(n), 0),
-        BenchOp.Cholesky or BenchOp.CholeskyComposed or BenchOp.CholeskyBlocked or BenchOp.CholeskyWhole =>
+        BenchOp.Cholesky or BenchOp.CholeskyComposed or BenchOp.CholeskyBlocked or BenchOp.CholeskyWhole
+            or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams =>
             (Potrf(n), CholeskyBackward(n, composedCholesky)),
         // Ā = Ȳ·Bᵀ, B̄ = Aᵀ·Ȳ
         BenchOp.MatMul => (Gemm(n, n, n), 2 * Gemm(n, n, n)),

@@ -108,9 +108,22 @@ internal abstract class Workload : TimedRun, IDisposable
         BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked),
         BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Whole),
         BenchOp.Cholesky => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Auto),
+        BenchOp.CholeskyOneLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: p.N),
+        BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N)),
+        BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N), streams: 2),
         BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),
     };
+
+    /// <summary>
+    /// The outer blocks of the forced two-level cases: the device table's, or 512 where it takes one
+    /// level; half the order where that would cover it (the quick suites' small orders).
+    /// </summary>
+    private static int TwoLevelOuter(Device device, int n)
+    {
+        int outer = device.Tuning.PotrfOuterBlock > 0 ? device.Tuning.PotrfOuterBlock : 512;
+        return outer < n ? outer : n / 2;
+    }
 
     /// <summary>
     /// Checks that <paramref name="count"/> [batch, n, n] tensors fit, then allocates and fills one
@@ -239,16 +252,39 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     private readonly int lbarSeed;
     private DeviceTensor<T>? lbar;
     private readonly CholeskyAlgorithm algorithm;
+    private readonly CholeskyOptions options;
+    private readonly int streams;
 
     /// <param name="device">The device.</param>
     /// <param name="p">The problem.</param>
     /// <param name="seed">Seed of the inputs.</param>
     /// <param name="algorithm">The algorithm asked for (Auto: the policy's choice).</param>
-    public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm) : base(device, p)
+    /// <param name="outerBlockSize">Two levels in outer blocks of this order (at least n: one level); 0: the table's choice.</param>
+    /// <param name="streams">The streams the table is set to while a run records its plan (0: the table's).</param>
+    public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm, int outerBlockSize = 0, int streams = 0) : base(device, p)
     {
         (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.General) is var t ? (t[0], t[1]) : default;
         lbarSeed = seed + 1;
         this.algorithm = algorithm;
+        options = new CholeskyOptions { Algorithm = algorithm, OuterBlockSize = outerBlockSize };
+        this.streams = streams;
+    }
+
+    /// <summary>The plan a run records (the table's streams as the case sets them).</summary>
+    private CholeskyPlan Plan => WithStreams(() => CholeskyPolicy.Plan<T>(Device, sigma.Shape, options));
+
+    private TResult WithStreams<TResult>(Func<TResult> f)
+    {
+        var table = Device.Tuning;
+        if (streams > 0) Device.Tuning = table with { PotrfStreams = streams };
+        try
+        {
+            return f();
+        }
+        finally
+        {
+            Device.Tuning = table;
+        }
     }
 
     /// <summary>A fresh L̄ where the last run consumed it; the pool's peak starts here.</summary>
@@ -272,17 +308,26 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         get
         {
             var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: Resolved == CholeskyAlgorithm.Composed);
-            return [Problem.Batch * forward, Problem.Batch * backward];
+            var plan = Plan;
+            double extra = plan.Levels == 2 ? Flops.TwoLevelExtra(Problem.N, plan.BlockSize) : 0; // the inverses and the panels' GEMMs
+            return [Problem.Batch * (forward + extra), Problem.Batch * (backward + (Resolved == CholeskyAlgorithm.Composed ? 0 : extra))];
         }
     }
 
-    public override string? Path => Resolved.ToString();
+    public override string? Path
+    {
+        get
+        {
+            var plan = Plan;
+            return plan.Levels == 2 ? $"{Resolved}, two levels (outer {plan.BlockSize}, leaves {plan.LeafBlockSize}, {plan.Streams} stream{(plan.Streams > 1 ? "s" : "")})" : Resolved.ToString();
+        }
+    }
 
     public override void Run(PhaseTimer? timer)
     {
         timer?.Start();
         using var tape = new Tape(Device);
-        var l = Op.Cholesky(tape.Variable(sigma), algorithm);
+        var l = WithStreams(() => Op.Cholesky(tape.Variable(sigma), options));
         EndPhase(timer, 0);
         var cotangent = lbar ?? throw new InvalidOperationException("CholeskyWorkload: Run without Prepare.");
         lbar = null; // the tape owns it now and returns it to the pool with the graph

@@ -464,15 +464,17 @@ public sealed class Device : IDisposable
     internal void WaitForSideStream() => side?.Synchronize();
 
     /// <summary>
-    /// A launcher of the default stream's delegate type (<c>Action&lt;KernelConfig, …&gt;</c>) that
-    /// launches <paramref name="method"/> on <see cref="SideStream"/>: ILGPU's explicit-stream
-    /// launcher (<c>Action&lt;AcceleratorStream, KernelConfig, …&gt;</c>) with the stream bound.
+    /// A launcher of the default stream's delegate type (<c>Action&lt;KernelConfig, …&gt;</c>, or an
+    /// index first for an auto-grouped kernel) that launches <paramref name="method"/> on
+    /// <see cref="SideStream"/>: ILGPU's explicit-stream launcher
+    /// (<c>Action&lt;AcceleratorStream, KernelConfig, …&gt;</c>) with the stream bound.
     /// </summary>
     private TLauncher OnSideStream<TLauncher>(MethodInfo method) where TLauncher : Delegate
     {
         var arguments = typeof(TLauncher).GetMethod("Invoke")!.GetParameters().Select(p => p.ParameterType).ToArray();
         var explicitType = Expression.GetActionType([typeof(AcceleratorStream), .. arguments]);
-        var kernel = Accelerator.LoadKernel(method);
+        // Explicitly grouped kernels take a KernelConfig; implicitly grouped ones an index, launched auto-grouped.
+        var kernel = arguments[0] == typeof(KernelConfig) ? Accelerator.LoadKernel(method) : Accelerator.LoadAutoGroupedKernel(method);
         var launcher = (Delegate)typeof(ILGPU.Runtime.Kernel).GetMethod(nameof(ILGPU.Runtime.Kernel.CreateLauncherDelegate))!
             .MakeGenericMethod(explicitType).Invoke(kernel, null)!;
         var parameters = arguments.Select(t => Expression.Parameter(t)).ToArray();

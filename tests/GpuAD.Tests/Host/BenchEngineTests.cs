@@ -75,6 +75,32 @@ public sealed class BenchEngineTests(DeviceFixture devices)
         Assert.True(composed.PeakBytes > auto.PeakBytes, $"the composed backward holds n² temporaries: {composed.PeakBytes} vs {auto.PeakBytes}");
     }
 
+    /// <summary>
+    /// The forced Cholesky designs of the GPU suite: one level, two levels (outer blocks of n/2 at a
+    /// small order) and two levels on two streams, each reporting the path that ran and, for two
+    /// levels, the executed flops plus each outer block's inverse (w³/3) and its panel as a GEMM
+    /// (r·w² more than a solve), counted here by hand.
+    /// </summary>
+    [Fact]
+    public void TheForcedCholeskyDesignsReportTheirPathAndTheFlopsTheyExecuted()
+    {
+        const int n = 160, batch = 2;
+        var loaded = new HashSet<(BenchOp, DType)>();
+        var settings = new MeasureSettings(Warmup: 1, Reps: 1, CapSeconds: 60);
+        var one = Engine.Measure(D, new Problem(BenchOp.CholeskyOneLevel, DType.Fp64, batch, n), settings, loaded);
+        var two = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoLevel, DType.Fp64, batch, n), settings, loaded);
+        var streams = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoStreams, DType.Fp64, batch, n), settings, loaded);
+        Assert.All(new[] { one, two, streams }, r => Assert.True(r.Ran, r.Note));
+        Assert.Equal("Blocked", one.Path);
+        Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream)", two.Path);
+        Assert.Equal("Blocked, two levels (outer 80, leaves 64, 2 streams)", streams.Path);
+        double cube = (double)n * n * n, extra = 80.0 * 80 * 80 / 3 + 80.0 * 80 * 80; // one outer block with 80 rows below it
+        Assert.Equal(batch * cube / 3, one.PhaseFlops!["forward"], 6);
+        Assert.Equal(batch * (cube / 3 + extra), two.PhaseFlops!["forward"], 6);
+        Assert.Equal(batch * (2 * cube / 3 + extra), streams.PhaseFlops!["backward"], 6);
+        Assert.Equal("cholesky-two-streams/fp64/2x160", streams.Id);
+    }
+
     [Fact]
     public void AProblemLargerThanTheDeviceFailsWithTheBytesBeforeAnyHostData()
     {

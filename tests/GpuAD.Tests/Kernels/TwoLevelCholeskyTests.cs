@@ -265,8 +265,10 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     /// order's (<see cref="CholeskyPlan.OnOneStream"/>) and match the float64 references. The emulated GPU runs each launch to completion, so this checks the steps,
     /// their split and the side launches; the host's waits are what orders the streams on a GPU.
     /// </summary>
-    [Fact]
-    public void TwoStreamsGiveTheOneStreamResultsBitwise() => TwoStreams<double>(45, 16, 8);
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, 45, 16, 8)]
+    [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
+    public void TwoStreamsGiveTheOneStreamResultsBitwise(KernelFamily family, int n, int outer, int leaf) => TwoStreams<double>(n, outer, leaf, family);
 
     /// <summary>The same in float32, and in outer blocks of 64 in leaves of 16 at n = 300.</summary>
     [Theory]
@@ -279,9 +281,9 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         else TwoStreams<float>(n, outer, leaf);
     }
 
-    private void TwoStreams<T>(int n, int outer, int leaf) where T : unmanaged, IFloatingPointIeee754<T>
+    private void TwoStreams<T>(int n, int outer, int leaf, KernelFamily family = KernelFamily.GpuTuned) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var device = devices.GpuEmulated;
+        var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
