@@ -13,6 +13,31 @@ public static class TestData
     /// <summary>SPD matrices A·Aᵀ/n + shift·I (well-conditioned for shift ≈ 1).</summary>
     public static double[] Spd(int batch, int n, int seed, double shift = 1.0) => InputData.Spd(batch, n, seed, shift);
 
+    /// <summary>The [batch, n, n] matrices with NaN in the strict upper triangle, which a kernel reading only the lower one must never read.</summary>
+    public static double[] WithNaNAbove(double[] a, int batch, int n)
+    {
+        var g = (double[])a.Clone();
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            g[(long)b * n * n + i * n + j] = double.NaN;
+        return g;
+    }
+
+    /// <summary>
+    /// Makes pivot k of matrix b exactly −0.5 in exact arithmetic: A[k, k] = Σₚ L[k, p]² − 0.5 over
+    /// p &lt; k, with L the factor of the leading k×k block. Leading minors of order ≤ k stay
+    /// positive-definite; minor k + 1 fails.
+    /// </summary>
+    public static void BreakPivot(double[] a, int n, int b, int k)
+    {
+        var l = Reference.Cholesky(a, b + 1, n);
+        long o = (long)b * n * n;
+        double s = 0;
+        for (int p = 0; p < k; p++) s += l[o + k * n + p] * l[o + k * n + p];
+        a[o + k * n + k] = s - 0.5;
+    }
+
     /// <summary>Triangular matrices with a dominant diagonal (|d| ∈ [1, 2], random sign), zeros elsewhere.</summary>
     public static double[] Triangular(int batch, int n, bool lower, int seed) => InputData.Triangular(batch, n, lower, seed);
 

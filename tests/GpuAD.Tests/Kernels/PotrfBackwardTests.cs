@@ -128,8 +128,8 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
             var lbar = TestData.Random(shape, seed: 7 * n + batch);
             var expected = Reference.CholeskyBackward(l, lbar, batch, n);
 
-            using var dl = TestData.Upload<T>(device, WithNaNAbove(l, batch, n), shape);
-            using var dbar = TestData.Upload<T>(device, WithNaNAbove(lbar, batch, n), shape);
+            using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
+            using var dbar = TestData.Upload<T>(device, TestData.WithNaNAbove(lbar, batch, n), shape);
             Blas.PotrfBackward(device, dl.Mat, dbar.Mat, blockSize);
             var got = SymmetrizeLower(TestData.ToDouble(dbar.ToArray()), batch, n);
 
@@ -140,7 +140,7 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
             if (batch == batches[0])
             {
                 // The symmetric gradient written by the kernels, over L̄'s NaN upper triangle.
-                dbar.CopyFrom(TestData.To<T>(WithNaNAbove(lbar, batch, n)));
+                dbar.CopyFrom(TestData.To<T>(TestData.WithNaNAbove(lbar, batch, n)));
                 Blas.PotrfBackward(device, dl.Mat, dbar.Mat, blockSize, symmetrize: true);
                 TestData.AssertClose(got, TestData.ToDouble(dbar.ToArray()), tol, what + ": symmetrized by the kernels");
             }
@@ -151,16 +151,6 @@ public sealed class PotrfBackwardTests(DeviceFixture devices)
             using var composed = CholeskyNode<T>.ComposedBackward(device, cl, cbar);
             TestData.AssertClose(TestData.ToDouble(composed.ToArray()), got, tol, what + ": Σ̄ against the device's composed backward");
         }
-    }
-
-    private static double[] WithNaNAbove(double[] a, int batch, int n)
-    {
-        var g = (double[])a.Clone();
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            g[(long)b * n * n + i * n + j] = double.NaN;
-        return g;
     }
 
     /// <summary>½(Ā + Āᵀ) from Ā's lower triangle.</summary>

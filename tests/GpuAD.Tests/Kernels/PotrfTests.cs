@@ -50,7 +50,7 @@ public sealed class PotrfTests(DeviceFixture devices)
         {
             var a = TestData.Spd(batch, n, seed: n * 31 + batch);
             var expected = Reference.Cholesky(a, batch, n);
-            using var da = TestData.Upload<T>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+            using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), new Shape(batch, n, n));
             using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
             Blas.Potrf(device, da.Mat, info, blockSize);
 
@@ -67,30 +67,6 @@ public sealed class PotrfTests(DeviceFixture devices)
             for (int j = i + 1; j < n; j++)
                 Assert.True(l[(long)b * n * n + i * n + j] == T.Zero, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
         }
-    }
-
-    /// <summary>The matrices with NaN in the strict upper triangle, which must not be read.</summary>
-    private static double[] WithGarbageAbove(double[] a, int batch, int n)
-    {
-        var g = (double[])a.Clone();
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            g[(long)b * n * n + i * n + j] = double.NaN;
-        return g;
-    }
-
-    /// <summary>
-    /// Makes pivot k of matrix b exactly −0.5 in exact arithmetic: A[k, k] = Σₚ L[k, p]² − 0.5 over
-    /// p &lt; k, with L the factor of the leading k×k block. Leading minors of order ≤ k stay positive-definite.
-    /// </summary>
-    private static void BreakPivot(double[] a, int n, int b, int k)
-    {
-        var l = Reference.Cholesky(a, b + 1, n);
-        long o = (long)b * n * n;
-        double s = 0;
-        for (int p = 0; p < k; p++) s += l[o + k * n + p] * l[o + k * n + p];
-        a[o + k * n + k] = s - 0.5;
     }
 
     private int[] Factor<T>(KernelFamily family, double[] a, int batch, int n, int blockSize = 0) where T : unmanaged, INumber<T>
@@ -111,7 +87,7 @@ public sealed class PotrfTests(DeviceFixture devices)
     {
         const int batch = 3;
         var a = TestData.Spd(batch, n, seed: 5);
-        BreakPivot(a, n, b: 1, k: 2); // the leading minor of order 3 of the middle matrix is indefinite
+        TestData.BreakPivot(a, n, b: 1, k: 2); // the leading minor of order 3 of the middle matrix is indefinite
         var info = dtype == "f64" ? Factor<double>(family, a, batch, n) : Factor<float>(family, a, batch, n);
         Assert.Equal(new[] { 0, 3, 0 }, info);
     }
@@ -175,7 +151,7 @@ public sealed class PotrfTests(DeviceFixture devices)
                 Assert.Equal(planned, launches);
                 if (lookAhead) Assert.Equal((n + blockSize - 1) / blockSize, launches);
                 var broken = (double[])a.Clone();
-                BreakPivot(broken, n, b: 1, k: n - 3);
+                TestData.BreakPivot(broken, n, b: 1, k: n - 3);
                 Assert.Equal(new[] { 0, n - 2 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n, blockSize));
             }
         }
@@ -187,7 +163,7 @@ public sealed class PotrfTests(DeviceFixture devices)
 
     private static double[] FactorOf<T>(Device device, double[] a, int batch, int n, int blockSize) where T : unmanaged, INumber<T>
     {
-        using var da = TestData.Upload<T>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+        using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), new Shape(batch, n, n));
         using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
         Blas.Potrf(device, da.Mat, info, blockSize);
         Assert.Equal(new int[batch], info.ToArray());
@@ -252,7 +228,7 @@ public sealed class PotrfTests(DeviceFixture devices)
                 TestData.AssertClose(expected, df.ToArray(), TestData.KernelTol<float>() * Math.Max(1, n / 16.0), what + " float32");
             }
             var broken = (double[])a.Clone();
-            BreakPivot(broken, n, b: 1, k: n - 3);
+            TestData.BreakPivot(broken, n, b: 1, k: n - 3);
             Assert.Equal(new[] { 0, n - 2 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n, blockSize));
         }
         finally
@@ -300,7 +276,7 @@ public sealed class PotrfTests(DeviceFixture devices)
             double[] Factor1(int l)
             {
                 device.Tuning = original with { PotrfWholeLanes = l };
-                using var da = TestData.Upload<double>(device, WithGarbageAbove(a, batch, n), new Shape(batch, n, n));
+                using var da = TestData.Upload<double>(device, TestData.WithNaNAbove(a, batch, n), new Shape(batch, n, n));
                 using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
                 Blas.Potrf(device, da.Mat, info, blockSize: 0);
                 Assert.Equal(new int[batch], info.ToArray());
@@ -319,7 +295,7 @@ public sealed class PotrfTests(DeviceFixture devices)
                 TestData.AssertClose(Reference.Cholesky(a, batch, n), df.ToArray(), TestData.KernelTol<float>() * Math.Max(1, n / 16.0), $"{lanes} lanes n={n} float32");
             }
             var broken = (double[])a.Clone();
-            BreakPivot(broken, n, b: 2, k: n / 2);
+            TestData.BreakPivot(broken, n, b: 2, k: n / 2);
             Assert.Equal(new[] { 0, 0, n / 2 + 1 }, Factor<double>(KernelFamily.GpuTuned, broken, batch, n));
         }
         finally
@@ -336,7 +312,7 @@ public sealed class PotrfTests(DeviceFixture devices)
     public void AFailureInALaterBlockIsReportedExactly(KernelFamily family, int n, int minor, int blockSize)
     {
         var a = TestData.Spd(2, n, seed: 6);
-        BreakPivot(a, n, b: 0, k: minor - 1);
+        TestData.BreakPivot(a, n, b: 0, k: minor - 1);
         Assert.Equal(new[] { minor, 0 }, Factor<double>(family, a, 2, n, blockSize));
         Assert.Equal(new[] { minor, 0 }, Factor<float>(family, a, 2, n, blockSize));
     }

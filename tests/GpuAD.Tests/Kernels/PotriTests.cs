@@ -46,7 +46,7 @@ public sealed class PotriTests(DeviceFixture devices)
             var a = TestData.Spd(batch, n, seed: n * 17 + batch);
             var l = Reference.Cholesky(a, batch, n);
             var expected = ReferenceInverse(l, batch, n);
-            using var dl = TestData.Upload<T>(device, WithGarbageAbove(l, batch, n), new Shape(batch, n, n));
+            using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), new Shape(batch, n, n));
             var plan = CholeskyInversePlan.For<T>(device, n, batch, blockSize);
             long before = device.Launches;
             Blas.Potri(device, dl.Mat, plan);
@@ -76,15 +76,5 @@ public sealed class PotriTests(DeviceFixture devices)
         for (int i = 0; i < n; i++) eye[b * n * n + i * n + i] = 1;
         var linv = Reference.TriangularSolve(l, batch, n, eye, batch, n, n, left: true, lower: true, transpose: false, unitDiagonal: false, 1);
         return Reference.Gemm(linv, (batch, n, n), true, linv, (batch, n, n), false, null, batch, 1, 0);
-    }
-
-    private static double[] WithGarbageAbove(double[] a, int batch, int n)
-    {
-        var g = (double[])a.Clone();
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            g[(long)b * n * n + i * n + j] = double.NaN;
-        return g;
     }
 }

@@ -73,7 +73,7 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             var a = TestData.Spd(batch, n, seed: 5 * n + outer);
             var expected = Reference.Cholesky(a, batch, n);
             double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
-            using var da = TestData.Upload<T>(device, WithNaNAbove(a, batch, n), shape);
+            using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), shape);
             using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
             long before = device.Launches;
             Blas.Potrf(device, da.Mat, info, plan);
@@ -89,8 +89,8 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             // Reverse: Σ̄ against the float64 formula, symmetrized by the kernels, and against the device's composed backward.
             var lbar = TestData.Random(shape, seed: 11 * n);
             var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
-            using var dl = TestData.Upload<T>(device, WithNaNAbove(l, batch, n), shape);
-            using var dbar = TestData.Upload<T>(device, WithNaNAbove(lbar, batch, n), shape);
+            using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
+            using var dbar = TestData.Upload<T>(device, TestData.WithNaNAbove(lbar, batch, n), shape);
             before = device.Launches;
             Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
             Assert.Equal(plan.BackwardLaunches(symmetrize: true), device.Launches - before);
@@ -105,7 +105,7 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             foreach (int k in new[] { outer + 1, n - 2 })
             {
                 var broken = (double[])a.Clone();
-                BreakPivot(broken, n, b: 1, k);
+                TestData.BreakPivot(broken, n, b: 1, k);
                 da.CopyFrom(TestData.To<T>(broken));
                 Blas.Potrf(device, da.Mat, info, plan);
                 Assert.Equal(new[] { 0, k + 1 }, info.ToArray());
@@ -196,7 +196,7 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
                 expected[o + i * w + c] = v / l[o + i * w + i];
             }
         }
-        using var dt = TestData.Upload<T>(device, WithNaNAbove(l, batch, w), shape);
+        using var dt = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, w), shape);
         var nan = Enumerable.Repeat(double.NaN, l.Length).ToArray();
         using var dx = TestData.Upload<T>(device, nan, shape);
         using var scratch = TestData.Upload<T>(device, nan, shape);
@@ -400,25 +400,5 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         Assert.Equal(1, CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: 100).Levels);
         Assert.Equal(2, CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: 99).Levels);
         Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPlan.For<double>(device, 100, 1, CholeskyAlgorithm.Blocked, 16, outerBlockSize: -1));
-    }
-
-    private static double[] WithNaNAbove(double[] a, int batch, int n)
-    {
-        var g = (double[])a.Clone();
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            g[(long)b * n * n + i * n + j] = double.NaN;
-        return g;
-    }
-
-    /// <summary>Makes pivot k of matrix b exactly −0.5: leading minors of order ≤ k stay positive-definite, minor k + 1 fails.</summary>
-    private static void BreakPivot(double[] a, int n, int b, int k)
-    {
-        var l = Reference.Cholesky(a, b + 1, n);
-        long o = (long)b * n * n;
-        double s = 0;
-        for (int p = 0; p < k; p++) s += l[o + k * n + p] * l[o + k * n + p];
-        a[o + k * n + k] = s - 0.5;
     }
 }
