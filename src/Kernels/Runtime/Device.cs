@@ -517,11 +517,11 @@ public sealed class Device : IDisposable
         return Expression.Lambda<TLauncher>(body, parameters).Compile();
     }
 
-    /// <summary>Number of kernels loaded (compiled) on this device.</summary>
-    public int LoadedKernels => kernels.Count;
+    /// <summary>Number of kernels loaded (compiled) on this device (on its side stream too, where a plan launches there).</summary>
+    public int LoadedKernels => kernels.Count + sideKernels.Count;
 
     /// <summary>The kernel methods loaded on this device so far (generic instantiations included).</summary>
-    internal IReadOnlyCollection<MethodInfo> LoadedKernelMethods => kernels.Keys.ToArray();
+    internal IReadOnlyCollection<MethodInfo> LoadedKernelMethods => kernels.Keys.Union(sideKernels.Keys).ToArray();
 
     /// <summary>
     /// The device in messages, e.g. "cuda:0 (NVIDIA H100 80GB HBM3, GPU-tuned kernels, device #1)":

@@ -97,6 +97,8 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         // Panel-matched TRSM blocks are capped by TrsmGpu.MaxBlockSize (Trsm's launcher).
         if (definition == Definition(TrsmGpu.LeftKernel<double>) || definition == Definition(TrsmGpu.RightKernel<double>))
             return (long)TrsmGpu.SharedElements(TrsmGpu.MaxBlockSize(size)) * size;
+        // The two-level TRTRI's leaves: two packed triangles of the leaf order, at most the unblocked order (TrtriGpu.MaxLeaf).
+        if (definition == Definition(TrtriGpu.LeafKernel<double>)) return 2L * PotrfGpu.Packed(TrtriGpu.MaxLeaf(size)) * size;
         throw new InvalidOperationException($"{name} requests dynamic shared memory: add its launcher's largest request to this test.");
     }
 
@@ -115,6 +117,8 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         {
             Op.Sum(GaussianProcess.NegativeLogMarginalLikelihood(sigma, b.Tape.Constant(TestData.To<T>(TestData.Random(new Shape(batch, n, 1), 5)), new Shape(batch, n, 1)))),
             Op.Sum(Op.Solve(Op.Add(x, Op.Scale(Op.Transpose(x), T.CreateChecked(0.5))), b)),
+            // Two levels: outer blocks of 16 in leaves of 8 (the TRTRI's leaf kernel and doubling GEMMs).
+            Op.Sum(Op.Cholesky(sigma, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Blocked, BlockSize = 8, OuterBlockSize = 16 })),
             Op.Sum(Op.AXInvB(Op.Transpose(b), Op.Add(x, Op.Transpose(x)), b)),
             Op.Sum(Op.TriangularSolve(Op.Tril(sigma), b, lower: true, left: true, transpose: true)),
             Op.Sum(Op.Exp(Op.Scale(Op.Diag(sigma), T.CreateChecked(0.1)))),
