@@ -32,5 +32,15 @@ public enum CholeskyAlgorithm
     /// matrices, where the blocked path's launches cost more than its arithmetic.
     /// </summary>
     Whole,
+
+    /// <summary>
+    /// GPU family: every tile of the matrices a task, one persistent launch per pass running all
+    /// of them as their inputs become ready (tiles of 32, or of the block size: 8, 16 or 32): the
+    /// factor left-looking by tiles, the reverse PyTorch's formula
+    /// Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ with both triangular solves by tiles, 2 + 5 launches for any n
+    /// (about 4·n³ reverse flops, two n² temporaries per matrix). For single matrices and small
+    /// batches of moderate order, where the blocked path's chain of launches is latency-bound.
+    /// </summary>
+    Dataflow,
 }
 

@@ -67,6 +67,12 @@ internal enum CholeskyStepKind
     /// <summary>Two levels, reverse: T̄ ← the inner plan's reverse of the outer diagonal block, and unless it is the first C̄ −= (T̄ + T̄ᵀ)·C.</summary>
     ReverseBlockByInner,
 
+    /// <summary>Every tile of every matrix factored by one persistent launch after its flags are cleared (<see cref="PotrfDataflowGpu"/>): two launches.</summary>
+    FactorDataflow,
+
+    /// <summary>The reverse by tiles (<see cref="PotrfDataflowGpu"/>): flags cleared, M = tril(Lᵀ·L̄), two persistent triangular solves and the symmetric (or lower) gradient: five launches.</summary>
+    ReverseDataflow,
+
     /// <summary>Two streams: the host waits for the default stream, so that the side stream's next step sees what it wrote.</summary>
     Fork,
 
@@ -158,7 +164,7 @@ internal sealed class CholeskyPlan
     public int BlockSize { get; }
 
     /// <summary>True when each matrix is factored and differentiated whole, one launch per pass.</summary>
-    public bool Whole => BlockSize >= N;
+    public bool Whole => BlockSize >= N && Algorithm != CholeskyAlgorithm.Dataflow;
 
     /// <summary>
     /// The order of the leaf blocks: the diagonal blocks the kernels factor and differentiate in
@@ -205,6 +211,12 @@ internal sealed class CholeskyPlan
     public long WorkspaceBytes(int elementSize, Func<long, long> round)
     {
         long Bytes(long rows, long cols) => rows * cols == 0 ? 0 : round(Batch * rows * cols * elementSize);
+        if (Algorithm == CholeskyAlgorithm.Dataflow)
+        {
+            if (N == 0 || Batch == 0) return 0;
+            long words = PotrfDataflowGpu.SyncWords(N, Batch, BlockSize);
+            return 2 * Bytes(N, N) + round(2 * words * sizeof(int)); // the reverse's M (then Z) and Y₁, and both solves' flags
+        }
         long inverse = Levels == 2 && PanelByInverse
             ? Bytes(BlockSize, BlockSize) * (Family == KernelFamily.GpuTuned ? 2 : 1) + Bytes(N - BlockSize, BlockSize)
             : 0;
@@ -273,7 +285,11 @@ internal sealed class CholeskyPlan
             throw new ArgumentOutOfRangeException(nameof(outerBlockSize), outerBlockSize, $"{op}: the outer block size must be positive (or 0 to choose it), got {outerBlockSize}.");
         int max = MaxWholeOrder<T>(device);
         if (algorithm == CholeskyAlgorithm.Auto)
-            algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.Whole : CholeskyAlgorithm.Blocked;
+            algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.Whole
+                : DataflowFits(device, n, batch, PotrfDataflowGpu.Tile) && n <= device.Tuning.PotrfDataflowUpTo ? CholeskyAlgorithm.Dataflow
+                : CholeskyAlgorithm.Blocked;
+        if (algorithm == CholeskyAlgorithm.Dataflow)
+            return DataflowPlan(device, n, batch, blockSize == 0 ? PotrfDataflowGpu.Tile : blockSize, op, paramName);
         int nb;
         if (algorithm == CholeskyAlgorithm.Whole)
         {
@@ -306,6 +322,30 @@ internal sealed class CholeskyPlan
         }
         return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
             ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
+    }
+
+    /// <summary>
+    /// True when <see cref="CholeskyAlgorithm.Dataflow"/> can run a batch of order-n matrices in
+    /// tiles of <paramref name="tile"/>: the GPU family, and every index of the batch within int
+    /// (the kernels' element and flag indices).
+    /// </summary>
+    private static bool DataflowFits(Device device, int n, int batch, int tile) =>
+        device.Family == KernelFamily.GpuTuned && (long)batch * n * n <= int.MaxValue
+        && PotrfDataflowGpu.SyncWords(n, 1, tile) * (long)batch * 2 <= int.MaxValue;
+
+    /// <summary>The dataflow plan: one forward step of two launches, one reverse step of five.</summary>
+    private static CholeskyPlan DataflowPlan(Device device, int n, int batch, int tile, string op, string paramName)
+    {
+        if (device.Family != KernelFamily.GpuTuned)
+            throw new ArgumentException($"{op}: the dataflow algorithm runs on the GPU family's kernels; {device.Name} runs the CPU family's (use Blocked or Whole).", paramName);
+        if (!PotrfDataflowGpu.IsTile(tile))
+            throw new ArgumentOutOfRangeException(paramName, tile, $"{op}: the dataflow algorithm's tiles are of order 8, 16 or 32, not {tile}.");
+        if (!DataflowFits(device, n, batch, tile))
+            throw ShapeErrors.Invalid(op, "the dataflow algorithm indexes a batch with 32-bit integers: batch·n² must stay below 2³¹", new Shape(batch, n, n));
+        var table = device.Tuning;
+        CholeskyStep[] forward = batch == 0 ? [] : n == 0 ? [new(CholeskyStepKind.ClearInfo, 0, 0, 1)] : [new(CholeskyStepKind.FactorDataflow, 0, n, 2)];
+        CholeskyStep[] backward = batch == 0 || n == 0 ? [] : [new(CholeskyStepKind.ReverseDataflow, 0, n, 5)];
+        return new CholeskyPlan(device.Family, n, batch, CholeskyAlgorithm.Dataflow, tile, tile, false, false, table.PotrfPanelLanes, table.PotrfWholeLanes, forward, backward);
     }
 
     /// <summary>

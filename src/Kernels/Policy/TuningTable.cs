@@ -136,6 +136,14 @@ public sealed record TuningTable
     /// </summary>
     public int PotrfStreams { get; init; } = 1;
 
+    /// <summary>
+    /// The order up to which the automatic choice factors and differentiates by tiles in one
+    /// persistent launch per pass (<see cref="CholeskyAlgorithm.Dataflow"/>, GPU family): single
+    /// matrices and small batches in 2 + 5 launches, where the blocked path's chain of panel
+    /// launches is latency-bound. 0 (off) until a sweep has timed it on a GPU against the blocked path.
+    /// </summary>
+    public int PotrfDataflowUpTo { get; init; }
+
     /// <summary>Where the table came from: "defaults", "committed (FILE)" or "GPUAD_TUNING (FILE)".</summary>
     [JsonIgnore]
     public string Source { get; init; } = "defaults";
@@ -260,6 +268,7 @@ public sealed record TuningTable
         if (PotrfOuterBlock > 0 && PotrfOuterBlock <= Math.Max(PotrfBlock, PotrfLargeBlock))
             throw new FormatException(Error("potrfOuterBlock", PotrfOuterBlock, $"must exceed the diagonal blocks it is factored in (potrfBlock {PotrfBlock}, potrfLargeBlock {PotrfLargeBlock}), or be 0 for one level"));
         if (PotrfStreams is not (1 or 2)) throw new FormatException(Error("potrfStreams", PotrfStreams, "must be 1 or 2"));
+        if (PotrfDataflowUpTo < 0) throw new FormatException(Error("potrfDataflowUpTo", PotrfDataflowUpTo, "must not be negative (0: off)"));
         if (PotrfOuterFrom < 0) throw new FormatException(Error("potrfOuterFrom", PotrfOuterFrom, "must not be negative"));
         if (PotrfLargeFrom < 0) throw new FormatException(Error("potrfLargeFrom", PotrfLargeFrom, "must not be negative"));
         if (PotrfWholeUpTo < 0) throw new FormatException(Error("potrfWholeUpTo", PotrfWholeUpTo, "must not be negative (0: as far as shared memory allows)"));

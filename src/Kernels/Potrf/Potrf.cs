@@ -120,6 +120,10 @@ internal static partial class Blas
                 case CholeskyStepKind.FactorWhole:
                     FactorDiagonalBlock(device, a, info.View, 0, whole: true, plan.WholeLanes); // writes info and clears the upper triangle itself
                     break;
+                case CholeskyStepKind.FactorDataflow:
+                    if (typeof(T) == typeof(double)) PotrfDataflowGpu.Factor(device, Unsafe.As<MatRef<T>, MatRef<double>>(ref a), info, plan.BlockSize);
+                    else PotrfDataflowGpu.Factor(device, Unsafe.As<MatRef<T>, MatRef<float>>(ref a), info, plan.BlockSize);
+                    break;
                 case CholeskyStepKind.Factor:
                     FactorDiagonalBlock(device, a.Block(k0, k0, w, w), info.View, offset + k0, whole: false, plan.WholeLanes);
                     break;

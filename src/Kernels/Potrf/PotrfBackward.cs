@@ -122,7 +122,7 @@ internal static partial class Blas
         bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
         l = l.WithBatch(batch);
         using var _ = device.Enter();
-        using var work = plan.Whole ? null : device.Allocate<T>(new Shape(batch, nb, nb));
+        using var work = plan.Whole || plan.Algorithm == CholeskyAlgorithm.Dataflow ? null : device.Allocate<T>(new Shape(batch, nb, nb));
         using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
         using var inverse2 = plan.Backward.Any(s => s.Side) ? device.Allocate<T>(new Shape(batch, nb, nb)) : null; // the side stream's inverses alternate
         using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
@@ -139,6 +139,9 @@ internal static partial class Blas
             {
                 case CholeskyStepKind.ReverseWhole:
                     ReverseDiagonalBlock(device, l, lbar, w: null, symmetrize, plan.WholeLanes);
+                    break;
+                case CholeskyStepKind.ReverseDataflow:
+                    PotrfDataflowGpu.Reverse(device, l, lbar, plan.BlockSize, symmetrize);
                     break;
                 case CholeskyStepKind.ReversePanelSolve: // B̄ ← B̄·T⁻¹; on the GPU family the previous ReversePanel solved it
                     Trsm(device, t, lbar.Block(j1, j0, below, jb), left: false, lower: true, transpose: false, unitDiagonal: false, T.One,

@@ -104,13 +104,24 @@ public sealed class Device : IDisposable
     /// groups of 256 threads, so the GPU kernels can be checked without a GPU (slow: small sizes only).
     /// </param>
     /// <exception cref="FormatException">The family is GPU-tuned and <c>GPUAD_TUNING</c> names a file that is not a valid <see cref="TuningTable"/>.</exception>
-    internal static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned)
+    internal static Device CreateCpu(KernelFamily family = KernelFamily.CpuTuned) => CreateCpu(family, CpuConfiguration(family));
+
+    /// <summary>
+    /// An emulated GPU whose <paramref name="multiprocessors"/> multiprocessors run groups of up to
+    /// <paramref name="groupSize"/> threads side by side (OS threads): for checking kernels whose
+    /// groups wait on one another, which <see cref="CreateCpu(KernelFamily)"/>'s single
+    /// multiprocessor runs one after the other.
+    /// </summary>
+    internal static Device CreateEmulatedGpu(int multiprocessors, int groupSize) =>
+        CreateCpu(KernelFamily.GpuTuned, new CPUDevice(numThreadsPerWarp: 32, numWarpsPerMultiprocessor: Math.Max(1, groupSize / 32), numMultiprocessors: multiprocessors));
+
+    private static Device CreateCpu(KernelFamily family, CPUDevice configuration)
     {
         if (!Enum.IsDefined(family)) throw new ArgumentOutOfRangeException(nameof(family), family, "Device: unknown kernel family.");
         var context = Context.Create(builder => builder.CPU().EnableAlgorithms().Optimize(OptimizationLevel.O2));
         try
         {
-            var accelerator = CpuConfiguration(family).CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
+            var accelerator = configuration.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel);
             return new Device(accelerator, family, context);
         }
         catch
@@ -121,7 +132,7 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>
-    /// The simulated hardware of <see cref="CreateCpu"/>'s accelerator for a family: for
+    /// The simulated hardware of <see cref="CreateCpu(KernelFamily)"/>'s accelerator for a family: for
     /// <see cref="KernelFamily.CpuTuned"/> one warp of 2 threads per processor; for
     /// <see cref="KernelFamily.GpuTuned"/> (the emulated GPU) one multiprocessor with groups of
     /// 8 warps of 32 threads.

@@ -1,0 +1,219 @@
+using System.Numerics;
+using GpuAD.Kernels;
+using Xunit;
+
+namespace GpuAD.Tests.Kernels;
+
+/// <summary>
+/// The dataflow Cholesky and its reverse (<see cref="CholeskyAlgorithm.Dataflow"/>,
+/// <see cref="PotrfDataflowGpu"/>): every tile a task of one persistent launch per pass. On the
+/// emulated GPU, at orders with a ragged last tile, in every tile order: the factor against the
+/// float64 factor over NaN above the diagonal, the upper triangle cleared, the gradient (symmetric,
+/// and Ā's lower triangle) against the float64 formula and the device's composed backward, the
+/// first failing minor in any tile, the plan's launches (two and five at any order), the automatic
+/// choice from the tuning table, and Op.Cholesky on a tape. The emulated GPU's one multiprocessor
+/// runs the groups one after another, so no group ever waits there; an emulated GPU with four
+/// multiprocessors runs them side by side, each waiting on the flags of the tiles it reads.
+/// </summary>
+[Collection("EmulatedGpu")]
+public sealed class DataflowCholeskyTests(DeviceFixture devices)
+{
+    [Theory]
+    [InlineData("f64", 45, 8, 2)]
+    [InlineData("f64", 37, 16, 1)]
+    [InlineData("f32", 30, 8, 3)]
+    [InlineData("f64", 70, 32, 1)]
+    [InlineData("f64", 5, 8, 2)]
+    public void FactorAndGradientMatchTheFloat64References(string dtype, int n, int tile, int batch)
+    {
+        if (dtype == "f64") Check<double>(devices.GpuEmulated, n, tile, batch);
+        else Check<float>(devices.GpuEmulated, n, tile, batch);
+    }
+
+    /// <summary>
+    /// Four multiprocessors running groups side by side, so tasks wait on the flags of tiles that
+    /// other groups are still computing: the same results as in order.
+    /// </summary>
+    [Theory]
+    [InlineData("f64", 53, 8, 2)]
+    [InlineData("f32", 40, 8, 1)]
+    [InlineData("f64", 20, 8, 1)] // three tiles a side, four groups: every task's inputs are in flight when it starts
+    [InlineData("f64", 16, 8, 1)]
+    public void GroupsRunningSideBySideWaitForTheTilesTheyRead(string dtype, int n, int tile, int batch)
+    {
+        using var device = Device.CreateEmulatedGpu(multiprocessors: 4, groupSize: PotrfDataflowGpu.GroupSize);
+        Assert.Equal(4, device.Multiprocessors);
+        if (dtype == "f64") Check<double>(device, n, tile, batch);
+        else Check<float>(device, n, tile, batch);
+    }
+
+    private void Check<T>(Device device, int n, int tile, int batch) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = new Shape(batch, n, n);
+        var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Dataflow, tile);
+        string what = $"{device.Name} {typeof(T).Name} n={n} tile={tile} batch={batch}";
+        Assert.Equal(CholeskyAlgorithm.Dataflow, plan.Algorithm);
+        Assert.False(plan.Whole);
+        Assert.Equal((2, 5, 5), (plan.ForwardLaunches, plan.BackwardLaunches(symmetrize: true), plan.BackwardLaunches(symmetrize: false)));
+
+        var a = TestData.Spd(batch, n, seed: 7 * n + tile);
+        var expected = Reference.Cholesky(a, batch, n);
+        double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
+        using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), shape);
+        using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+        long before = device.Launches;
+        Blas.Potrf(device, da.Mat, info, plan);
+        Assert.Equal(plan.ForwardLaunches, device.Launches - before);
+        Assert.Equal(new int[batch], info.ToArray());
+        var l = TestData.ToDouble(da.ToArray());
+        TestData.AssertClose(expected, l, tol, what + ": L");
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            Assert.True(l[(long)b * n * n + i * n + j] == 0, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
+
+        // Reverse, reading only the lower triangles of L and L̄ (NaN above): the symmetric gradient, then Ā.
+        var lbar = TestData.Random(shape, seed: 13 * n + tile);
+        var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
+        using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
+        using var dbar = TestData.Upload<T>(device, TestData.WithNaNAbove(lbar, batch, n), shape);
+        before = device.Launches;
+        Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
+        Assert.Equal(plan.BackwardLaunches(symmetrize: true), device.Launches - before);
+        var got = TestData.ToDouble(dbar.ToArray());
+        TestData.AssertClose(gradient, got, tol, what + ": Σ̄ against the float64 formula");
+        var emulated = devices.GpuEmulated; // the composed backward's GEMM groups need its 256 threads
+        using var cl = TestData.Upload<T>(emulated, l, shape);
+        using var cbar = TestData.Upload<T>(emulated, lbar, shape);
+        using var composed = CholeskyNode<T>.ComposedBackward(emulated, cl, cbar);
+        TestData.AssertClose(TestData.ToDouble(composed.ToArray()), got, tol, what + ": Σ̄ against the device's composed backward");
+
+        var above = Enumerable.Repeat(3.0, (int)shape.Length).ToArray();
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++)
+            above[(long)b * n * n + i * n + j] = lbar[(long)b * n * n + i * n + j];
+        using var dlower = TestData.Upload<T>(device, above, shape);
+        Blas.PotrfBackward(device, dl.Mat, dlower.Mat, plan, symmetrize: false);
+        var lower = TestData.ToDouble(dlower.ToArray());
+        var expectedLower = (double[])above.Clone(); // Ā: Σ̄'s strict lower triangle doubled, its diagonal kept, the strict upper triangle untouched
+        for (int b = 0; b < batch; b++)
+        for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++)
+        {
+            long e = (long)b * n * n + i * n + j;
+            expectedLower[e] = i == j ? gradient[e] : 2 * gradient[e];
+        }
+        TestData.AssertClose(expectedLower, lower, 2 * tol, what + ": Ā (lower triangle, upper untouched)");
+
+        // A failing minor in the first tile, in the second, and in the last tile of the second matrix.
+        if (batch < 2) return;
+        foreach (int k in new[] { 0, Math.Min(tile + 1, n - 1), n - 2 }.Where(k => k >= 0).Distinct())
+        {
+            var broken = (double[])a.Clone();
+            TestData.BreakPivot(broken, n, b: 1, k);
+            da.CopyFrom(TestData.To<T>(broken));
+            Blas.Potrf(device, da.Mat, info, plan);
+            var expectedInfo = new int[batch];
+            expectedInfo[1] = k + 1;
+            Assert.Equal(expectedInfo, info.ToArray());
+        }
+    }
+
+    /// <summary>
+    /// The plan: chosen automatically only on the GPU family and only up to the table's
+    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (off by default), two and five launches at any
+    /// order (a single matrix of 1,024 or 2,048 included, against the blocked path's dozens), tiles
+    /// of 8, 16 or 32 only, and a clear error on the CPU family.
+    /// </summary>
+    [Fact]
+    public void ThePlanChoosesDataflowFromTheTableOnTheGpuFamilyOnly()
+    {
+        var gpu = devices.GpuEmulated;
+        var original = gpu.Tuning;
+        try
+        {
+            Assert.Equal(0, TuningTable.Defaults.PotrfDataflowUpTo);
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 1024, 1).Algorithm);
+            gpu.Tuning = original with { PotrfDataflowUpTo = 2048 };
+            foreach (int n in new[] { 1024, 2048 })
+            {
+                var plan = CholeskyPlan.For<double>(gpu, n, 1);
+                var blocked = CholeskyPlan.For<double>(gpu, n, 1, CholeskyAlgorithm.Blocked);
+                Assert.Equal(CholeskyAlgorithm.Dataflow, plan.Algorithm);
+                Assert.Equal(PotrfDataflowGpu.Tile, plan.BlockSize);
+                Assert.Equal(7, plan.ForwardLaunches + plan.BackwardLaunches(symmetrize: true));
+                Assert.True(blocked.ForwardLaunches + blocked.BackwardLaunches(symmetrize: true) > 40);
+            }
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 2049, 1).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Whole, CholeskyPlan.For<double>(gpu, 40, 1).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(devices.Cpu, 1024, 1).Algorithm);
+        }
+        finally
+        {
+            gpu.Tuning = original;
+        }
+        var cpuError = Assert.Throws<ArgumentException>(() => CholeskyPlan.For<double>(devices.Cpu, 100, 1, CholeskyAlgorithm.Dataflow));
+        Assert.Contains("GPU family", cpuError.Message);
+        var tileError = Assert.Throws<ArgumentOutOfRangeException>(() => CholeskyPlan.For<double>(gpu, 100, 1, CholeskyAlgorithm.Dataflow, 12));
+        Assert.Contains("8, 16 or 32", tileError.Message);
+    }
+
+    /// <summary>
+    /// Op.Cholesky on a tape with the automatic choice taken from a table that turns the dataflow
+    /// path on: the value, and the gradient equal to the composed algorithm's on the same device.
+    /// </summary>
+    [Fact]
+    public void OpCholeskyTakesDataflowFromTheTuningTable()
+    {
+        var device = devices.GpuEmulated;
+        var original = device.Tuning;
+        const int n = 41, batch = 2;
+        try
+        {
+            device.Tuning = original with { PotrfDataflowUpTo = 64, PotrfWholeUpTo = 16 };
+            Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(device, n, batch).Algorithm);
+            var a = TestData.Spd(batch, n, seed: 51);
+            var lbar = TestData.Random(new Shape(batch, n, n), seed: 53);
+            (double[] L, double[] Grad) Run(CholeskyAlgorithm algorithm)
+            {
+                using var tape = new Tape(device);
+                var x = tape.Variable(a, new Shape(batch, n, n));
+                var l = Op.Cholesky(x, algorithm).Keep();
+                using var seed = device.Upload<double>(lbar, new Shape(batch, n, n));
+                tape.Backward(l, seed);
+                return (l.ToArray(), x.Grad!.ToArray());
+            }
+            var dataflow = Run(CholeskyAlgorithm.Auto);
+            var composed = Run(CholeskyAlgorithm.Composed);
+            double tol = TestData.KernelTol<double>() * n / 16.0;
+            TestData.AssertClose(Reference.Cholesky(a, batch, n), dataflow.L, tol, "dataflow L");
+            TestData.AssertClose(composed.Grad, dataflow.Grad, tol, "dataflow gradient against the composed algorithm's");
+        }
+        finally
+        {
+            device.Tuning = original;
+        }
+    }
+
+    /// <summary>The pool bytes the reverse holds at its peak besides L and L̄ are within the plan's <see cref="CholeskyPlan.WorkspaceBytes"/> and reach its two n² temporaries.</summary>
+    [Fact]
+    public void TheReverseWorkspaceStaysWithinThePlansBytes()
+    {
+        var device = devices.GpuEmulated;
+        const int n = 40, batch = 2;
+        var shape = new Shape(batch, n, n);
+        var plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Dataflow, 16);
+        var l = Reference.Cholesky(TestData.Spd(batch, n, seed: 3), batch, n);
+        using var dl = TestData.Upload<double>(device, l, shape);
+        using var dbar = TestData.Upload<double>(device, TestData.Random(shape, seed: 4), shape);
+        device.Synchronize();
+        long baseline = device.Pool.BytesInUse;
+        device.Pool.ResetPeak();
+        Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
+        device.Synchronize();
+        long peak = device.Pool.PeakBytes - baseline;
+        long planned = plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass);
+        Assert.InRange(peak, 2L * batch * n * n * sizeof(double), planned);
+    }
+}
