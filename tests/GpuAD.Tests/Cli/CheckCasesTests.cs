@@ -26,7 +26,9 @@ public sealed class CheckCasesTests(DeviceFixture devices)
         return data;
     }
 
-    public static TheoryData<string> Blocked() => Names(c => c.Order is > 0 and <= 512);
+    public static TheoryData<string> Blocked() => Names(c => c.Order is > 0 and <= 512 && !c.GpuFamilyOnly);
+
+    public static TheoryData<string> GpuFamilyOnly() => Names(c => c.GpuFamilyOnly);
 
     public static TheoryData<string> Large() => Names(c => c.Order > 512);
 
@@ -39,6 +41,18 @@ public sealed class CheckCasesTests(DeviceFixture devices)
     [Trait("Tier", "Slow")]
     public void BlockedCasesPastOrder512Pass(string name) => Check(name);
 
+    /// <summary>The cases that force a GPU-family path (the dataflow Cholesky), on the emulated GPU; the CPU family's table leaves them out.</summary>
+    [Theory]
+    [MemberData(nameof(GpuFamilyOnly))]
+    [Trait("Tier", "Slow")]
+    public void GpuFamilyCasesPassOnTheEmulatedGpu(string name)
+    {
+        var c = Table.Single(x => Name(x) == name);
+        var r = CheckCommand.Check(devices.GpuEmulated, c);
+        Assert.True(r.Passed, $"{name}: {r.Worst()}");
+        Assert.DoesNotContain(CheckCases.All(gpuFamily: false), x => Name(x) == name);
+    }
+
     [Fact]
     public void TheTableCoversEveryOpAndBothBlockedOrders()
     {
@@ -49,6 +63,7 @@ public sealed class CheckCasesTests(DeviceFixture devices)
         Assert.Equal(Table.Count, Table.Select(Name).Distinct().Count()); // each name picks one case
         foreach (int n in CheckCases.BlockedOrders)
             Assert.Contains(Table, c => c.Order == n && c.DType == "f32");
+        Assert.Contains(Table, c => c.GpuFamilyOnly && c.DType == "f64");
     }
 
     private void Check(string name)

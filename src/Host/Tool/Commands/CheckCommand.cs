@@ -42,7 +42,7 @@ internal static class CheckCommand
 
             using var dev = CommonOptions.OpenDevice(parse.GetValue(device));
             bool emulated = dev.Kind == DeviceKind.Cpu && dev.Family == KernelFamily.GpuTuned;
-            var cases = CheckCases.All(emulated).Where(c => text is null || c.Op.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
+            var cases = CheckCases.All(emulated, gpuFamily: dev.Family == KernelFamily.GpuTuned).Where(c => text is null || c.Op.Contains(text, StringComparison.OrdinalIgnoreCase)).ToList();
             Terminal.Line($"Checking {cases.Count} cases on {CommonOptions.Describe(dev)} (float64: up to {defaults.Directions} random directions each against Richardson differences; float32: against float64).");
             var clock = Stopwatch.StartNew();
             var results = new List<(CheckCase Case, GradcheckResult? Result, string? Error, double Seconds)>();

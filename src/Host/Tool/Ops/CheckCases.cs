@@ -21,6 +21,9 @@ internal sealed record CheckCase(string Op, string Detail, Func<Var<double>[], V
     /// <summary>The gradcheck's settings: random directions (one for the largest cases, each costs five to nine evaluations), noise probe.</summary>
     public GradcheckOptions Options { get; init; } = new();
 
+    /// <summary>The case forces a path of the GPU family's kernels (the dataflow Cholesky): left out on the CPU family.</summary>
+    public bool GpuFamilyOnly { get; init; }
+
     /// <summary>"f32" or "f64".</summary>
     public string DType => F32 is null ? "f64" : "f32";
 }
@@ -51,7 +54,8 @@ internal static class CheckCases
     /// a minute: the float32 order-600 case is left out (the float32 blocked path is checked at 120,
     /// the blocks of 64 at 600 in float64).
     /// </param>
-    public static IReadOnlyList<CheckCase> All(bool emulatedGpu = false)
+    /// <param name="gpuFamily">The device runs the GPU family's kernels; false leaves out the cases that force one of their paths.</param>
+    public static IReadOnlyList<CheckCase> All(bool emulatedGpu = false, bool gpuFamily = true)
     {
         var cases = new List<CheckCase>();
         int seed = 100;
@@ -138,7 +142,7 @@ internal static class CheckCases
         foreach (var op in Catalogue.All.Entries.Where(o => cases.All(c => c.Op != o.Title)))
         foreach (var args in op.Variants)
             Add(op.Name, $"around n = 5{(args.Values.Count == 0 ? "" : $", {args}")}", op.Around(5), args);
-        return cases;
+        return gpuFamily ? cases : cases.Where(c => !c.GpuFamilyOnly).ToList();
     }
 
     /// <summary>
@@ -177,6 +181,14 @@ internal static class CheckCases
                 string two = $"n = {n}, batch {batch} (two levels: outer blocks of 48, leaves of 16)";
                 cases.Add(new(cholesky.Op.Title, two, v => Op.Cholesky(v[0], twoLevels), [sigma]) { Order = n });
                 cases.Add(new(cholesky.Op.Title, two, v => Op.Cholesky(v[0], twoLevels), [sigma]) { Order = n, F32 = v => Op.Cholesky(v[0], twoLevels) });
+
+                // The dataflow path (GPU family) in tiles of 16 (the last of 8): every tile a task of one persistent
+                // launch per pass, the path single matrices up to the table's potrfDataflowUpTo take.
+                var dataflow = new CholeskyOptions { Algorithm = CholeskyAlgorithm.Dataflow, BlockSize = 16 };
+                string tiles = $"n = {n}, batch {batch} (dataflow: tiles of 16)";
+                cases.Add(new(cholesky.Op.Title, tiles, v => Op.Cholesky(v[0], dataflow), [sigma]) { Order = n, GpuFamilyOnly = true });
+                cases.Add(new(cholesky.Op.Title, tiles, v => Op.Cholesky(v[0], dataflow), [sigma])
+                    { Order = n, F32 = v => Op.Cholesky(v[0], dataflow), GpuFamilyOnly = true });
             }
             if (n > 512) continue; // on the emulated GPU each evaluation at n = 600 takes tens of seconds: Cholesky alone there
             cases.Add(new(nll.Op.Title, $"Σ {n}×{n}, y {n}×1, batch {batch} (blocked)", v => nll.Apply(v), [sigma, y])
