@@ -44,6 +44,13 @@ internal sealed record TuneOptions
     /// </summary>
     public int[] CholeskyOuterBlocks { get; init; } = [256, 512, 1024];
 
+    /// <summary>
+    /// Orders of the single-matrix Cholesky at which the dataflow path is timed against the blocked
+    /// one, from the smallest up (<see cref="TuningTable.PotrfDataflowUpTo"/>: the largest order up
+    /// to which it won at every order timed).
+    /// </summary>
+    public int[] CholeskyDataflowOrders { get; init; } = [256, 1024, 2048];
+
     /// <summary>Order of the batch of small matrices that chooses <see cref="TuningTable.PotrfWholeLanes"/> (factored whole).</summary>
     public int CholeskySmallOrder { get; init; } = 32;
 
@@ -59,11 +66,11 @@ internal sealed record TuneOptions
     /// <summary>
     /// The sizes for a device: a GPU's, or on the emulated GPU (one OS thread per simulated thread)
     /// sizes that take seconds: GEMMs of 96 and 48, a 64×64×512 split-K product, Cholesky at n = 100
-    /// (outer blocks of 72 and 96, above every leaf block candidate).
+    /// (outer blocks of 72 and 96, above every leaf block candidate), the dataflow path at n = 60.
     /// </summary>
     public static TuneOptions For(Device device) => device.Kind == DeviceKind.Cuda
         ? new TuneOptions()
-        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskyOuterBlocks = [72, 96], CholeskySmallOrder = 20, CholeskySmallBatch = 2, TrsmOrder = 100 };
+        : new TuneOptions { Repeats = 3, GemmOrder = 96, GemmSmallOrder = 48, SplitK = 512, CholeskyOrder = 100, CholeskyLargeOrders = [100], CholeskyOuterBlocks = [72, 96], CholeskyDataflowOrders = [60], CholeskySmallOrder = 20, CholeskySmallBatch = 2, TrsmOrder = 100 };
 }
 
 /// <summary>One timed candidate of the sweep.</summary>
@@ -134,7 +141,8 @@ internal static class Tuner
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
         public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse", Streams = "Cholesky streams";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, WholeLanes, Whole, TrsmNarrow];
+        public const string Dataflow = "Cholesky dataflow limit";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, Dataflow, WholeLanes, Whole, TrsmNarrow];
 
         /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
         public const string Cublas = "GEMM provider";
@@ -186,7 +194,7 @@ internal static class Tuner
             throw new ArgumentException($"Tune: {device} runs the CPU-tuned kernels, which have nothing to tune; use a CUDA GPU or the emulated GPU.");
         if (options.Repeats < 1 || options.Budget < TimeSpan.Zero || options.GemmOrder < 1 || options.GemmSmallOrder < 1 || options.SplitOrder < 1
             || options.SplitK < 1 || options.CholeskyOrder < 1 || options.CholeskyLargeOrders.Length == 0 || options.CholeskyLargeOrders.Any(n => n < 1)
-            || options.CholeskyOuterBlocks.Any(b => b < 1)
+            || options.CholeskyOuterBlocks.Any(b => b < 1) || options.CholeskyDataflowOrders.Any(n => n < 1)
             || options.CholeskySmallOrder < 1 || options.CholeskySmallBatch < 1 || options.TrsmOrder < 1)
             throw new ArgumentException("Tune: repeats and sizes must be positive and the budget not negative.", nameof(options));
 
@@ -445,6 +453,7 @@ internal static class Tuner
             if (best is int la) table = table with { PotrfLookAhead = la == 0 };
 
             TwoLevels(large);
+            DataflowLimit(options.CholeskyDataflowOrders);
 
             // Threads per row of the whole-matrix kernels, on a batch of small matrices factored whole.
             int small = Math.Min(options.CholeskySmallOrder, max);
@@ -551,6 +560,45 @@ internal static class Tuner
                 ["one stream", "two streams"],
                 i => table with { PotrfStreams = i + 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
             if (best is int st) table = table with { PotrfStreams = st + 1 };
+        }
+
+        /// <summary>
+        /// The dataflow path (every tile a task of one persistent launch per pass) against the
+        /// blocked path on a single matrix, from the smallest order of <paramref name="orders"/> up:
+        /// <see cref="TuningTable.PotrfDataflowUpTo"/> becomes the largest order up to which it won
+        /// at every order timed, 0 (off) if the blocked path won at the smallest. Each candidate's
+        /// factor and gradient must match the first's before it is timed. When a later order cannot
+        /// be timed (the budget, a failure), the limit found at the smaller orders stands.
+        /// </summary>
+        public void DataflowLimit(int[] orders)
+        {
+            if (orders.Length == 0)
+            {
+                if (HasTime(Entries.Dataflow)) notMeasured.Add((Entries.Dataflow, "no orders to time"));
+                return;
+            }
+            int limit = 0;
+            bool first = true;
+            foreach (int n in orders.Distinct().Order())
+            {
+                int before = notMeasured.Count;
+                int? best = CholeskyCandidates(Entries.Dataflow, $"potrfDataflowUpTo: f64 n = {n}", [n], ["blocked", "dataflow"],
+                    i => table with { PotrfDataflowUpTo = i == 0 ? 0 : n, PotrfWholeUpTo = 1 }, record: false);
+                if (best is null)
+                {
+                    if (first) return; // noted as not measured, with why
+                    var why = notMeasured.Skip(before).Select(x => x.Why).ToArray();
+                    notMeasured.RemoveRange(before, notMeasured.Count - before);
+                    progress?.Invoke($"{Entries.Dataflow}: n = {n} not timed ({string.Join("; ", why)}); the limit found below it stands");
+                    break;
+                }
+                first = false;
+                if (best == 0) break;
+                limit = n;
+            }
+            if (first) return;
+            measured.Add(Entries.Dataflow);
+            table = table with { PotrfDataflowUpTo = limit };
         }
 
         /// <summary>

@@ -17,7 +17,7 @@ public sealed class TunerTests(DeviceFixture devices)
     {
         Budget = TimeSpan.FromMinutes(10), Repeats = 1,
         GemmOrder = 64, GemmSmallOrder = 32, SplitOrder = 64, SplitK = 256, CholeskyOrder = 80, CholeskyLargeOrders = [80],
-        CholeskyOuterBlocks = [72], CholeskySmallOrder = 16, CholeskySmallBatch = 2, TrsmOrder = 40,
+        CholeskyOuterBlocks = [72], CholeskyDataflowOrders = [40, 56], CholeskySmallOrder = 16, CholeskySmallBatch = 2, TrsmOrder = 40,
     };
 
     [Fact]
@@ -92,6 +92,17 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal(["one level", "outer 72"], report.Rows.Where(r => r.What.StartsWith("potrfOuterBlock:", StringComparison.Ordinal)).Select(r => r.Candidate));
         Assert.Equal(t.PotrfOuterBlock == 0 ? "one level" : $"outer {t.PotrfOuterBlock}", Chosen("potrfOuterBlock"));
         Assert.Equal(TuningTable.Defaults.PotrfOuterFrom, t.PotrfOuterFrom);
+        // The dataflow limit: blocked against dataflow at n = 40, then at 56 only if dataflow won at
+        // 40; the limit is the largest order up to which dataflow won at every order timed.
+        var dataflow = report.Rows.Where(r => r.What.StartsWith("potrfDataflowUpTo:", StringComparison.Ordinal)).Chunk(2).ToArray();
+        Assert.InRange(dataflow.Length, 1, 2);
+        Assert.All(dataflow, pair => Assert.Equal(["blocked", "dataflow"], pair.Select(r => r.Candidate)));
+        Assert.Equal("potrfDataflowUpTo: f64 n = 40", dataflow[0][0].What);
+        bool wonAt40 = dataflow[0][1].Chosen;
+        Assert.Equal(wonAt40 ? 2 : 1, dataflow.Length);
+        int expectedLimit = !wonAt40 ? 0 : dataflow[1][1].Chosen ? 56 : 40;
+        Assert.Equal(expectedLimit, t.PotrfDataflowUpTo);
+
         var entries = Tuner.Entries.All.ToList();
         if (t.PotrfOuterBlock == 0)
         {
