@@ -57,6 +57,9 @@ public enum BenchOp
 
     /// <summary>Two levels forced on two streams (<c>potrfStreams</c> = 2 while it runs; GpuAD-only).</summary>
     CholeskyTwoStreams,
+
+    /// <summary>Cholesky with the dataflow path forced (<c>CholeskyAlgorithm.Dataflow</c>: one persistent launch per pass; GpuAD-only, GPU family).</summary>
+    CholeskyDataflow,
 }
 
 /// <summary>Element types measured.</summary>
@@ -84,6 +87,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         (BenchOp.MatMul, "matmul"), (BenchOp.Axb, "axb"), (BenchOp.TriangularSolve, "triangular-solve"),
         (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"), (BenchOp.GpNll, "gp-nll"),
         (BenchOp.CholeskyOneLevel, "cholesky-one-level"), (BenchOp.CholeskyTwoLevel, "cholesky-two-level"), (BenchOp.CholeskyTwoStreams, "cholesky-two-streams"),
+        (BenchOp.CholeskyDataflow, "cholesky-dataflow"),
     ];
 
     /// <summary>Every op key, for help texts.</summary>
@@ -154,6 +158,12 @@ public static class Flops
     public static double Getrf(double n) => 2 * n * n * n / 3;
 
     /// <summary>
+    /// The dataflow reverse of order n: M = tril(Lᵀ·L̄) over k ≥ i only (2·Σᵢ (i + 1)(n − i) ≈ n³/3)
+    /// and two triangular solves with n right-hand sides (n³ each).
+    /// </summary>
+    public static double DataflowBackward(double n) => n * n * n / 3 + 2 * Trsm(n, n);
+
+    /// <summary>
     /// The Cholesky backward of the algorithm that ran: Murray's reverse of POTRF (blocked or whole
     /// matrix) 2n³/3; the composed Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ one GEMM and two TRSMs, 4n³.
     /// </summary>
@@ -188,6 +198,7 @@ public static class Flops
         BenchOp.Cholesky or BenchOp.CholeskyComposed or BenchOp.CholeskyBlocked or BenchOp.CholeskyWhole
             or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams =>
             (Potrf(n), CholeskyBackward(n, composedCholesky)),
+        BenchOp.CholeskyDataflow => (Potrf(n), DataflowBackward(n)),
         // Ā = Ȳ·Bᵀ, B̄ = Aᵀ·Ȳ
         BenchOp.MatMul => (Gemm(n, n, n), 2 * Gemm(n, n, n)),
         // X̄ = Aᵀ·Ȳ·Bᵀ, Ā = Ȳ·(X·B)ᵀ, B̄ = (A·X)ᵀ·Ȳ: six GEMMs

@@ -111,6 +111,7 @@ internal abstract class Workload : TimedRun, IDisposable
         BenchOp.CholeskyOneLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: p.N),
         BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N)),
         BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N), streams: 2),
+        BenchOp.CholeskyDataflow => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Dataflow),
         BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),
     };
@@ -307,7 +308,9 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     {
         get
         {
-            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: Resolved == CholeskyAlgorithm.Composed);
+            var (forward, backward) = Resolved == CholeskyAlgorithm.Dataflow
+                ? (Flops.Potrf(Problem.N), Flops.DataflowBackward(Problem.N))
+                : Flops.Of(Problem.Op, Problem.N, composedCholesky: Resolved == CholeskyAlgorithm.Composed);
             var plan = Plan;
             double extra = plan.Levels == 2 ? Flops.TwoLevelExtra(Problem.N, plan.BlockSize) : 0; // the inverses and the panels' GEMMs
             return [Problem.Batch * (forward + extra), Problem.Batch * (backward + (Resolved == CholeskyAlgorithm.Composed ? 0 : extra))];

@@ -216,4 +216,29 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         long planned = plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass);
         Assert.InRange(peak, 2L * batch * n * n * sizeof(double), planned);
     }
+
+    /// <summary>
+    /// The benchmark case <c>cholesky-dataflow</c> runs the dataflow path on the GPU family and
+    /// counts the flops it executes (the forward n³/3; the reverse M = tril(Lᵀ·L̄), n³/3, and two
+    /// triangular solves with n right-hand sides, n³ each); on the CPU family it is a failed case
+    /// that says why.
+    /// </summary>
+    [Fact]
+    public void TheBenchmarkCaseRunsTheDataflowPathAndCountsItsFlops()
+    {
+        const int n = 40, batch = 2;
+        var settings = new GpuAD.Bench.MeasureSettings(Warmup: 1, Reps: 1, CapSeconds: 60);
+        var problem = new GpuAD.Bench.Problem(GpuAD.Bench.BenchOp.CholeskyDataflow, GpuAD.Bench.DType.Fp64, batch, n);
+        var r = GpuAD.Bench.Engine.Measure(devices.GpuEmulated, problem, settings, new HashSet<(GpuAD.Bench.BenchOp, GpuAD.Bench.DType)>());
+        Assert.True(r.Ran, r.Note);
+        Assert.Equal("cholesky-dataflow/fp64/2x40", r.Id);
+        Assert.Equal("Dataflow", r.Path);
+        double cube = (double)n * n * n;
+        Assert.Equal(batch * cube / 3, r.PhaseFlops!["forward"], 6);
+        Assert.Equal(batch * (cube / 3 + 2 * cube), r.PhaseFlops!["backward"], 6);
+
+        var cpu = GpuAD.Bench.Engine.Measure(devices.Cpu, problem, settings, new HashSet<(GpuAD.Bench.BenchOp, GpuAD.Bench.DType)>());
+        Assert.Equal("failed", cpu.Status);
+        Assert.Contains("the dataflow algorithm runs on the GPU family's kernels", cpu.Note);
+    }
 }
