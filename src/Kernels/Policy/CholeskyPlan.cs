@@ -286,7 +286,7 @@ internal sealed class CholeskyPlan
         int max = MaxWholeOrder<T>(device);
         if (algorithm == CholeskyAlgorithm.Auto)
             algorithm = n <= WholeUpTo<T>(device) ? CholeskyAlgorithm.Whole
-                : DataflowFits(device, n, batch, PotrfDataflowGpu.Tile) && n <= device.Tuning.PotrfDataflowUpTo ? CholeskyAlgorithm.Dataflow
+                : DataflowPays(device, n, batch) ? CholeskyAlgorithm.Dataflow
                 : CholeskyAlgorithm.Blocked;
         if (algorithm == CholeskyAlgorithm.Dataflow)
             return DataflowPlan(device, n, batch, blockSize == 0 ? PotrfDataflowGpu.Tile : blockSize, op, paramName);
@@ -332,6 +332,19 @@ internal sealed class CholeskyPlan
     private static bool DataflowFits(Device device, int n, int batch, int tile) =>
         device.Family == KernelFamily.GpuTuned && (long)batch * n * n <= int.MaxValue
         && PotrfDataflowGpu.SyncWords(n, 1, tile) * (long)batch * 2 <= int.MaxValue;
+
+    /// <summary>
+    /// The automatic choice of <see cref="CholeskyAlgorithm.Dataflow"/>: n up to the table's
+    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (timed on single matrices) and a batch whose
+    /// work, batch·n³, is at most that of one matrix of that order. The dataflow path wins where
+    /// the blocked path's launches are latency-bound; a larger batch fills them, and there the
+    /// blocked path's GEMM updates and its (2/3)·n³ reverse (against (7/3)·n³ by tiles) win.
+    /// </summary>
+    private static bool DataflowPays(Device device, int n, int batch)
+    {
+        double limit = device.Tuning.PotrfDataflowUpTo;
+        return n <= limit && (double)batch * n * n * n <= limit * limit * limit && DataflowFits(device, n, batch, PotrfDataflowGpu.Tile);
+    }
 
     /// <summary>The dataflow plan: one forward step of two launches, one reverse step of five.</summary>
     private static CholeskyPlan DataflowPlan(Device device, int n, int batch, int tile, string op, string paramName)
