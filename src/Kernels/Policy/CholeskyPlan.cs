@@ -335,16 +335,15 @@ internal sealed class CholeskyPlan
 
     /// <summary>
     /// The automatic choice of <see cref="CholeskyAlgorithm.Dataflow"/>: n up to the table's
-    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (timed on single matrices) and a batch whose
-    /// work, batch·n³, is at most that of one matrix of that order. The dataflow path wins where
-    /// the blocked path's launches are latency-bound; a larger batch fills them, and there the
-    /// blocked path's GEMM updates and its (2/3)·n³ reverse (against (7/3)·n³ by tiles) win.
+    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (timed on single matrices), in a batch whose
+    /// rows, batch·n, are at most that order. The dataflow path wins where the blocked path's
+    /// launches are latency-bound, short of parallel work; the blocked launches' parallel work
+    /// grows with the rows of the batch's panels, so a batch with more rows than the largest
+    /// single matrix at which dataflow won fills them, and there the blocked path's GEMM updates
+    /// and its (2/3)·n³ reverse (against (7/3)·n³ by tiles) win.
     /// </summary>
-    private static bool DataflowPays(Device device, int n, int batch)
-    {
-        double limit = device.Tuning.PotrfDataflowUpTo;
-        return n <= limit && (double)batch * n * n * n <= limit * limit * limit && DataflowFits(device, n, batch, PotrfDataflowGpu.Tile);
-    }
+    private static bool DataflowPays(Device device, int n, int batch) =>
+        (long)batch * n <= device.Tuning.PotrfDataflowUpTo && DataflowFits(device, n, batch, PotrfDataflowGpu.Tile);
 
     /// <summary>The dataflow plan: one forward step of two launches, one reverse step of five.</summary>
     private static CholeskyPlan DataflowPlan(Device device, int n, int batch, int tile, string op, string paramName)

@@ -140,9 +140,8 @@ public sealed record TuningTable
     /// The order up to which the automatic choice factors and differentiates by tiles in one
     /// persistent launch per pass (<see cref="CholeskyAlgorithm.Dataflow"/>, GPU family): single
     /// matrices and small batches in 2 + 5 launches, where the blocked path's chain of panel
-    /// launches is latency-bound: orders up to this one, in batches whose work (batch·n³) is at most
-    /// that of one matrix of this order. 0 (off) until a sweep has timed it on a GPU against the
-    /// blocked path.
+    /// launches is latency-bound: batches of order-n matrices with batch·n up to this order (a
+    /// single matrix up to it). 0 (off) until a sweep has timed it on a GPU against the blocked path.
     /// </summary>
     public int PotrfDataflowUpTo { get; init; }
 

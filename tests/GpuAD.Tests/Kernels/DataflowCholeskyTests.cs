@@ -122,8 +122,8 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
 
     /// <summary>
     /// The plan: chosen automatically only on the GPU family and only up to the table's
-    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (off by default), in batches whose work is at
-    /// most one matrix of that order's (8 of 1024 or 4096 of 128 under 2048), two and five launches at any
+    /// <see cref="TuningTable.PotrfDataflowUpTo"/> (off by default), in batches whose rows (batch·n)
+    /// are at most that order (2 of 1024 or 16 of 128 under 2048, not 1024 of 128), two and five launches at any
     /// order (a single matrix of 1,024 or 2,048 included, against the blocked path's dozens), tiles
     /// of 8, 16 or 32 only, and a clear error on the CPU family.
     /// </summary>
@@ -147,11 +147,12 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
                 Assert.True(blocked.ForwardLaunches + blocked.BackwardLaunches(symmetrize: true) > 40);
             }
             Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 2049, 1).Algorithm);
-            // A batch as far as its work (batch·n³) is that of one matrix of the limit's order.
-            Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(gpu, 1024, 8).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 1024, 9).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(gpu, 128, 4096).Algorithm);
-            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 128, 4097).Algorithm);
+            // A batch as far as its rows (batch·n) are the limit's order: not a large batch of small matrices.
+            Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(gpu, 1024, 2).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 1024, 3).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(gpu, 128, 16).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 128, 17).Algorithm);
+            Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(gpu, 128, 1024).Algorithm);
             Assert.Equal(CholeskyAlgorithm.Whole, CholeskyPlan.For<double>(gpu, 40, 1).Algorithm);
             Assert.Equal(CholeskyAlgorithm.Blocked, CholeskyPlan.For<double>(devices.Cpu, 1024, 1).Algorithm);
         }
@@ -177,7 +178,7 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         const int n = 41, batch = 2;
         try
         {
-            device.Tuning = original with { PotrfDataflowUpTo = 64, PotrfWholeUpTo = 16 };
+            device.Tuning = original with { PotrfDataflowUpTo = 96, PotrfWholeUpTo = 16 };
             Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(device, n, batch).Algorithm);
             var a = TestData.Spd(batch, n, seed: 51);
             var lbar = TestData.Random(new Shape(batch, n, n), seed: 53);
