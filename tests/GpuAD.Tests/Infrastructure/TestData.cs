@@ -97,4 +97,30 @@ public static class TestData
         double err = RelErr(expected, actual);
         Assert.True(err <= tol, $"{what}: relative error {err:E3} > {tol:E1}");
     }
+
+    /// <summary>
+    /// Op.Cholesky on a tape with <paramref name="algorithm"/>, against the float64 factor and the
+    /// gradient of the composed algorithm on the same device (random SPD Σ and cotangent L̄ from
+    /// <paramref name="seed"/>): the path a table or an option chose, end to end through the tape.
+    /// </summary>
+    public static void AssertTapeCholeskyMatchesComposed(Device device, CholeskyAlgorithm algorithm, int batch, int n, int seed, string what)
+    {
+        var shape = new Shape(batch, n, n);
+        var a = Spd(batch, n, seed);
+        var lbar = Random(shape, seed + 2);
+        (double[] L, double[] Grad) Run(CholeskyAlgorithm algorithm)
+        {
+            using var tape = new Tape(device);
+            var x = tape.Variable(a, shape);
+            var l = Op.Cholesky(x, algorithm).Keep();
+            using var cotangent = device.Upload<double>(lbar, shape);
+            tape.Backward(l, cotangent);
+            return (l.ToArray(), x.Grad!.ToArray());
+        }
+        var run = Run(algorithm);
+        var composed = Run(CholeskyAlgorithm.Composed);
+        double tol = KernelTol<double>() * n / 16.0;
+        AssertClose(Reference.Cholesky(a, batch, n), run.L, tol, $"{what} L");
+        AssertClose(composed.Grad, run.Grad, tol, $"{what} gradient against the composed algorithm's");
+    }
 }

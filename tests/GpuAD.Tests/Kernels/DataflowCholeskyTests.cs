@@ -180,22 +180,7 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         {
             device.Tuning = original with { PotrfDataflowUpTo = 96, PotrfWholeUpTo = 16 };
             Assert.Equal(CholeskyAlgorithm.Dataflow, CholeskyPlan.For<double>(device, n, batch).Algorithm);
-            var a = TestData.Spd(batch, n, seed: 51);
-            var lbar = TestData.Random(new Shape(batch, n, n), seed: 53);
-            (double[] L, double[] Grad) Run(CholeskyAlgorithm algorithm)
-            {
-                using var tape = new Tape(device);
-                var x = tape.Variable(a, new Shape(batch, n, n));
-                var l = Op.Cholesky(x, algorithm).Keep();
-                using var seed = device.Upload<double>(lbar, new Shape(batch, n, n));
-                tape.Backward(l, seed);
-                return (l.ToArray(), x.Grad!.ToArray());
-            }
-            var dataflow = Run(CholeskyAlgorithm.Auto);
-            var composed = Run(CholeskyAlgorithm.Composed);
-            double tol = TestData.KernelTol<double>() * n / 16.0;
-            TestData.AssertClose(Reference.Cholesky(a, batch, n), dataflow.L, tol, "dataflow L");
-            TestData.AssertClose(composed.Grad, dataflow.Grad, tol, "dataflow gradient against the composed algorithm's");
+            TestData.AssertTapeCholeskyMatchesComposed(device, CholeskyAlgorithm.Auto, batch, n, seed: 51, "dataflow");
         }
         finally
         {

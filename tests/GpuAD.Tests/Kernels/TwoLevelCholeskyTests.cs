@@ -138,22 +138,7 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             Assert.Equal(16, plan.LeafBlockSize);
             Assert.Equal(1, CholeskyPlan.For<double>(device, 24, batch).Levels);
 
-            var a = TestData.Spd(batch, n, seed: 41);
-            var lbar = TestData.Random(new Shape(batch, n, n), seed: 43);
-            (double[] L, double[] Grad) Run(CholeskyAlgorithm algorithm)
-            {
-                using var tape = new Tape(device);
-                var x = tape.Variable(a, new Shape(batch, n, n));
-                var l = Op.Cholesky(x, algorithm).Keep();
-                using var seed = device.Upload<double>(lbar, new Shape(batch, n, n));
-                tape.Backward(l, seed);
-                return (l.ToArray(), x.Grad!.ToArray());
-            }
-            var blocked = Run(CholeskyAlgorithm.Blocked);
-            var composed = Run(CholeskyAlgorithm.Composed);
-            double tol = TestData.KernelTol<double>() * n / 16.0;
-            TestData.AssertClose(Reference.Cholesky(a, batch, n), blocked.L, tol, "two-level L");
-            TestData.AssertClose(composed.Grad, blocked.Grad, tol, "two-level gradient against the composed algorithm's");
+            TestData.AssertTapeCholeskyMatchesComposed(device, CholeskyAlgorithm.Blocked, batch, n, seed: 41, "two-level");
         }
         finally
         {
