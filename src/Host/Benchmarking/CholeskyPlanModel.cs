@@ -245,6 +245,8 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
             CholeskyStepKind.PanelSolve or CholeskyStepKind.ReversePanelSolve => Trsm(Rates.TrsmRight, w, leaf, plan.Batch, block => (rows, w - block)),
             CholeskyStepKind.PanelByInverse or CholeskyStepKind.ReversePanelByInverse => new(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)rows * w * plan.Batch), 0),
             CholeskyStepKind.Tril or CholeskyStepKind.Symmetrize => new(0, 0, Elementwise((long)plan.N * plan.N * plan.Batch), 0),
+            CholeskyStepKind.FactorDataflow or CholeskyStepKind.ReverseDataflow => throw new ArgumentException(
+                $"The plan model has no price for a {step.Kind} step: its persistent launch's chain has no measured kernel time to scale (time it with the cholesky-dataflow bench case).", nameof(step)),
             _ => throw new ArgumentException($"The plan model has no price for a {step.Kind} step (a CPU-family step).", nameof(step)),
         };
         return work with { Launch = work.Launch + launch };

@@ -153,4 +153,17 @@ public sealed class CholeskyPlanModelTests(DeviceFixture devices)
             device.PlannedMultiprocessors = null;
         }
     }
+
+    /// <summary>
+    /// The dataflow path's persistent launches have no measured kernel time to scale: the model
+    /// refuses its plan, naming the step, rather than price it as something else.
+    /// </summary>
+    [Fact]
+    public void TheDataflowPlanIsRefusedNamingItsStep()
+    {
+        var plan = CholeskyPlan.For<double>(devices.GpuEmulated, 1024, 1, CholeskyAlgorithm.Dataflow);
+        var model = new CholeskyPlanModel(Rates);
+        Assert.Contains("no price for a FactorDataflow step", Assert.Throws<ArgumentException>(() => model.Forward(plan)).Message);
+        Assert.Contains("no price for a ReverseDataflow step", Assert.Throws<ArgumentException>(() => model.Backward(plan)).Message);
+    }
 }
