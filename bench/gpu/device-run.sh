@@ -48,7 +48,7 @@ left() { echo $(( budget - ($(date +%s) - start) )); }
 # and what is left of the budget; never stops the script.
 step() {
   local name=$1 limit=$2; shift 2
-  case $steps in *" ${name%%-*} "*) ;; *) echo "== $name: not run (STEPS=$STEPS)"; return ;; esac
+  case $steps in *" ${name%%-*} "*) ;; *) echo "== $name: not run (steps:$steps)"; return ;; esac
   local l; l=$(left)
   if [ "$l" -lt 20 ]; then echo "== $name: not run, the budget of ${budget} s is spent"; return; fi
   [ "$limit" -gt "$l" ] && limit=$l

@@ -15,12 +15,16 @@ pub=artifacts/bench-publish tool=artifacts/tool-publish app=artifacts/bench-devi
 rm -rf "$pub" "$tool" "$app"
 dotnet publish bench/GpuAD.Bench -c Release -o "$pub" -nologo -v quiet
 dotnet publish src/Host/Tool -c Release -o "$tool" -nologo -v quiet
-# The runner and `gpuad check`/`gpuad tune`/`gpuad devices` need GpuAD, ILGPU, the suites, System.CommandLine and
-# Spectre.Console; BenchmarkDotNet, ScottPlot and SkiaSharp (charts) stay behind. Without a deps.json
-# the host loads the assemblies of the app's folder.
+# The runner and `gpuad check`/`gpuad tune`/`gpuad devices` need every GpuAD assembly (the tool's
+# include GpuAD.Distributed, which its terminal set-up loads), ILGPU, the suites, System.CommandLine,
+# Spectre.Console, System.Numerics.Tensors and MathNet.Numerics; BenchmarkDotNet, ScottPlot and
+# SkiaSharp (charts) stay behind. Without a deps.json the host loads the assemblies of the app's
+# folder. Each entry point is started once below (`--help`), so a missing assembly fails here, not
+# on the GPU machine.
 mkdir -p "$app"
 cp "$pub"/GpuAD*.dll "$pub"/ILGPU*.dll "$pub"/GpuAD.Bench.runtimeconfig.json "$pub"/suites.json "$app"/
-cp "$tool"/GpuAD.Tool.dll "$tool"/GpuAD.Tool.runtimeconfig.json "$tool"/System.CommandLine.dll "$tool"/Spectre.Console.dll "$app"/
+cp "$tool"/GpuAD*.dll "$tool"/GpuAD.Tool.runtimeconfig.json "$tool"/System.CommandLine.dll "$tool"/Spectre.Console.dll \
+  "$tool"/System.Numerics.Tensors.dll "$tool"/MathNet.Numerics.dll "$app"/
 
 if [ -d .git ]; then
   "$pack" "$app"
@@ -36,6 +40,18 @@ else
 fi
 
 du -sh .device | awk '{print ".device: " $1 " (the carry limit is 64 MiB)"}'
+
+# Each entry point started once from the package, on this machine's CPU: an assembly left out fails
+# here rather than on the GPU machine.
+for entry in "GpuAD.Tool.dll devices" "GpuAD.Bench.dll plan --n 1024"; do
+  # shellcheck disable=SC2086
+  if ! out=$(GPUAD_DEVICE=cpu bash .device/run.sh $entry 2>&1); then
+    echo "run.sh: the packed '$entry' fails:" >&2
+    echo "$out" | tail -n 12 >&2
+    exit 1
+  fi
+done
+echo "packed entry points start: GpuAD.Tool (devices), GpuAD.Bench (plan)"
 
 cat <<'CMD'
 
