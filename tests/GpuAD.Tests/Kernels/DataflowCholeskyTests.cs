@@ -233,4 +233,29 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         Assert.Equal("failed", cpu.Status);
         Assert.Contains("the dataflow algorithm runs on the GPU family's kernels", cpu.Note);
     }
+
+    /// <summary>
+    /// Empty problems: order 0 clears info and launches nothing else, an empty batch launches
+    /// nothing, and the reverse of either launches nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 2, 1, 0)]
+    [InlineData(5, 0, 0, 0)]
+    public void EmptyProblemsLaunchOnlyTheInfoClear(int n, int batch, int forwardLaunches, int backwardLaunches)
+    {
+        var device = devices.GpuEmulated;
+        var shape = new Shape(batch, n, n);
+        var plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Dataflow);
+        using var a = device.Allocate<double>(shape);
+        using var lbar = device.Allocate<double>(shape);
+        using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
+        long before = device.Launches;
+        Blas.Potrf(device, a.Mat, info, plan);
+        Assert.Equal(forwardLaunches, device.Launches - before);
+        Assert.Equal(new int[batch], info.ToArray());
+        before = device.Launches;
+        Blas.PotrfBackward(device, a.Mat, lbar.Mat, plan, symmetrize: true);
+        Assert.Equal(backwardLaunches, device.Launches - before);
+        Assert.Equal(0, plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass));
+    }
 }
