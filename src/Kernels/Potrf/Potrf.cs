@@ -111,6 +111,7 @@ internal static partial class Blas
         using var panel = byInverse ? device.Allocate<T>(new Shape(a.Batch, n - nb, nb)) : null;
         foreach (var step in plan.Forward)
         {
+            if (OrderStreams(device, step.Kind)) continue;
             int k0 = step.J0, w = step.Width, k1 = k0 + w;
             switch (step.Kind)
             {
@@ -149,16 +150,10 @@ internal static partial class Blas
                     // All of the trailing matrix, or (Columns < 0) the part beyond the next block's columns, on the side stream when the step says.
                     int c0 = k1 - Math.Min(0, step.Columns);
                     var l21 = a.Block(c0, k0, n - c0, w);
-                    using var side = step.Side ? device.OnSide() : default(Device.SideScope?);
+                    using var side = device.OnSide(step.Side);
                     Gemm(device, l21, transA: false, l21, transB: true, a.Block(c0, c0, n - c0, n - c0), -T.One, T.One, lowerOnly: true, step.Gemm);
                     break;
                 }
-                case CholeskyStepKind.Fork:
-                    device.WaitForDefaultStream();
-                    break;
-                case CholeskyStepKind.Join:
-                    device.WaitForSideStream();
-                    break;
                 case CholeskyStepKind.Tril:
                     Elementwise.Map(device, new Maps.Tril<T>(0, T.One), a, a);
                     break;
@@ -172,19 +167,33 @@ internal static partial class Blas
                 case CholeskyStepKind.InvertBlock:
                     InvertLower(device, a.Block(k0, k0, w, w), inverse!.Mat.Block(0, 0, w, w), scratch?.Mat.Block(0, 0, w, w), Math.Min(plan.LeafBlockSize, w), step);
                     break;
-                case CholeskyStepKind.PanelByInverse:
-                {
-                    // L21 = A21·L11⁻ᵀ: the product cannot be written over its own operand, so A21 is copied first.
-                    var a21 = a.Block(k1, k0, n - k1, w);
-                    var copy = panel!.Mat.Block(0, 0, n - k1, w);
-                    Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), a21, copy);
-                    Gemm(device, copy, transA: false, inverse!.Mat.Block(0, 0, w, w), transB: true, a21, T.One, T.Zero, lowerOnly: false, step.Gemm);
+                case CholeskyStepKind.PanelByInverse: // L21 = A21·L11⁻ᵀ
+                    TimesInverse(device, a.Block(k1, k0, n - k1, w), panel!.Mat.Block(0, 0, n - k1, w), inverse!.Mat.Block(0, 0, w, w), transpose: true, step.Gemm);
                     break;
-                }
                 default:
                     throw new InvalidOperationException($"Potrf: a forward plan cannot hold a {step.Kind} step.");
             }
         }
+    }
+
+    /// <summary>Carries out a step that orders the two streams (the host waits: Fork, Join); false for any other step.</summary>
+    private static bool OrderStreams(Device device, CholeskyStepKind kind)
+    {
+        if (kind == CholeskyStepKind.Fork) device.WaitForDefaultStream();
+        else if (kind == CholeskyStepKind.Join) device.WaitForSideStream();
+        else return false;
+        return true;
+    }
+
+    /// <summary>
+    /// X ← X·op(T⁻¹) against a diagonal block's inverse (op(T⁻¹) = T⁻ᵀ when <paramref name="transpose"/>),
+    /// the panel step of both passes: X is copied to <paramref name="copy"/> first, as a product
+    /// cannot be written over its own operand.
+    /// </summary>
+    private static void TimesInverse<T>(Device device, MatRef<T> x, MatRef<T> copy, MatRef<T> inverse, bool transpose, GemmPlan? gemm) where T : unmanaged, INumber<T>
+    {
+        Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), x, copy);
+        Gemm(device, copy, transA: false, inverse, transB: transpose, x, T.One, T.Zero, lowerOnly: false, gemm);
     }
 
     /// <summary>

@@ -130,6 +130,7 @@ internal static partial class Blas
         using var panel = byInverse ? device.Allocate<T>(new Shape(batch, n - nb, nb)) : null;
         foreach (var step in plan.Backward)
         {
+            if (OrderStreams(device, step.Kind)) continue;
             int j0 = step.J0, jb = step.Width, j1 = j0 + jb, below = n - j1;
             var t = l.Block(j0, j0, jb, jb);
             var tBar = lbar.Block(j0, j0, jb, jb);
@@ -149,25 +150,13 @@ internal static partial class Blas
                     break;
                 case CholeskyStepKind.InvertBlock:
                 {
-                    using var side = step.Side ? device.OnSide() : default(Device.SideScope?);
+                    using var side = device.OnSide(step.Side);
                     InvertLower(device, t, InverseOf(j0).Mat.Block(0, 0, jb, jb), scratch?.Mat.Block(0, 0, jb, jb), Math.Min(plan.LeafBlockSize, jb), step);
                     break;
                 }
-                case CholeskyStepKind.Fork:
-                    device.WaitForDefaultStream();
+                case CholeskyStepKind.ReversePanelByInverse: // B̄ ← B̄·T⁻¹
+                    TimesInverse(device, lbar.Block(j1, j0, below, jb), panel!.Mat.Block(0, 0, below, jb), InverseOf(j0).Mat.Block(0, 0, jb, jb), transpose: false, step.Gemm);
                     break;
-                case CholeskyStepKind.Join:
-                    device.WaitForSideStream();
-                    break;
-                case CholeskyStepKind.ReversePanelByInverse:
-                {
-                    // B̄ ← B̄·T⁻¹ against the inverse; B̄ is copied first, the product cannot overwrite its operand.
-                    var bBar = lbar.Block(j1, j0, below, jb);
-                    var copy = panel!.Mat.Block(0, 0, below, jb);
-                    Elementwise.Map(device, new Maps.Axpby<T>(T.One, T.Zero), bBar, copy);
-                    Gemm(device, copy, transA: false, InverseOf(j0).Mat.Block(0, 0, jb, jb), transB: false, bBar, T.One, T.Zero, lowerOnly: false, step.Gemm);
-                    break;
-                }
                 case CholeskyStepKind.ReverseBlockByInner:
                 {
                     RunBackward(device, t, tBar, step.Inner!, symmetrize: false); // T̄ ← the reverse of the block's factorization

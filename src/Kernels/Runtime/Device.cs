@@ -443,7 +443,7 @@ public sealed class Device : IDisposable
     /// </summary>
     internal AcceleratorStream SideStream => side ??= Accelerator.CreateStream();
 
-    /// <summary>True while launches go to <see cref="SideStream"/> (inside <see cref="OnSide"/>).</summary>
+    /// <summary>True while launches go to <see cref="SideStream"/> (inside <see cref="OnSide()"/>).</summary>
     internal bool IsOnSide => onSide;
 
     /// <summary>The launches made on <see cref="SideStream"/> so far (also counted in <see cref="Launches"/>).</summary>
@@ -461,7 +461,10 @@ public sealed class Device : IDisposable
         return new SideScope(this);
     }
 
-    /// <summary>Ends <see cref="OnSide"/>.</summary>
+    /// <summary><see cref="OnSide()"/> when <paramref name="side"/>, else nothing (launches stay on the default stream).</summary>
+    internal SideScope? OnSide(bool side) => side ? OnSide() : null;
+
+    /// <summary>Ends <see cref="OnSide()"/>.</summary>
     internal readonly struct SideScope(Device device) : IDisposable
     {
         /// <summary>Launches go to the default stream again.</summary>
