@@ -17,7 +17,7 @@ namespace GpuAD.Tests.Kernels;
 /// </summary>
 public sealed class GpuKernelCompileTests
 {
-    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf", "PotrfBackward", "PotrfPanel", "PotrfBackwardPanel" };
+    public static TheoryData<string> Kernels() => new() { "TrsmLeft", "TrsmRight", "Potrf", "PotrfBackward", "PotrfPanel", "PotrfBackwardPanel", "PotrfDataflow" };
 
     [Theory]
     [MemberData(nameof(Kernels))]
@@ -31,6 +31,14 @@ public sealed class GpuKernelCompileTests
             Assert.Contains(".entry", compiled.PTXAssembly);
             Assert.Contains("bar.sync", compiled.PTXAssembly);
             if (kernel.EndsWith("Panel", StringComparison.Ordinal)) Assert.Contains("shfl.sync.bfly", compiled.PTXAssembly);
+            if (kernel == "PotrfDataflow" && method.Name != nameof(PotrfDataflowGpu.ProductKernel))
+            {
+                // Tickets and flags are atomics; a tile is published and read behind device-scope fences.
+                Assert.Contains("atom.add.global", compiled.PTXAssembly);   // the ticket
+                Assert.Contains("atom.cas.global", compiled.PTXAssembly);   // a flag polled
+                Assert.Contains("atom.exch.global", compiled.PTXAssembly);  // a flag set
+                Assert.Contains("membar.gl", compiled.PTXAssembly);
+            }
         }
     }
 
@@ -50,6 +58,16 @@ public sealed class GpuKernelCompileTests
         [
             M<ArrayView<float>, ArrayView<float>, ArrayView<float>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<float>),
             M<ArrayView<double>, ArrayView<double>, ArrayView<double>, PotrfBackwardPanelArgs, int>(PotrfBackwardPanelGpu.Kernel<double>),
+        ],
+        // The dataflow path's persistent launches (the finish is an implicitly grouped map, compiled by the inventory test).
+        "PotrfDataflow" =>
+        [
+            M<ArrayView<float>, ArrayView<int>, ArrayView<int>, DataflowArgs>(PotrfDataflowGpu.FactorKernel<float>),
+            M<ArrayView<double>, ArrayView<int>, ArrayView<int>, DataflowArgs>(PotrfDataflowGpu.FactorKernel<double>),
+            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, DataflowArgs>(PotrfDataflowGpu.ProductKernel<float>),
+            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, DataflowArgs>(PotrfDataflowGpu.ProductKernel<double>),
+            M<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<int>, DataflowArgs>(PotrfDataflowGpu.SolveKernel<float>),
+            M<ArrayView<double>, ArrayView<double>, ArrayView<double>, ArrayView<int>, DataflowArgs>(PotrfDataflowGpu.SolveKernel<double>),
         ],
         _ => throw new ArgumentException(kernel),
     };

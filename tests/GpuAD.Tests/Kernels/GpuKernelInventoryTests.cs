@@ -31,7 +31,7 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
         RunEveryOperation<double>(device);
         RunEveryOperation<float>(device);
         var methods = device.LoadedKernelMethods;
-        foreach (var owner in new[] { typeof(GemmGpu), typeof(TrsmGpu), typeof(PotrfGpu), typeof(PotrfBackwardGpu), typeof(LuGpu), typeof(Elementwise), typeof(Distances) })
+        foreach (var owner in new[] { typeof(GemmGpu), typeof(TrsmGpu), typeof(PotrfGpu), typeof(PotrfBackwardGpu), typeof(PotrfDataflowGpu), typeof(LuGpu), typeof(Elementwise), typeof(Distances) })
             Assert.Contains(methods, m => m.DeclaringType == owner);
 
         using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
@@ -130,6 +130,8 @@ public sealed class GpuKernelInventoryTests(DeviceFixture devices)
             Op.Sum(Op.CholeskySolve(sigma, b)),
             Op.Sum(Op.Cholesky(sigma, CholeskyAlgorithm.Blocked)),
             Op.Sum(Op.Cholesky(sigma, CholeskyAlgorithm.Composed)),
+            // The dataflow path: the persistent factor and solves (atomics, fences), the product and the finish.
+            Op.Sum(Op.Cholesky(sigma, new CholeskyOptions { Algorithm = CholeskyAlgorithm.Dataflow, BlockSize = 16 })),
             Op.Sum(Op.Stationary(Op.SquaredDistances(b, b, tape.Variable(TestData.To<T>([0.7, 1.3, 0.9]), new Shape(1, 1, 3))), StationaryKernel.Matern52)),
         };
         var total = terms[0];
