@@ -11,6 +11,10 @@
 #          the driver's JIT log of that PTX (jit_log.py) and ptxas's (registers, spills; the cause
 #          when ILGPU's module load fails)
 #   check  gpuad check --device cuda: gradcheck and adjoint test of every op in both types
+#   ptx    (CUDA only) the same with GPUAD_PTX_TARGET=device: ILGPU 1.5.3 writes .target sm_80 on
+#          every GPU of 8.0 and later (docs/ilgpu-ptx-target.md); this raises it to the GPU's own
+#          architecture (sm_90 on an H100): diagnose's PTX through the driver's JIT, then the whole
+#          check (ptx.log in the archive)
 #   tune   gpuad tune: the GEMM tilings (SIMT and DMMA), split-K, the Cholesky block sizes,
 #          threads per row, look-ahead and two levels (potrfOuterBlock, potrfPanelInverse, potrfStreams) timed on this GPU within
 #          150 s (20 s with QUICK) -> $OUT/tuning.json, which the later GpuAD steps then read
@@ -37,7 +41,7 @@ budget=${BUDGET_S:-520}
 device=${GPUAD_DEVICE:-cuda}
 py=${PYTHON:-python3}
 quick=${QUICK:+--quick}
-steps=" ${STEPS:-info check tune gp suite} "
+steps=" ${STEPS:-info check ptx tune gp suite} "
 work=$OUT/run
 mkdir -p "$work"
 start=$(date +%s)
@@ -84,11 +88,25 @@ info() {
   done
 }
 
+# The PTX with the GPU's own target architecture, loaded by the driver's JIT and checked end to end.
+ptx() {
+  export GPUAD_PTX_TARGET=device
+  bench diagnose --out "$work/diagnose-device-target" 2>&1
+  local f=$work/diagnose-device-target/gemm_f64_dmma.ptx
+  if [ -f "$f" ]; then
+    echo "--- the driver's JIT on $(basename "$f") with the device's target"
+    "$py" bench/gpu/jit_log.py "$f" 2>&1
+  fi
+  echo "--- gpuad check with GPUAD_PTX_TARGET=device"
+  gpuad check --device "$device" 2>&1
+}
+
 export work device py
-export -f gpuad bench info
+export -f gpuad bench info ptx
 echo "GpuAD device run: budget ${budget} s, device ${device}${quick:+, quick suites}, $(date -u)"
 step info 50 info
 step check 100 gpuad check --device "$device"
+if [ "$device" = cuda ]; then step ptx 60 ptx; else echo "== ptx: skipped, no CUDA device (GPUAD_DEVICE=$device)"; fi
 # The sweep's own budget, plus 25 s to start, open the GPU and finish the candidate in flight.
 tune_s=${TUNE_S:-150}; [ -n "$quick" ] && tune_s=${TUNE_S:-20}
 rm -f "$OUT/tuning.json"

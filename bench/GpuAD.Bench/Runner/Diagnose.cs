@@ -48,7 +48,10 @@ internal static class Diagnose
         Step("accelerator", () =>
         {
             accelerator = device.CreateCudaAccelerator(context);
-            Console.WriteLine($"  accelerator: architecture {accelerator.Architecture}, instruction set {accelerator.InstructionSet}, backend {accelerator.Backend.GetType().Name}");
+            // As a GpuAD device does: GPUAD_PTX_TARGET=device raises .target to the device's architecture.
+            PtxTarget.Apply(accelerator, Environment.GetEnvironmentVariable(PtxTarget.EnvironmentVariable));
+            Console.WriteLine($"  accelerator: architecture {accelerator.Architecture}, instruction set {accelerator.InstructionSet}, backend {accelerator.Backend.GetType().Name}, "
+                + $"PTX target {PtxTarget.Of(accelerator.Capabilities)} ({PtxTarget.EnvironmentVariable}={Environment.GetEnvironmentVariable(PtxTarget.EnvironmentVariable) ?? "unset"})");
         });
         Step("ptx", () =>
         {

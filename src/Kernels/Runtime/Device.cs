@@ -68,6 +68,8 @@ public sealed class Device : IDisposable
     private Device(Accelerator accelerator, KernelFamily family, Context? ownedContext)
     {
         Accelerator = accelerator;
+        if (accelerator is CudaAccelerator cudaAccelerator)
+            PtxTarget.Apply(cudaAccelerator, Environment.GetEnvironmentVariable(PtxTarget.EnvironmentVariable)); // before any kernel is compiled
         this.ownedContext = ownedContext;
         Family = family;
         Kind = accelerator.AcceleratorType == AcceleratorType.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu;

@@ -123,4 +123,33 @@ public sealed class GpuKernelCompileTests
     private static MethodInfo M<T1, T2, T3, T4>(Action<T1, T2, T3, T4> kernel) => kernel.Method;
 
     private static MethodInfo M<T1, T2, T3, T4, T5>(Action<T1, T2, T3, T4, T5> kernel) => kernel.Method;
+
+    /// <summary>
+    /// Why an H100 got <c>.target sm_80</c> (docs/ilgpu-ptx-target.md): ILGPU 1.5.3 sets an sm_90
+    /// capability context's target to the lowest architecture its capabilities need, sm_80, and the
+    /// PTX back end writes that. <see cref="PtxTarget.Raise"/> (<c>GPUAD_PTX_TARGET=device</c> on a
+    /// CUDA device) makes the same compile of a DMMA GEMM write <c>.target sm_90</c>, its mma intact.
+    /// </summary>
+    [Fact]
+    public void IlgpuTargetsSm80UnlessThePtxTargetIsRaisedToTheDevicesArchitecture()
+    {
+        using var context = Context.Create(builder => builder.EnableAlgorithms().Optimize(OptimizationLevel.O2));
+        var method = typeof(GemmGpu).GetMethod(nameof(GemmGpu.Kernel), BindingFlags.Static | BindingFlags.NonPublic)!
+            .MakeGenericMethod(typeof(double), typeof(Mma8x8<double>), typeof(Slice8));
+        string Ptx(CudaCapabilityContext capabilities)
+        {
+            var backend = new PTXBackend(context, capabilities, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, nvvmAPI: null!);
+            return ((PTXCompiledKernel)backend.Compile(EntryPointDescription.FromExplicitlyGroupedKernel(method), KernelSpecialization.Empty)).PTXAssembly;
+        }
+        var capabilities = new CudaCapabilityContext(CudaArchitecture.SM_90);
+        Assert.Equal(CudaArchitecture.SM_80, PtxTarget.Of(capabilities));
+        Assert.Contains(".target sm_80", Ptx(capabilities));
+
+        PtxTarget.Raise(capabilities, CudaArchitecture.SM_90);
+        Assert.Equal(CudaArchitecture.SM_90, PtxTarget.Of(capabilities));
+        string raised = Ptx(capabilities);
+        Assert.Contains(".target sm_90", raised);
+        Assert.Contains("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64", raised);
+        Assert.Throws<FormatException>(() => PtxTarget.Apply(null!, "sm_90"));
+    }
 }
