@@ -58,7 +58,7 @@ internal static class Engine
         return new Timings(samples, warmupSeconds, capped);
     }
 
-    /// <summary>Measures one case. A failure is reported in the result, not thrown.</summary>
+    /// <summary>Measures one case. A failure is reported in the result, not thrown; a case the device has no run for is skipped.</summary>
     /// <param name="device">The device.</param>
     /// <param name="problem">The case.</param>
     /// <param name="settings">Warm-up, repetitions and cap.</param>
@@ -66,6 +66,7 @@ internal static class Engine
     /// <param name="seed">Seed of the inputs.</param>
     public static CaseResult Measure(Device device, Problem problem, MeasureSettings settings, ISet<(BenchOp, DType)> loaded, int seed = 1)
     {
+        if (Workload.CannotRun(device, problem) is { } why) return CaseResult.Skipped(problem, why);
         device.Pool.Trim(); // the previous case's blocks
         var caseClock = Stopwatch.StartNew();
         try

@@ -92,6 +92,15 @@ internal abstract class Workload : TimedRun, IDisposable
     }
 
     /// <summary>
+    /// Why <paramref name="problem"/> has no run on <paramref name="device"/> (a suite skips it,
+    /// saying why), or null: the dataflow Cholesky runs on the GPU family's kernels only.
+    /// </summary>
+    public static string? CannotRun(Device device, Problem problem) =>
+        problem.Op == BenchOp.CholeskyDataflow && device.Family != KernelFamily.GpuTuned
+            ? $"the dataflow Cholesky runs on the GPU family's kernels; {device.Name} runs the CPU family's"
+            : null;
+
+    /// <summary>
     /// Allocates and fills the inputs of <paramref name="problem"/> (seeded, reproducible).
     /// </summary>
     /// <exception cref="DeviceOutOfMemoryException">The inputs do not fit on the device (checked before any host data is made).</exception>
