@@ -257,4 +257,36 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         Assert.Equal(backwardLaunches, device.Launches - before);
         Assert.Equal(0, plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass));
     }
+
+    /// <summary>
+    /// Bitwise reproducible although groups take tasks in a different order each run: every tile
+    /// is computed in one fixed order of operations, whichever group runs it. Four multiprocessors,
+    /// groups side by side, the factor and the gradient run three times.
+    /// </summary>
+    [Fact]
+    public void ResultsAreBitwiseTheSameFromRunToRun()
+    {
+        using var device = Device.CreateEmulatedGpu(multiprocessors: 4, groupSize: PotrfDataflowGpu.GroupSize);
+        const int n = 37, batch = 2, tile = 8;
+        var shape = new Shape(batch, n, n);
+        var plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Dataflow, tile);
+        var a = TestData.Spd(batch, n, seed: 61);
+        var lbar = TestData.Random(shape, seed: 62);
+        (long[] L, long[] Grad) Run()
+        {
+            using var da = TestData.Upload<double>(device, a, shape);
+            using var info = device.Zeros<int>(new Shape(batch, 1, 1));
+            Blas.Potrf(device, da.Mat, info, plan);
+            using var dbar = TestData.Upload<double>(device, lbar, shape);
+            Blas.PotrfBackward(device, da.Mat, dbar.Mat, plan, symmetrize: true);
+            return (da.ToArray().Select(BitConverter.DoubleToInt64Bits).ToArray(), dbar.ToArray().Select(BitConverter.DoubleToInt64Bits).ToArray());
+        }
+        var first = Run();
+        for (int run = 1; run < 3; run++)
+        {
+            var again = Run();
+            Assert.True(first.L.SequenceEqual(again.L), $"run {run}: the factor's bits differ");
+            Assert.True(first.Grad.SequenceEqual(again.Grad), $"run {run}: the gradient's bits differ");
+        }
+    }
 }
