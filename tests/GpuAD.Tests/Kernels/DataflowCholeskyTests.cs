@@ -57,31 +57,14 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         Assert.Equal((2, 5, 5), (plan.ForwardLaunches, plan.BackwardLaunches(symmetrize: true), plan.BackwardLaunches(symmetrize: false)));
 
         var a = TestData.Spd(batch, n, seed: 7 * n + tile);
-        var expected = Reference.Cholesky(a, batch, n);
         double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
         using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), shape);
         using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
-        long before = device.Launches;
-        Blas.Potrf(device, da.Mat, info, plan);
-        Assert.Equal(plan.ForwardLaunches, device.Launches - before);
-        Assert.Equal(new int[batch], info.ToArray());
-        var l = TestData.ToDouble(da.ToArray());
-        TestData.AssertClose(expected, l, tol, what + ": L");
-        for (int b = 0; b < batch; b++)
-        for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            Assert.True(l[(long)b * n * n + i * n + j] == 0, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
+        var l = CholeskyPlanChecks.Factor(device, plan, da, info, a, batch, n, tol, what);
 
         // Reverse, reading only the lower triangles of L and L̄ (NaN above): the symmetric gradient, then Ā.
         var lbar = TestData.Random(shape, seed: 13 * n + tile);
-        var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
-        using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
-        using var dbar = TestData.Upload<T>(device, TestData.WithNaNAbove(lbar, batch, n), shape);
-        before = device.Launches;
-        Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
-        Assert.Equal(plan.BackwardLaunches(symmetrize: true), device.Launches - before);
-        var got = TestData.ToDouble(dbar.ToArray());
-        TestData.AssertClose(gradient, got, tol, what + ": Σ̄ against the float64 formula");
+        var got = CholeskyPlanChecks.Reverse<T>(device, plan, l, lbar, batch, n, tol, what);
         var emulated = devices.GpuEmulated; // the composed backward's GEMM groups need its 256 threads
         using var cl = TestData.Upload<T>(emulated, l, shape);
         using var cbar = TestData.Upload<T>(emulated, lbar, shape);
@@ -93,8 +76,10 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
         for (int i = 0; i < n; i++)
         for (int j = 0; j <= i; j++)
             above[(long)b * n * n + i * n + j] = lbar[(long)b * n * n + i * n + j];
+        using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
         using var dlower = TestData.Upload<T>(device, above, shape);
         Blas.PotrfBackward(device, dl.Mat, dlower.Mat, plan, symmetrize: false);
+        var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
         var lower = TestData.ToDouble(dlower.ToArray());
         var expectedLower = (double[])above.Clone(); // Ā: Σ̄'s strict lower triangle doubled, its diagonal kept, the strict upper triangle untouched
         for (int b = 0; b < batch; b++)

@@ -71,31 +71,14 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
 
             // Forward, over NaN above the diagonal (never read), against the float64 factor.
             var a = TestData.Spd(batch, n, seed: 5 * n + outer);
-            var expected = Reference.Cholesky(a, batch, n);
             double tol = TestData.KernelTol<T>() * Math.Max(1, n / 16.0);
             using var da = TestData.Upload<T>(device, TestData.WithNaNAbove(a, batch, n), shape);
             using var info = device.Upload(Enumerable.Repeat(-7, batch).ToArray(), batch, 1, 1);
-            long before = device.Launches;
-            Blas.Potrf(device, da.Mat, info, plan);
-            Assert.Equal(plan.ForwardLaunches, device.Launches - before);
-            Assert.Equal(new int[batch], info.ToArray());
-            var l = TestData.ToDouble(da.ToArray());
-            TestData.AssertClose(expected, l, tol, what + ": L");
-            for (int b = 0; b < batch; b++)
-            for (int i = 0; i < n; i++)
-            for (int j = i + 1; j < n; j++)
-                Assert.True(l[(long)b * n * n + i * n + j] == 0, $"{what}: L[{b}, {i}, {j}] above the diagonal is {l[(long)b * n * n + i * n + j]}, not 0");
+            var l = CholeskyPlanChecks.Factor(device, plan, da, info, a, batch, n, tol, what);
 
             // Reverse: Σ̄ against the float64 formula, symmetrized by the kernels, and against the device's composed backward.
             var lbar = TestData.Random(shape, seed: 11 * n);
-            var gradient = Reference.CholeskyBackward(l, lbar, batch, n);
-            using var dl = TestData.Upload<T>(device, TestData.WithNaNAbove(l, batch, n), shape);
-            using var dbar = TestData.Upload<T>(device, TestData.WithNaNAbove(lbar, batch, n), shape);
-            before = device.Launches;
-            Blas.PotrfBackward(device, dl.Mat, dbar.Mat, plan, symmetrize: true);
-            Assert.Equal(plan.BackwardLaunches(symmetrize: true), device.Launches - before);
-            var got = TestData.ToDouble(dbar.ToArray());
-            TestData.AssertClose(gradient, got, tol, what + ": Σ̄ against the float64 formula");
+            var got = CholeskyPlanChecks.Reverse<T>(device, plan, l, lbar, batch, n, tol, what);
             using var cl = TestData.Upload<T>(device, l, shape);
             using var cbar = TestData.Upload<T>(device, lbar, shape);
             using var composed = CholeskyNode<T>.ComposedBackward(device, cl, cbar);
