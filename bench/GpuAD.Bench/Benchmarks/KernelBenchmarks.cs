@@ -84,7 +84,7 @@ public class CholeskyBenchmarks<T> : WorkloadBenchmark where T : unmanaged, IFlo
     public void CholeskyForwardBackward() => RunOnce();
 
     private protected override Workload CreateWorkload(Device device, Problem problem) =>
-        new CholeskyWorkload<T>(device, problem, seed: 1, CholeskyAlgorithm.Auto);
+        new CholeskyWorkload<T>(device, problem, seed: 1);
 }
 
 /// <summary>Maps the benchmark's type argument to its <see cref="DType"/>.</summary>

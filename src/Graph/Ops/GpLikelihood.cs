@@ -122,8 +122,9 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
     /// <summary>
     /// The pool bytes one forward and reverse pass of the op allocate for a batch of problems, each
     /// allocation rounded to the pool's size class (<see cref="BufferPool.SizeClass"/>): K (the one
-    /// n×n buffer), the Cholesky's workspace (<see cref="CholeskyPlan.WorkspaceBytes"/>, for the
-    /// automatic plan), the in-place inverse's row buffer and work block, and the O(n·(d + q)) vectors.
+    /// n×n buffer), the Cholesky factor's workspace (<see cref="CholeskyPlan.ForwardWorkspaceBytes"/>,
+    /// for the automatic plan: the reverse goes through the inverse, never the Cholesky's reverse),
+    /// the in-place inverse's row buffer and work block, and the O(n·(d + q)) vectors.
     /// </summary>
     internal static long DeviceBytes(Device device, int batch, int n, int d, int q)
     {
@@ -133,7 +134,7 @@ internal sealed class GpLikelihoodNode<T> : Node<T> where T : unmanaged, IFloati
         long nb = Math.Min(inverse.BlockSize, n);
         var cholesky = CholeskyPlan.For<T>(device, n, batch);
         return Bytes(n, n)                                            // K, then L, then K⁻¹
-            + cholesky.WorkspaceBytes((int)size, BufferPool.SizeClass)   // the factor's and its reverse's blocks
+            + cholesky.ForwardWorkspaceBytes((int)size, BufferPool.SizeClass) // the factor's blocks
             + (n > inverse.BlockSize ? Bytes(inverse.BlockSize, n) : 0) + Bytes(nb, nb) // the inverse's row buffer and work block
             + Bytes(n, 2 + q + d) + Bytes(n, d)                        // the contraction's rows, X̄
             + 4 * Bytes(n, 1)                                         // α, the logs of L's diagonal, ȳ·α, ones

@@ -231,7 +231,7 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
             CholeskyStepKind.PanelLookAhead => Beside(Rates.PanelForward * Scale(w), step.J0 > 0 && step.Gemm is { } g ? Gemm(step.Kind, g, plan.Batch) : 0),
             // The block's reverse and C̄ update, then (unless it is the first block) the TRSM of the block before it.
             CholeskyStepKind.ReversePanel => Chain(Rates.PanelReverse * Scale(w) + (step.J0 > 0 ? Rates.TrsmRight * Scale(Math.Min(leaf, step.J0)) : 0)),
-            CholeskyStepKind.TrailingUpdate or CholeskyStepKind.ReverseUpdates => new(0, Gemm(step.Kind, Require(step), plan.Batch), 0, 0),
+            CholeskyStepKind.TrailingUpdate or CholeskyStepKind.ColumnUpdate or CholeskyStepKind.ReverseUpdates => new(0, Gemm(step.Kind, Require(step), plan.Batch), 0, 0),
             CholeskyStepKind.FactorBlock => Kernels(Inner(step), Inner(step).Forward),
             CholeskyStepKind.ReverseBlockByInner => Kernels(Inner(step), Inner(step).Backward)
                 + (step.J0 > 0 ? new ModelTime(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)w * w * plan.Batch), 0) : default),
@@ -254,7 +254,8 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
 
     /// <summary>
     /// The executed flops of a GEMM launch's products: 2MNK, and M(M+1)K for the lower-triangular
-    /// ones (the trailing update, and the reverse's T̄ −= tril(B̄ᵀB), its first product).
+    /// ones (the trailing update, the left-looking update's diagonal block and the reverse's
+    /// T̄ −= tril(B̄ᵀB), the first product of those two).
     /// </summary>
     public static double Flops(CholeskyStepKind kind, GemmPlan gemm)
     {
@@ -264,7 +265,7 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
         {
             var (m, n, k) = shapes[i];
             bool lower = m == n && (kind is CholeskyStepKind.TrailingUpdate or CholeskyStepKind.PanelLookAhead
-                || (kind == CholeskyStepKind.ReverseUpdates && i == 0));
+                || (kind is CholeskyStepKind.ReverseUpdates or CholeskyStepKind.ColumnUpdate && i == 0));
             flops += lower ? (double)m * (m + 1) * k : 2.0 * m * n * k;
         }
         return flops;

@@ -60,6 +60,9 @@ public enum BenchOp
 
     /// <summary>Cholesky with the dataflow path forced (<c>CholeskyAlgorithm.Dataflow</c>: one persistent launch per pass; GpuAD-only, GPU family).</summary>
     CholeskyDataflow,
+
+    /// <summary>Two levels forced with the left-looking forward (<c>potrfLeftLooking</c> while it runs, streams as the table says; GpuAD-only).</summary>
+    CholeskyLeftLooking,
 }
 
 /// <summary>Element types measured.</summary>
@@ -87,7 +90,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         (BenchOp.MatMul, "matmul"), (BenchOp.Axb, "axb"), (BenchOp.TriangularSolve, "triangular-solve"),
         (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"), (BenchOp.GpNll, "gp-nll"),
         (BenchOp.CholeskyOneLevel, "cholesky-one-level"), (BenchOp.CholeskyTwoLevel, "cholesky-two-level"), (BenchOp.CholeskyTwoStreams, "cholesky-two-streams"),
-        (BenchOp.CholeskyDataflow, "cholesky-dataflow"),
+        (BenchOp.CholeskyDataflow, "cholesky-dataflow"), (BenchOp.CholeskyLeftLooking, "cholesky-left-looking"),
     ];
 
     /// <summary>Every op key, for help texts.</summary>
@@ -107,16 +110,31 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
 
     /// <summary>
     /// Executed flops of one run, the whole batch (<see cref="Flops.Of"/>); the Cholesky backward is
-    /// counted as composed only where the op forces it (the automatic choice never picks it).
+    /// counted by the algorithm the op forces, Murray's reverse where it forces none.
     /// </summary>
     public double ExecutedFlops
     {
         get
         {
-            var (forward, backward) = Flops.Of(Op, N, composedCholesky: Op == BenchOp.CholeskyComposed);
+            var (forward, backward) = Flops.Of(Op, N);
             return Batch * (forward + backward);
         }
     }
+
+    /// <summary>
+    /// The Cholesky algorithm a Cholesky case forces (<see cref="CholeskyAlgorithm.Auto"/>: the
+    /// policy's choice; the one- and two-level cases force blocks), or null for an op that is not a
+    /// Cholesky case.
+    /// </summary>
+    public static CholeskyAlgorithm? ForcedCholesky(BenchOp op) => op switch
+    {
+        BenchOp.Cholesky => CholeskyAlgorithm.Auto,
+        BenchOp.CholeskyComposed => CholeskyAlgorithm.Composed,
+        BenchOp.CholeskyWhole => CholeskyAlgorithm.Whole,
+        BenchOp.CholeskyBlocked or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking => CholeskyAlgorithm.Blocked,
+        BenchOp.CholeskyDataflow => CholeskyAlgorithm.Dataflow,
+        _ => null,
+    };
 
     /// <summary>Parses an op key.</summary>
     /// <exception cref="ArgumentException">No op has that key.</exception>
@@ -158,16 +176,17 @@ public static class Flops
     public static double Getrf(double n) => 2 * n * n * n / 3;
 
     /// <summary>
-    /// The dataflow reverse of order n: M = tril(Lᵀ·L̄) over k ≥ i only (2·Σᵢ (i + 1)(n − i) ≈ n³/3)
-    /// and two triangular solves with n right-hand sides (n³ each).
-    /// </summary>
-    public static double DataflowBackward(double n) => n * n * n / 3 + 2 * Trsm(n, n);
-
-    /// <summary>
     /// The Cholesky backward of the algorithm that ran: Murray's reverse of POTRF (blocked or whole
-    /// matrix) 2n³/3; the composed Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ one GEMM and two TRSMs, 4n³.
+    /// matrix) 2n³/3; the composed Σ̄ = L⁻ᵀ·Φ*(tril(Lᵀ·L̄))·L⁻¹ one GEMM and two TRSMs, 4n³; the
+    /// dataflow reverse by tiles M = tril(Lᵀ·L̄) over k ≥ i only (2·Σᵢ (i + 1)(n − i) ≈ n³/3) and
+    /// two triangular solves with n right-hand sides (n³ each).
     /// </summary>
-    public static double CholeskyBackward(double n, bool composed) => composed ? Gemm(n, n, n) + 2 * Trsm(n, n) : 2 * n * n * n / 3;
+    public static double CholeskyBackward(double n, CholeskyAlgorithm ran) => ran switch
+    {
+        CholeskyAlgorithm.Composed => Gemm(n, n, n) + 2 * Trsm(n, n),
+        CholeskyAlgorithm.Dataflow => n * n * n / 3 + 2 * Trsm(n, n),
+        _ => 2 * n * n * n / 3,
+    };
 
     /// <summary>
     /// What two levels execute beyond one level, per pass of a Cholesky of order n in outer blocks of
@@ -187,18 +206,19 @@ public static class Flops
 
     /// <summary>
     /// Forward and backward flops per matrix of the op on n×n operands, as GpuAD's forward and VJP
-    /// rules compute them (<paramref name="composedCholesky"/>: which Cholesky backward ran).
-    /// Kernel ops have no backward (0); NaN where the engine does not count an op (gp-nll).
+    /// rules compute them: a Cholesky's backward by the algorithm that <paramref name="ran"/>, or
+    /// (<see cref="CholeskyAlgorithm.Auto"/>: not known) the one the op forces, Murray's reverse
+    /// where it forces none. Kernel ops have no backward (0); NaN where the engine does not count
+    /// an op (gp-nll).
     /// </summary>
-    public static (double Forward, double Backward) Of(BenchOp op, double n, bool composedCholesky) => op switch
+    public static (double Forward, double Backward) Of(BenchOp op, double n, CholeskyAlgorithm ran = CholeskyAlgorithm.Auto) => op switch
     {
         BenchOp.Gemm => (Gemm(n, n, n), 0),
         BenchOp.Trsm => (Trsm(n, n), 0),
         BenchOp.Potrf => (Potrf(n), 0),
         BenchOp.Cholesky or BenchOp.CholeskyComposed or BenchOp.CholeskyBlocked or BenchOp.CholeskyWhole
-            or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams =>
-            (Potrf(n), CholeskyBackward(n, composedCholesky)),
-        BenchOp.CholeskyDataflow => (Potrf(n), DataflowBackward(n)),
+            or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking or BenchOp.CholeskyDataflow =>
+            (Potrf(n), CholeskyBackward(n, ran != CholeskyAlgorithm.Auto ? ran : Problem.ForcedCholesky(op)!.Value)),
         // Ā = Ȳ·Bᵀ, B̄ = Aᵀ·Ȳ
         BenchOp.MatMul => (Gemm(n, n, n), 2 * Gemm(n, n, n)),
         // X̄ = Aᵀ·Ȳ·Bᵀ, Ā = Ȳ·(X·B)ᵀ, B̄ = (A·X)ᵀ·Ȳ: six GEMMs

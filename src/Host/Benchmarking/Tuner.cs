@@ -141,8 +141,8 @@ internal static class Tuner
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
         public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse", Streams = "Cholesky streams";
-        public const string Dataflow = "Cholesky dataflow limit";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, Dataflow, WholeLanes, Whole, TrsmNarrow];
+        public const string LeftLooking = "Cholesky left-looking", Dataflow = "Cholesky dataflow limit";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, LeftLooking, Dataflow, WholeLanes, Whole, TrsmNarrow];
 
         /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
         public const string Cublas = "GEMM provider";
@@ -509,7 +509,8 @@ internal static class Tuner
         /// largest order (the winner becomes <see cref="TuningTable.PotrfOuterBlock"/>, 0 if one level
         /// wins), then with that outer block the outer panels as a GEMM against the diagonal block's
         /// inverse or as a TRSM in leaf blocks (<see cref="TuningTable.PotrfPanelInverse"/>), at the
-        /// orders it splits, and one stream against two (<see cref="TuningTable.PotrfStreams"/>). While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
+        /// orders it splits, one stream against two (<see cref="TuningTable.PotrfStreams"/>), and with
+        /// those right- against left-looking (<see cref="TuningTable.PotrfLeftLooking"/>). While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
         /// below the smallest order, so that every order takes the candidate's outer blocks; the
         /// table written keeps its own, since orders timed together say which outer block is
         /// fastest there, not from which order two levels pay.
@@ -533,6 +534,7 @@ internal static class Tuner
                 NotTimed(Entries.OuterBlock, why);
                 NotTimed(Entries.PanelInverse, why);
                 NotTimed(Entries.Streams, why);
+                NotTimed(Entries.LeftLooking, why);
                 return;
             }
             int[] candidates = [0, .. outers];
@@ -548,6 +550,7 @@ internal static class Tuner
                 string why = outer == 0 ? "one level chosen: no outer panels" : $"outer blocks of {outer} split no order timed";
                 NotTimed(Entries.PanelInverse, why);
                 NotTimed(Entries.Streams, why);
+                NotTimed(Entries.LeftLooking, why);
                 return;
             }
             best = CholeskyCandidates(Entries.PanelInverse, $"potrfPanelInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
@@ -560,6 +563,12 @@ internal static class Tuner
                 ["one stream", "two streams"],
                 i => table with { PotrfStreams = i + 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
             if (best is int st) table = table with { PotrfStreams = st + 1 };
+
+            // The forward's order with those streams: right-looking (the trailing matrix after each block) or left-looking (each block column just before its factor).
+            best = CholeskyCandidates(Entries.LeftLooking, $"potrfLeftLooking: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
+                ["right-looking", "left-looking"],
+                i => table with { PotrfLeftLooking = i == 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
+            if (best is int ll) table = table with { PotrfLeftLooking = ll == 1 };
         }
 
         /// <summary>

@@ -86,19 +86,18 @@ internal abstract class Workload : TimedRun, IDisposable
     {
         get
         {
-            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: false);
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N);
             return [Problem.Batch * forward];
         }
     }
 
     /// <summary>
     /// Why <paramref name="problem"/> has no run on <paramref name="device"/> (a suite skips it,
-    /// saying why), or null: the dataflow Cholesky runs on the GPU family's kernels only.
+    /// saying why), or null: a Cholesky case whose forced algorithm the device's kernel family does
+    /// not have (<see cref="CholeskyPlan.Unsupported"/>).
     /// </summary>
     public static string? CannotRun(Device device, Problem problem) =>
-        problem.Op == BenchOp.CholeskyDataflow && device.Family != KernelFamily.GpuTuned
-            ? $"the dataflow Cholesky runs on the GPU family's kernels; {device.Name} runs the CPU family's"
-            : null;
+        Problem.ForcedCholesky(problem.Op) is { } algorithm ? CholeskyPlan.Unsupported(device, algorithm) : null;
 
     /// <summary>
     /// Allocates and fills the inputs of <paramref name="problem"/> (seeded, reproducible).
@@ -113,14 +112,11 @@ internal abstract class Workload : TimedRun, IDisposable
         BenchOp.Gemm => new GemmWorkload<T>(device, p, seed),
         BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
-        BenchOp.CholeskyComposed => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Composed),
-        BenchOp.CholeskyBlocked => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked),
-        BenchOp.CholeskyWhole => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Whole),
-        BenchOp.Cholesky => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Auto),
-        BenchOp.CholeskyOneLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: p.N),
-        BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N)),
-        BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Blocked, outerBlockSize: TwoLevelOuter(device, p.N), streams: 2),
-        BenchOp.CholeskyDataflow => new CholeskyWorkload<T>(device, p, seed, CholeskyAlgorithm.Dataflow),
+        BenchOp.CholeskyOneLevel => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: p.N),
+        BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), leftLooking: false),
+        BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), streams: 2, leftLooking: false),
+        BenchOp.CholeskyLeftLooking => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), leftLooking: true),
+        _ when Problem.ForcedCholesky(p.Op) is not null => new CholeskyWorkload<T>(device, p, seed),
         BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),
     };
@@ -264,29 +260,32 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     private readonly CholeskyAlgorithm algorithm;
     private readonly CholeskyOptions options;
     private readonly int streams;
+    private readonly bool? leftLooking;
 
     /// <param name="device">The device.</param>
     /// <param name="p">The problem.</param>
     /// <param name="seed">Seed of the inputs.</param>
-    /// <param name="algorithm">The algorithm asked for (Auto: the policy's choice).</param>
     /// <param name="outerBlockSize">Two levels in outer blocks of this order (at least n: one level); 0: the table's choice.</param>
     /// <param name="streams">The streams the table is set to while a run records its plan (0: the table's).</param>
-    public CholeskyWorkload(Device device, Problem p, int seed, CholeskyAlgorithm algorithm, int outerBlockSize = 0, int streams = 0) : base(device, p)
+    /// <param name="leftLooking">The two-level forward's order the table is set to while a run records its plan (null: the table's).</param>
+    /// <remarks>The algorithm asked for is the one the problem's op forces (<see cref="Problem.ForcedCholesky"/>; Auto: the policy's choice).</remarks>
+    public CholeskyWorkload(Device device, Problem p, int seed, int outerBlockSize = 0, int streams = 0, bool? leftLooking = null) : base(device, p)
     {
         (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.General) is var t ? (t[0], t[1]) : default;
         lbarSeed = seed + 1;
-        this.algorithm = algorithm;
+        algorithm = Problem.ForcedCholesky(p.Op) ?? throw new ArgumentException($"CholeskyWorkload: {p.Op} is not a Cholesky case.", nameof(p));
         options = new CholeskyOptions { Algorithm = algorithm, OuterBlockSize = outerBlockSize };
         this.streams = streams;
+        this.leftLooking = leftLooking;
     }
 
-    /// <summary>The plan a run records (the table's streams as the case sets them).</summary>
-    private CholeskyPlan Plan => WithStreams(() => CholeskyPolicy.Plan<T>(Device, sigma.Shape, options));
+    /// <summary>The plan a run records (the table's streams and forward order as the case sets them).</summary>
+    private CholeskyPlan Plan => WithTable(() => CholeskyPolicy.Plan<T>(Device, sigma.Shape, options));
 
-    private TResult WithStreams<TResult>(Func<TResult> f)
+    private TResult WithTable<TResult>(Func<TResult> f)
     {
         var table = Device.Tuning;
-        if (streams > 0) Device.Tuning = table with { PotrfStreams = streams };
+        Device.Tuning = table with { PotrfStreams = streams > 0 ? streams : table.PotrfStreams, PotrfLeftLooking = leftLooking ?? table.PotrfLeftLooking };
         try
         {
             return f();
@@ -317,9 +316,7 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     {
         get
         {
-            var (forward, backward) = Resolved == CholeskyAlgorithm.Dataflow
-                ? (Flops.Potrf(Problem.N), Flops.DataflowBackward(Problem.N))
-                : Flops.Of(Problem.Op, Problem.N, composedCholesky: Resolved == CholeskyAlgorithm.Composed);
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, Resolved);
             var plan = Plan;
             double extra = plan.Levels == 2 ? Flops.TwoLevelExtra(Problem.N, plan.BlockSize) : 0; // the inverses and the panels' GEMMs
             return [Problem.Batch * (forward + extra), Problem.Batch * (backward + (Resolved == CholeskyAlgorithm.Composed ? 0 : extra))];
@@ -331,7 +328,9 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         get
         {
             var plan = Plan;
-            return plan.Levels == 2 ? $"{Resolved}, two levels (outer {plan.BlockSize}, leaves {plan.LeafBlockSize}, {plan.Streams} stream{(plan.Streams > 1 ? "s" : "")})" : Resolved.ToString();
+            return plan.Levels == 2
+                ? $"{Resolved}, two levels (outer {plan.BlockSize}, leaves {plan.LeafBlockSize}, {plan.Streams} stream{(plan.Streams > 1 ? "s" : "")}{(plan.LeftLooking ? ", left-looking" : "")})"
+                : Resolved.ToString();
         }
     }
 
@@ -339,7 +338,7 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     {
         timer?.Start();
         using var tape = new Tape(Device);
-        var l = WithStreams(() => Op.Cholesky(tape.Variable(sigma), options));
+        var l = WithTable(() => Op.Cholesky(tape.Variable(sigma), options));
         EndPhase(timer, 0);
         var cotangent = lbar ?? throw new InvalidOperationException("CholeskyWorkload: Run without Prepare.");
         lbar = null; // the tape owns it now and returns it to the pool with the graph
@@ -391,7 +390,7 @@ internal sealed class GraphWorkload<T> : Workload where T : unmanaged, IFloating
     {
         get
         {
-            var (forward, backward) = Flops.Of(Problem.Op, Problem.N, composedCholesky: false);
+            var (forward, backward) = Flops.Of(Problem.Op, Problem.N);
             return [Problem.Batch * forward, Problem.Batch * backward];
         }
     }

@@ -48,6 +48,13 @@ internal enum CholeskyStepKind
     /// <summary>L̄ ← ½(Ā + Āᵀ) over the whole matrix (only when the plan is executed with symmetrize).</summary>
     Symmetrize,
 
+    /// <summary>
+    /// Two levels, left-looking: the outer block column updated by the columns left of it that the
+    /// step names, A[J0:n, J0:J0+Width] −= L[J0:n, KFrom:KTo]·L[J0:J0+Width, KFrom:KTo]ᵀ (the
+    /// diagonal block's lower triangle), one grouped GEMM with K = KTo − KFrom.
+    /// </summary>
+    ColumnUpdate,
+
     /// <summary>Two levels: the outer diagonal block factored by the step's inner plan in leaf blocks (a failure named by its minor in the whole matrix).</summary>
     FactorBlock,
 
@@ -93,10 +100,11 @@ internal enum CholeskyStepKind
 /// (<see cref="TrtriGpu.Launches"/>) as <see cref="Gemms"/>. With two streams a
 /// <see cref="CholeskyStepKind.TrailingUpdate"/> covers <see cref="Columns"/> columns from its
 /// first (0: all of the trailing matrix), and runs on the device's side stream when
-/// <see cref="Side"/>.
+/// <see cref="Side"/>; a <see cref="CholeskyStepKind.ColumnUpdate"/> reads the columns
+/// [<see cref="KFrom"/>, <see cref="KTo"/>) left of its block.
 /// </remarks>
 internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int Width, int Launches, GemmPlan? Gemm = null, CholeskyPlan? Inner = null,
-    IReadOnlyList<GemmPlan>? Gemms = null, bool Side = false, int Columns = 0);
+    IReadOnlyList<GemmPlan>? Gemms = null, bool Side = false, int Columns = 0, int KFrom = 0, int KTo = 0);
 
 /// <summary>
 /// How a Cholesky of a batch of order-n matrices runs on one device, forward and reverse: the
@@ -131,9 +139,10 @@ internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int 
 internal sealed class CholeskyPlan
 {
     private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, int leafBlockSize, bool panelByInverse,
-        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward, int streams = 1)
+        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward, int streams = 1, bool leftLooking = false)
     {
         Streams = streams;
+        LeftLooking = leftLooking;
         Family = family;
         N = n;
         Batch = batch;
@@ -177,11 +186,21 @@ internal sealed class CholeskyPlan
     public int Levels => LeafBlockSize < BlockSize && !Whole ? 2 : 1;
 
     /// <summary>
-    /// 2 when the forward runs trailing updates on the device's side stream beside the next outer
-    /// block, and the reverse the next block's inverse beside the current block
-    /// (<see cref="TuningTable.PotrfStreams"/>, two levels only), else 1.
+    /// 2 when the forward runs GEMM updates on the device's side stream beside the chain of the
+    /// outer diagonal blocks (right-looking: each block's trailing update beyond the next block;
+    /// left-looking: the next block column's update by the columns already final), and the reverse
+    /// the next block's inverse beside the current block (<see cref="TuningTable.PotrfStreams"/>,
+    /// two levels only), else 1.
     /// </summary>
     public int Streams { get; }
+
+    /// <summary>
+    /// Two levels: the forward is left-looking (<see cref="TuningTable.PotrfLeftLooking"/>): each
+    /// outer block column is updated by all the columns left of it just before its diagonal block
+    /// is factored (<see cref="CholeskyStepKind.ColumnUpdate"/>, K up to n), where right-looking
+    /// updates the whole trailing matrix after each block. The reverse is the same either way.
+    /// </summary>
+    public bool LeftLooking { get; }
 
     /// <summary>Two levels: the outer panels (forward L21 ← A21·L11⁻ᵀ, reverse B̄ ← B̄·T⁻¹) are GEMMs against the inverted diagonal block, not triangular solves.</summary>
     public bool PanelByInverse { get; }
@@ -203,31 +222,60 @@ internal sealed class CholeskyPlan
 
     /// <summary>
     /// The device pool bytes the passes allocate besides L and L̄ at their peak, the larger of
-    /// forward and reverse, each allocation rounded by <paramref name="round"/> (the pool's size
-    /// class): the GPU family's [NB, NB] work block (panel kernels, the reverse's T̄ + T̄ᵀ); with
-    /// two levels and panels by inverse also the inverse, the TRTRI's scratch block and the
-    /// [n − NB, NB] copy of the panel, held while an inner plan runs with its own.
+    /// forward (<see cref="ForwardWorkspaceBytes"/>) and reverse (<see cref="BackwardWorkspaceBytes"/>),
+    /// each allocation rounded by <paramref name="round"/> (the pool's size class).
     /// </summary>
-    public long WorkspaceBytes(int elementSize, Func<long, long> round)
+    public long WorkspaceBytes(int elementSize, Func<long, long> round) =>
+        Math.Max(ForwardWorkspaceBytes(elementSize, round), BackwardWorkspaceBytes(elementSize, round));
+
+    /// <summary>
+    /// The device pool bytes the forward allocates besides A at its peak: the GPU family's [NB, NB]
+    /// work block of the panel kernels; with two levels and panels by inverse also the inverse, the
+    /// TRTRI's scratch block (GPU family) and the [n − NB, NB] copy of the panel, held while an
+    /// inner plan runs with its own; the dataflow factor's flags.
+    /// </summary>
+    public long ForwardWorkspaceBytes(int elementSize, Func<long, long> round)
     {
-        long Bytes(long rows, long cols) => rows * cols == 0 ? 0 : round(Batch * rows * cols * elementSize);
+        if (Algorithm == CholeskyAlgorithm.Dataflow)
+            return N == 0 || Batch == 0 ? 0 : round(PotrfDataflowGpu.SyncWords(N, Batch, BlockSize) * sizeof(int));
+        long inner = Forward.Where(s => s.Inner is not null).Select(s => s.Inner!.ForwardWorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
+        return (ForwardWorkBlock ? Bytes(BlockSize, BlockSize, elementSize, round) : 0) + InverseBytes(elementSize, round) + inner;
+    }
+
+    /// <summary>
+    /// The device pool bytes the reverse allocates besides L and L̄ at its peak: the [NB, NB] work
+    /// block (the GPU family's panel kernels, T̄ + T̄ᵀ); with two levels and panels by inverse the
+    /// forward's inverse buffers (two inverses alternating with two streams), held while an inner
+    /// plan runs with its own; the dataflow reverse's two n² temporaries and its solves' flags.
+    /// </summary>
+    public long BackwardWorkspaceBytes(int elementSize, Func<long, long> round)
+    {
         if (Algorithm == CholeskyAlgorithm.Dataflow)
         {
             if (N == 0 || Batch == 0) return 0;
             long words = PotrfDataflowGpu.SyncWords(N, Batch, BlockSize);
-            return 2 * Bytes(N, N) + round(2 * words * sizeof(int)); // the reverse's M (then Z) and Y₁, and both solves' flags
+            return 2 * Bytes(N, N, elementSize, round) + round(2 * words * sizeof(int)); // M (then Z) and Y₁, and both solves' flags
         }
-        long inverse = Levels == 2 && PanelByInverse
-            ? Bytes(BlockSize, BlockSize) * (Family == KernelFamily.GpuTuned ? 2 : 1) + Bytes(N - BlockSize, BlockSize)
-            : 0;
-        long innerForward = Forward.Where(s => s.Inner is not null).Select(s => s.Inner!.WorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
-        long innerBackward = Backward.Where(s => s.Inner is not null).Select(s => s.Inner!.WorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
-        bool panels = Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
-        long forward = (panels ? Bytes(BlockSize, BlockSize) : 0) + inverse + innerForward;
-        long secondInverse = Backward.Any(s => s.Side) ? Bytes(BlockSize, BlockSize) : 0; // the inverses alternate between two buffers
-        long backward = (Whole || Backward.Count == 0 ? 0 : Bytes(BlockSize, BlockSize)) + inverse + secondInverse + innerBackward;
-        return Math.Max(forward, backward);
+        long inner = Backward.Where(s => s.Inner is not null).Select(s => s.Inner!.BackwardWorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
+        long secondInverse = Backward.Any(s => s.Side) ? Bytes(BlockSize, BlockSize, elementSize, round) : 0; // the inverses alternate between two buffers
+        return (BackwardWorkBlock ? Bytes(BlockSize, BlockSize, elementSize, round) : 0) + InverseBytes(elementSize, round) + secondInverse + inner;
     }
+
+    /// <summary>Two levels with panels by inverse: the inverse, the GPU family's TRTRI scratch block and the panel's copy; else 0.</summary>
+    private long InverseBytes(int elementSize, Func<long, long> round) => Levels == 2 && PanelByInverse
+        ? Bytes(BlockSize, BlockSize, elementSize, round) * (Family == KernelFamily.GpuTuned ? 2 : 1) + Bytes(N - BlockSize, BlockSize, elementSize, round)
+        : 0;
+
+    private long Bytes(long rows, long cols, int elementSize, Func<long, long> round) => rows * cols == 0 ? 0 : round(Batch * rows * cols * elementSize);
+
+    /// <summary>True when the forward has GPU-family panel launches, which factor each diagonal block through an [NB, NB] work block.</summary>
+    public bool ForwardWorkBlock => Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
+
+    /// <summary>
+    /// True when the reverse has blocked diagonal-block steps, which pass T̄ (GPU family's panel
+    /// launches) or T̄ + T̄ᵀ through an [NB, NB] work block.
+    /// </summary>
+    public bool BackwardWorkBlock => Backward.Any(s => s.Kind is CholeskyStepKind.ReversePanel or CholeskyStepKind.ReverseBlock or CholeskyStepKind.ReverseBlockByInner);
 
     /// <summary>
     /// The one-stream order of this plan (both passes): the same steps, the side stream's on the default stream
@@ -237,7 +285,8 @@ internal sealed class CholeskyPlan
     public CholeskyPlan OnOneStream() => Streams == 1 ? this
         : new CholeskyPlan(Family, N, Batch, Algorithm, BlockSize, LeafBlockSize, PanelByInverse, LookAhead, PanelLanes, WholeLanes,
             Forward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(),
-            Backward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(), streams: 1);
+            Backward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(), streams: 1,
+            LeftLooking);
 
     /// <summary>The launches of the forward.</summary>
     public int ForwardLaunches => Forward.Sum(s => s.Launches);
@@ -314,11 +363,12 @@ internal sealed class CholeskyPlan
                 $"{op}: outer blocks of order {outer} must exceed the diagonal blocks of order {nb} they are factored in.");
         if (outer > nb && outer < n)
         {
-            bool byInverse = table.PotrfPanelInverse;
+            bool byInverse = table.PotrfPanelInverse, left = table.PotrfLeftLooking;
             int streams = table.PotrfStreams;
             return new CholeskyPlan(family, n, batch, algorithm, outer, nb, byInverse, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
-                OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams),
-                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams), streams);
+                left ? LeftLookingForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams)
+                    : OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams),
+                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams), streams, left);
         }
         return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
             ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
@@ -345,11 +395,20 @@ internal sealed class CholeskyPlan
     private static bool DataflowPays(Device device, int n, int batch) =>
         (long)batch * n <= device.Tuning.PotrfDataflowUpTo && DataflowFits(device, n, batch, PotrfDataflowGpu.Tile);
 
+    /// <summary>
+    /// Why <paramref name="algorithm"/> cannot run on <paramref name="device"/>'s kernel family, or
+    /// null: the dataflow algorithm has GPU-family kernels only (its point is a GPU's launch latency).
+    /// </summary>
+    public static string? Unsupported(Device device, CholeskyAlgorithm algorithm) =>
+        algorithm == CholeskyAlgorithm.Dataflow && device.Family != KernelFamily.GpuTuned
+            ? $"the dataflow algorithm runs on the GPU family's kernels; {device.Name} runs the CPU family's"
+            : null;
+
     /// <summary>The dataflow plan: one forward step of two launches, one reverse step of five.</summary>
     private static CholeskyPlan DataflowPlan(Device device, int n, int batch, int tile, string op, string paramName)
     {
-        if (device.Family != KernelFamily.GpuTuned)
-            throw new ArgumentException($"{op}: the dataflow algorithm runs on the GPU family's kernels; {device.Name} runs the CPU family's (use Blocked or Whole).", paramName);
+        if (Unsupported(device, CholeskyAlgorithm.Dataflow) is { } why)
+            throw new ArgumentException($"{op}: {why} (use Blocked or Whole).", paramName);
         if (!PotrfDataflowGpu.IsTile(tile))
             throw new ArgumentOutOfRangeException(paramName, tile, $"{op}: the dataflow algorithm's tiles are of order 8, 16 or 32, not {tile}.");
         if (!DataflowFits(device, n, batch, tile))
@@ -522,6 +581,64 @@ internal sealed class CholeskyPlan
         if (sidePending) steps.Add(new(CholeskyStepKind.Join, n, 0, 0));
         steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
         return [.. steps];
+    }
+
+    /// <summary>
+    /// Two levels, forward, left-looking over outer blocks of <paramref name="outer"/> (MAGMA's
+    /// dpotrf_gpu order): each block column is first updated by every column left of it (one GEMM
+    /// with K up to n, its N the outer order), then its diagonal block factored by its inner plan in
+    /// leaf blocks of <paramref name="nb"/> and the panel below it solved as on the right-looking
+    /// path. The trailing matrix is written once per block column, not once per block before it.
+    /// </summary>
+    /// <remarks>
+    /// With two <paramref name="streams"/>, the next block column's update is split along K: the
+    /// columns already final before this block (K = k0) on the side stream beside this block's
+    /// update, factor, inverse and panel, and this block's own columns (K = the outer order) after
+    /// it on the default stream. The host waits for the default stream before the side stream's
+    /// part (Fork: the previous panel it reads is written) and for the side stream before the
+    /// second part (Join). Both orders add the two parts in turn, so one stream and two give the
+    /// same bits. A part whose GEMM splits along K stays on the default stream, for the reason the
+    /// right-looking path gives.
+    /// </remarks>
+    private static CholeskyStep[] LeftLookingForwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse, int streams)
+        where T : unmanaged, INumber<T>
+    {
+        if (batch == 0) return [];
+        var steps = new List<CholeskyStep> { new(CholeskyStepKind.ClearInfo, 0, 0, 1) };
+        int done = 0; // the columns left of the current block whose update the side stream has applied
+        for (int k0 = 0; k0 < n; k0 += outer)
+        {
+            int w = Math.Min(outer, n - k0), k1 = k0 + w, k2 = Math.Min(k1 + outer, n);
+            if (done > 0) steps.Add(new(CholeskyStepKind.Join, k0, w, 0));
+            if (k0 > 0) steps.Add(ColumnUpdate<T>(device, batch, n, k0, w, done, k0));
+            done = 0;
+            if (streams == 2 && k0 > 0 && k1 < n)
+            {
+                var early = ColumnUpdate<T>(device, batch, n, k1, k2 - k1, 0, k0);
+                if (early.Gemm is not { } g || g.Splits.All(x => x <= 1))
+                {
+                    steps.Add(new(CholeskyStepKind.Fork, k0, w, 0));
+                    steps.Add(early with { Side = true });
+                    done = k0;
+                }
+            }
+            var inner = InnerPlan<T>(device, w, batch, nb, lookAhead);
+            steps.Add(new(CholeskyStepKind.FactorBlock, k0, w, inner.ForwardLaunches, Inner: inner));
+            if (k1 == n) break;
+            steps.AddRange(OuterPanel<T>(device, batch, k0, w, n - k1, nb, byInverse, reverse: false));
+        }
+        steps.Add(new(CholeskyStepKind.Tril, 0, n, 1));
+        return [.. steps];
+    }
+
+    /// <summary>The left-looking update of the block column at <paramref name="j0"/> of <paramref name="w"/> columns by the columns [<paramref name="kFrom"/>, <paramref name="kTo"/>).</summary>
+    private static CholeskyStep ColumnUpdate<T>(Device device, int batch, int n, int j0, int w, int kFrom, int kTo) where T : unmanaged, INumber<T>
+    {
+        int k = kTo - kFrom, below = n - j0 - w;
+        var step = below > 0
+            ? Update<T>(device, batch, CholeskyStepKind.ColumnUpdate, j0, w, (w, w, k), (below, w, k))
+            : Update<T>(device, batch, CholeskyStepKind.ColumnUpdate, j0, w, (w, w, k));
+        return step with { KFrom = kFrom, KTo = kTo };
     }
 
     /// <summary>

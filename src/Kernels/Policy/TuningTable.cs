@@ -129,10 +129,23 @@ public sealed record TuningTable
     public bool PotrfPanelInverse { get; init; } = true;
 
     /// <summary>
-    /// Two levels, forward: 2 splits each outer block's trailing update into the next block's
-    /// columns (default stream) and the rest, which runs on a second stream beside the next
-    /// block's factor, inverse and panel, the host ordering the two streams; 1: one stream, the
-    /// same steps in order (the same result, bitwise). 1 until a sweep has timed both on a GPU.
+    /// Two levels, forward: left-looking, each outer block column updated by every column left of
+    /// it (one GEMM with K up to n) just before its diagonal block is factored, as MAGMA's
+    /// dpotrf_gpu does; false: right-looking, the whole trailing matrix updated after each block
+    /// (K = the outer order). Left-looking writes the trailing matrix once instead of once per
+    /// block, and its GEMMs have the longer K; right-looking's updates are wider. False until a
+    /// sweep has timed both on a GPU.
+    /// </summary>
+    public bool PotrfLeftLooking { get; init; }
+
+    /// <summary>
+    /// Two levels: 2 runs GEMM work on a second stream beside the chain of outer diagonal blocks,
+    /// the host ordering the two streams. Right-looking, each outer block's trailing update is
+    /// split into the next block's columns (default stream) and the rest (second stream, beside
+    /// the next block's factor, inverse and panel); left-looking, the next block column's update
+    /// by the columns already final runs on the second stream beside the current block; the
+    /// reverse inverts the next outer block on it. 1: one stream, the same steps in order (the
+    /// same result, bitwise). 1 until a sweep has timed both on a GPU.
     /// </summary>
     public int PotrfStreams { get; init; } = 1;
 

@@ -104,8 +104,7 @@ internal static partial class Blas
         int n = a.Rows, nb = plan.BlockSize;
         bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
         using var _ = device.Enter();
-        bool panels = plan.Forward.Any(s => s.Kind is CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead);
-        using var work = panels ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
+        using var work = plan.ForwardWorkBlock ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
         using var inverse = byInverse ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
         using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(a.Batch, nb, nb)) : null;
         using var panel = byInverse ? device.Allocate<T>(new Shape(a.Batch, n - nb, nb)) : null;
@@ -152,6 +151,20 @@ internal static partial class Blas
                     var l21 = a.Block(c0, k0, n - c0, w);
                     using var side = device.OnSide(step.Side);
                     Gemm(device, l21, transA: false, l21, transB: true, a.Block(c0, c0, n - c0, n - c0), -T.One, T.One, lowerOnly: true, step.Gemm);
+                    break;
+                }
+                case CholeskyStepKind.ColumnUpdate:
+                {
+                    // Left-looking: A[k0:n, k0:k1] −= L[k0:n, K]·L[k0:k1, K]ᵀ over the step's columns K, the diagonal block's lower triangle.
+                    int kf = step.KFrom, kw = step.KTo - step.KFrom;
+                    var top = a.Block(k0, kf, w, kw);
+                    using var side = device.OnSide(step.Side);
+                    ReadOnlySpan<GemmProduct<T>> products =
+                    [
+                        new(top, false, top, true, a.Block(k0, k0, w, w), -T.One, T.One, LowerOnly: true),
+                        new(a.Block(k1, kf, n - k1, kw), false, top, true, a.Block(k1, k0, n - k1, w), -T.One, T.One),
+                    ];
+                    GemmGrouped(device, k1 < n ? products : products[..1], step.Gemm);
                     break;
                 }
                 case CholeskyStepKind.Tril:

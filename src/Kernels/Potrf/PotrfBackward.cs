@@ -122,7 +122,7 @@ internal static partial class Blas
         bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
         l = l.WithBatch(batch);
         using var _ = device.Enter();
-        using var work = plan.Whole || plan.Algorithm == CholeskyAlgorithm.Dataflow ? null : device.Allocate<T>(new Shape(batch, nb, nb));
+        using var work = plan.BackwardWorkBlock ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
         using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
         using var inverse2 = plan.Backward.Any(s => s.Side) ? device.Allocate<T>(new Shape(batch, nb, nb)) : null; // the side stream's inverses alternate
         using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;

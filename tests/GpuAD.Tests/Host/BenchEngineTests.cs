@@ -77,7 +77,7 @@ public sealed class BenchEngineTests(DeviceFixture devices)
 
     /// <summary>
     /// The forced Cholesky designs of the GPU suite: one level, two levels (outer blocks of n/2 at a
-    /// small order) and two levels on two streams, each reporting the path that ran and, for two
+    /// small order), two levels on two streams and left-looking, each reporting the path that ran and, for two
     /// levels, the executed flops plus each outer block's inverse (w³/3) and its panel as a GEMM
     /// (r·w² more than a solve), counted here by hand.
     /// </summary>
@@ -90,16 +90,36 @@ public sealed class BenchEngineTests(DeviceFixture devices)
         var one = Engine.Measure(D, new Problem(BenchOp.CholeskyOneLevel, DType.Fp64, batch, n), settings, loaded);
         var two = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoLevel, DType.Fp64, batch, n), settings, loaded);
         var streams = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoStreams, DType.Fp64, batch, n), settings, loaded);
-        Assert.All(new[] { one, two, streams }, r => Assert.True(r.Ran, r.Note));
+        var left = Engine.Measure(D, new Problem(BenchOp.CholeskyLeftLooking, DType.Fp64, batch, n), settings, loaded);
+        Assert.All(new[] { one, two, streams, left }, r => Assert.True(r.Ran, r.Note));
         Assert.Equal("Blocked", one.Path);
         Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream)", two.Path);
         Assert.Equal("Blocked, two levels (outer 80, leaves 64, 2 streams)", streams.Path);
+        Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream, left-looking)", left.Path);
+        Assert.Equal("cholesky-left-looking/fp64/2x160", left.Id);
+        Assert.Equal(two.PhaseFlops, left.PhaseFlops); // the same products, in another order
         double cube = (double)n * n * n, extra = 80.0 * 80 * 80 / 3 + 80.0 * 80 * 80; // one outer block with 80 rows below it
         Assert.Equal(batch * cube / 3, one.PhaseFlops!["forward"], 6);
         Assert.Equal(batch * (cube / 3 + extra), two.PhaseFlops!["forward"], 6);
         Assert.Equal(batch * (2 * cube / 3 + extra), streams.PhaseFlops!["backward"], 6);
         Assert.Equal("cholesky-two-streams/fp64/2x160", streams.Id);
     }
+
+    /// <summary>
+    /// `gpuad bench`'s note of the executed flops counts a Cholesky's backward by the algorithm its
+    /// path names: the automatic case resolved to dataflow executes n³/3 + 2n³, composed 4n³,
+    /// blocked (one or two levels) and whole 2n³/3; an op with one path has none.
+    /// </summary>
+    [Theory]
+    [InlineData("cholesky", "Dataflow", "cholesky (Dataflow) forward n³/3, backward 7n³/3")]
+    [InlineData("cholesky", "Composed", "cholesky (Composed) forward n³/3, backward 4n³")]
+    [InlineData("cholesky", "Blocked, two levels (outer 512, leaves 64, 1 stream, left-looking)",
+        "cholesky (Blocked, two levels (outer 512, leaves 64, 1 stream, left-looking)) forward n³/3, backward 2n³/3")]
+    [InlineData("cholesky", "Whole", "cholesky (Whole) forward n³/3, backward 2n³/3")]
+    [InlineData("cholesky-dataflow", null, "cholesky-dataflow forward n³/3, backward 7n³/3")]
+    [InlineData("matmul", null, "matmul forward 2n³, backward 4n³")]
+    public void TheReportCountsTheBackwardOfTheCholeskyThatRan(string op, string? path, string expected) =>
+        Assert.Equal(expected, GpuAD.Tool.Bench.BenchReport.Counts(op, path));
 
     [Fact]
     public void AProblemLargerThanTheDeviceFailsWithTheBytesBeforeAnyHostData()

@@ -137,13 +137,48 @@ public sealed class CholeskyPlanModelTests(DeviceFixture devices)
         }
     }
 
-    private CholeskyPlan Plan(int n, int outer, int leaf, bool lookAhead, bool byInverse, int batch = 1)
+    /// <summary>
+    /// The left-looking forward executes the right-looking forward's update flops, in other
+    /// products: Σ over block columns of w(w+1)·k0 + 2·rows·w·k0 (counted by the model from the
+    /// steps' GEMM plans) equals Σ over blocks of the trailing triangle m(m+1)·w, on one stream
+    /// and with the next column's update split along K on two; the other steps are the same.
+    /// </summary>
+    [Theory]
+    [InlineData(300, 64, 1)]
+    [InlineData(300, 64, 2)]
+    [InlineData(1000, 128, 2)]
+    public void LeftLookingUpdatesExecuteTheRightLookingFlops(int n, int outer, int streams)
+    {
+        var right = Plan(n, outer, 16, lookAhead: true, byInverse: true);
+        var left = Plan(n, outer, 16, lookAhead: true, byInverse: true, leftLooking: true, streams: streams);
+        Assert.True(left.LeftLooking);
+        Assert.Equal(streams, left.Streams);
+        double Updates(CholeskyPlan p, CholeskyStepKind kind) => p.Forward.Where(s => s.Kind == kind).Sum(s => CholeskyPlanModel.Flops(kind, s.Gemm!.Value));
+        double expected = 0;
+        for (int k1 = outer; k1 < n; k1 += outer)
+            expected += (double)(n - k1) * (n - k1 + 1) * outer;
+        Assert.Equal(expected, Updates(right, CholeskyStepKind.TrailingUpdate), 6);
+        Assert.Equal(expected, Updates(left, CholeskyStepKind.ColumnUpdate), 6);
+        Kinds(right.Forward.Where(s => s.Kind != CholeskyStepKind.TrailingUpdate), out var rightRest);
+        Kinds(left.Forward.Where(s => s.Kind is not (CholeskyStepKind.ColumnUpdate or CholeskyStepKind.Fork or CholeskyStepKind.Join)), out var leftRest);
+        Assert.Equal(rightRest, leftRest);
+
+        var model = new CholeskyPlanModel(Rates);
+        double total = model.Forward(left).Total;
+        Assert.True(total > 0);
+        if (streams == 1) Assert.Equal(total, model.Wall(left, left.Forward), 12);
+
+        static void Kinds(IEnumerable<CholeskyStep> steps, out (CholeskyStepKind, int, int)[] kinds) =>
+            kinds = steps.Select(s => (s.Kind, s.J0, s.Width)).OrderBy(x => x.Item2).ThenBy(x => x.Item1).ToArray();
+    }
+
+    private CholeskyPlan Plan(int n, int outer, int leaf, bool lookAhead, bool byInverse, int batch = 1, bool leftLooking = false, int streams = 1)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
         try
         {
-            device.Tuning = H100 with { PotrfLookAhead = lookAhead, PotrfPanelInverse = byInverse };
+            device.Tuning = H100 with { PotrfLookAhead = lookAhead, PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking, PotrfStreams = streams };
             device.PlannedMultiprocessors = 132;
             return CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
         }

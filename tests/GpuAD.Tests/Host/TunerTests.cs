@@ -108,12 +108,15 @@ public sealed class TunerTests(DeviceFixture devices)
         {
             entries.Remove(Tuner.Entries.PanelInverse);
             entries.Remove(Tuner.Entries.Streams);
-            Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels")], report.NotMeasured);
+            entries.Remove(Tuner.Entries.LeftLooking);
+            Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels"),
+                (Tuner.Entries.LeftLooking, "one level chosen: no outer panels")], report.NotMeasured);
         }
         else
         {
             Assert.Equal(t.PotrfPanelInverse ? "GEMM against the inverse" : "TRSM", Chosen("potrfPanelInverse"));
             Assert.Equal(t.PotrfStreams == 2 ? "two streams" : "one stream", Chosen("potrfStreams"));
+            Assert.Equal(t.PotrfLeftLooking ? "left-looking" : "right-looking", Chosen("potrfLeftLooking"));
             Assert.Empty(report.NotMeasured);
         }
 
@@ -186,10 +189,14 @@ public sealed class TunerTests(DeviceFixture devices)
             Assert.All(panel, r => Assert.Equal($"potrfPanelInverse: f64 n = 48, outer {t.PotrfOuterBlock}", r.What));
             Assert.Equal(Assert.Single(panel, r => r.Chosen).Candidate != "TRSM", t.PotrfPanelInverse);
             Assert.Equal(panel.Min(r => r.MedianMs), panel.Single(r => r.Chosen).MedianMs);
-            Assert.Equal([Tuner.Entries.OuterBlock, Tuner.Entries.PanelInverse, Tuner.Entries.Streams], report.Measured);
+            Assert.Equal([Tuner.Entries.OuterBlock, Tuner.Entries.PanelInverse, Tuner.Entries.Streams, Tuner.Entries.LeftLooking], report.Measured);
             var streams = report.Rows.Where(r => r.What.StartsWith("potrfStreams:", StringComparison.Ordinal)).ToArray();
             Assert.Equal(["one stream", "two streams"], streams.Select(r => r.Candidate));
             Assert.Equal(streams.Min(r => r.MedianMs), streams.Single(r => r.Chosen).MedianMs);
+            var order = report.Rows.Where(r => r.What.StartsWith("potrfLeftLooking:", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(["right-looking", "left-looking"], order.Select(r => r.Candidate));
+            Assert.Equal(order.Min(r => r.MedianMs), order.Single(r => r.Chosen).MedianMs);
+            Assert.Equal(order[1].Chosen, t.PotrfLeftLooking);
         }
 
         // The leaves and where two levels start are the starting table's; the JSON has both fields.
@@ -237,8 +244,9 @@ public sealed class TunerTests(DeviceFixture devices)
         }
         Assert.Equal(0, report.Table.PotrfOuterBlock);
         Assert.Equal([Tuner.Entries.OuterBlock], report.Measured);
-        Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels")], report.NotMeasured);
-        Assert.Contains("Cholesky panel by inverse, Cholesky streams not measured (one level chosen: no outer panels)", report.Table.Measured);
+        Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels"),
+            (Tuner.Entries.LeftLooking, "one level chosen: no outer panels")], report.NotMeasured);
+        Assert.Contains("Cholesky panel by inverse, Cholesky streams, Cholesky left-looking not measured (one level chosen: no outer panels)", report.Table.Measured);
 
         // A rounding-sized difference in a later candidate is not a wrong result: it is timed.
         var rounding = Tuner.RunTwoLevels(device, sizes with { CholeskyOuterBlocks = [8] }, start,

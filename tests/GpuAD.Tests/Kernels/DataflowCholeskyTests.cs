@@ -215,7 +215,7 @@ public sealed class DataflowCholeskyTests(DeviceFixture devices)
 
         var cpu = GpuAD.Bench.Engine.Measure(devices.Cpu, problem, settings, new HashSet<(GpuAD.Bench.BenchOp, GpuAD.Bench.DType)>());
         Assert.Equal("skipped", cpu.Status);
-        Assert.Equal($"the dataflow Cholesky runs on the GPU family's kernels; {devices.Cpu.Name} runs the CPU family's", cpu.Note);
+        Assert.Equal($"the dataflow algorithm runs on the GPU family's kernels; {devices.Cpu.Name} runs the CPU family's", cpu.Note);
     }
 
     /// <summary>

@@ -45,24 +45,52 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     public void TwoLevelOnTheEmulatedGpuInOuterBlocksOf64AndLeavesOf16(string dtype, int n, bool byInverse) =>
         Check(KernelFamily.GpuTuned, dtype, n, 64, 16, byInverse);
 
-    private void Check(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse)
+    /// <summary>
+    /// The left-looking forward (<see cref="TuningTable.PotrfLeftLooking"/>): each outer block
+    /// column updated by every column left of it, one grouped GEMM per block but the first, no
+    /// trailing update; the same checks, with a ragged last outer block, by inverse and by TRSM.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, true)]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, false)]
+    [InlineData(KernelFamily.CpuTuned, "f32", 141, 48, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 45, 16, 8, true)]
+    public void LeftLookingFactorAndGradientMatchTheFloat64References(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(family, dtype, n, outer, leaf, byInverse, leftLooking: true);
+
+    /// <summary>The left-looking forward on the emulated GPU in float32 and by TRSM, and in outer blocks of 64 in leaves of 16 at n = 300.</summary>
+    [Theory]
+    [InlineData("f32", 45, 16, 8, true)]
+    [InlineData("f64", 37, 16, 4, false)]
+    [InlineData("f64", 300, 64, 16, true)]
+    [Trait("Tier", "Slow")]
+    public void LeftLookingOnTheEmulatedGpu(string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(KernelFamily.GpuTuned, dtype, n, outer, leaf, byInverse, leftLooking: true);
+
+    private void Check(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse, bool leftLooking = false)
     {
-        if (dtype == "f64") Check<double>(family, n, outer, leaf, byInverse);
-        else Check<float>(family, n, outer, leaf, byInverse);
+        if (dtype == "f64") Check<double>(family, n, outer, leaf, byInverse, leftLooking);
+        else Check<float>(family, n, outer, leaf, byInverse, leftLooking);
     }
 
-    private void Check<T>(KernelFamily family, int n, int outer, int leaf, bool byInverse) where T : unmanaged, IFloatingPointIeee754<T>
+    private void Check<T>(KernelFamily family, int n, int outer, int leaf, bool byInverse, bool leftLooking) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = original with { PotrfPanelInverse = byInverse };
+            device.Tuning = original with { PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking };
             const int batch = 2;
             var shape = new Shape(batch, n, n);
             var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
-            string what = $"{family} {typeof(T).Name} n={n} outer={outer} leaf={leaf} by {(byInverse ? "inverse" : "TRSM")}";
+            string what = $"{family} {typeof(T).Name} n={n} outer={outer} leaf={leaf} by {(byInverse ? "inverse" : "TRSM")}{(leftLooking ? ", left-looking" : "")}";
             Assert.Equal(2, plan.Levels);
+            Assert.Equal(leftLooking, plan.LeftLooking);
+            var updates = plan.Forward.Where(s => s.Kind is CholeskyStepKind.ColumnUpdate or CholeskyStepKind.TrailingUpdate).ToArray();
+            int outerBlocks = (n + outer - 1) / outer;
+            Assert.Equal(outerBlocks - 1, updates.Length); // one per block column but the first (left-looking), per block but the last (right-looking)
+            Assert.All(updates, s => Assert.Equal(leftLooking ? CholeskyStepKind.ColumnUpdate : CholeskyStepKind.TrailingUpdate, s.Kind));
+            if (leftLooking) Assert.All(updates, s => Assert.Equal((0, s.J0), (s.KFrom, s.KTo))); // one stream: every column left of the block at once
             Assert.Equal(outer, plan.BlockSize);
             Assert.Equal(leaf, plan.LeafBlockSize);
             Assert.Equal(byInverse, plan.Forward.Any(s => s.Kind == CholeskyStepKind.PanelByInverse));
@@ -184,9 +212,10 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     }
 
     /// <summary>
-    /// The pool bytes a two-level forward and reverse hold at their peak besides L and L̄ stay within
-    /// <see cref="CholeskyPlan.WorkspaceBytes"/>, which the GP's memory estimate adds, and reach at
-    /// least the panel's copy the estimate names.
+    /// The pool bytes a two-level forward and reverse each hold at their peak besides L and L̄ stay
+    /// within the plan's <see cref="CholeskyPlan.ForwardWorkspaceBytes"/> (which the GP's memory
+    /// estimate adds) and <see cref="CholeskyPlan.BackwardWorkspaceBytes"/>, and reach at least the
+    /// panel's copy the estimate names.
     /// </summary>
     [Theory]
     [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
@@ -224,12 +253,19 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         long baseline = device.Pool.BytesInUse;
         device.Pool.ResetPeak();
         Blas.Potrf(device, da.Mat, info, plan);
+        device.Synchronize();
+        long forwardPeak = device.Pool.PeakBytes - baseline;
+        device.Pool.ResetPeak();
         Blas.PotrfBackward(device, da.Mat, dbar.Mat, plan, symmetrize: true);
         device.Synchronize();
-        long peak = device.Pool.PeakBytes - baseline;
+        long backwardPeak = device.Pool.PeakBytes - baseline, peak = Math.Max(forwardPeak, backwardPeak);
         long estimate = plan.WorkspaceBytes(sizeof(double), BufferPool.SizeClass);
+        long forward = plan.ForwardWorkspaceBytes(sizeof(double), BufferPool.SizeClass), backward = plan.BackwardWorkspaceBytes(sizeof(double), BufferPool.SizeClass);
         Assert.Equal(new int[batch], info.ToArray());
-        Assert.True(peak <= estimate, $"{family} n={n}: peak {peak:N0} bytes above the plan's {estimate:N0}");
+        Assert.Equal(Math.Max(forward, backward), estimate);
+        Assert.True(forwardPeak <= forward, $"{family} n={n}: the forward's peak {forwardPeak:N0} bytes above the plan's {forward:N0}");
+        Assert.True(backwardPeak <= backward, $"{family} n={n}: the reverse's peak {backwardPeak:N0} bytes above the plan's {backward:N0}");
+        Assert.True(backward > forward, $"{family} n={n}: two streams hold a second inverse in the reverse only ({backward:N0} against {forward:N0})");
         Assert.True(peak >= (long)batch * (n - outer) * outer * sizeof(double), $"{family} n={n}: peak {peak:N0} bytes below the panel's copy");
     }
 
@@ -245,6 +281,17 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
     public void TwoStreamsGiveTheOneStreamResultsBitwise(KernelFamily family, int n, int outer, int leaf) => TwoStreams<double>(n, outer, leaf, family);
 
+    /// <summary>
+    /// Left-looking on two streams: the next block column's update by the columns already final
+    /// runs on the side stream (K from 0 to the current block), the rest after the Join, and the
+    /// factor is bitwise the one-stream order's.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, 61, 16, 8)]
+    [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
+    public void LeftLookingOnTwoStreamsGivesTheOneStreamResultsBitwise(KernelFamily family, int n, int outer, int leaf) =>
+        TwoStreams<double>(n, outer, leaf, family, leftLooking: true);
+
     /// <summary>The same in float32, and in outer blocks of 64 in leaves of 16 at n = 300.</summary>
     [Theory]
     [InlineData("f32", 40, 16, 8)]
@@ -256,13 +303,13 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         else TwoStreams<float>(n, outer, leaf);
     }
 
-    private void TwoStreams<T>(int n, int outer, int leaf, KernelFamily family = KernelFamily.GpuTuned) where T : unmanaged, IFloatingPointIeee754<T>
+    private void TwoStreams<T>(int n, int outer, int leaf, KernelFamily family = KernelFamily.GpuTuned, bool leftLooking = false) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = original with { PotrfStreams = 2 };
+            device.Tuning = original with { PotrfStreams = 2, PotrfLeftLooking = leftLooking };
             const int batch = 2;
             var shape = new Shape(batch, n, n);
             var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
@@ -271,6 +318,15 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             var sideSteps = plan.Forward.Where(s => s.Side).ToArray();
             int outerBlocks = (n + outer - 1) / outer;
             Assert.Equal(outerBlocks - 2, sideSteps.Length); // every outer block's update but the last two has a rest beyond the next block
+            if (leftLooking)
+            {
+                // Block k (0 < k < last) runs block k + 1's update by its first k0 columns on the side; block k + 1 adds its own after the Join.
+                Assert.All(sideSteps, s => Assert.Equal((CholeskyStepKind.ColumnUpdate, 0, s.J0 - outer), (s.Kind, s.KFrom, s.KTo)));
+                var rest = plan.Forward.Where(s => s.Kind == CholeskyStepKind.ColumnUpdate && !s.Side).ToArray();
+                Assert.Equal(outerBlocks - 1, rest.Length);
+                Assert.All(rest, s => Assert.Equal((s.J0 <= outer ? 0 : s.J0 - outer, s.J0), (s.KFrom, s.KTo)));
+                Assert.DoesNotContain(plan.Forward, s => s.Kind == CholeskyStepKind.TrailingUpdate);
+            }
             Assert.Equal(sideSteps.Length, plan.Forward.Count(s => s.Kind == CholeskyStepKind.Fork));
             Assert.Equal(sideSteps.Length, plan.Forward.Count(s => s.Kind == CholeskyStepKind.Join));
             Assert.Equal(plan.ForwardLaunches, one.ForwardLaunches);

@@ -72,10 +72,12 @@ internal static class BenchReport
         return sb.ToString();
     }
 
-    // "matmul forward 2n³, backward 4n³": the executed counts per matrix, as fractions of n³.
-    private static string Counts(string op, string? path)
+    // "matmul forward 2n³, backward 4n³": the executed counts per matrix, as fractions of n³, of
+    // the Cholesky algorithm the path names first ("Dataflow", "Blocked, two levels (…)").
+    internal static string Counts(string op, string? path)
     {
-        var (forward, backward) = GpuAD.Bench.Flops.Of(GpuAD.Bench.Problem.ParseOp(op), 1, composedCholesky: path == "Composed");
+        var ran = Enum.TryParse<CholeskyAlgorithm>(path?.Split(',')[0], out var named) ? named : CholeskyAlgorithm.Auto;
+        var (forward, backward) = GpuAD.Bench.Flops.Of(GpuAD.Bench.Problem.ParseOp(op), 1, ran);
         return $"{op}{(path is null ? "" : $" ({path})")} forward {Cubic(forward)}" + (backward > 0 ? $", backward {Cubic(backward)}" : "");
     }
 
