@@ -130,21 +130,24 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
 
     /// <summary>
     /// Op.Cholesky on a tape with the automatic choice: a tuning table whose outer blocks (32 beyond
-    /// order 24, leaves of 16) make the plan two-level, and the value and gradient equal to the
-    /// composed algorithm's on the same device, and its launches the plan's.
+    /// order 24, leaves of 16) make the plan two-level, right- or left-looking as the table says,
+    /// and the value and gradient equal to the composed algorithm's on the same device, and its
+    /// launches the plan's.
     /// </summary>
     [Theory]
-    [InlineData(KernelFamily.GpuTuned, 45)]
-    public void OpCholeskyTakesTwoLevelsFromTheTuningTable(KernelFamily family, int n)
+    [InlineData(KernelFamily.GpuTuned, 45, false)]
+    [InlineData(KernelFamily.GpuTuned, 80, true)]
+    public void OpCholeskyTakesTwoLevelsFromTheTuningTable(KernelFamily family, int n, bool leftLooking)
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = GpuProductionConfigurationTests.SmallBlocks(original) with { PotrfOuterBlock = 32, PotrfOuterFrom = 24 };
+            device.Tuning = GpuProductionConfigurationTests.SmallBlocks(original) with { PotrfOuterBlock = 32, PotrfOuterFrom = 24, PotrfLeftLooking = leftLooking };
             const int batch = 2;
             var plan = CholeskyPlan.For<double>(device, n, batch);
             Assert.Equal(2, plan.Levels);
+            Assert.Equal(leftLooking, plan.LeftLooking);
             Assert.Equal(32, plan.BlockSize);
             Assert.Equal(16, plan.LeafBlockSize);
             Assert.Equal(1, CholeskyPlan.For<double>(device, 24, batch).Levels);
