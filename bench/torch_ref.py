@@ -333,7 +333,7 @@ def main():
             suite[key] = getattr(args, key)
     # GpuAD-only variants (cholesky-composed, -blocked, -whole, the forced designs) have no PyTorch counterpart of their own.
     gpuad_only = ("cholesky-composed", "cholesky-blocked", "cholesky-whole", "cholesky-one-level", "cholesky-two-level", "cholesky-two-streams",
-                  "cholesky-dataflow", "cholesky-left-looking")
+                  "cholesky-dataflow", "cholesky-left-looking", "cholesky-reverse-by-inverse")
     cases = [c for c in suite["cases"] if (args.filter is None or args.filter.lower() in c.lower())
              and c.split("/")[0] not in gpuad_only]
 

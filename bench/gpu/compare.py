@@ -128,7 +128,8 @@ def main():
             "same problem by PyTorch's time (its algorithm may execute more, e.g. the composed Cholesky backward).", ""]
 
     kernel_ops = ("gemm", "trsm", "potrf")
-    designs = ("cholesky-one-level", "cholesky-two-level", "cholesky-two-streams", "cholesky-left-looking", "cholesky-dataflow")  # GpuAD-only: the Cholesky designs forced
+    designs = ("cholesky-one-level", "cholesky-two-level", "cholesky-two-streams", "cholesky-left-looking",
+               "cholesky-reverse-by-inverse", "cholesky-dataflow")  # GpuAD-only: the Cholesky designs forced
     variants = ("cholesky-composed", "cholesky-blocked", "cholesky-whole") + designs  # GpuAD-only
     kernels = [i for i in ids if i.split("/")[0] in kernel_ops]
     chol = [i for i in ids if i.split("/")[0] not in kernel_ops + variants]  # forward + backward: cholesky, gp-nll, ...
@@ -181,10 +182,12 @@ def main():
         out += ["## Cholesky designs at the same order", "",
                 "GpuAD-only: `Op.Cholesky` forward + backward with the design forced (`CholeskyOptions.OuterBlockSize`: n for one "
                 "level, the table's outer blocks or 512 for two, right-looking; `potrfStreams` = 2 while the two-streams case records its plan; "
-                "`potrfLeftLooking` while the left-looking case does (streams as the table says); "
+                "`potrfLeftLooking` while the left-looking case does, `potrfBlockReverseByInverse` while the reverse-by-inverse case does "
+                "(the other two-level cases right-looking with the blocks' reverse in leaves; streams as the table says); "
                 "`CholeskyAlgorithm.Dataflow` for the dataflow case: every tile a task of one persistent launch per pass), "
                 "beside the automatic `cholesky/` case and PyTorch's of the same order. GFLOP/s are executed: two levels add each "
-                "outer block's inverse and the panels' GEMMs against it (`Flops.TwoLevelExtra`); the dataflow reverse executes "
+                "outer block's inverse and the panels' GEMMs against it (`Flops.TwoLevelExtra`), the blocks' reverse by inverse 6w³ per block "
+                "in place of (2/3)·w³ (`Flops.BlockReverseExtra`); the dataflow reverse executes "
                 "n³/3 + 2n³ (`Flops.CholeskyBackward`).", "",
                 "| case | path | fwd ms | bwd ms | total ms | vs automatic | vs PyTorch total | GFLOP/s | peak MiB | status |",
                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]

@@ -8,8 +8,8 @@ namespace GpuAD.Bench.Runner;
 /// <c>GpuAD.Bench plan [--n 1024,2048,...] [--dtype f64|f32] [--batch B] [--gemm ilgpu|cublas]</c>: the critical-path
 /// model (<see cref="CholeskyPlanModel"/>) of the Cholesky designs on an H100, from the H100's
 /// measured kernel times, before a GPU times them. Designs: one level, and two levels with outer
-/// blocks of 256, 512 and 1024, right-looking with the outer panel by inverse and by TRSM and
-/// left-looking by inverse, each on one stream and two. The plans are
+/// blocks of 256, 512 and 1024, right-looking with the outer panel by inverse and by TRSM,
+/// left-looking by inverse, and the blocks' reverse by inverse, each on one stream and two. The plans are
 /// built for the emulated GPU with the committed H100 table and 132 multiprocessors (as the launch
 /// tests plan), so they are the H100's plans with the ILGPU GEMMs; <c>--gemm cublas</c> prices
 /// their GEMMs at cuBLAS's measured rate instead (<see cref="KernelRates.WithCublasGemm"/>), the
@@ -63,12 +63,12 @@ internal static class PlanModel
         var table = device.Tuning;
         foreach (int n in orders)
         {
-            foreach (var (name, outer, byInverse, streams, left) in Designs(n))
+            foreach (var (name, outer, byInverse, streams, left, blockByInverse) in Designs(n))
             {
                 CholeskyPlan plan;
                 try
                 {
-                    device.Tuning = table with { PotrfPanelInverse = byInverse, PotrfStreams = streams, PotrfLeftLooking = left };
+                    device.Tuning = table with { PotrfPanelInverse = byInverse, PotrfStreams = streams, PotrfLeftLooking = left, PotrfBlockReverseByInverse = blockByInverse };
                     plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, outerBlockSize: outer);
                 }
                 finally
@@ -92,20 +92,23 @@ internal static class PlanModel
 
     /// <summary>
     /// One level, then two levels with each outer block below n: right-looking with the panel by
-    /// inverse and by TRSM, and left-looking with the panel by inverse, each on one stream and two.
+    /// inverse and by TRSM, left-looking with the panel by inverse, each on one stream and two,
+    /// and the panel by inverse with the blocks' reverse by inverse too.
     /// </summary>
-    private static IEnumerable<(string Name, int Outer, bool ByInverse, int Streams, bool Left)> Designs(int n)
+    private static IEnumerable<(string Name, int Outer, bool ByInverse, int Streams, bool Left, bool BlockByInverse)> Designs(int n)
     {
-        yield return ("one level", n, false, 1, false);
+        yield return ("one level", n, false, 1, false, false);
         foreach (int outer in new[] { 256, 512, 1024 })
         {
             if (outer >= n) continue;
-            yield return ($"two levels, outer {outer}, panel by inverse", outer, true, 1, false);
-            yield return ($"two levels, outer {outer}, panel by inverse, two streams", outer, true, 2, false);
-            yield return ($"two levels, outer {outer}, panel by TRSM", outer, false, 1, false);
-            yield return ($"two levels, outer {outer}, panel by TRSM, two streams", outer, false, 2, false);
-            yield return ($"two levels, outer {outer}, left-looking, panel by inverse", outer, true, 1, true);
-            yield return ($"two levels, outer {outer}, left-looking, panel by inverse, two streams", outer, true, 2, true);
+            yield return ($"two levels, outer {outer}, panel by inverse", outer, true, 1, false, false);
+            yield return ($"two levels, outer {outer}, panel by inverse, two streams", outer, true, 2, false, false);
+            yield return ($"two levels, outer {outer}, panel by TRSM", outer, false, 1, false, false);
+            yield return ($"two levels, outer {outer}, panel by TRSM, two streams", outer, false, 2, false, false);
+            yield return ($"two levels, outer {outer}, left-looking, panel by inverse", outer, true, 1, true, false);
+            yield return ($"two levels, outer {outer}, left-looking, panel by inverse, two streams", outer, true, 2, true, false);
+            yield return ($"two levels, outer {outer}, panel and block reverse by inverse", outer, true, 1, false, true);
+            yield return ($"two levels, outer {outer}, panel and block reverse by inverse, two streams", outer, true, 2, false, true);
         }
     }
 

@@ -212,7 +212,7 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
     }
 
     private static bool IsDiagonal(CholeskyStepKind kind) => kind is CholeskyStepKind.FactorBlock or CholeskyStepKind.InvertBlock
-        or CholeskyStepKind.ReverseBlockByInner or CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead
+        or CholeskyStepKind.ReverseBlockByInner or CholeskyStepKind.ReverseBlockByInverse or CholeskyStepKind.Panel or CholeskyStepKind.PanelLookAhead
         or CholeskyStepKind.ReversePanel or CholeskyStepKind.FactorWhole or CholeskyStepKind.ReverseWhole;
 
     /// <summary>One step's time: its launches, and its kernels' (an inner plan's steps for a step worked on in leaf blocks).</summary>
@@ -234,6 +234,10 @@ internal sealed class CholeskyPlanModel(KernelRates rates)
             CholeskyStepKind.TrailingUpdate or CholeskyStepKind.ColumnUpdate or CholeskyStepKind.ReverseUpdates => new(0, Gemm(step.Kind, Require(step), plan.Batch), 0, 0),
             CholeskyStepKind.FactorBlock => Kernels(Inner(step), Inner(step).Forward),
             CholeskyStepKind.ReverseBlockByInner => Kernels(Inner(step), Inner(step).Backward)
+                + (step.J0 > 0 ? new ModelTime(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)w * w * plan.Batch), 0) : default),
+            // Three GEMMs of the block's order and four maps (the two triangles copied, Φ*, the lower triangle written back); the correction as above.
+            CholeskyStepKind.ReverseBlockByInverse when step.Gemms is { } squares =>
+                new ModelTime(0, squares.Sum(g => Gemm(step.Kind, g, plan.Batch)), 4 * Elementwise((long)w * w * plan.Batch), 0)
                 + (step.J0 > 0 ? new ModelTime(0, Gemm(step.Kind, Require(step), plan.Batch), Elementwise((long)w * w * plan.Batch), 0) : default),
             // The GPU TRTRI: one leaf launch (priced as one left-TRSM diagonal-block kernel per leaf, a
             // substitution of the same length; never run on a GPU), then the doubling's GEMM launches.

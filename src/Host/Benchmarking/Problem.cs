@@ -63,6 +63,9 @@ public enum BenchOp
 
     /// <summary>Two levels forced with the left-looking forward (<c>potrfLeftLooking</c> while it runs, streams as the table says; GpuAD-only).</summary>
     CholeskyLeftLooking,
+
+    /// <summary>Two levels forced with each outer block's reverse by GEMMs against its inverse (<c>potrfBlockReverseByInverse</c> while it runs; GpuAD-only).</summary>
+    CholeskyReverseByInverse,
 }
 
 /// <summary>Element types measured.</summary>
@@ -91,6 +94,7 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         (BenchOp.AXInvB, "a-xinv-b"), (BenchOp.LogDet, "logdet"), (BenchOp.CholeskySolve, "cholesky-solve"), (BenchOp.GpNll, "gp-nll"),
         (BenchOp.CholeskyOneLevel, "cholesky-one-level"), (BenchOp.CholeskyTwoLevel, "cholesky-two-level"), (BenchOp.CholeskyTwoStreams, "cholesky-two-streams"),
         (BenchOp.CholeskyDataflow, "cholesky-dataflow"), (BenchOp.CholeskyLeftLooking, "cholesky-left-looking"),
+        (BenchOp.CholeskyReverseByInverse, "cholesky-reverse-by-inverse"),
     ];
 
     /// <summary>Every op key, for help texts.</summary>
@@ -131,7 +135,8 @@ public sealed record Problem(BenchOp Op, DType DType, int Batch, int N)
         BenchOp.Cholesky => CholeskyAlgorithm.Auto,
         BenchOp.CholeskyComposed => CholeskyAlgorithm.Composed,
         BenchOp.CholeskyWhole => CholeskyAlgorithm.Whole,
-        BenchOp.CholeskyBlocked or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking => CholeskyAlgorithm.Blocked,
+        BenchOp.CholeskyBlocked or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking
+            or BenchOp.CholeskyReverseByInverse => CholeskyAlgorithm.Blocked,
         BenchOp.CholeskyDataflow => CholeskyAlgorithm.Dataflow,
         _ => null,
     };
@@ -205,6 +210,24 @@ public static class Flops
     }
 
     /// <summary>
+    /// What the reverse executes beyond Murray's when each outer block of <paramref name="outer"/>
+    /// is differentiated by GEMMs against its inverse: per block of order w, three w×w×w GEMMs
+    /// (6w³) in place of its reverse ((2/3)·w³), and the last block's inverse (w³/3), which no
+    /// panel computed.
+    /// </summary>
+    public static double BlockReverseExtra(double n, int outer)
+    {
+        double extra = 0, last = 0;
+        for (double k0 = 0; k0 < n; k0 += outer)
+        {
+            double w = Math.Min(outer, n - k0);
+            extra += 6 * w * w * w - 2 * w * w * w / 3;
+            last = w;
+        }
+        return extra + last * last * last / 3;
+    }
+
+    /// <summary>
     /// Forward and backward flops per matrix of the op on n×n operands, as GpuAD's forward and VJP
     /// rules compute them: a Cholesky's backward by the algorithm that <paramref name="ran"/>, or
     /// (<see cref="CholeskyAlgorithm.Auto"/>: not known) the one the op forces, Murray's reverse
@@ -217,7 +240,7 @@ public static class Flops
         BenchOp.Trsm => (Trsm(n, n), 0),
         BenchOp.Potrf => (Potrf(n), 0),
         BenchOp.Cholesky or BenchOp.CholeskyComposed or BenchOp.CholeskyBlocked or BenchOp.CholeskyWhole
-            or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking or BenchOp.CholeskyDataflow =>
+            or BenchOp.CholeskyOneLevel or BenchOp.CholeskyTwoLevel or BenchOp.CholeskyTwoStreams or BenchOp.CholeskyLeftLooking or BenchOp.CholeskyReverseByInverse or BenchOp.CholeskyDataflow =>
             (Potrf(n), CholeskyBackward(n, ran != CholeskyAlgorithm.Auto ? ran : Problem.ForcedCholesky(op)!.Value)),
         // Ā = Ȳ·Bᵀ, B̄ = Aᵀ·Ȳ
         BenchOp.MatMul => (Gemm(n, n, n), 2 * Gemm(n, n, n)),

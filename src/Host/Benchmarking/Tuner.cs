@@ -141,8 +141,9 @@ internal static class Tuner
         public const string SplitK = "split-K", Block = "Cholesky block", LargeBlock = "Cholesky large block", Whole = "Cholesky whole-matrix limit";
         public const string PanelLanes = "Cholesky panel lanes", WholeLanes = "Cholesky whole-matrix lanes", TrsmNarrow = "narrow TRSM lanes";
         public const string LookAhead = "Cholesky look-ahead", OuterBlock = "Cholesky outer block", PanelInverse = "Cholesky panel by inverse", Streams = "Cholesky streams";
-        public const string LeftLooking = "Cholesky left-looking", Dataflow = "Cholesky dataflow limit";
-        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, LeftLooking, Dataflow, WholeLanes, Whole, TrsmNarrow];
+        public const string LeftLooking = "Cholesky left-looking", BlockReverse = "Cholesky block reverse by inverse", Dataflow = "Cholesky dataflow limit";
+        public static readonly string[] All = [GemmF64, GemmF32, GemmSmallF64, GemmSmallF32, SplitK, Block, LargeBlock, PanelLanes, LookAhead, OuterBlock, PanelInverse, Streams, LeftLooking,
+            BlockReverse, Dataflow, WholeLanes, Whole, TrsmNarrow];
 
         /// <summary>cuBLAS against the ILGPU tilings per GEMM shape class: measured only where cuBLAS loads (not in <see cref="All"/>).</summary>
         public const string Cublas = "GEMM provider";
@@ -509,8 +510,9 @@ internal static class Tuner
         /// largest order (the winner becomes <see cref="TuningTable.PotrfOuterBlock"/>, 0 if one level
         /// wins), then with that outer block the outer panels as a GEMM against the diagonal block's
         /// inverse or as a TRSM in leaf blocks (<see cref="TuningTable.PotrfPanelInverse"/>), at the
-        /// orders it splits, one stream against two (<see cref="TuningTable.PotrfStreams"/>), and with
-        /// those right- against left-looking (<see cref="TuningTable.PotrfLeftLooking"/>). While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
+        /// orders it splits, one stream against two (<see cref="TuningTable.PotrfStreams"/>), with
+        /// those right- against left-looking (<see cref="TuningTable.PotrfLeftLooking"/>), and the
+        /// reverse's outer blocks in leaves or by inverse (<see cref="TuningTable.PotrfBlockReverseByInverse"/>). While they are timed <see cref="TuningTable.PotrfOuterFrom"/> is moved
         /// below the smallest order, so that every order takes the candidate's outer blocks; the
         /// table written keeps its own, since orders timed together say which outer block is
         /// fastest there, not from which order two levels pay.
@@ -535,6 +537,7 @@ internal static class Tuner
                 NotTimed(Entries.PanelInverse, why);
                 NotTimed(Entries.Streams, why);
                 NotTimed(Entries.LeftLooking, why);
+                NotTimed(Entries.BlockReverse, why);
                 return;
             }
             int[] candidates = [0, .. outers];
@@ -551,6 +554,7 @@ internal static class Tuner
                 NotTimed(Entries.PanelInverse, why);
                 NotTimed(Entries.Streams, why);
                 NotTimed(Entries.LeftLooking, why);
+                NotTimed(Entries.BlockReverse, why);
                 return;
             }
             best = CholeskyCandidates(Entries.PanelInverse, $"potrfPanelInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
@@ -569,6 +573,12 @@ internal static class Tuner
                 ["right-looking", "left-looking"],
                 i => table with { PotrfLeftLooking = i == 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
             if (best is int ll) table = table with { PotrfLeftLooking = ll == 1 };
+
+            // The reverse's outer diagonal blocks: Murray's reverse in leaf blocks, or three GEMMs against the block's inverse.
+            best = CholeskyCandidates(Entries.BlockReverse, $"potrfBlockReverseByInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
+                ["leaf reverses", "GEMMs against the inverse"],
+                i => table with { PotrfBlockReverseByInverse = i == 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
+            if (best is int br) table = table with { PotrfBlockReverseByInverse = br == 1 };
         }
 
         /// <summary>

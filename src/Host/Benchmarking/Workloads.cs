@@ -113,13 +113,18 @@ internal abstract class Workload : TimedRun, IDisposable
         BenchOp.Trsm => new TrsmWorkload<T>(device, p, seed),
         BenchOp.Potrf => new PotrfWorkload<T>(device, p, seed),
         BenchOp.CholeskyOneLevel => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: p.N),
-        BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), leftLooking: false),
-        BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), streams: 2, leftLooking: false),
-        BenchOp.CholeskyLeftLooking => new CholeskyWorkload<T>(device, p, seed, outerBlockSize: TwoLevelOuter(device, p.N), leftLooking: true),
+        // The two-level designs: right-looking with Murray's reverse in leaf blocks, streams as the table says, unless the case forces otherwise.
+        BenchOp.CholeskyTwoLevel => new CholeskyWorkload<T>(device, p, seed, TwoLevelOuter(device, p.N), t => TwoLevelBase(t)),
+        BenchOp.CholeskyTwoStreams => new CholeskyWorkload<T>(device, p, seed, TwoLevelOuter(device, p.N), t => TwoLevelBase(t) with { PotrfStreams = 2 }),
+        BenchOp.CholeskyLeftLooking => new CholeskyWorkload<T>(device, p, seed, TwoLevelOuter(device, p.N), t => TwoLevelBase(t) with { PotrfLeftLooking = true }),
+        BenchOp.CholeskyReverseByInverse => new CholeskyWorkload<T>(device, p, seed, TwoLevelOuter(device, p.N), t => TwoLevelBase(t) with { PotrfBlockReverseByInverse = true }),
         _ when Problem.ForcedCholesky(p.Op) is not null => new CholeskyWorkload<T>(device, p, seed),
         BenchOp.GpNll => new GpWorkload<T>(device, p, seed),
         _ => new GraphWorkload<T>(device, p, seed),
     };
+
+    /// <summary>The baseline of the forced two-level designs: right-looking, the outer blocks' reverse in leaf blocks.</summary>
+    private static TuningTable TwoLevelBase(TuningTable table) => table with { PotrfLeftLooking = false, PotrfBlockReverseByInverse = false };
 
     /// <summary>
     /// The outer blocks of the forced two-level cases: the device table's, or 512 where it takes one
@@ -259,33 +264,30 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
     private DeviceTensor<T>? lbar;
     private readonly CholeskyAlgorithm algorithm;
     private readonly CholeskyOptions options;
-    private readonly int streams;
-    private readonly bool? leftLooking;
+    private readonly Func<TuningTable, TuningTable>? design;
 
     /// <param name="device">The device.</param>
     /// <param name="p">The problem.</param>
     /// <param name="seed">Seed of the inputs.</param>
     /// <param name="outerBlockSize">Two levels in outer blocks of this order (at least n: one level); 0: the table's choice.</param>
-    /// <param name="streams">The streams the table is set to while a run records its plan (0: the table's).</param>
-    /// <param name="leftLooking">The two-level forward's order the table is set to while a run records its plan (null: the table's).</param>
+    /// <param name="design">The change to the tuning table while a run records its plan (null: the table as it is).</param>
     /// <remarks>The algorithm asked for is the one the problem's op forces (<see cref="Problem.ForcedCholesky"/>; Auto: the policy's choice).</remarks>
-    public CholeskyWorkload(Device device, Problem p, int seed, int outerBlockSize = 0, int streams = 0, bool? leftLooking = null) : base(device, p)
+    public CholeskyWorkload(Device device, Problem p, int seed, int outerBlockSize = 0, Func<TuningTable, TuningTable>? design = null) : base(device, p)
     {
         (sigma, lbar) = Inputs<T>(seed, 2, InputKind.Spd, InputKind.General) is var t ? (t[0], t[1]) : default;
         lbarSeed = seed + 1;
         algorithm = Problem.ForcedCholesky(p.Op) ?? throw new ArgumentException($"CholeskyWorkload: {p.Op} is not a Cholesky case.", nameof(p));
         options = new CholeskyOptions { Algorithm = algorithm, OuterBlockSize = outerBlockSize };
-        this.streams = streams;
-        this.leftLooking = leftLooking;
+        this.design = design;
     }
 
-    /// <summary>The plan a run records (the table's streams and forward order as the case sets them).</summary>
+    /// <summary>The plan a run records (the table as the case's design sets it).</summary>
     private CholeskyPlan Plan => WithTable(() => CholeskyPolicy.Plan<T>(Device, sigma.Shape, options));
 
     private TResult WithTable<TResult>(Func<TResult> f)
     {
         var table = Device.Tuning;
-        Device.Tuning = table with { PotrfStreams = streams > 0 ? streams : table.PotrfStreams, PotrfLeftLooking = leftLooking ?? table.PotrfLeftLooking };
+        if (design is not null) Device.Tuning = design(table);
         try
         {
             return f();
@@ -319,7 +321,8 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
             var (forward, backward) = Flops.Of(Problem.Op, Problem.N, Resolved);
             var plan = Plan;
             double extra = plan.Levels == 2 ? Flops.TwoLevelExtra(Problem.N, plan.BlockSize) : 0; // the inverses and the panels' GEMMs
-            return [Problem.Batch * (forward + extra), Problem.Batch * (backward + (Resolved == CholeskyAlgorithm.Composed ? 0 : extra))];
+            double blocks = plan.BlockReverseByInverse ? Flops.BlockReverseExtra(Problem.N, plan.BlockSize) : 0; // the blocks' reverse by GEMMs
+            return [Problem.Batch * (forward + extra), Problem.Batch * (backward + (Resolved == CholeskyAlgorithm.Composed ? 0 : extra + blocks))];
         }
     }
 
@@ -329,7 +332,8 @@ internal sealed class CholeskyWorkload<T> : Workload where T : unmanaged, IFloat
         {
             var plan = Plan;
             return plan.Levels == 2
-                ? $"{Resolved}, two levels (outer {plan.BlockSize}, leaves {plan.LeafBlockSize}, {plan.Streams} stream{(plan.Streams > 1 ? "s" : "")}{(plan.LeftLooking ? ", left-looking" : "")})"
+                ? $"{Resolved}, two levels (outer {plan.BlockSize}, leaves {plan.LeafBlockSize}, {plan.Streams} stream{(plan.Streams > 1 ? "s" : "")}"
+                    + $"{(plan.LeftLooking ? ", left-looking" : "")}{(plan.BlockReverseByInverse ? ", blocks' reverse by inverse" : "")})"
                 : Resolved.ToString();
         }
     }

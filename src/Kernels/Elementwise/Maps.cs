@@ -307,6 +307,16 @@ internal static class Maps
         public T Apply(T x, T y, int i, int j) => i > j ? x : i < j ? y : x + y;
     }
 
+    /// <summary>
+    /// A symmetric x in the lower-triangle convention of a Cholesky's Ā, y kept above the diagonal:
+    /// 2·x below it, x on it (so that ½(Ā + Āᵀ) is x again).
+    /// </summary>
+    public readonly struct LowerOfSymmetric<T> : IElementMap<T> where T : unmanaged, INumber<T>
+    {
+        /// <inheritdoc/>
+        public T Apply(T x, T y, int i, int j) => i > j ? x + x : i == j ? x : y;
+    }
+
     /// <summary>α·x + γ on the diagonal (x + γ·I when α = 1).</summary>
     public readonly struct AddDiagonal<T>(T alpha, T gamma) : IElementMap<T> where T : unmanaged, INumber<T>
     {

@@ -74,6 +74,15 @@ internal enum CholeskyStepKind
     /// <summary>Two levels, reverse: T̄ ← the inner plan's reverse of the outer diagonal block, and unless it is the first C̄ −= (T̄ + T̄ᵀ)·C.</summary>
     ReverseBlockByInner,
 
+    /// <summary>
+    /// Two levels, reverse: T̄ ← the outer diagonal block's reverse as GEMMs against its inverse
+    /// (<see cref="InvertBlock"/>'s), the composed formula on the block,
+    /// S = T⁻ᵀ·Φ*(tril(Tᵀ·tril(T̄)))·T⁻¹ and T̄ ← 2·tril(S, −1) + diag(S); unless it is the first,
+    /// C̄ −= (T̄ + T̄ᵀ)·C. Three GEMMs of the block's order and four maps, where
+    /// <see cref="ReverseBlockByInner"/> is a chain of leaf reverses.
+    /// </summary>
+    ReverseBlockByInverse,
+
     /// <summary>Every tile of every matrix factored by one persistent launch after its flags are cleared (<see cref="PotrfDataflowGpu"/>): two launches.</summary>
     FactorDataflow,
 
@@ -139,10 +148,13 @@ internal readonly record struct CholeskyStep(CholeskyStepKind Kind, int J0, int 
 internal sealed class CholeskyPlan
 {
     private CholeskyPlan(KernelFamily family, int n, int batch, CholeskyAlgorithm algorithm, int blockSize, int leafBlockSize, bool panelByInverse,
-        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward, int streams = 1, bool leftLooking = false)
+        bool lookAhead, int panelLanes, int wholeLanes, CholeskyStep[] forward, CholeskyStep[] backward, int streams = 1, bool leftLooking = false,
+        bool? twoInverses = null)
     {
         Streams = streams;
+        TwoInverses = twoInverses ?? backward.Any(s => s.Side);
         LeftLooking = leftLooking;
+        BlockReverseByInverse = backward.Any(s => s.Kind == CholeskyStepKind.ReverseBlockByInverse);
         Family = family;
         N = n;
         Batch = batch;
@@ -202,6 +214,20 @@ internal sealed class CholeskyPlan
     /// </summary>
     public bool LeftLooking { get; }
 
+    /// <summary>
+    /// Two levels: the reverse differentiates each outer diagonal block by GEMMs against its
+    /// inverse (<see cref="CholeskyStepKind.ReverseBlockByInverse"/>,
+    /// <see cref="TuningTable.PotrfBlockReverseByInverse"/>), not by Murray's reverse in leaf blocks.
+    /// </summary>
+    public bool BlockReverseByInverse { get; }
+
+    /// <summary>
+    /// The reverse holds two outer blocks' inverses at a time, alternating between two buffers by
+    /// the block's parity: when the side stream inverts the next block while the current one's is
+    /// in use (and in that plan's one-stream order, <see cref="OnOneStream"/>, whose steps are the same).
+    /// </summary>
+    public bool TwoInverses { get; }
+
     /// <summary>Two levels: the outer panels (forward L21 ← A21·L11⁻ᵀ, reverse B̄ ← B̄·T⁻¹) are GEMMs against the inverted diagonal block, not triangular solves.</summary>
     public bool PanelByInverse { get; }
 
@@ -239,7 +265,7 @@ internal sealed class CholeskyPlan
         if (Algorithm == CholeskyAlgorithm.Dataflow)
             return N == 0 || Batch == 0 ? 0 : round(PotrfDataflowGpu.SyncWords(N, Batch, BlockSize) * sizeof(int));
         long inner = Forward.Where(s => s.Inner is not null).Select(s => s.Inner!.ForwardWorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
-        return (ForwardWorkBlock ? Bytes(BlockSize, BlockSize, elementSize, round) : 0) + InverseBytes(elementSize, round) + inner;
+        return (ForwardWorkBlock ? Bytes(BlockSize, BlockSize, elementSize, round) : 0) + InverseBytes(Forward, elementSize, round) + inner;
     }
 
     /// <summary>
@@ -257,13 +283,18 @@ internal sealed class CholeskyPlan
             return 2 * Bytes(N, N, elementSize, round) + round(2 * words * sizeof(int)); // M (then Z) and Y₁, and both solves' flags
         }
         long inner = Backward.Where(s => s.Inner is not null).Select(s => s.Inner!.BackwardWorkspaceBytes(elementSize, round)).DefaultIfEmpty().Max();
-        long secondInverse = Backward.Any(s => s.Side) ? Bytes(BlockSize, BlockSize, elementSize, round) : 0; // the inverses alternate between two buffers
-        return (BackwardWorkBlock ? Bytes(BlockSize, BlockSize, elementSize, round) : 0) + InverseBytes(elementSize, round) + secondInverse + inner;
+        long block = Bytes(BlockSize, BlockSize, elementSize, round);
+        long secondInverse = TwoInverses ? block : 0; // the inverses alternate between two buffers
+        long composed = BlockReverseByInverse ? 2 * block : 0;      // the block reverse's two squares besides the work block
+        return (BackwardWorkBlock ? block : 0) + InverseBytes(Backward, elementSize, round) + secondInverse + composed + inner;
     }
 
-    /// <summary>Two levels with panels by inverse: the inverse, the GPU family's TRTRI scratch block and the panel's copy; else 0.</summary>
-    private long InverseBytes(int elementSize, Func<long, long> round) => Levels == 2 && PanelByInverse
-        ? Bytes(BlockSize, BlockSize, elementSize, round) * (Family == KernelFamily.GpuTuned ? 2 : 1) + Bytes(N - BlockSize, BlockSize, elementSize, round)
+    /// <summary>
+    /// Two levels, a pass that inverts its outer blocks: the inverse and the GPU family's TRTRI
+    /// scratch block, and with panels by inverse the panel's copy; else 0.
+    /// </summary>
+    private long InverseBytes(IReadOnlyList<CholeskyStep> steps, int elementSize, Func<long, long> round) => steps.Any(s => s.Kind == CholeskyStepKind.InvertBlock)
+        ? Bytes(BlockSize, BlockSize, elementSize, round) * (Family == KernelFamily.GpuTuned ? 2 : 1) + (PanelByInverse ? Bytes(N - BlockSize, BlockSize, elementSize, round) : 0)
         : 0;
 
     private long Bytes(long rows, long cols, int elementSize, Func<long, long> round) => rows * cols == 0 ? 0 : round(Batch * rows * cols * elementSize);
@@ -275,7 +306,8 @@ internal sealed class CholeskyPlan
     /// True when the reverse has blocked diagonal-block steps, which pass T̄ (GPU family's panel
     /// launches) or T̄ + T̄ᵀ through an [NB, NB] work block.
     /// </summary>
-    public bool BackwardWorkBlock => Backward.Any(s => s.Kind is CholeskyStepKind.ReversePanel or CholeskyStepKind.ReverseBlock or CholeskyStepKind.ReverseBlockByInner);
+    public bool BackwardWorkBlock => Backward.Any(s => s.Kind is CholeskyStepKind.ReversePanel or CholeskyStepKind.ReverseBlock or CholeskyStepKind.ReverseBlockByInner
+        or CholeskyStepKind.ReverseBlockByInverse);
 
     /// <summary>
     /// The one-stream order of this plan (both passes): the same steps, the side stream's on the default stream
@@ -286,7 +318,7 @@ internal sealed class CholeskyPlan
         : new CholeskyPlan(Family, N, Batch, Algorithm, BlockSize, LeafBlockSize, PanelByInverse, LookAhead, PanelLanes, WholeLanes,
             Forward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(),
             Backward.Where(s => s.Kind is not (CholeskyStepKind.Fork or CholeskyStepKind.Join)).Select(s => s with { Side = false }).ToArray(), streams: 1,
-            LeftLooking);
+            LeftLooking, TwoInverses);
 
     /// <summary>The launches of the forward.</summary>
     public int ForwardLaunches => Forward.Sum(s => s.Launches);
@@ -368,7 +400,7 @@ internal sealed class CholeskyPlan
             return new CholeskyPlan(family, n, batch, algorithm, outer, nb, byInverse, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
                 left ? LeftLookingForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams)
                     : OuterForwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams),
-                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams), streams, left);
+                OuterBackwardSteps<T>(device, n, batch, outer, nb, lookAhead, byInverse, streams, table.PotrfBlockReverseByInverse), streams, left);
         }
         return new CholeskyPlan(family, n, batch, algorithm, nb, nb, false, lookAhead, table.PotrfPanelLanes, table.PotrfWholeLanes,
             ForwardSteps<T>(device, n, batch, nb, lookAhead, inner: false), BackwardSteps<T>(device, n, batch, nb, inner: false));
@@ -644,7 +676,9 @@ internal sealed class CholeskyPlan
     /// <summary>
     /// Two levels, reverse: Murray's blocked reverse over outer blocks of <paramref name="outer"/>,
     /// the panel's B̄·T⁻¹ against the block's inverse (or a TRSM in leaf blocks), the three updates
-    /// as one grouped GEMM, and each diagonal block's reverse by its inner plan in leaf blocks.
+    /// as one grouped GEMM, and each diagonal block's reverse by its inner plan in leaf blocks, or
+    /// with <paramref name="blockByInverse"/> by GEMMs against its inverse (every block inverted
+    /// once: for its panel, or for its reverse alone).
     /// </summary>
     /// <remarks>
     /// With two <paramref name="streams"/> and the panels by inverse, each block's inverse (it reads
@@ -655,8 +689,8 @@ internal sealed class CholeskyPlan
     /// an inverse's GEMMs split along K (their workspace would go back to the pool before the side
     /// stream ran them): then every inverse runs in order on the default stream.
     /// </remarks>
-    private static CholeskyStep[] OuterBackwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse, int streams)
-        where T : unmanaged, INumber<T>
+    private static CholeskyStep[] OuterBackwardSteps<T>(Device device, int n, int batch, int outer, int nb, bool lookAhead, bool byInverse, int streams,
+        bool blockByInverse) where T : unmanaged, INumber<T>
     {
         if (batch == 0) return [];
         var panels = new Dictionary<int, CholeskyStep[]>();
@@ -668,6 +702,14 @@ internal sealed class CholeskyPlan
         bool ahead = streams == 2 && byInverse && panels.Count > 0
             && panels.Values.All(p => p[0].Gemms is not { } gemms || gemms.All(g => g.Splits.All(x => x <= 1)));
         var steps = new List<CholeskyStep>();
+        int last = (n - 1) / outer * outer;
+        if (blockByInverse && !panels.ContainsKey(last))
+        {
+            // The last block has no panel to invert it for: its block reverse inverts it first, before
+            // the side stream's first inverse (the two would share the TRTRI's scratch block).
+            steps.Add(Invert<T>(device, batch, last, n - last, nb));
+            if (ahead) steps.Add(new(CholeskyStepKind.Fork, last, n - last, 0));
+        }
         if (ahead)
         {
             var first = panels[panels.Keys.Max()][0];
@@ -694,16 +736,27 @@ internal sealed class CholeskyPlan
                     ? Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below), (below, j0, jb), (jb, j0, below))
                     : Update<T>(device, batch, CholeskyStepKind.ReverseUpdates, j0, jb, (jb, jb, below)));
             }
-            var inner = InnerPlan<T>(device, jb, batch, nb, lookAhead);
-            int launches = inner.BackwardLaunches(symmetrize: false);
             GemmPlan? correction = null;
+            int corrections = 0;
             if (j0 > 0)
             {
                 // W = T̄ + T̄ᵀ (one map), then C̄ −= W·C.
                 correction = device.Family == KernelFamily.GpuTuned ? Gemm<T>(device, batch, ilgpu: false, (jb, j0, jb)) : null;
-                launches += 1 + (correction?.Launches ?? 1);
+                corrections = 1 + (correction?.Launches ?? 1);
             }
-            steps.Add(new(CholeskyStepKind.ReverseBlockByInner, j0, jb, launches, correction, inner));
+            if (blockByInverse)
+            {
+                if (!byInverse && below > 0) steps.Add(Invert<T>(device, batch, j0, jb, nb));
+                // tril(T) and tril(T̄) copied, Tᵀ·T̄, Φ*, T⁻ᵀ·, ·T⁻¹, the lower triangle written back: four maps and three GEMMs.
+                var squares = device.Family == KernelFamily.GpuTuned
+                    ? Enumerable.Range(0, 3).Select(_ => Gemm<T>(device, batch, ilgpu: false, (jb, jb, jb))).ToArray()
+                    : null;
+                int launches = 4 + (squares?.Sum(g => g.Launches) ?? 3) + corrections;
+                steps.Add(new(CholeskyStepKind.ReverseBlockByInverse, j0, jb, launches, correction, Gemms: squares));
+                continue;
+            }
+            var inner = InnerPlan<T>(device, jb, batch, nb, lookAhead);
+            steps.Add(new(CholeskyStepKind.ReverseBlockByInner, j0, jb, inner.BackwardLaunches(symmetrize: false) + corrections, correction, inner));
         }
         steps.Add(new(CholeskyStepKind.Symmetrize, 0, n, 1));
         return [.. steps];
@@ -722,13 +775,7 @@ internal sealed class CholeskyPlan
             yield return new(reverse ? CholeskyStepKind.ReversePanelSolve : CholeskyStepKind.PanelSolve, j0, w, Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
             yield break;
         }
-        if (device.Family == KernelFamily.GpuTuned)
-        {
-            var plans = TrtriGpu.Launches(w, Math.Min(nb, w)).Select(l => Gemm<T>(device, batch, ilgpu: false, TrtriGpu.Shapes(l))).ToArray();
-            yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + plans.Sum(g => g.Launches), Gemms: plans);
-        }
-        else
-            yield return new(CholeskyStepKind.InvertBlock, j0, w, 1 + Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
+        yield return Invert<T>(device, batch, j0, w, nb);
         var kind = reverse ? CholeskyStepKind.ReversePanelByInverse : CholeskyStepKind.PanelByInverse;
         if (device.Family != KernelFamily.GpuTuned)
         {
@@ -737,6 +784,15 @@ internal sealed class CholeskyPlan
         }
         var gemm = Gemm<T>(device, batch, ilgpu: false, (rows, w, w));
         yield return new(kind, j0, w, 1 + gemm.Launches, gemm);
+    }
+
+    /// <summary>The inverse of the outer diagonal block at <paramref name="j0"/> of order <paramref name="w"/> (TRTRI in leaves of <paramref name="nb"/>).</summary>
+    private static CholeskyStep Invert<T>(Device device, int batch, int j0, int w, int nb) where T : unmanaged
+    {
+        if (device.Family != KernelFamily.GpuTuned)
+            return new(CholeskyStepKind.InvertBlock, j0, w, 1 + Blas.TrsmLaunches(device, w, Math.Min(nb, w)));
+        var plans = TrtriGpu.Launches(w, Math.Min(nb, w)).Select(l => Gemm<T>(device, batch, ilgpu: false, TrtriGpu.Shapes(l))).ToArray();
+        return new(CholeskyStepKind.InvertBlock, j0, w, 1 + plans.Sum(g => g.Launches), Gemms: plans);
     }
 
     /// <summary>A GEMM-shaped step of (M, N, K) products: one grouped launch (+ its split-K reduction) on the GPU family, one launch per product on the CPU family.</summary>

@@ -139,6 +139,17 @@ public sealed record TuningTable
     public bool PotrfLeftLooking { get; init; }
 
     /// <summary>
+    /// Two levels, reverse: each outer diagonal block differentiated by three GEMMs of its order
+    /// against its inverse, the composed formula on the block (Σ̄ = T⁻ᵀ·Φ*(tril(Tᵀ·T̄))·T⁻¹), rather
+    /// than by Murray's reverse in leaf blocks, whose leaf reverses are a serial chain. The block
+    /// executes 6·w³ flops where Murray's executes (2/3)·w³: about 3% more for the whole reverse at
+    /// n = 8192 in blocks of 512, for a few GEMM launches in place of 8 serial leaf reverses. False
+    /// until a sweep has timed both on a GPU (the critical-path model puts the reverse at 8192 at
+    /// 64.5 ms against 101.5 ms, bench/results/2026-12-07-cholesky-plan-model-block-reverse.md).
+    /// </summary>
+    public bool PotrfBlockReverseByInverse { get; init; }
+
+    /// <summary>
     /// Two levels: 2 runs GEMM work on a second stream beside the chain of outer diagonal blocks,
     /// the host ordering the two streams. Right-looking, each outer block's trailing update is
     /// split into the next block's columns (default stream) and the rest (second stream, beside

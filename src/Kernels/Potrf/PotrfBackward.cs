@@ -119,13 +119,15 @@ internal static partial class Blas
     {
         if (plan.Backward.Count == 0) return;
         int n = l.Rows, nb = plan.BlockSize, batch = lbar.Batch;
-        bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse;
+        bool twoLevel = plan.Levels == 2, byInverse = twoLevel && plan.PanelByInverse, inverts = plan.Backward.Any(s => s.Kind == CholeskyStepKind.InvertBlock);
         l = l.WithBatch(batch);
         using var _ = device.Enter();
         using var work = plan.BackwardWorkBlock ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
-        using var inverse = byInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
-        using var inverse2 = plan.Backward.Any(s => s.Side) ? device.Allocate<T>(new Shape(batch, nb, nb)) : null; // the side stream's inverses alternate
-        using var scratch = byInverse && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var inverse = inverts ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var inverse2 = plan.TwoInverses ? device.Allocate<T>(new Shape(batch, nb, nb)) : null; // the inverses alternate
+        using var scratch = inverts && device.Family == KernelFamily.GpuTuned ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var square1 = plan.BlockReverseByInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
+        using var square2 = plan.BlockReverseByInverse ? device.Allocate<T>(new Shape(batch, nb, nb)) : null;
         DeviceTensor<T> InverseOf(int j0) => inverse2 is not null && j0 / nb % 2 == 1 ? inverse2 : inverse!;
         using var panel = byInverse ? device.Allocate<T>(new Shape(batch, n - nb, nb)) : null;
         foreach (var step in plan.Backward)
@@ -164,6 +166,28 @@ internal static partial class Blas
                     var w = work!.Mat.Block(0, 0, jb, jb);
                     Elementwise.Map(device, new Maps.LowerPlusTranspose<T>(), tBar, tBar, YAccess.Transposed, w); // W = T̄ + T̄ᵀ
                     Gemm(device, w, transA: false, c, transB: false, cBar, -T.One, T.One, lowerOnly: false, step.Gemm); // C̄ −= W·C
+                    break;
+                }
+                case CholeskyStepKind.ReverseBlockByInverse:
+                {
+                    // The composed formula on the block against its inverse: S = T⁻ᵀ·Φ*(tril(Tᵀ·tril(T̄)))·T⁻¹,
+                    // then T̄ ← 2·tril(S, −1) + diag(S) (T̄'s strict upper triangle kept). The triangles are
+                    // copied first, so that their other halves (never read, NaN for all that is known) stay out of the products.
+                    var inv = InverseOf(j0).Mat.Block(0, 0, jb, jb);
+                    var p = work!.Mat.Block(0, 0, jb, jb);
+                    var s1 = square1!.Mat.Block(0, 0, jb, jb);
+                    var s2 = square2!.Mat.Block(0, 0, jb, jb);
+                    var g = step.Gemms;
+                    Elementwise.Map(device, new Maps.Tril<T>(0, T.One), t, s1);
+                    Elementwise.Map(device, new Maps.Tril<T>(0, T.One), tBar, s2);
+                    Gemm(device, s1, transA: true, s2, transB: false, p, T.One, T.Zero, lowerOnly: false, g?[0]);      // Tᵀ·T̄
+                    Elementwise.Map(device, new Maps.PhiStarOfTril<T>(), p, p, YAccess.Transposed, s2);               // Φ*(tril(Tᵀ·T̄))
+                    Gemm(device, inv, transA: true, s2, transB: false, p, T.One, T.Zero, lowerOnly: false, g?[1]);    // T⁻ᵀ·Φ*
+                    Gemm(device, p, transA: false, inv, transB: false, s2, T.One, T.Zero, lowerOnly: false, g?[2]);   // ·T⁻¹ = S
+                    Elementwise.Map(device, new Maps.LowerOfSymmetric<T>(), s2, tBar, YAccess.Same, tBar);
+                    if (j0 == 0) break;
+                    Elementwise.Map(device, new Maps.LowerPlusTranspose<T>(), tBar, tBar, YAccess.Transposed, p); // W = T̄ + T̄ᵀ
+                    Gemm(device, p, transA: false, c, transB: false, cBar, -T.One, T.One, lowerOnly: false, step.Gemm); // C̄ −= W·C
                     break;
                 }
                 case CholeskyStepKind.ReverseUpdates:

@@ -56,8 +56,10 @@ public sealed class CliTuneTests
         // Every entry, but the outer panels only where two levels beat one (then potrfOuterBlock is 0).
         var entries = GpuAD.Bench.Tuner.Entries.All;
         string measured = table.PotrfOuterBlock == 0
-            ? string.Join(", ", entries.Where(e => e != GpuAD.Bench.Tuner.Entries.PanelInverse && e != GpuAD.Bench.Tuner.Entries.Streams && e != GpuAD.Bench.Tuner.Entries.LeftLooking))
-                + $"; {GpuAD.Bench.Tuner.Entries.PanelInverse}, {GpuAD.Bench.Tuner.Entries.Streams}, {GpuAD.Bench.Tuner.Entries.LeftLooking} not measured (one level chosen: no outer panels), defaults kept"
+            ? string.Join(", ", entries.Where(e => e != GpuAD.Bench.Tuner.Entries.PanelInverse && e != GpuAD.Bench.Tuner.Entries.Streams
+                    && e != GpuAD.Bench.Tuner.Entries.LeftLooking && e != GpuAD.Bench.Tuner.Entries.BlockReverse))
+                + $"; {GpuAD.Bench.Tuner.Entries.PanelInverse}, {GpuAD.Bench.Tuner.Entries.Streams}, {GpuAD.Bench.Tuner.Entries.LeftLooking}, "
+                + $"{GpuAD.Bench.Tuner.Entries.BlockReverse} not measured (one level chosen: no outer panels), defaults kept"
             : string.Join(", ", entries);
         Assert.Matches(new Regex($@"^\d{{4}}-\d\d-\d\d, gpuad tune --budget 3600 on emulated GPU \(CPU accelerator\): {Regex.Escape(measured)}$"), table.Measured);
         Assert.Contains(table.PotrfOuterBlock, new[] { 0, 72, 96 });

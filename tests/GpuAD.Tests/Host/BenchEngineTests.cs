@@ -77,7 +77,8 @@ public sealed class BenchEngineTests(DeviceFixture devices)
 
     /// <summary>
     /// The forced Cholesky designs of the GPU suite: one level, two levels (outer blocks of n/2 at a
-    /// small order), two levels on two streams and left-looking, each reporting the path that ran and, for two
+    /// small order), two levels on two streams, left-looking and with the blocks' reverse by
+    /// inverse, each reporting the path that ran and, for two
     /// levels, the executed flops plus each outer block's inverse (w³/3) and its panel as a GEMM
     /// (r·w² more than a solve), counted here by hand.
     /// </summary>
@@ -91,13 +92,19 @@ public sealed class BenchEngineTests(DeviceFixture devices)
         var two = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoLevel, DType.Fp64, batch, n), settings, loaded);
         var streams = Engine.Measure(D, new Problem(BenchOp.CholeskyTwoStreams, DType.Fp64, batch, n), settings, loaded);
         var left = Engine.Measure(D, new Problem(BenchOp.CholeskyLeftLooking, DType.Fp64, batch, n), settings, loaded);
-        Assert.All(new[] { one, two, streams, left }, r => Assert.True(r.Ran, r.Note));
+        var byInverse = Engine.Measure(D, new Problem(BenchOp.CholeskyReverseByInverse, DType.Fp64, batch, n), settings, loaded);
+        Assert.All(new[] { one, two, streams, left, byInverse }, r => Assert.True(r.Ran, r.Note));
         Assert.Equal("Blocked", one.Path);
         Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream)", two.Path);
         Assert.Equal("Blocked, two levels (outer 80, leaves 64, 2 streams)", streams.Path);
         Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream, left-looking)", left.Path);
         Assert.Equal("cholesky-left-looking/fp64/2x160", left.Id);
         Assert.Equal(two.PhaseFlops, left.PhaseFlops); // the same products, in another order
+        // Each of the two blocks of 80 differentiated by three 80³ GEMMs (6·80³) in place of Murray's (2/3)·80³, and the last block inverted (80³/3).
+        Assert.Equal("Blocked, two levels (outer 80, leaves 64, 1 stream, blocks' reverse by inverse)", byInverse.Path);
+        double block = 80.0 * 80 * 80;
+        Assert.Equal(two.PhaseFlops!["forward"], byInverse.PhaseFlops!["forward"]);
+        Assert.Equal(two.PhaseFlops!["backward"] + batch * (2 * (6 * block - 2 * block / 3) + block / 3), byInverse.PhaseFlops!["backward"], 6);
         double cube = (double)n * n * n, extra = 80.0 * 80 * 80 / 3 + 80.0 * 80 * 80; // one outer block with 80 rows below it
         Assert.Equal(batch * cube / 3, one.PhaseFlops!["forward"], 6);
         Assert.Equal(batch * (cube / 3 + extra), two.PhaseFlops!["forward"], 6);

@@ -172,13 +172,41 @@ public sealed class CholeskyPlanModelTests(DeviceFixture devices)
             kinds = steps.Select(s => (s.Kind, s.J0, s.Width)).OrderBy(x => x.Item2).ThenBy(x => x.Item1).ToArray();
     }
 
-    private CholeskyPlan Plan(int n, int outer, int leaf, bool lookAhead, bool byInverse, int batch = 1, bool leftLooking = false, int streams = 1)
+    /// <summary>
+    /// The blocks' reverse by inverse is GEMMs and maps: no serial chain in its steps, three
+    /// w×w×w products per block (6w³ flops), and the reverse's chain is only the leaf inverses'
+    /// (the TRTRI's leaf launch per block) where Murray's reverse in leaf blocks chains every leaf.
+    /// </summary>
+    [Fact]
+    public void BlockReverseByInverseHasNoLeafChain()
+    {
+        const int n = 300, outer = 64, leaf = 16;
+        var model = new CholeskyPlanModel(Rates);
+        var leaves = Plan(n, outer, leaf, lookAhead: true, byInverse: true);
+        var gemms = Plan(n, outer, leaf, lookAhead: true, byInverse: true, blockByInverse: true);
+        var steps = gemms.Backward.Where(s => s.Kind == CholeskyStepKind.ReverseBlockByInverse).ToArray();
+        Assert.Equal((n + outer - 1) / outer, steps.Length);
+        foreach (var step in steps)
+        {
+            Assert.Equal(0, model.Step(gemms, step).Chain);
+            Assert.Equal(3 * 2.0 * step.Width * step.Width * step.Width, step.Gemms!.Sum(g => CholeskyPlanModel.Flops(step.Kind, g)), 6);
+        }
+        // Every block inverted once (the last for its reverse alone): the chain is their leaf launches, a leaf TRSM's per leaf of 16.
+        int inverses = gemms.Backward.Count(s => s.Kind == CholeskyStepKind.InvertBlock);
+        Assert.Equal(steps.Length, inverses);
+        Assert.Equal(inverses * Rates.TrsmLeft, model.Backward(gemms).Chain, 12);
+        Assert.True(model.Backward(leaves).Chain > 4 * model.Backward(gemms).Chain);
+    }
+
+    private CholeskyPlan Plan(int n, int outer, int leaf, bool lookAhead, bool byInverse, int batch = 1, bool leftLooking = false, int streams = 1,
+        bool blockByInverse = false)
     {
         var device = devices.GpuEmulated;
         var original = device.Tuning;
         try
         {
-            device.Tuning = H100 with { PotrfLookAhead = lookAhead, PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking, PotrfStreams = streams };
+            device.Tuning = H100 with { PotrfLookAhead = lookAhead, PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking, PotrfStreams = streams,
+                PotrfBlockReverseByInverse = blockByInverse };
             device.PlannedMultiprocessors = 132;
             return CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
         }

@@ -109,14 +109,16 @@ public sealed class TunerTests(DeviceFixture devices)
             entries.Remove(Tuner.Entries.PanelInverse);
             entries.Remove(Tuner.Entries.Streams);
             entries.Remove(Tuner.Entries.LeftLooking);
+            entries.Remove(Tuner.Entries.BlockReverse);
             Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels"),
-                (Tuner.Entries.LeftLooking, "one level chosen: no outer panels")], report.NotMeasured);
+                (Tuner.Entries.LeftLooking, "one level chosen: no outer panels"), (Tuner.Entries.BlockReverse, "one level chosen: no outer panels")], report.NotMeasured);
         }
         else
         {
             Assert.Equal(t.PotrfPanelInverse ? "GEMM against the inverse" : "TRSM", Chosen("potrfPanelInverse"));
             Assert.Equal(t.PotrfStreams == 2 ? "two streams" : "one stream", Chosen("potrfStreams"));
             Assert.Equal(t.PotrfLeftLooking ? "left-looking" : "right-looking", Chosen("potrfLeftLooking"));
+            Assert.Equal(t.PotrfBlockReverseByInverse ? "GEMMs against the inverse" : "leaf reverses", Chosen("potrfBlockReverseByInverse"));
             Assert.Empty(report.NotMeasured);
         }
 
@@ -189,7 +191,7 @@ public sealed class TunerTests(DeviceFixture devices)
             Assert.All(panel, r => Assert.Equal($"potrfPanelInverse: f64 n = 48, outer {t.PotrfOuterBlock}", r.What));
             Assert.Equal(Assert.Single(panel, r => r.Chosen).Candidate != "TRSM", t.PotrfPanelInverse);
             Assert.Equal(panel.Min(r => r.MedianMs), panel.Single(r => r.Chosen).MedianMs);
-            Assert.Equal([Tuner.Entries.OuterBlock, Tuner.Entries.PanelInverse, Tuner.Entries.Streams, Tuner.Entries.LeftLooking], report.Measured);
+            Assert.Equal([Tuner.Entries.OuterBlock, Tuner.Entries.PanelInverse, Tuner.Entries.Streams, Tuner.Entries.LeftLooking, Tuner.Entries.BlockReverse], report.Measured);
             var streams = report.Rows.Where(r => r.What.StartsWith("potrfStreams:", StringComparison.Ordinal)).ToArray();
             Assert.Equal(["one stream", "two streams"], streams.Select(r => r.Candidate));
             Assert.Equal(streams.Min(r => r.MedianMs), streams.Single(r => r.Chosen).MedianMs);
@@ -197,6 +199,10 @@ public sealed class TunerTests(DeviceFixture devices)
             Assert.Equal(["right-looking", "left-looking"], order.Select(r => r.Candidate));
             Assert.Equal(order.Min(r => r.MedianMs), order.Single(r => r.Chosen).MedianMs);
             Assert.Equal(order[1].Chosen, t.PotrfLeftLooking);
+            var reverse = report.Rows.Where(r => r.What.StartsWith("potrfBlockReverseByInverse:", StringComparison.Ordinal)).ToArray();
+            Assert.Equal(["leaf reverses", "GEMMs against the inverse"], reverse.Select(r => r.Candidate));
+            Assert.Equal(reverse.Min(r => r.MedianMs), reverse.Single(r => r.Chosen).MedianMs);
+            Assert.Equal(reverse[1].Chosen, t.PotrfBlockReverseByInverse);
         }
 
         // The leaves and where two levels start are the starting table's; the JSON has both fields.
@@ -245,8 +251,9 @@ public sealed class TunerTests(DeviceFixture devices)
         Assert.Equal(0, report.Table.PotrfOuterBlock);
         Assert.Equal([Tuner.Entries.OuterBlock], report.Measured);
         Assert.Equal([(Tuner.Entries.PanelInverse, "one level chosen: no outer panels"), (Tuner.Entries.Streams, "one level chosen: no outer panels"),
-            (Tuner.Entries.LeftLooking, "one level chosen: no outer panels")], report.NotMeasured);
-        Assert.Contains("Cholesky panel by inverse, Cholesky streams, Cholesky left-looking not measured (one level chosen: no outer panels)", report.Table.Measured);
+            (Tuner.Entries.LeftLooking, "one level chosen: no outer panels"), (Tuner.Entries.BlockReverse, "one level chosen: no outer panels")], report.NotMeasured);
+        Assert.Contains("Cholesky panel by inverse, Cholesky streams, Cholesky left-looking, Cholesky block reverse by inverse not measured (one level chosen: no outer panels)",
+            report.Table.Measured);
 
         // A rounding-sized difference in a later candidate is not a wrong result: it is timed.
         var rounding = Tuner.RunTwoLevels(device, sizes with { CholeskyOuterBlocks = [8] }, start,

@@ -17,7 +17,7 @@ public sealed class TuningTableTests
         GemmF64 = "64x64k16", GemmF32 = "64x64k32", GemmSmallF64 = "128x64k8", GemmSmallF32 = "128x64k16",
         GroupsPerMultiprocessor = 1.5, MaxSplits = 8, MinSplitK = 512, GemmCublas = "large,k-panel",
         PotrfBlock = 48, PotrfLargeBlock = 32, PotrfLargeFrom = 1024, PotrfWholeUpTo = 64, PotrfPanelLanes = 4, PotrfWholeLanes = 2, TrsmNarrowLanes = 8, PotrfLookAhead = false,
-        PotrfOuterBlock = 256, PotrfOuterFrom = 4096, PotrfPanelInverse = false, PotrfStreams = 2, PotrfLeftLooking = true, PotrfDataflowUpTo = 1024,
+        PotrfOuterBlock = 256, PotrfOuterFrom = 4096, PotrfPanelInverse = false, PotrfStreams = 2, PotrfLeftLooking = true, PotrfBlockReverseByInverse = true, PotrfDataflowUpTo = 1024,
     };
 
     [Fact]
@@ -39,7 +39,8 @@ public sealed class TuningTableTests
         Assert.Equal(2, (int?)node["potrfStreams"]);
         Assert.Equal(1024, (int?)node["potrfDataflowUpTo"]);
         Assert.Equal(true, (bool?)node["potrfLeftLooking"]);
-        Assert.Equal(24, node.Count);
+        Assert.Equal(true, (bool?)node["potrfBlockReverseByInverse"]);
+        Assert.Equal(25, node.Count);
     }
 
     public static TheoryData<string, string, string> BadValues() => new()

@@ -67,25 +67,60 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     public void LeftLookingOnTheEmulatedGpu(string dtype, int n, int outer, int leaf, bool byInverse) =>
         Check(KernelFamily.GpuTuned, dtype, n, outer, leaf, byInverse, leftLooking: true);
 
-    private void Check(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse, bool leftLooking = false)
+    /// <summary>
+    /// The reverse with each outer diagonal block differentiated by GEMMs against its inverse
+    /// (<see cref="TuningTable.PotrfBlockReverseByInverse"/>): every outer block inverted once (the
+    /// last one too, which has no panel), the same checks, with the outer panels by inverse and by
+    /// TRSM, a ragged last outer block, f32.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, true)]
+    [InlineData(KernelFamily.CpuTuned, "f64", 300, 64, 16, false)]
+    [InlineData(KernelFamily.CpuTuned, "f32", 141, 48, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 45, 16, 8, true)]
+    [InlineData(KernelFamily.GpuTuned, "f64", 37, 16, 4, false)]
+    public void BlockReverseByInverseMatchesTheFloat64References(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(family, dtype, n, outer, leaf, byInverse, blockByInverse: true);
+
+    /// <summary>The block reverse by inverse on the emulated GPU in float32, and in outer blocks of 64 in leaves of 16 at n = 300.</summary>
+    [Theory]
+    [InlineData("f32", 45, 16, 8, true)]
+    [InlineData("f64", 300, 64, 16, true)]
+    [Trait("Tier", "Slow")]
+    public void BlockReverseByInverseOnTheEmulatedGpu(string dtype, int n, int outer, int leaf, bool byInverse) =>
+        Check(KernelFamily.GpuTuned, dtype, n, outer, leaf, byInverse, blockByInverse: true);
+
+    private void Check(KernelFamily family, string dtype, int n, int outer, int leaf, bool byInverse, bool leftLooking = false, bool blockByInverse = false)
     {
-        if (dtype == "f64") Check<double>(family, n, outer, leaf, byInverse, leftLooking);
-        else Check<float>(family, n, outer, leaf, byInverse, leftLooking);
+        if (dtype == "f64") Check<double>(family, n, outer, leaf, byInverse, leftLooking, blockByInverse);
+        else Check<float>(family, n, outer, leaf, byInverse, leftLooking, blockByInverse);
     }
 
-    private void Check<T>(KernelFamily family, int n, int outer, int leaf, bool byInverse, bool leftLooking) where T : unmanaged, IFloatingPointIeee754<T>
+    private void Check<T>(KernelFamily family, int n, int outer, int leaf, bool byInverse, bool leftLooking, bool blockByInverse) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = original with { PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking };
+            device.Tuning = original with { PotrfPanelInverse = byInverse, PotrfLeftLooking = leftLooking, PotrfBlockReverseByInverse = blockByInverse };
             const int batch = 2;
             var shape = new Shape(batch, n, n);
             var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
-            string what = $"{family} {typeof(T).Name} n={n} outer={outer} leaf={leaf} by {(byInverse ? "inverse" : "TRSM")}{(leftLooking ? ", left-looking" : "")}";
+            string what = $"{family} {typeof(T).Name} n={n} outer={outer} leaf={leaf} by {(byInverse ? "inverse" : "TRSM")}{(leftLooking ? ", left-looking" : "")}"
+                + (blockByInverse ? ", block reverse by inverse" : "");
             Assert.Equal(2, plan.Levels);
             Assert.Equal(leftLooking, plan.LeftLooking);
+            Assert.Equal(blockByInverse, plan.BlockReverseByInverse);
+            int blocks = (n + outer - 1) / outer;
+            var blockReverses = plan.Backward.Where(s => s.Kind is CholeskyStepKind.ReverseBlockByInner or CholeskyStepKind.ReverseBlockByInverse).ToArray();
+            Assert.Equal(blocks, blockReverses.Length);
+            Assert.All(blockReverses, s => Assert.Equal(blockByInverse ? CholeskyStepKind.ReverseBlockByInverse : CholeskyStepKind.ReverseBlockByInner, s.Kind));
+            // Each block inverted once, before its reverse: for its panel (by inverse), or for the block reverse alone.
+            var inverted = plan.Backward.Where(s => s.Kind == CholeskyStepKind.InvertBlock).Select(s => s.J0).ToArray();
+            Assert.Equal(blockByInverse ? blocks : byInverse ? blocks - 1 : 0, inverted.Length);
+            Assert.Equal(inverted.Length, inverted.Distinct().Count());
+            foreach (var s in blockReverses.Where(s => s.Kind == CholeskyStepKind.ReverseBlockByInverse))
+                Assert.True(plan.Backward.ToList().FindIndex(x => x.Kind == CholeskyStepKind.InvertBlock && x.J0 == s.J0) < plan.Backward.ToList().IndexOf(s));
             var updates = plan.Forward.Where(s => s.Kind is CholeskyStepKind.ColumnUpdate or CholeskyStepKind.TrailingUpdate).ToArray();
             int outerBlocks = (n + outer - 1) / outer;
             Assert.Equal(outerBlocks - 1, updates.Length); // one per block column but the first (left-looking), per block but the last (right-looking)
@@ -130,24 +165,25 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
 
     /// <summary>
     /// Op.Cholesky on a tape with the automatic choice: a tuning table whose outer blocks (32 beyond
-    /// order 24, leaves of 16) make the plan two-level, right- or left-looking as the table says,
-    /// and the value and gradient equal to the composed algorithm's on the same device, and its
-    /// launches the plan's.
+    /// order 24, leaves of 16) make the plan two-level, right- or left-looking and with the blocks'
+    /// reverse in leaves or by inverse as the table says, and the value and gradient equal to the
+    /// composed algorithm's on the same device, and its launches the plan's.
     /// </summary>
     [Theory]
     [InlineData(KernelFamily.GpuTuned, 45, false)]
     [InlineData(KernelFamily.GpuTuned, 80, true)]
-    public void OpCholeskyTakesTwoLevelsFromTheTuningTable(KernelFamily family, int n, bool leftLooking)
+    public void OpCholeskyTakesTwoLevelsFromTheTuningTable(KernelFamily family, int n, bool byInverses)
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = GpuProductionConfigurationTests.SmallBlocks(original) with { PotrfOuterBlock = 32, PotrfOuterFrom = 24, PotrfLeftLooking = leftLooking };
+            device.Tuning = GpuProductionConfigurationTests.SmallBlocks(original) with
+                { PotrfOuterBlock = 32, PotrfOuterFrom = 24, PotrfLeftLooking = byInverses, PotrfBlockReverseByInverse = byInverses };
             const int batch = 2;
             var plan = CholeskyPlan.For<double>(device, n, batch);
             Assert.Equal(2, plan.Levels);
-            Assert.Equal(leftLooking, plan.LeftLooking);
+            Assert.Equal((byInverses, byInverses), (plan.LeftLooking, plan.BlockReverseByInverse));
             Assert.Equal(32, plan.BlockSize);
             Assert.Equal(16, plan.LeafBlockSize);
             Assert.Equal(1, CholeskyPlan.For<double>(device, 24, batch).Levels);
@@ -230,7 +266,12 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
     [Trait("Tier", "Slow")]
     public void TwoLevelWorkspaceStaysWithinThePlansBytesOnTheEmulatedGpu(KernelFamily family, int n, int outer, int leaf) => Workspace(family, n, outer, leaf);
 
-    private void Workspace(KernelFamily family, int n, int outer, int leaf)
+    /// <summary>The same with the blocks' reverse by inverse (two more squares in the reverse).</summary>
+    [Theory]
+    [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
+    public void BlockReverseByInverseStaysWithinThePlansBytes(KernelFamily family, int n, int outer, int leaf) => Workspace(family, n, outer, leaf, blockByInverse: true);
+
+    private void Workspace(KernelFamily family, int n, int outer, int leaf, bool blockByInverse = false)
     {
         var device = devices.Get(family);
         const int batch = 2;
@@ -240,7 +281,7 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         try
         {
             // Two streams: the reverse's inverses alternate between two buffers.
-            device.Tuning = original with { PotrfStreams = 2 };
+            device.Tuning = original with { PotrfStreams = 2, PotrfBlockReverseByInverse = blockByInverse };
             plan = CholeskyPlan.For<double>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
         }
         finally
@@ -306,13 +347,25 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
         else TwoStreams<float>(n, outer, leaf);
     }
 
-    private void TwoStreams<T>(int n, int outer, int leaf, KernelFamily family = KernelFamily.GpuTuned, bool leftLooking = false) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>
+    /// The block reverse by inverse on two streams: the last block inverted on the default stream
+    /// first (the host waits for it before the side stream's first inverse, which would share the
+    /// TRTRI's scratch), every other inverse on the side stream, the gradient bitwise the one-stream order's.
+    /// </summary>
+    [Theory]
+    [InlineData(KernelFamily.GpuTuned, 45, 16, 8)]
+    [InlineData(KernelFamily.CpuTuned, 300, 64, 16)]
+    public void BlockReverseByInverseOnTwoStreamsGivesTheOneStreamResultsBitwise(KernelFamily family, int n, int outer, int leaf) =>
+        TwoStreams<double>(n, outer, leaf, family, blockByInverse: true);
+
+    private void TwoStreams<T>(int n, int outer, int leaf, KernelFamily family = KernelFamily.GpuTuned, bool leftLooking = false, bool blockByInverse = false)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var device = devices.Get(family);
         var original = device.Tuning;
         try
         {
-            device.Tuning = original with { PotrfStreams = 2, PotrfLeftLooking = leftLooking };
+            device.Tuning = original with { PotrfStreams = 2, PotrfLeftLooking = leftLooking, PotrfBlockReverseByInverse = blockByInverse };
             const int batch = 2;
             var shape = new Shape(batch, n, n);
             var plan = CholeskyPlan.For<T>(device, n, batch, CholeskyAlgorithm.Blocked, leaf, outerBlockSize: outer);
@@ -361,6 +414,15 @@ public sealed class TwoLevelCholeskyTests(DeviceFixture devices)
             Assert.Equal(outerBlocks - 1, sideBack.Length); // every block with a panel below it
             Assert.All(sideBack, s => Assert.Equal(CholeskyStepKind.InvertBlock, s.Kind));
             Assert.Equal(outerBlocks - 1, plan.Backward.Count(s => s.Kind == CholeskyStepKind.Join));
+            if (blockByInverse)
+            {
+                // The last block's inverse, then the host's wait, then the side stream's first inverse.
+                int last = (outerBlocks - 1) * outer;
+                Assert.Equal((CholeskyStepKind.InvertBlock, last, false), (plan.Backward[0].Kind, plan.Backward[0].J0, plan.Backward[0].Side));
+                Assert.Equal(CholeskyStepKind.Fork, plan.Backward[1].Kind);
+                Assert.True(plan.Backward[2].Side);
+                Assert.Equal(outerBlocks, plan.Backward.Count(s => s.Kind == CholeskyStepKind.ReverseBlockByInverse));
+            }
             Assert.DoesNotContain(one.Backward, s => s.Side || s.Kind is CholeskyStepKind.Fork or CholeskyStepKind.Join);
             var lbar = TestData.Random(shape, seed: 8 * n);
             double[] Gradient(CholeskyPlan p, out long launches, out long side)
