@@ -523,6 +523,8 @@ internal static class Tuner
             int from = Math.Min(table.PotrfOuterFrom, large.Min() - 1);
             string orders = string.Join(" + ", large);
             var outers = options.CholeskyOuterBlocks.Where(b => b > leaf && b < largest).Distinct().Order().ToArray();
+            // The entries timed with the outer block chosen, in order.
+            string[] afterOuter = [Entries.PanelInverse, Entries.Streams, Entries.LeftLooking, Entries.BlockReverse];
             // An entry with nothing to time: noted with why, or as the budget's where that is spent too.
             void NotTimed(string entry, string why)
             {
@@ -534,10 +536,7 @@ internal static class Tuner
             {
                 string why = $"no outer block between the leaf blocks ({leaf}) and the largest order ({largest})";
                 NotTimed(Entries.OuterBlock, why);
-                NotTimed(Entries.PanelInverse, why);
-                NotTimed(Entries.Streams, why);
-                NotTimed(Entries.LeftLooking, why);
-                NotTimed(Entries.BlockReverse, why);
+                foreach (string entry in afterOuter) NotTimed(entry, why);
                 return;
             }
             int[] candidates = [0, .. outers];
@@ -551,34 +550,24 @@ internal static class Tuner
             if (outer == 0 || outer <= leaf || split.Length == 0)
             {
                 string why = outer == 0 ? "one level chosen: no outer panels" : $"outer blocks of {outer} split no order timed";
-                NotTimed(Entries.PanelInverse, why);
-                NotTimed(Entries.Streams, why);
-                NotTimed(Entries.LeftLooking, why);
-                NotTimed(Entries.BlockReverse, why);
+                foreach (string entry in afterOuter) NotTimed(entry, why);
                 return;
             }
-            best = CholeskyCandidates(Entries.PanelInverse, $"potrfPanelInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
-                ["GEMM against the inverse", "TRSM"],
-                i => table with { PotrfPanelInverse = i == 0, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
-            if (best is int pi) table = table with { PotrfPanelInverse = pi == 0 };
-
-            // The forward's trailing updates beyond the next outer block on a second stream, or all on one.
-            best = CholeskyCandidates(Entries.Streams, $"potrfStreams: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
-                ["one stream", "two streams"],
-                i => table with { PotrfStreams = i + 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
-            if (best is int st) table = table with { PotrfStreams = st + 1 };
-
-            // The forward's order with those streams: right-looking (the trailing matrix after each block) or left-looking (each block column just before its factor).
-            best = CholeskyCandidates(Entries.LeftLooking, $"potrfLeftLooking: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
-                ["right-looking", "left-looking"],
-                i => table with { PotrfLeftLooking = i == 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
-            if (best is int ll) table = table with { PotrfLeftLooking = ll == 1 };
-
+            // Each choice with the outer block chosen, at the orders it splits, with the choices before it in force:
+            // candidate i's table is set(table, i), and the winner's stays.
+            void Choose(string entry, string field, string[] names, Func<TuningTable, int, TuningTable> set)
+            {
+                int? chosen = CholeskyCandidates(entry, $"{field}: f64 n = {string.Join(" + ", split)}, outer {outer}", split, names,
+                    i => set(table, i) with { PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
+                if (chosen is int c) table = set(table, c);
+            }
+            Choose(Entries.PanelInverse, "potrfPanelInverse", ["GEMM against the inverse", "TRSM"], (t, i) => t with { PotrfPanelInverse = i == 0 });
+            // The two-level passes' GEMM work beside the chain on a second stream, or all on one.
+            Choose(Entries.Streams, "potrfStreams", ["one stream", "two streams"], (t, i) => t with { PotrfStreams = i + 1 });
+            // The forward's order: right-looking (the trailing matrix after each block) or left-looking (each block column just before its factor).
+            Choose(Entries.LeftLooking, "potrfLeftLooking", ["right-looking", "left-looking"], (t, i) => t with { PotrfLeftLooking = i == 1 });
             // The reverse's outer diagonal blocks: Murray's reverse in leaf blocks, or three GEMMs against the block's inverse.
-            best = CholeskyCandidates(Entries.BlockReverse, $"potrfBlockReverseByInverse: f64 n = {string.Join(" + ", split)}, outer {outer}", split,
-                ["leaf reverses", "GEMMs against the inverse"],
-                i => table with { PotrfBlockReverseByInverse = i == 1, PotrfOuterFrom = Math.Min(table.PotrfOuterFrom, split.Min() - 1), PotrfWholeUpTo = 1 });
-            if (best is int br) table = table with { PotrfBlockReverseByInverse = br == 1 };
+            Choose(Entries.BlockReverse, "potrfBlockReverseByInverse", ["leaf reverses", "GEMMs against the inverse"], (t, i) => t with { PotrfBlockReverseByInverse = i == 1 });
         }
 
         /// <summary>
